@@ -1,0 +1,338 @@
+//! The state of one fake Proxmox VE node: its filesystem, its containers, its
+//! processes and the faults it should inject. The SSH, SFTP and pct front ends are
+//! thin adapters over [`Host`]; tests reach into it through the same API.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::fs::Fs;
+use crate::process::{ProcessInfo, ProcessTable};
+
+/// `running` or `stopped`: the only two states pct reports for a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Running,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// The lock names pct knows.
+pub const LOCKS: &[&str] = &[
+    "backup",
+    "create",
+    "destroyed",
+    "disk",
+    "fstrim",
+    "migrate",
+    "mounted",
+    "rollback",
+    "snapshot",
+    "snapshot-delete",
+];
+
+/// One snapshot of a container's config and filesystem.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub name: String,
+    pub parent: Option<String>,
+    pub description: String,
+    /// Seconds since the Unix epoch.
+    pub snaptime: u64,
+    pub config: BTreeMap<String, String>,
+    pub fs: Fs,
+}
+
+/// One LXC container.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub vmid: u32,
+    pub status: Status,
+    pub lock: Option<String>,
+    pub template: bool,
+    pub tags: Option<String>,
+    /// Managed by HA: start/stop print "Requesting HA … for CT N".
+    pub ha_managed: bool,
+    /// The config file's `key: value` pairs (hostname, cores, memory, rootfs, net0…),
+    /// `description` stored decoded.
+    pub config: BTreeMap<String, String>,
+    /// Raw `lxc.*` lines, in file order.
+    pub lxc: Vec<(String, String)>,
+    pub snapshots: Vec<Snapshot>,
+    /// The snapshot the current state descends from (`parent:` in the config).
+    pub parent_snapshot: Option<String>,
+    pub fs: Fs,
+    /// Fault: `pct stop`/`shutdown` fail and the container keeps running.
+    pub refuses_stop: bool,
+    /// Seconds since the epoch when it was last started.
+    pub started_at: Option<u64>,
+}
+
+impl Container {
+    /// The container's hostname (its name in `pct list`), if configured.
+    pub fn hostname(&self) -> Option<&str> {
+        self.config.get("hostname").map(String::as_str)
+    }
+
+    /// Memory in MiB (default 512).
+    pub fn memory_mib(&self) -> u64 {
+        self.config
+            .get("memory")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(512)
+    }
+
+    /// Swap in MiB (default 512).
+    pub fn swap_mib(&self) -> u64 {
+        self.config
+            .get("swap")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(512)
+    }
+
+    pub fn cores(&self) -> u64 {
+        self.config
+            .get("cores")
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(1)
+    }
+
+    /// The rootfs size in bytes, from `rootfs: …,size=8G` (default 4 GiB).
+    pub fn rootfs_bytes(&self) -> u64 {
+        self.config
+            .get("rootfs")
+            .and_then(|r| r.split(',').find_map(|p| p.strip_prefix("size=")))
+            .and_then(parse_size)
+            .unwrap_or(4 * 1024 * 1024 * 1024)
+    }
+
+    /// Uid/gid of a user or group name in the container's /etc/passwd or /etc/group.
+    pub fn lookup_id(&self, file: &str, name: &str) -> Option<u32> {
+        lookup_id(&self.fs, file, name)
+    }
+}
+
+/// Looks a name (or a number) up in a passwd/group style file of `fs`.
+pub fn lookup_id(fs: &Fs, file: &str, name: &str) -> Option<u32> {
+    if let Ok(n) = name.parse::<u32>() {
+        return Some(n);
+    }
+    let data = fs.read(file).ok()?;
+    String::from_utf8_lossy(data).lines().find_map(|line| {
+        let mut parts = line.split(':');
+        (parts.next()? == name).then_some(())?;
+        parts.next()?;
+        parts.next()?.parse().ok()
+    })
+}
+
+/// Parses `8G`, `512M`, `100K`, `1T` or plain bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    };
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 1u64,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return None,
+    };
+    Some((n * mult as f64) as u64)
+}
+
+/// A scripted response for a command the shell does not implement itself.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedCommand {
+    /// Matched against the command's words joined by single spaces; `*` matches any run
+    /// of characters. E.g. `apt update`, `systemctl restart *`.
+    pub pattern: String,
+    #[serde(default)]
+    pub stdout: String,
+    #[serde(default)]
+    pub stderr: String,
+    #[serde(default)]
+    pub exit: i32,
+    /// Milliseconds to wait before answering.
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// Where it applies: `"host"`, `"containers"` or a ctid as a string; all when absent.
+    #[serde(default)]
+    pub on: Option<String>,
+}
+
+/// Which SFTP failure to inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SftpFaultKind {
+    PermissionDenied,
+    NoSpace,
+}
+
+/// An SFTP failure for paths under a prefix (every path when empty).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpFault {
+    pub kind: SftpFaultKind,
+    #[serde(default)]
+    pub path_prefix: String,
+}
+
+/// Faults to inject. Settable from a fixture and at run time ([`Host::set_faults`]).
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    /// Delay before every exec command starts.
+    pub latency: Duration,
+    /// Drop the connection once this many bytes of command output were sent on it.
+    pub drop_after_bytes: Option<u64>,
+    /// Drop the connection when a command matching this pattern starts (mid-command).
+    pub drop_on_command: Option<String>,
+    /// Commands matching any of these patterns hang until killed.
+    pub hang: Vec<String>,
+    /// Refuse every login, even with the right credentials.
+    pub refuse_auth: bool,
+    pub sftp: Option<SftpFault>,
+}
+
+/// How the SSH front end treats the `signal` channel request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalPolicy {
+    /// OpenSSH before 9.8 (Proxmox VE 8): refused for root, honoured for others.
+    RefuseRoot,
+    /// OpenSSH 9.8 and later: honoured for everyone.
+    Honour,
+}
+
+/// The mutable state behind the lock.
+#[derive(Debug)]
+pub struct State {
+    /// The node name (short hostname), `pve` by default.
+    pub node: String,
+    pub fs: Fs,
+    pub containers: BTreeMap<u32, Container>,
+    pub scripts: Vec<ScriptedCommand>,
+    pub faults: Faults,
+    pub signal_policy: SignalPolicy,
+}
+
+/// A fake Proxmox VE node. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct Host {
+    state: Arc<Mutex<State>>,
+    procs: ProcessTable,
+    disconnect: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    pub fn new(state: State) -> Self {
+        Host {
+            state: Arc::new(Mutex::new(state)),
+            procs: ProcessTable::new(),
+            disconnect: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+
+    /// Locks the state. Never hold the guard across an `.await`.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn processes(&self) -> &ProcessTable {
+        &self.procs
+    }
+
+    /// What is running now, including commands whose channel or connection is gone.
+    pub fn running(&self) -> Vec<ProcessInfo> {
+        self.procs.list()
+    }
+
+    pub fn node(&self) -> String {
+        self.state().node.clone()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.state().faults.clone()
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.state().faults = faults;
+    }
+
+    /// Sets a container's lock (`None` clears it).
+    pub fn set_lock(&self, vmid: u32, lock: Option<&str>) -> bool {
+        match self.state().containers.get_mut(&vmid) {
+            Some(ct) => {
+                ct.lock = lock.map(str::to_string);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes a container refuse (or accept again) to stop.
+    pub fn set_refuses_stop(&self, vmid: u32, refuses: bool) -> bool {
+        match self.state().containers.get_mut(&vmid) {
+            Some(ct) => {
+                ct.refuses_stop = refuses;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Content of a host file, if it exists.
+    pub fn host_file(&self, path: &str) -> Option<Vec<u8>> {
+        self.state().fs.read(path).ok().map(<[u8]>::to_vec)
+    }
+
+    /// Content of a file in a container, if both exist.
+    pub fn container_file(&self, vmid: u32, path: &str) -> Option<Vec<u8>> {
+        let state = self.state();
+        let ct = state.containers.get(&vmid)?;
+        ct.fs.read(path).ok().map(<[u8]>::to_vec)
+    }
+
+    /// Every file path on the host (sorted).
+    pub fn host_files(&self) -> Vec<String> {
+        self.state().fs.file_paths()
+    }
+
+    /// Every file path in a container (sorted); empty when it does not exist.
+    pub fn container_files(&self, vmid: u32) -> Vec<String> {
+        self.state()
+            .containers
+            .get(&vmid)
+            .map(|ct| ct.fs.file_paths())
+            .unwrap_or_default()
+    }
+
+    /// Drops every open SSH connection at once, without a goodbye (like a network cut).
+    pub fn drop_connections(&self) {
+        self.disconnect.send_modify(|n| *n += 1);
+    }
+
+    /// Resolves when [`Host::drop_connections`] is next called.
+    pub(crate) fn disconnect_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.disconnect.subscribe()
+    }
+}

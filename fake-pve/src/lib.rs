@@ -1,0 +1,7 @@
+//! fake-pve: a fake Proxmox VE node reachable over SSH and SFTP.
+
+pub mod fs;
+pub mod host;
+pub mod io;
+pub mod process;
+pub mod shell;
