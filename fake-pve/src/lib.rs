@@ -1,7 +1,12 @@
 //! fake-pve: a fake Proxmox VE node reachable over SSH and SFTP.
 
+pub mod fixture;
 pub mod fs;
 pub mod host;
 pub mod io;
+pub mod pct;
 pub mod process;
+pub mod programs;
+pub mod sftp;
 pub mod shell;
+pub mod ssh;

@@ -1,0 +1,694 @@
+//! The SSH front end (russh server API): authentication, session channels, `exec`
+//! requests handed to the shell, the `sftp` subsystem, the `signal` request, and
+//! connection-level faults.
+//!
+//! Commands behave as under OpenSSH's sshd: each exec starts a new session whose
+//! leader is `bash -c LINE`; closing the channel or dropping the connection does not
+//! end it (it only loses its output, and dies of EPIPE on its next write).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::{self, PublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
+use russh::{Channel, ChannelId, ChannelMsg, Sig};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::host::{Host, SignalPolicy};
+use crate::io::{Input, Io, Output};
+use crate::process::parse_signal;
+use crate::shell::{self, login_ctx};
+
+/// Most connections served at once; more wait in the accept queue.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// Who may log in.
+#[derive(Clone)]
+pub struct AuthConfig {
+    /// The one accepted user name (`root` by default).
+    pub user: String,
+    pub password: Option<String>,
+    pub authorized_keys: Vec<PublicKey>,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("authorized_keys", &self.authorized_keys.len())
+            .finish()
+    }
+}
+
+/// Server settings.
+pub struct ServerConfig {
+    pub auth: AuthConfig,
+    pub host_key: PrivateKey,
+    /// Delay before refusing a login (OpenSSH waits; tests want it near zero).
+    pub auth_rejection_time: Duration,
+}
+
+impl ServerConfig {
+    fn russh_config(&self) -> russh::server::Config {
+        russh::server::Config {
+            keys: vec![self.host_key.clone()],
+            auth_rejection_time: self.auth_rejection_time,
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            inactivity_timeout: None,
+            nodelay: true,
+            window_size: 8 * 1024 * 1024,
+            maximum_packet_size: 65535,
+            channel_buffer_size: 256,
+            server_id: russh::SshId::Standard("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3".into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// Generates a fresh ed25519 host key.
+pub fn generate_host_key() -> PrivateKey {
+    PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519)
+        .expect("ed25519 key generation does not fail")
+}
+
+/// A running fake-pve server.
+pub struct FakePve {
+    addr: SocketAddr,
+    host: Host,
+    public_key: PublicKey,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakePve {
+    /// Serves `host` on `listener` until [`FakePve::shutdown`] (tests bind `127.0.0.1:0`).
+    pub fn start(listener: TcpListener, host: Host, config: ServerConfig) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let public_key = config.host_key.public_key().clone();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(listener, host.clone(), config, shutdown.clone()));
+        Ok(FakePve {
+            addr,
+            host,
+            public_key,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The state behind the server: containers, files, processes, faults.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    pub fn host_public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// A `known_hosts` line for this server (`[127.0.0.1]:PORT ssh-ed25519 AAAA…`).
+    pub fn known_hosts_line(&self) -> String {
+        let host = match self.addr.port() {
+            22 => self.addr.ip().to_string(),
+            port => format!("[{}]:{port}", self.addr.ip()),
+        };
+        format!(
+            "{host} {}",
+            self.public_key.to_openssh().unwrap_or_default()
+        )
+    }
+
+    /// Stops accepting, drops every connection and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// The accept loop: one task per connection, all cut when `shutdown` is cancelled.
+pub async fn run(
+    listener: TcpListener,
+    host: Host,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) {
+    let russh_config = Arc::new(config.russh_config());
+    let auth = Arc::new(config.auth);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut drops = host.disconnect_signal();
+    // Every connection's token is a child of this one; `drop_connections` replaces it.
+    let mut generation = shutdown.child_token();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            Ok(()) = drops.changed() => {
+                generation.cancel();
+                generation = shutdown.child_token();
+                continue;
+            }
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let cut = generation.child_token();
+        let handler = Connection {
+            host: host.clone(),
+            auth: auth.clone(),
+            user: None,
+            pending: HashMap::new(),
+            sessions: Arc::new(AsyncMutex::new(HashMap::new())),
+            cut: cut.clone(),
+            bytes_out: Arc::new(AtomicU64::new(0)),
+        };
+        let russh_config = russh_config.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let stream = CuttableStream::new(stream, cut.clone());
+            match russh::server::run_stream(russh_config, stream, handler).await {
+                Ok(session) => {
+                    if let Err(e) = session.await {
+                        tracing::debug!("connection from {peer} ended: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!("handshake with {peer} failed: {e}"),
+            }
+        });
+    }
+    generation.cancel();
+}
+
+/// A TCP stream that a token can cut at once, like a pulled cable (no SSH goodbye).
+struct CuttableStream {
+    inner: TcpStream,
+    cut: Pin<Box<WaitForCancellationFutureOwned>>,
+    is_cut: bool,
+}
+
+impl CuttableStream {
+    fn new(inner: TcpStream, token: CancellationToken) -> Self {
+        CuttableStream {
+            inner,
+            cut: Box::pin(token.cancelled_owned()),
+            is_cut: false,
+        }
+    }
+
+    fn check(&mut self, cx: &mut Context<'_>) -> bool {
+        if !self.is_cut && self.cut.as_mut().poll(cx).is_ready() {
+            self.is_cut = true;
+        }
+        self.is_cut
+    }
+}
+
+fn cut_error() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        "connection dropped (fault)",
+    )
+}
+
+impl AsyncRead for CuttableStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.check(cx) {
+            return Poll::Ready(Err(cut_error()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CuttableStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.check(cx) {
+            return Poll::Ready(Err(cut_error()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.check(cx) {
+            return Poll::Ready(Err(cut_error()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+use std::future::Future;
+
+/// One client connection.
+struct Connection {
+    host: Host,
+    auth: Arc<AuthConfig>,
+    user: Option<String>,
+    /// Session channels opened but not yet given a command.
+    pending: HashMap<ChannelId, Channel<Msg>>,
+    /// Session id of the command running on each channel (for `signal`).
+    sessions: Arc<AsyncMutex<HashMap<ChannelId, u32>>>,
+    cut: CancellationToken,
+    bytes_out: Arc<AtomicU64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error(transparent)]
+    Ssh(#[from] russh::Error),
+}
+
+fn sig_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT".into(),
+        Sig::ALRM => "ALRM".into(),
+        Sig::FPE => "FPE".into(),
+        Sig::HUP => "HUP".into(),
+        Sig::ILL => "ILL".into(),
+        Sig::INT => "INT".into(),
+        Sig::KILL => "KILL".into(),
+        Sig::PIPE => "PIPE".into(),
+        Sig::QUIT => "QUIT".into(),
+        Sig::SEGV => "SEGV".into(),
+        Sig::TERM => "TERM".into(),
+        Sig::USR1 => "USR1".into(),
+        Sig::Custom(c) => c.clone(),
+    }
+}
+
+fn sig_from_number(n: i32) -> Sig {
+    match n {
+        1 => Sig::HUP,
+        2 => Sig::INT,
+        3 => Sig::QUIT,
+        9 => Sig::KILL,
+        10 => Sig::USR1,
+        13 => Sig::PIPE,
+        14 => Sig::ALRM,
+        15 => Sig::TERM,
+        other => Sig::Custom(crate::process::signal_name(other).to_string()),
+    }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = ConnectionError;
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let ok = !self.host.faults().refuse_auth
+            && user == self.auth.user
+            && self.auth.password.as_deref() == Some(password);
+        Ok(if ok {
+            self.user = Some(user.to_string());
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: russh::server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.key_allowed(user, offer.public_key) {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: russh::server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(
+            if self.key_allowed(user, key.public_key) && !self.host.faults().refuse_auth {
+                self.user = Some(user.to_string());
+                Auth::Accept
+            } else {
+                Auth::reject()
+            },
+        )
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.pending.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // sshd's default AcceptEnv on Debian takes LANG and LC_*; we take none.
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(chan) = self.pending.remove(&channel) else {
+            session.channel_failure(channel)?;
+            return Ok(());
+        };
+        session.channel_success(channel)?;
+        let line = String::from_utf8_lossy(data).into_owned();
+        let user = self.user.clone().unwrap_or_else(|| "root".into());
+        let handle = session.handle();
+        tokio::spawn(serve_exec(ExecJob {
+            host: self.host.clone(),
+            user,
+            line,
+            channel: chan,
+            handle,
+            sessions: self.sessions.clone(),
+            cut: self.cut.clone(),
+            bytes_out: self.bytes_out.clone(),
+        }));
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Interactive shells are not emulated: read a script from stdin like `bash -s`.
+        let Some(chan) = self.pending.remove(&channel) else {
+            session.channel_failure(channel)?;
+            return Ok(());
+        };
+        session.channel_success(channel)?;
+        let user = self.user.clone().unwrap_or_else(|| "root".into());
+        let handle = session.handle();
+        tokio::spawn(serve_exec(ExecJob {
+            host: self.host.clone(),
+            user,
+            line: "bash -s".into(),
+            channel: chan,
+            handle,
+            sessions: self.sessions.clone(),
+            cut: self.cut.clone(),
+            bytes_out: self.bytes_out.clone(),
+        }));
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(chan) = self.pending.remove(&channel) else {
+            session.channel_failure(channel)?;
+            return Ok(());
+        };
+        if name != "sftp" {
+            session.channel_failure(channel)?;
+            return Ok(());
+        }
+        session.channel_success(channel)?;
+        let user = self.user.clone().unwrap_or_else(|| "root".into());
+        let home = login_ctx(&self.host, &user).cwd;
+        let handler = crate::sftp::SftpHandler::new(self.host.clone(), user, home);
+        russh_sftp::server::run(chan.into_stream(), handler).await;
+        Ok(())
+    }
+
+    async fn signal(
+        &mut self,
+        channel: ChannelId,
+        signal: Sig,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let user = self.user.clone().unwrap_or_default();
+        let refuse = user == "root" && self.host.state().signal_policy == SignalPolicy::RefuseRoot;
+        let sid = self.sessions.lock().await.get(&channel).copied();
+        match (refuse, sid, parse_signal(&sig_name(&signal))) {
+            (false, Some(sid), Some(sig)) if self.host.processes().signal_session(sid, sig) > 0 => {
+                session.channel_success(channel)?;
+            }
+            _ => {
+                // As OpenSSH < 9.8 for root: "session signalling requires privilege separation".
+                session.channel_failure(channel)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Connection {
+    fn key_allowed(&self, user: &str, key: &PublicKey) -> bool {
+        user == self.auth.user
+            && self
+                .auth
+                .authorized_keys
+                .iter()
+                .any(|k| k.key_data() == key.key_data())
+    }
+}
+
+struct ExecJob {
+    host: Host,
+    user: String,
+    line: String,
+    channel: Channel<Msg>,
+    handle: russh::server::Handle,
+    sessions: Arc<AsyncMutex<HashMap<ChannelId, u32>>>,
+    cut: CancellationToken,
+    bytes_out: Arc<AtomicU64>,
+}
+
+/// Runs one exec request: starts the session, pumps stdin in and output out, then
+/// reports the exit status (or signal) and closes the channel.
+async fn serve_exec(job: ExecJob) {
+    let faults = job.host.faults();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
+    let ExecJob {
+        host,
+        user,
+        line,
+        channel,
+        handle,
+        sessions,
+        cut,
+        bytes_out,
+    } = job;
+    let id = channel.id();
+    let (mut reader, writer) = channel.split();
+    let fwd = Forwarder {
+        host: host.clone(),
+        cut: cut.clone(),
+        bytes_out,
+    };
+    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(16);
+    let (err_tx, mut err_rx) = mpsc::channel::<Bytes>(16);
+    let io = Io {
+        stdin: Input::pipe(stdin_rx),
+        stdout: Output::Pipe(out_tx),
+        stderr: Output::Pipe(err_tx),
+    };
+    let ctx = login_ctx(&host, &user);
+    let (sid, mut exit) = shell::start_session(ctx, line.clone(), io);
+    sessions.lock().await.insert(id, sid);
+
+    if let Some(pattern) = &faults.drop_on_command
+        && crate::shell::glob_match(pattern, &line)
+    {
+        // Let the command start, then cut the connection under it.
+        let cut = cut.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            cut.cancel();
+        });
+    }
+
+    let mut stdin_tx = Some(stdin_tx);
+    let mut channel_open = true;
+    let (mut out_open, mut err_open) = (true, true);
+    let status = loop {
+        tokio::select! {
+            chunk = out_rx.recv(), if out_open => match chunk {
+                Some(data) => {
+                    if !fwd.forward(&writer, None, data).await {
+                        channel_open = false;
+                        break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
+                    }
+                }
+                None => out_open = false,
+            },
+            chunk = err_rx.recv(), if err_open => match chunk {
+                Some(data) => {
+                    if !fwd.forward(&writer, Some(1), data).await {
+                        channel_open = false;
+                        break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
+                    }
+                }
+                None => err_open = false,
+            },
+            msg = reader.wait(), if channel_open => match msg {
+                Some(ChannelMsg::Data { data }) => {
+                    if let Some(tx) = &stdin_tx {
+                        let _ = tx.send(data).await;
+                    }
+                }
+                Some(ChannelMsg::Eof) => stdin_tx = None,
+                Some(ChannelMsg::Close) | None => {
+                    // The client is gone: output now goes nowhere (EPIPE), but the
+                    // command itself keeps running, as under sshd.
+                    channel_open = false;
+                    stdin_tx = None;
+                    break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
+                }
+                Some(_) => {}
+            },
+            status = &mut exit, if !out_open && !err_open => break status,
+        }
+    };
+    sessions.lock().await.remove(&id);
+    if !channel_open {
+        return;
+    }
+    match status.unwrap_or(shell::SessionEnd::Exited(1)) {
+        shell::SessionEnd::Exited(code) => {
+            let _ = writer.exit_status(code as u32).await;
+        }
+        shell::SessionEnd::Signalled(sig) => {
+            let _ = handle
+                .exit_signal_request(
+                    id,
+                    sig_from_number(sig),
+                    false,
+                    String::new(),
+                    String::new(),
+                )
+                .await;
+        }
+    }
+    let _ = writer.eof().await;
+    let _ = writer.close().await;
+}
+
+/// Stops reading both outputs: the process's next write fails with EPIPE.
+fn break_outputs(
+    out_rx: &mut mpsc::Receiver<Bytes>,
+    err_rx: &mut mpsc::Receiver<Bytes>,
+    out_open: &mut bool,
+    err_open: &mut bool,
+) {
+    out_rx.close();
+    err_rx.close();
+    while out_rx.try_recv().is_ok() {}
+    while err_rx.try_recv().is_ok() {}
+    *out_open = false;
+    *err_open = false;
+}
+
+struct Forwarder {
+    host: Host,
+    cut: CancellationToken,
+    bytes_out: Arc<AtomicU64>,
+}
+
+impl Forwarder {
+    /// Sends one chunk of output; false when the channel or connection is gone.
+    async fn forward(
+        &self,
+        writer: &russh::ChannelWriteHalf<Msg>,
+        ext: Option<u32>,
+        data: Bytes,
+    ) -> bool {
+        let len = data.len() as u64;
+        let sent = match ext {
+            None => writer.data_bytes(data).await,
+            Some(n) => writer.extended_data_bytes(n, data).await,
+        };
+        let total = self.bytes_out.fetch_add(len, Ordering::Relaxed) + len;
+        if let Some(limit) = self.host.faults().drop_after_bytes
+            && total >= limit
+        {
+            self.cut.cancel();
+            return false;
+        }
+        sent.is_ok()
+    }
+}
+
+/// Reads an OpenSSH `authorized_keys` file (options before the key are not supported).
+pub fn read_authorized_keys(path: &std::path::Path) -> Result<Vec<PublicKey>, AuthKeysError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AuthKeysError(format!("{}: {e}", path.display())))?;
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = PublicKey::from_openssh(line)
+            .map_err(|e| AuthKeysError(format!("{}:{}: {e}", path.display(), n + 1)))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// An unreadable or malformed authorized_keys file.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid authorized keys: {0}")]
+pub struct AuthKeysError(String);
+
+/// A random 20-character password.
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    (0..20)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
