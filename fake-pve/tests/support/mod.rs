@@ -1,0 +1,258 @@
+//! Shared test support: an in-process fake-pve on 127.0.0.1:0 and helpers to drive
+//! it with OpenSSH's `ssh`/`sftp` and with a russh client.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fake_pve::fixture::Fixture;
+use fake_pve::host::Host;
+use fake_pve::ssh::{AuthConfig, FakePve, ServerConfig, generate_host_key};
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::LineEnding;
+
+pub const PASSWORD: &str = "pw-for-tests";
+
+/// A running fake-pve plus a temp dir holding an OpenSSH client key and known_hosts.
+pub struct Fake {
+    pub server: FakePve,
+    pub dir: tempfile::TempDir,
+    pub key_path: PathBuf,
+    pub client_key: PrivateKey,
+    pub known_hosts: PathBuf,
+}
+
+impl Fake {
+    /// The default fixture (100 webserver running, 101 database stopped, 102 cache running).
+    pub async fn start() -> Fake {
+        Self::with_fixture(Fixture::default_fixture(), "root").await
+    }
+
+    pub async fn with_fixture(fixture: Fixture, user: &str) -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let client_key = generate_host_key();
+        let key_path = dir.path().join("id_ed25519");
+        std::fs::write(&key_path, client_key.to_openssh(LineEnding::LF).unwrap().as_bytes()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let host = Host::new(fixture.into_state().unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = FakePve::start(
+            listener,
+            host,
+            ServerConfig {
+                auth: AuthConfig {
+                    user: user.into(),
+                    password: Some(PASSWORD.into()),
+                    authorized_keys: vec![client_key.public_key().clone()],
+                },
+                host_key: generate_host_key(),
+                auth_rejection_time: Duration::from_millis(10),
+            },
+        )
+        .unwrap();
+        let known_hosts = dir.path().join("known_hosts");
+        std::fs::write(&known_hosts, format!("{}\n", server.known_hosts_line())).unwrap();
+        Fake {
+            server,
+            dir,
+            key_path,
+            client_key,
+            known_hosts,
+        }
+    }
+
+    pub fn host(&self) -> &Host {
+        self.server.host()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.addr().port()
+    }
+
+    fn ssh_base(&self, program: &str) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg("-F")
+            .arg("/dev/null")
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+            .arg("-o")
+            .arg("StrictHostKeyChecking=yes")
+            .arg("-o")
+            .arg("LogLevel=ERROR")
+            .arg("-o")
+            .arg("ConnectTimeout=10");
+        cmd
+    }
+
+    /// `ssh -i KEY root@127.0.0.1 LINE` with strict host-key checking.
+    pub async fn ssh(&self, line: &str) -> Output {
+        let mut cmd = self.ssh_base("ssh");
+        cmd.arg("-p")
+            .arg(self.port().to_string())
+            .arg("-i")
+            .arg(&self.key_path)
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg("-o")
+            .arg("IdentitiesOnly=yes")
+            .arg("-o")
+            .arg("PasswordAuthentication=no")
+            .arg("root@127.0.0.1")
+            .arg(line);
+        run(cmd, None).await
+    }
+
+    /// `sshpass -p PASSWORD ssh USER@127.0.0.1 LINE`, password authentication only.
+    pub async fn ssh_password(&self, user: &str, password: &str, line: &str) -> Output {
+        let mut cmd = tokio::process::Command::new("sshpass");
+        cmd.arg("-p").arg(password).arg("ssh");
+        let base = self.ssh_base("unused");
+        cmd.args(base.as_std().get_args());
+        cmd.arg("-p")
+            .arg(self.port().to_string())
+            .arg("-o")
+            .arg("PreferredAuthentications=password")
+            .arg("-o")
+            .arg("PubkeyAuthentication=no")
+            .arg("-o")
+            .arg("NumberOfPasswordPrompts=1")
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(line);
+        run(cmd, None).await
+    }
+
+    /// Runs an `sftp -b -` batch (commands on stdin) with the client key.
+    pub async fn sftp_batch(&self, batch: &str) -> Output {
+        let mut cmd = self.ssh_base("sftp");
+        cmd.arg("-P")
+            .arg(self.port().to_string())
+            .arg("-i")
+            .arg(&self.key_path)
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg("-o")
+            .arg("IdentitiesOnly=yes")
+            .arg("-b")
+            .arg("-")
+            .arg("root@127.0.0.1");
+        run(cmd, Some(batch.as_bytes().to_vec())).await
+    }
+
+    /// A russh client session logged in as `user` with the test key or password.
+    pub async fn russh(&self, user: &str, use_key: bool) -> russh::client::Handle<AcceptAny> {
+        let config = Arc::new(russh::client::Config::default());
+        let mut handle = russh::client::connect(config, self.server.addr(), AcceptAny)
+            .await
+            .unwrap();
+        let ok = if use_key {
+            let hash = handle.best_supported_rsa_hash().await.unwrap().flatten();
+            handle
+                .authenticate_publickey(
+                    user,
+                    russh::keys::PrivateKeyWithHashAlg::new(Arc::new(self.client_key.clone()), hash),
+                )
+                .await
+                .unwrap()
+                .success()
+        } else {
+            handle
+                .authenticate_password(user, PASSWORD)
+                .await
+                .unwrap()
+                .success()
+        };
+        assert!(ok, "login as {user} failed");
+        handle
+    }
+}
+
+/// Test client handler: the fake's key is checked by the OpenSSH tests; here any is fine.
+pub struct AcceptAny;
+
+impl russh::client::Handler for AcceptAny {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &russh::keys::ssh_key::PublicKey,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+#[derive(Debug)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+    pub raw_stdout: Vec<u8>,
+}
+
+async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Output {
+    use tokio::io::AsyncWriteExt;
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("OpenSSH client tools are installed (ci/install-test-deps)");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(&data).await.unwrap();
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("ssh finished within 60 s")
+        .unwrap();
+    Output {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+        raw_stdout: out.stdout,
+    }
+}
+
+/// Result of one exec over a russh client.
+#[derive(Debug, Default)]
+pub struct Exec {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_status: Option<u32>,
+    pub exit_signal: Option<String>,
+}
+
+/// Runs `line` on a fresh channel and collects everything until the channel closes.
+pub async fn exec(handle: &russh::client::Handle<AcceptAny>, line: &str) -> Exec {
+    let mut channel = handle.channel_open_session().await.unwrap();
+    channel.exec(true, line).await.unwrap();
+    let mut result = Exec::default();
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            russh::ChannelMsg::Data { data } => result.stdout.extend_from_slice(&data),
+            russh::ChannelMsg::ExtendedData { data, .. } => result.stderr.extend_from_slice(&data),
+            russh::ChannelMsg::ExitStatus { exit_status } => result.exit_status = Some(exit_status),
+            russh::ChannelMsg::ExitSignal { signal_name, .. } => {
+                result.exit_signal = Some(format!("{signal_name:?}"))
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+/// Waits (bounded) until `pred` holds.
+pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if pred() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
