@@ -4,4 +4,5 @@ pub mod fs;
 pub mod host;
 pub mod io;
 pub mod process;
+pub mod sftp;
 pub mod shell;
