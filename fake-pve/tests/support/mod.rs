@@ -34,7 +34,11 @@ impl Fake {
         let dir = tempfile::tempdir().unwrap();
         let client_key = generate_host_key();
         let key_path = dir.path().join("id_ed25519");
-        std::fs::write(&key_path, client_key.to_openssh(LineEnding::LF).unwrap().as_bytes()).unwrap();
+        std::fs::write(
+            &key_path,
+            client_key.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -145,17 +149,24 @@ impl Fake {
     }
 
     /// A russh client session logged in as `user` with the test key or password.
-    pub async fn russh(&self, user: &str, use_key: bool) -> russh::client::Handle<AcceptAny> {
+    pub async fn russh(&self, user: &str, use_key: bool) -> russh::client::Handle<ExpectKey> {
         let config = Arc::new(russh::client::Config::default());
-        let mut handle = russh::client::connect(config, self.server.addr(), AcceptAny)
-            .await
-            .unwrap();
+        let mut handle = russh::client::connect(
+            config,
+            self.server.addr(),
+            ExpectKey(self.server.host_public_key().clone()),
+        )
+        .await
+        .unwrap();
         let ok = if use_key {
             let hash = handle.best_supported_rsa_hash().await.unwrap().flatten();
             handle
                 .authenticate_publickey(
                     user,
-                    russh::keys::PrivateKeyWithHashAlg::new(Arc::new(self.client_key.clone()), hash),
+                    russh::keys::PrivateKeyWithHashAlg::new(
+                        Arc::new(self.client_key.clone()),
+                        hash,
+                    ),
                 )
                 .await
                 .unwrap()
@@ -172,17 +183,22 @@ impl Fake {
     }
 }
 
-/// Test client handler: the fake's key is checked by the OpenSSH tests; here any is fine.
-pub struct AcceptAny;
+/// Test client handler that accepts only the fake's own host key.
+pub struct ExpectKey(pub russh::keys::ssh_key::PublicKey);
 
-impl russh::client::Handler for AcceptAny {
+impl russh::client::Handler for ExpectKey {
     type Error = russh::Error;
 
     async fn check_server_key(
         &mut self,
-        _key: &russh::keys::ssh_key::PublicKey,
+        key: &russh::keys::PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        Ok(true)
+        Ok(match key {
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
+                key.key_data() == self.0.key_data()
+            }
+            russh::keys::PublicKeyOrCertificate::Certificate(_) => false,
+        })
     }
 }
 
@@ -196,11 +212,17 @@ pub struct Output {
 
 async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Output {
     use tokio::io::AsyncWriteExt;
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().expect("OpenSSH client tools are installed (ci/install-test-deps)");
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .expect("OpenSSH client tools are installed (ci/install-test-deps)");
     if let Some(data) = stdin {
         let mut pipe = child.stdin.take().unwrap();
         pipe.write_all(&data).await.unwrap();
@@ -228,7 +250,7 @@ pub struct Exec {
 }
 
 /// Runs `line` on a fresh channel and collects everything until the channel closes.
-pub async fn exec(handle: &russh::client::Handle<AcceptAny>, line: &str) -> Exec {
+pub async fn exec(handle: &russh::client::Handle<ExpectKey>, line: &str) -> Exec {
     let mut channel = handle.channel_open_session().await.unwrap();
     channel.exec(true, line).await.unwrap();
     let mut result = Exec::default();

@@ -1,0 +1,213 @@
+//! Interop with programs nobody here wrote: OpenSSH's `ssh` and `sftp` against an
+//! in-process fake-pve, checking stdout, stderr and exit codes as a user would see them.
+
+mod support;
+
+use sha2::Digest;
+use support::{Fake, PASSWORD};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_login_runs_pct_list() {
+    let fake = Fake::start().await;
+    let out = fake.ssh("pct list").await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "VMID       Status     Lock         Name                \n\
+         100        running                 webserver           \n\
+         101        stopped                 database            \n\
+         102        running                 cache               \n"
+    );
+    assert_eq!(out.stderr, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_login_works_and_wrong_credentials_are_refused() {
+    let fake = Fake::start().await;
+    let ok = fake.ssh_password("root", PASSWORD, "hostname").await;
+    assert_eq!((ok.code, ok.stdout.as_str()), (Some(0), "pve\n"), "{ok:?}");
+
+    let bad = fake.ssh_password("root", "wrong", "hostname").await;
+    assert_eq!(bad.code, Some(255), "{bad:?}");
+    assert!(bad.stderr.contains("Permission denied"), "{bad:?}");
+    assert_eq!(bad.stdout, "");
+
+    let nobody = fake.ssh_password("admin", PASSWORD, "hostname").await;
+    assert_ne!(nobody.code, Some(0), "{nobody:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pct_status_of_an_absent_container() {
+    let fake = Fake::start().await;
+    let out = fake.ssh("pct status 999").await;
+    assert_eq!(out.code, Some(255), "{out:?}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pct_exec_passes_exit_status_and_streams() {
+    let fake = Fake::start().await;
+    let out = fake
+        .ssh("pct exec 100 -- bash -c 'echo hi; echo oops >&2; exit 3'")
+        .await;
+    assert_eq!(out.code, Some(3), "{out:?}");
+    assert_eq!(out.stdout, "hi\n");
+    assert_eq!(out.stderr, "oops\n");
+
+    let hostname = fake.ssh("pct exec 102 -- hostname").await;
+    assert_eq!(hostname.stdout, "cache\n");
+
+    let stopped = fake.ssh("pct exec 101 -- true").await;
+    assert_eq!(stopped.code, Some(255));
+    assert_eq!(stopped.stderr, "container '101' not running!\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_and_pull_through_host_commands() {
+    let fake = Fake::start().await;
+    let out = fake
+        .ssh("echo x > /tmp/f && pct push 100 /tmp/f /root/f && pct status 100")
+        .await;
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "status: running\n"),
+        "{out:?}"
+    );
+    assert_eq!(fake.host().container_file(100, "/root/f").unwrap(), b"x\n");
+
+    let pulled = fake
+        .ssh("pct pull 100 /etc/hostname /tmp/h && cat /tmp/h")
+        .await;
+    assert_eq!(
+        (pulled.code, pulled.stdout.as_str()),
+        (Some(0), "webserver\n"),
+        "{pulled:?}"
+    );
+
+    // The real pct exits 0 when the copy itself fails.
+    let missing_dir = fake.ssh("pct push 100 /tmp/f /no/dir/f").await;
+    assert_eq!(missing_dir.code, Some(0), "{missing_dir:?}");
+    assert_eq!(
+        missing_dir.stderr,
+        "failed to create file: /no/dir/f: No such file or directory\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_commands_behave_like_bash() {
+    let fake = Fake::start().await;
+    let out = fake
+        .ssh("cat /etc/os-release | head -n 1; echo x > f; sha256sum f; test -f f && stat -c %s f; mkdir -p d/e; chmod 755 d; ls d; yes | head -n 100000 | wc -l")
+        .await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n\
+         73cb3858a687a8494ca3323053016282f3dad39d42cf62ca4e79dda2aac7d9ac  f\n\
+         2\n\
+         e\n\
+         100000\n"
+    );
+
+    let unknown = fake.ssh("frobnicate --now").await;
+    assert_eq!(unknown.code, Some(127));
+    assert_eq!(
+        unknown.stderr,
+        "bash: line 1: frobnicate: command not found\n"
+    );
+
+    let df = fake.ssh("df -h && free -h").await;
+    assert_eq!(df.code, Some(0));
+    assert!(df.stdout.starts_with("Filesystem"), "{df:?}");
+    assert!(df.stdout.contains("Mem:"), "{df:?}");
+
+    let scripted = fake.ssh("pct exec 100 -- apt update").await;
+    assert_eq!(scripted.code, Some(0));
+    assert!(
+        scripted.stdout.contains("Reading package lists..."),
+        "{scripted:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_round_trips_a_10_mb_random_file() {
+    let fake = Fake::start().await;
+    let data: Vec<u8> = (0..10 * 1024 * 1024)
+        .map(|_| rand::random::<u8>())
+        .collect();
+    let local = fake.dir.path().join("up.bin");
+    let back = fake.dir.path().join("down.bin");
+    std::fs::write(&local, &data).unwrap();
+    let batch = format!(
+        "put {} /tmp/big.bin\nget /tmp/big.bin {}\n",
+        local.display(),
+        back.display()
+    );
+    let out = fake.sftp_batch(&batch).await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let want = sha2::Sha256::digest(&data);
+    assert_eq!(
+        sha2::Sha256::digest(fake.host().host_file("/tmp/big.bin").unwrap()),
+        want
+    );
+    assert_eq!(sha2::Sha256::digest(std::fs::read(&back).unwrap()), want);
+
+    // The host's own sha256sum sees the same bytes.
+    let sum = fake.ssh("sha256sum /tmp/big.bin").await;
+    let hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sum.stdout, format!("{hex}  /tmp/big.bin\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_sessions_are_all_answered() {
+    let fake = Fake::start().await;
+    let runs = (0..50).map(|i| {
+        let fake = &fake;
+        async move {
+            (
+                i,
+                fake.ssh(&format!("echo session-{i}; pct status 10{}", i % 3))
+                    .await,
+            )
+        }
+    });
+    let results = futures_join_all(runs).await;
+    for (i, out) in results {
+        assert_eq!(out.code, Some(0), "session {i}: {out:?}");
+        let status = if i % 3 == 1 { "stopped" } else { "running" };
+        assert_eq!(out.stdout, format!("session-{i}\nstatus: {status}\n"));
+    }
+}
+
+/// Runs futures concurrently on this task (no extra dependency needed).
+async fn futures_join_all<F: std::future::Future>(
+    futs: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(Box::pin(f));
+    }
+    let mut out: Vec<Option<F::Output>> = (0..set.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in set.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}

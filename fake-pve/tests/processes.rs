@@ -1,0 +1,282 @@
+//! Process semantics as on a Proxmox VE 8 host reached as root over OpenSSH 9.2, and
+//! the connection faults, driven by a russh client so that channels, signals and
+//! dropped connections are under the test's control.
+
+mod support;
+
+use std::time::Duration;
+
+use fake_pve::fixture::Fixture;
+use fake_pve::host::Faults;
+use support::{Fake, eventually, exec};
+
+fn running(fake: &Fake, needle: &str) -> Vec<u32> {
+    fake.host()
+        .running()
+        .into_iter()
+        .filter(|p| p.args.contains(needle))
+        .map(|p| p.pid)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_command_outlives_its_channel_and_connection() {
+    let fake = Fake::start().await;
+    let ssh = fake.russh("root", true).await;
+    let channel = ssh.channel_open_session().await.unwrap();
+    channel.exec(true, "sleep 60").await.unwrap();
+    eventually("sleep starts", || running(&fake, "sleep 60").len() == 2).await;
+    let session = fake
+        .host()
+        .running()
+        .into_iter()
+        .find(|p| p.args == "sleep 60")
+        .unwrap()
+        .sid;
+
+    channel.close().await.unwrap();
+    drop(channel);
+    drop(ssh);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        running(&fake, "sleep 60").len(),
+        2,
+        "closing does not end it"
+    );
+
+    // What a client must do instead: end the session out of band.
+    let ssh = fake.russh("root", true).await;
+    let out = exec(&ssh, &format!("pkill -TERM -s {session}; echo $?")).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
+    eventually("the session ended", || {
+        running(&fake, "sleep 60").is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writing_command_dies_of_sigpipe_once_its_channel_is_gone() {
+    let fake = Fake::start().await;
+    let ssh = fake.russh("root", true).await;
+    let mut channel = ssh.channel_open_session().await.unwrap();
+    channel.exec(true, "yes").await.unwrap();
+    // Read a little, then close.
+    while let Some(msg) = channel.wait().await {
+        if matches!(msg, russh::ChannelMsg::Data { .. }) {
+            break;
+        }
+    }
+    channel.close().await.unwrap();
+    drop(channel);
+    eventually("yes died", || running(&fake, "yes").is_empty()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_requests_are_refused_for_root() {
+    let fake = Fake::start().await;
+    let ssh = fake.russh("root", true).await;
+    let channel = ssh.channel_open_session().await.unwrap();
+    channel.exec(true, "sleep 30").await.unwrap();
+    eventually("sleep starts", || !running(&fake, "sleep 30").is_empty()).await;
+    channel.signal(russh::Sig::TERM).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        running(&fake, "sleep 30").len(),
+        2,
+        "root's signal is refused"
+    );
+    // Clean up through the process table.
+    for pid in running(&fake, "sleep 30") {
+        fake.host().processes().signal(pid, 9);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signal_requests_end_the_session_for_other_users_and_with_the_newer_policy() {
+    for (user, policy) in [("admin", None), ("root", Some("honour"))] {
+        let mut fixture = Fixture::default_fixture();
+        fixture.signal_policy = policy.map(str::to_string);
+        let fake = Fake::with_fixture(fixture, user).await;
+        let ssh = fake.russh(user, false).await;
+        let mut channel = ssh.channel_open_session().await.unwrap();
+        channel.exec(true, "sleep 30; echo never").await.unwrap();
+        eventually("sleep starts", || !running(&fake, "sleep 30").is_empty()).await;
+        channel.signal(russh::Sig::TERM).await.unwrap();
+        let mut signal = None;
+        let mut stdout = Vec::new();
+        while let Some(msg) = channel.wait().await {
+            match msg {
+                russh::ChannelMsg::ExitSignal { signal_name, .. } => signal = Some(signal_name),
+                russh::ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                _ => {}
+            }
+        }
+        assert_eq!(format!("{signal:?}"), "Some(TERM)", "{user}");
+        assert!(stdout.is_empty());
+        eventually("all gone", || running(&fake, "sleep 30").is_empty()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_pid_ps_kill_and_timeout() {
+    let fake = Fake::start().await;
+    let ssh = fake.russh("root", true).await;
+    let out = exec(&ssh, "echo $$; ps -o sid= -p $$").await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut lines = text.lines();
+    let pid = lines.next().unwrap().trim().to_string();
+    assert_eq!(
+        lines.next().unwrap().trim(),
+        pid,
+        "the shell leads its session"
+    );
+
+    let out = exec(&ssh, "timeout 0.2 sleep 10; echo $?").await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "124\n");
+    assert!(running(&fake, "sleep 10").is_empty());
+
+    let out = exec(
+        &ssh,
+        "sleep 20 & pgrep -f 'sleep 20' > /tmp/p; kill $(cat /tmp/p); echo $?",
+    )
+    .await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
+    eventually("killed", || running(&fake, "sleep 20").is_empty()).await;
+
+    let out = exec(&ssh, "kill 999999").await;
+    assert_eq!(out.exit_status, Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "bash: line 1: kill: (999999) - No such process\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_command_hangs_until_killed() {
+    let fake = Fake::start().await;
+    fake.host().set_faults(Faults {
+        hang: vec!["systemctl restart *".into()],
+        ..Faults::default()
+    });
+    let ssh = fake.russh("root", true).await;
+    let channel = ssh.channel_open_session().await.unwrap();
+    channel.exec(true, "systemctl restart app").await.unwrap();
+    eventually("it runs", || {
+        !running(&fake, "systemctl restart app").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !running(&fake, "systemctl restart app").is_empty(),
+        "still hanging"
+    );
+    let out = exec(&ssh, "pkill -f 'systemctl restart'; echo $?").await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
+    eventually("ended", || {
+        running(&fake, "systemctl restart app").is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_faults_drop_the_connection() {
+    let fake = Fake::start().await;
+
+    // Dropped after N bytes of output: no exit status ever arrives.
+    fake.host().set_faults(Faults {
+        drop_after_bytes: Some(100_000),
+        ..Faults::default()
+    });
+    let ssh = fake.russh("root", true).await;
+    let out = exec(&ssh, "yes | head -c 10000000").await;
+    assert!(out.exit_status.is_none(), "{:?}", out.exit_status);
+    assert!(out.stdout.len() < 10_000_000);
+    assert!(ssh.is_closed() || exec_fails(&ssh).await);
+
+    // Dropped mid-command.
+    fake.host().set_faults(Faults {
+        drop_on_command: Some("sleep 1*".into()),
+        ..Faults::default()
+    });
+    let ssh = fake.russh("root", true).await;
+    let out = exec(&ssh, "sleep 1; echo done").await;
+    assert!(
+        out.exit_status.is_none() && out.stdout.is_empty(),
+        "{out:?}"
+    );
+
+    // Dropped at once, at run time.
+    fake.host().set_faults(Faults::default());
+    let ssh = fake.russh("root", true).await;
+    assert_eq!(exec(&ssh, "true").await.exit_status, Some(0));
+    fake.host().drop_connections();
+    eventually("the client notices", || ssh.is_closed()).await;
+    let again = fake.russh("root", true).await;
+    assert_eq!(
+        exec(&again, "true").await.exit_status,
+        Some(0),
+        "new logins still work"
+    );
+}
+
+async fn exec_fails(ssh: &russh::client::Handle<support::ExpectKey>) -> bool {
+    ssh.channel_open_session().await.is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_logins_and_latency() {
+    let fake = Fake::start().await;
+    fake.host().set_faults(Faults {
+        refuse_auth: true,
+        ..Faults::default()
+    });
+    let out = fake.ssh("true").await;
+    assert_eq!(out.code, Some(255));
+    assert!(out.stderr.contains("Permission denied"), "{out:?}");
+
+    fake.host().set_faults(Faults {
+        latency: Duration::from_millis(100),
+        ..Faults::default()
+    });
+    let out = fake.ssh("echo slow").await;
+    assert_eq!((out.code, out.stdout.as_str()), (Some(0), "slow\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_faults_reach_an_openssh_client() {
+    let fake = Fake::start().await;
+    let local = fake.dir.path().join("f");
+    std::fs::write(&local, b"data").unwrap();
+    fake.host().set_faults(Faults {
+        sftp: Some(fake_pve::host::SftpFault {
+            kind: fake_pve::host::SftpFaultKind::PermissionDenied,
+            path_prefix: "/etc".into(),
+        }),
+        ..Faults::default()
+    });
+    let out = fake
+        .sftp_batch(&format!("put {} /etc/f\n", local.display()))
+        .await;
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("Permission denied"), "{out:?}");
+    let ok = fake
+        .sftp_batch(&format!("put {} /tmp/f\n", local.display()))
+        .await;
+    assert_eq!(ok.code, Some(0), "{ok:?}");
+
+    fake.host().set_faults(Faults {
+        sftp: Some(fake_pve::host::SftpFault {
+            kind: fake_pve::host::SftpFaultKind::NoSpace,
+            path_prefix: String::new(),
+        }),
+        ..Faults::default()
+    });
+    let full = fake
+        .sftp_batch(&format!("put {} /tmp/g\n", local.display()))
+        .await;
+    assert_ne!(full.code, Some(0));
+    assert!(
+        full.stderr.contains("No space left on device") || full.stderr.contains("Failure"),
+        "{full:?}"
+    );
+}
