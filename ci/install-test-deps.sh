@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond the Rust toolchain: OpenSSH's client tools
+# (ssh, sftp, ssh-keygen) and sshpass, which drive fake-pve in the interop tests.
+set -euo pipefail
+
+need=()
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v sftp >/dev/null 2>&1 || need+=(openssh-client)
+command -v sshpass >/dev/null 2>&1 || need+=(sshpass)
+
+if ((${#need[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+        exit 1
+    fi
+    echo "installing: ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+    echo "installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
