@@ -106,6 +106,7 @@ enum Source {
     Empty,
     Buffer(Bytes),
     Pipe(mpsc::Receiver<Bytes>),
+    Unbounded(mpsc::UnboundedReceiver<Bytes>),
 }
 
 /// One input stream; clones share the same stream (like a shared file descriptor).
@@ -133,6 +134,11 @@ impl Input {
         Input(Arc::new(tokio::sync::Mutex::new(Source::Pipe(rx))))
     }
 
+    /// An input fed by a writer that must never wait (the SSH channel's reader).
+    pub fn unbounded(rx: mpsc::UnboundedReceiver<Bytes>) -> Self {
+        Input(Arc::new(tokio::sync::Mutex::new(Source::Unbounded(rx))))
+    }
+
     /// The next chunk, or `None` at end of input.
     pub async fn read_chunk(&self) -> Option<Bytes> {
         let mut src = self.0.lock().await;
@@ -144,6 +150,7 @@ impl Input {
                 (!out.is_empty()).then_some(out)
             }
             Source::Pipe(rx) => rx.recv().await,
+            Source::Unbounded(rx) => rx.recv().await,
         }
     }
 

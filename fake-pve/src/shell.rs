@@ -89,9 +89,11 @@ pub fn spawn_child(ctx: &Ctx, argv: Vec<String>, io: Io) -> JoinHandle<i32> {
         ..ctx.clone()
     };
     tokio::spawn(async move {
+        // A signal wins over a result that became ready at the same time.
         tokio::select! {
-            status = programs::run(&child, argv, io) => status,
+            biased;
             sig = guard.signalled() => 128 + sig,
+            status = programs::run(&child, argv, io) => status,
         }
     })
 }
@@ -142,8 +144,9 @@ pub fn start_session(ctx: Ctx, line: String, io: Io) -> (u32, JoinHandle<Session
     let handle = tokio::spawn(async move {
         let mut shell = Shell::new(ctx, vec!["bash".into()]);
         let end = tokio::select! {
-            status = shell.run_str(&line, &io) => SessionEnd::Exited(status),
+            biased;
             sig = guard.signalled() => SessionEnd::Signalled(sig),
+            status = shell.run_str(&line, &io) => SessionEnd::Exited(status),
         };
         drop(io);
         end

@@ -508,10 +508,6 @@ struct ExecJob {
 /// Runs one exec request: starts the session, pumps stdin in and output out, then
 /// reports the exit status (or signal) and closes the channel.
 async fn serve_exec(job: ExecJob) {
-    let faults = job.host.faults();
-    if !faults.latency.is_zero() {
-        tokio::time::sleep(faults.latency).await;
-    }
     let ExecJob {
         host,
         user,
@@ -522,18 +518,17 @@ async fn serve_exec(job: ExecJob) {
         cut,
         bytes_out,
     } = job;
+    let faults = host.faults();
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
+    }
     let id = channel.id();
     let (mut reader, writer) = channel.split();
-    let fwd = Forwarder {
-        host: host.clone(),
-        cut: cut.clone(),
-        bytes_out,
-    };
-    let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(64);
+    let (stdin_tx, stdin_rx) = mpsc::unbounded_channel::<Bytes>();
     let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(16);
     let (err_tx, mut err_rx) = mpsc::channel::<Bytes>(16);
     let io = Io {
-        stdin: Input::pipe(stdin_rx),
+        stdin: Input::unbounded(stdin_rx),
         stdout: Output::Pipe(out_tx),
         stderr: Output::Pipe(err_tx),
     };
@@ -552,15 +547,41 @@ async fn serve_exec(job: ExecJob) {
         });
     }
 
-    let mut stdin_tx = Some(stdin_tx);
-    let mut channel_open = true;
+    // The reading side runs on its own so that a client closing the channel is
+    // noticed even while output waits for window space.
+    let gone = CancellationToken::new();
+    let reader_task = {
+        let gone = gone.clone();
+        tokio::spawn(async move {
+            let mut stdin_tx = Some(stdin_tx);
+            loop {
+                match reader.wait().await {
+                    Some(ChannelMsg::Data { data }) => {
+                        if let Some(tx) = &stdin_tx {
+                            let _ = tx.send(data);
+                        }
+                    }
+                    Some(ChannelMsg::Eof) => stdin_tx = None,
+                    Some(ChannelMsg::Close) | None => break,
+                    Some(_) => {}
+                }
+            }
+            gone.cancel();
+        })
+    };
+
+    let fwd = Forwarder {
+        host: host.clone(),
+        cut: cut.clone(),
+        bytes_out,
+        gone: gone.clone(),
+    };
     let (mut out_open, mut err_open) = (true, true);
     let status = loop {
         tokio::select! {
             chunk = out_rx.recv(), if out_open => match chunk {
                 Some(data) => {
                     if !fwd.forward(&writer, None, data).await {
-                        channel_open = false;
                         break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
                     }
                 }
@@ -569,33 +590,21 @@ async fn serve_exec(job: ExecJob) {
             chunk = err_rx.recv(), if err_open => match chunk {
                 Some(data) => {
                     if !fwd.forward(&writer, Some(1), data).await {
-                        channel_open = false;
                         break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
                     }
                 }
                 None => err_open = false,
             },
-            msg = reader.wait(), if channel_open => match msg {
-                Some(ChannelMsg::Data { data }) => {
-                    if let Some(tx) = &stdin_tx {
-                        let _ = tx.send(data).await;
-                    }
-                }
-                Some(ChannelMsg::Eof) => stdin_tx = None,
-                Some(ChannelMsg::Close) | None => {
-                    // The client is gone: output now goes nowhere (EPIPE), but the
-                    // command itself keeps running, as under sshd.
-                    channel_open = false;
-                    stdin_tx = None;
-                    break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
-                }
-                Some(_) => {}
-            },
+            // The client is gone: output now goes nowhere (EPIPE), but the command
+            // itself keeps running, as under sshd.
+            _ = gone.cancelled(), if out_open || err_open => {
+                break_outputs(&mut out_rx, &mut err_rx, &mut out_open, &mut err_open);
+            }
             status = &mut exit, if !out_open && !err_open => break status,
         }
     };
     sessions.lock().await.remove(&id);
-    if !channel_open {
+    if gone.is_cancelled() {
         return;
     }
     match status.unwrap_or(shell::SessionEnd::Exited(1)) {
@@ -616,6 +625,7 @@ async fn serve_exec(job: ExecJob) {
     }
     let _ = writer.eof().await;
     let _ = writer.close().await;
+    drop(reader_task);
 }
 
 /// Stops reading both outputs: the process's next write fails with EPIPE.
@@ -637,6 +647,8 @@ struct Forwarder {
     host: Host,
     cut: CancellationToken,
     bytes_out: Arc<AtomicU64>,
+    /// Cancelled when the client closed the channel or the connection ended.
+    gone: CancellationToken,
 }
 
 impl Forwarder {
@@ -648,9 +660,15 @@ impl Forwarder {
         data: Bytes,
     ) -> bool {
         let len = data.len() as u64;
-        let sent = match ext {
-            None => writer.data_bytes(data).await,
-            Some(n) => writer.extended_data_bytes(n, data).await,
+        let send = async {
+            match ext {
+                None => writer.data_bytes(data).await,
+                Some(n) => writer.extended_data_bytes(n, data).await,
+            }
+        };
+        let sent = tokio::select! {
+            sent = send => sent,
+            _ = self.gone.cancelled() => return false,
         };
         let total = self.bytes_out.fetch_add(len, Ordering::Relaxed) + len;
         if let Some(limit) = self.host.faults().drop_after_bytes

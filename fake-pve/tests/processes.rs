@@ -137,7 +137,7 @@ async fn shell_pid_ps_kill_and_timeout() {
 
     let out = exec(
         &ssh,
-        "sleep 20 & pgrep -f 'sleep 20' > /tmp/p; kill $(cat /tmp/p); echo $?",
+        "sleep 20 & pgrep -f '^sleep 20' > /tmp/p; kill $(cat /tmp/p); echo $?",
     )
     .await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
@@ -170,7 +170,9 @@ async fn a_hanging_command_hangs_until_killed() {
         !running(&fake, "systemctl restart app").is_empty(),
         "still hanging"
     );
-    let out = exec(&ssh, "pkill -f 'systemctl restart'; echo $?").await;
+    // As on a real host, `pkill -f` also matches the shell running it; the class
+    // keeps the pattern from matching its own command line.
+    let out = exec(&ssh, "pkill -f 'systemctl restar[t]'; echo $?").await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
     eventually("ended", || {
         running(&fake, "systemctl restart app").is_empty()
