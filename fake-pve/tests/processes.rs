@@ -282,3 +282,38 @@ async fn sftp_faults_reach_an_openssh_client() {
         "{full:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_connections_at_once() {
+    let fake = Fake::start().await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200u32 {
+        let addr = fake.server.addr();
+        let key = fake.client_key.clone();
+        let host_key = fake.server.host_public_key().clone();
+        tasks.spawn(async move {
+            let config = std::sync::Arc::new(russh::client::Config::default());
+            let mut ssh = russh::client::connect(config, addr, support::ExpectKey(host_key))
+                .await
+                .unwrap();
+            let hash = ssh.best_supported_rsa_hash().await.unwrap().flatten();
+            let auth = ssh
+                .authenticate_publickey(
+                    "root",
+                    russh::keys::PrivateKeyWithHashAlg::new(std::sync::Arc::new(key), hash),
+                )
+                .await
+                .unwrap();
+            assert!(auth.success());
+            let out = exec(&ssh, &format!("echo {i}")).await;
+            assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{i}\n"));
+            assert_eq!(out.exit_status, Some(0));
+        });
+    }
+    let mut done = 0;
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+        done += 1;
+    }
+    assert_eq!(done, 200);
+}
