@@ -1,0 +1,457 @@
+//! Configuration in two stages: raw settings (CLI flags, the environment, a `.env`
+//! file in the working directory — in that order of precedence) are validated into one
+//! [`Config`]. Every error names the variable, the bad value (never a secret) and the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A secret string: never printed, never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+
+    /// The secret itself; only for handing to the SSH library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What to do with a host key that is not in known_hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Unknown or changed keys are refused (`true`, the default).
+    Strict,
+    /// Unknown keys are learned into known_hosts; changed keys are refused.
+    AcceptNew,
+    /// Any key is accepted, with a warning (`false`).
+    AcceptAny,
+}
+
+/// How to log in, in the order methods are tried. Only configured methods are tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMethod {
+    Key {
+        path: PathBuf,
+        passphrase: Option<Secret>,
+    },
+    Password(Secret),
+    /// ssh-agent at this socket (used when neither key nor password is set).
+    Agent(PathBuf),
+}
+
+/// One SSH destination and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: Vec<AuthMethod>,
+    pub known_hosts: PathBuf,
+    pub host_key_policy: HostKeyPolicy,
+    pub connect_timeout: Duration,
+    pub keepalive: Duration,
+}
+
+impl SshTarget {
+    /// `user@host:port`, for messages.
+    pub fn display(&self) -> String {
+        format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub target: SshTarget,
+    /// Output truncation limit, in characters.
+    pub character_limit: usize,
+    /// Largest file moved by one transfer, in bytes.
+    pub max_file_size: u64,
+    pub enable_proxmox: bool,
+}
+
+/// A configuration error a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}. {fix}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn error(variable: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: variable.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The variables we read, for `--help` and for collecting them.
+pub const VARIABLES: &[&str] = &[
+    "I_ACCEPT_RISKS",
+    "HOST",
+    "SSH_PORT",
+    "SSH_USERNAME",
+    "SSH_PASSWORD",
+    "SSH_KEY",
+    "SSH_KEY_PASSPHRASE",
+    "SSH_AUTH_SOCK",
+    "SSH_KNOWN_HOSTS",
+    "SSH_STRICT_HOST_KEY_CHECKING",
+    "CHARACTER_LIMIT",
+    "MAX_FILE_SIZE",
+    "TIMEOUT",
+    "ENABLE_PROXMOX",
+    "HOME",
+];
+
+const SECRETS: &[&str] = &["SSH_PASSWORD", "SSH_KEY_PASSPHRASE"];
+
+/// Raw settings by variable name, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct RawConfig {
+    values: BTreeMap<String, String>,
+}
+
+impl RawConfig {
+    /// Reads `.env` in `dir` (if present), then the process environment over it.
+    pub fn from_env_and_dotenv(dir: &Path) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        let dotenv = dir.join(".env");
+        if dotenv.exists() {
+            let iter = dotenvy::from_path_iter(&dotenv).map_err(|e| {
+                error(".env", format!("cannot read {}: {e}", dotenv.display()), "Fix or remove the file.")
+            })?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| {
+                    error(".env", format!("{} is not valid: {e}", dotenv.display()), "Use KEY=value lines.")
+                })?;
+                if VARIABLES.contains(&k.as_str()) {
+                    values.insert(k, v);
+                }
+            }
+        }
+        for name in VARIABLES {
+            if let Ok(v) = std::env::var(name) {
+                values.insert((*name).to_string(), v);
+            }
+        }
+        Ok(RawConfig { values })
+    }
+
+    /// Raw settings from explicit pairs (tests, embedding).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        RawConfig {
+            values: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// A flag given on the command line overrides the environment.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.values.insert(name.to_string(), value.into());
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    fn shown(&self, name: &str) -> String {
+        match self.get(name) {
+            Some(_) if SECRETS.contains(&name) => "<redacted>".into(),
+            Some(v) => format!("{v:?}"),
+            None => "unset".into(),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+        fix: &str,
+    ) -> Result<T, ConfigError>
+    where
+        T: PartialOrd + fmt::Display + Copy,
+    {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        match v.trim().parse::<T>() {
+            Ok(n) if n >= min && n <= max => Ok(n),
+            _ => Err(error(
+                name,
+                format!("{} is not a whole number from {min} to {max}", self.shown(name)),
+                fix,
+            )),
+        }
+    }
+
+    fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(_) => Err(error(
+                name,
+                format!("{} is not a boolean", self.shown(name)),
+                format!("Set {name}=true or {name}=false."),
+            )),
+        }
+    }
+
+    /// Settings the server needs even before it connects (`check` and serving).
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        match self.get("I_ACCEPT_RISKS").map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if v == "true" => {}
+            _ => {
+                return Err(error(
+                    "I_ACCEPT_RISKS",
+                    format!(
+                        "is {}; this server lets an AI assistant run any command on the configured host",
+                        self.shown("I_ACCEPT_RISKS")
+                    ),
+                    "If you accept that, set I_ACCEPT_RISKS=true.",
+                ));
+            }
+        }
+        self.validate_target_and_limits()
+    }
+
+    /// Everything except the risk acknowledgement.
+    pub fn validate_target_and_limits(&self) -> Result<Config, ConfigError> {
+        let host = self
+            .get("HOST")
+            .map(|h| h.trim().to_string())
+            .ok_or_else(|| error("HOST", "is not set", "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan."))?;
+        if host.contains(char::is_whitespace) || host.contains('@') {
+            return Err(error(
+                "HOST",
+                format!("{} is not a host name or address", self.shown("HOST")),
+                "Give only the host (the user goes in SSH_USERNAME, the port in SSH_PORT).",
+            ));
+        }
+        let port: u16 = self.number("SSH_PORT", 22, 1, 65535, "Set SSH_PORT to the SSH port, e.g. 22.")?;
+        let user = self.get("SSH_USERNAME").unwrap_or("root").trim().to_string();
+
+        let home = self.get("HOME").map(PathBuf::from);
+        let expand = |p: &str| -> PathBuf {
+            match (p.strip_prefix("~/"), &home) {
+                (Some(rest), Some(h)) => h.join(rest),
+                _ => PathBuf::from(p),
+            }
+        };
+
+        let mut auth = Vec::new();
+        if let Some(key) = self.get("SSH_KEY") {
+            let path = expand(key.trim());
+            if !path.is_file() {
+                return Err(error(
+                    "SSH_KEY",
+                    format!("{} is not a readable file", self.shown("SSH_KEY")),
+                    "Set SSH_KEY to the path of an OpenSSH private key, e.g. ~/.ssh/id_ed25519.",
+                ));
+            }
+            auth.push(AuthMethod::Key {
+                path,
+                passphrase: self.get("SSH_KEY_PASSPHRASE").map(Secret::new),
+            });
+        } else if self.get("SSH_KEY_PASSPHRASE").is_some() {
+            return Err(error(
+                "SSH_KEY_PASSPHRASE",
+                "is set but SSH_KEY is not",
+                "Set SSH_KEY to the encrypted key's path, or remove SSH_KEY_PASSPHRASE.",
+            ));
+        }
+        if let Some(pw) = self.values.get("SSH_PASSWORD").filter(|p| !p.is_empty()) {
+            auth.push(AuthMethod::Password(Secret::new(pw.clone())));
+        }
+        if auth.is_empty() {
+            match self.get("SSH_AUTH_SOCK") {
+                Some(sock) => auth.push(AuthMethod::Agent(PathBuf::from(sock))),
+                None => {
+                    return Err(error(
+                        "SSH_KEY",
+                        "no login method is configured (SSH_KEY, SSH_PASSWORD and SSH_AUTH_SOCK are all unset)",
+                        "Set SSH_KEY to a private key file, or SSH_PASSWORD, or run an ssh-agent.",
+                    ));
+                }
+            }
+        }
+
+        let known_hosts = match self.get("SSH_KNOWN_HOSTS") {
+            Some(p) => expand(p.trim()),
+            None => match &home {
+                Some(h) => h.join(".ssh").join("known_hosts"),
+                None => {
+                    return Err(error(
+                        "SSH_KNOWN_HOSTS",
+                        "is unset and HOME is unset, so ~/.ssh/known_hosts cannot be found",
+                        "Set SSH_KNOWN_HOSTS to your known_hosts file.",
+                    ));
+                }
+            },
+        };
+        let host_key_policy = match self
+            .get("SSH_STRICT_HOST_KEY_CHECKING")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("true") => HostKeyPolicy::Strict,
+            Some("accept-new") => HostKeyPolicy::AcceptNew,
+            Some("false") => HostKeyPolicy::AcceptAny,
+            Some(_) => {
+                return Err(error(
+                    "SSH_STRICT_HOST_KEY_CHECKING",
+                    format!("{} is not a known setting", self.shown("SSH_STRICT_HOST_KEY_CHECKING")),
+                    "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
+                ));
+            }
+        };
+        let timeout: u64 = self.number("TIMEOUT", 30, 1, 3600, "Set TIMEOUT to the connect timeout in seconds, e.g. 30.")?;
+        let character_limit: usize = self.number(
+            "CHARACTER_LIMIT",
+            25_000,
+            100,
+            10_000_000,
+            "Set CHARACTER_LIMIT to the most characters of output a tool returns, e.g. 25000.",
+        )?;
+        let max_file_size: u64 = self.number(
+            "MAX_FILE_SIZE",
+            10_485_760,
+            1,
+            u64::MAX / 2,
+            "Set MAX_FILE_SIZE to the largest transfer in bytes, e.g. 10485760.",
+        )?;
+        let enable_proxmox = self.boolean("ENABLE_PROXMOX", false)?;
+
+        Ok(Config {
+            target: SshTarget {
+                host,
+                port,
+                user,
+                auth,
+                known_hosts,
+                host_key_policy,
+                connect_timeout: Duration::from_secs(timeout),
+                keepalive: Duration::from_secs(15),
+            },
+            character_limit,
+            max_file_size,
+            enable_proxmox,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("I_ACCEPT_RISKS", "true"),
+            ("HOST", "pve.lan"),
+            ("SSH_PASSWORD", "hunter2"),
+            ("HOME", "/home/u"),
+        ]
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = base();
+        pairs.extend_from_slice(extra);
+        RawConfig::from_pairs(pairs).validate()
+    }
+
+    #[test]
+    fn defaults_follow_the_reference() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.target.port, 22);
+        assert_eq!(c.target.user, "root");
+        assert_eq!(c.target.host_key_policy, HostKeyPolicy::Strict);
+        assert_eq!(c.target.known_hosts, PathBuf::from("/home/u/.ssh/known_hosts"));
+        assert_eq!(c.target.connect_timeout, Duration::from_secs(30));
+        assert_eq!((c.character_limit, c.max_file_size, c.enable_proxmox), (25_000, 10_485_760, false));
+        assert_eq!(c.target.auth, vec![AuthMethod::Password(Secret::new("hunter2"))]);
+    }
+
+    #[test]
+    fn risks_must_be_accepted() {
+        let err = RawConfig::from_pairs([("HOST", "h"), ("SSH_PASSWORD", "x")]).validate().unwrap_err();
+        assert_eq!(err.variable, "I_ACCEPT_RISKS");
+        assert!(err.to_string().contains("set I_ACCEPT_RISKS=true"), "{err}");
+        assert!(with(&[("I_ACCEPT_RISKS", "TRUE")]).is_ok());
+    }
+
+    #[test]
+    fn a_typo_in_host_key_checking_is_an_error_not_a_downgrade() {
+        let err = with(&[("SSH_STRICT_HOST_KEY_CHECKING", "flase")]).unwrap_err();
+        assert_eq!(err.variable, "SSH_STRICT_HOST_KEY_CHECKING");
+        assert!(err.to_string().contains("\"flase\""), "{err}");
+        assert_eq!(
+            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "accept-new")]).unwrap().target.host_key_policy,
+            HostKeyPolicy::AcceptNew
+        );
+        assert_eq!(
+            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "False")]).unwrap().target.host_key_policy,
+            HostKeyPolicy::AcceptAny
+        );
+    }
+
+    #[test]
+    fn errors_never_show_secrets() {
+        let err = RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("SSH_PASSWORD", "hunter2")])
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.variable, "HOST");
+        let err = with(&[("SSH_KEY_PASSPHRASE", "sekrit")]).unwrap_err();
+        assert!(!err.to_string().contains("sekrit"), "{err}");
+        assert!(!format!("{:?}", with(&[]).unwrap()).contains("hunter2"));
+    }
+
+    #[test]
+    fn numbers_are_checked_with_their_range() {
+        let err = with(&[("SSH_PORT", "70000")]).unwrap_err();
+        assert_eq!(err.variable, "SSH_PORT");
+        assert!(err.to_string().contains("\"70000\" is not a whole number from 1 to 65535"), "{err}");
+        assert_eq!(with(&[("CHARACTER_LIMIT", "abc")]).unwrap_err().variable, "CHARACTER_LIMIT");
+        assert_eq!(with(&[("ENABLE_PROXMOX", "yes")]).unwrap_err().variable, "ENABLE_PROXMOX");
+    }
+
+    #[test]
+    fn login_methods() {
+        let none = RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("HOST", "h"), ("HOME", "/h")])
+            .validate()
+            .unwrap_err();
+        assert!(none.to_string().contains("no login method"), "{none}");
+        let agent = RawConfig::from_pairs([
+            ("I_ACCEPT_RISKS", "true"),
+            ("HOST", "h"),
+            ("HOME", "/h"),
+            ("SSH_AUTH_SOCK", "/run/agent.sock"),
+        ])
+        .validate()
+        .unwrap();
+        assert_eq!(agent.target.auth, vec![AuthMethod::Agent("/run/agent.sock".into())]);
+        let missing_key = with(&[("SSH_KEY", "/nonexistent/key")]).unwrap_err();
+        assert_eq!(missing_key.variable, "SSH_KEY");
+    }
+}

@@ -1,0 +1,18 @@
+//! mcp-remote-exec: an MCP server that runs commands, moves files and manages
+//! Proxmox VE containers over SSH.
+//!
+//! # Layout
+//! - [`config`]: environment, `.env` and flags → one validated [`config::Config`].
+//! - [`ssh`]: the shared russh connection per host, exec with a real timeout, SFTP
+//!   transfers. Plain Rust types; no MCP.
+//! - [`quote`]: the one shell-quoting function.
+//! - [`output`]: structured results, text rendering, truncation.
+//! - [`tools`]: the rmcp glue (the only module that knows MCP).
+//! - [`cli`]: the command line (`serve`, `check`).
+
+pub mod cli;
+pub mod config;
+pub mod output;
+pub mod quote;
+pub mod ssh;
+pub mod tools;

@@ -1,0 +1,87 @@
+//! The SSH side: one shared, multiplexed connection per host (with reconnection),
+//! host-key verification, command execution with a real wall-clock timeout, and
+//! streamed, atomic SFTP transfers. Plain Rust types in and out; no MCP here.
+
+pub mod exec;
+pub mod known_hosts;
+pub mod session;
+pub mod transfer;
+
+pub use exec::{ExecOutcome, run_command};
+pub use session::{Connection, Hosts, SshClient};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong on the SSH side, with what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("connecting to {target} timed out after {secs} s")]
+    ConnectTimeout { target: String, secs: u64 },
+    #[error(
+        "the host key of {host} is not in {path} (SSH_STRICT_HOST_KEY_CHECKING=true); its fingerprint is {fingerprint}"
+    )]
+    HostKeyUnknown {
+        host: String,
+        path: PathBuf,
+        fingerprint: String,
+    },
+    #[error(
+        "the host key of {host} has CHANGED: it does not match {path} line {line}; its fingerprint is now {fingerprint}. This can be a man-in-the-middle attack"
+    )]
+    HostKeyChanged {
+        host: String,
+        path: PathBuf,
+        line: usize,
+        fingerprint: String,
+    },
+    #[error("the host key of {host} is revoked in {path} line {line}")]
+    HostKeyRevoked {
+        host: String,
+        path: PathBuf,
+        line: usize,
+    },
+    #[error("cannot read known_hosts file {path}: {reason}")]
+    KnownHosts { path: PathBuf, reason: String },
+    #[error("cannot load SSH key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
+    #[error("authentication as {user} failed (tried: {methods})")]
+    Auth { user: String, methods: String },
+    #[error("the connection to {target} was lost: {reason}")]
+    Lost { target: String, reason: String },
+    #[error("SFTP: {0}")]
+    Sftp(String),
+    #[error("{0}")]
+    Input(String),
+}
+
+impl SshError {
+    /// What to do about it, in words a model can act on.
+    pub fn suggestion(&self) -> &'static str {
+        match self {
+            SshError::Connect { .. } => {
+                "Check that HOST and SSH_PORT are right and that the SSH server is running and reachable."
+            }
+            SshError::ConnectTimeout { .. } => {
+                "The host did not answer in time: check HOST, SSH_PORT and the network, or raise TIMEOUT."
+            }
+            SshError::HostKeyUnknown { .. } => {
+                "Add the host key to known_hosts (for example `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts` after checking the fingerprint), or set SSH_STRICT_HOST_KEY_CHECKING=accept-new to learn it on first use."
+            }
+            SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. } => {
+                "Do not connect until you have confirmed the new key with the host's administrator; then remove the old line from known_hosts."
+            }
+            SshError::KnownHosts { .. } => "Fix the file's permissions or set SSH_KNOWN_HOSTS to another file.",
+            SshError::Key { .. } => {
+                "Check SSH_KEY (path to an OpenSSH private key) and SSH_KEY_PASSPHRASE for an encrypted key."
+            }
+            SshError::Auth { .. } => {
+                "Check SSH_USERNAME and the credentials (SSH_KEY, SSH_PASSWORD, or the ssh-agent's keys)."
+            }
+            SshError::Lost { .. } => "The connection dropped; the next call reconnects. Retry the call.",
+            SshError::Sftp(_) => "Check the path and permissions on the host.",
+            SshError::Input(_) => "Remove NUL bytes from the input.",
+        }
+    }
+}

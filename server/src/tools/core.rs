@@ -1,0 +1,206 @@
+//! The three `ssh_*` tools.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rmcp::handler::server::common::{schema_for_input, schema_for_output};
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
+
+use super::params::{self, DownloadParams, ExecParams, InvalidParam, UploadParams};
+use super::{ProgressSender, RemoteExec, text_for, tool_result, transfer_error};
+use crate::output::{ExecReport, ResponseFormat, TransferReport};
+use crate::ssh::{run_command, transfer};
+
+fn invalid_exec(command: &str, format: ResponseFormat, e: InvalidParam) -> CallToolResult {
+    let report = ExecReport::failed(command, e.to_string(), e.fix.clone());
+    let text = text_for(&report, format, report.to_text());
+    tool_result(&report, text, true)
+}
+
+fn invalid_transfer(e: InvalidParam) -> CallToolResult {
+    transfer_error(e.to_string(), e.fix)
+}
+
+/// Resolves a local path against the server's working directory.
+fn local_path(p: &str) -> PathBuf {
+    let path = PathBuf::from(p);
+    if path.is_absolute() {
+        path
+    } else {
+        std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path)
+    }
+}
+
+#[tool_router(router = core_router, vis = "pub(crate)")]
+impl RemoteExec {
+    #[tool(
+        name = "ssh_exec_command",
+        description = "Run a shell command on the remote host over SSH and return its stdout, stderr and exit code. \
+The command runs in the SSH user's login shell without a terminal or standard input; `timeout` (1-300 s, default 30) \
+limits the whole run, after which the command is ended on the host and the partial output returned with \
+timeout_reached=true. Long output is cut to CHARACTER_LIMIT, keeping its beginning and end. \
+A non-zero exit code is reported as an error result.",
+        input_schema = schema_for_input::<ExecParams>().expect("valid schema"),
+        output_schema = schema_for_output::<ExecReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn ssh_exec_command(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let command_hint = args
+            .get("command")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let format_hint = match args.get("response_format").and_then(|f| f.as_str()) {
+            Some("json") => ResponseFormat::Json,
+            _ => ResponseFormat::Text,
+        };
+        let p: ExecParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(invalid_exec(&command_hint, format_hint, e)),
+        };
+        if let Err(e) = p.validate() {
+            return Ok(invalid_exec(&p.command, p.response_format, e));
+        }
+        let limit = self.state.config.character_limit;
+        let client = self.client();
+        let outcome = run_command(
+            &client,
+            &p.command,
+            Duration::from_secs(p.timeout),
+            limit * 4,
+            &ctx.ct,
+        )
+        .await;
+        let report = match outcome {
+            Ok(o) => ExecReport::from_outcome(&p.command, &o, limit, p.timeout),
+            Err(e) => ExecReport::failed(&p.command, e.to_string(), e.suggestion().to_string()),
+        };
+        let text = text_for(&report, p.response_format, report.to_text());
+        Ok(tool_result(&report, text, !report.success))
+    }
+
+    #[tool(
+        name = "ssh_upload_file",
+        description = "Upload a file from this machine to the remote host over SFTP. The file is streamed to a \
+temporary name beside the target and renamed into place only when complete, so a failed transfer never leaves a \
+partial file or destroys the original. overwrite=false (default) refuses an existing remote file. `permissions` \
+(octal, e.g. \"644\") is applied before the file appears. Files larger than MAX_FILE_SIZE are refused.",
+        input_schema = schema_for_input::<UploadParams>().expect("valid schema"),
+        output_schema = schema_for_output::<TransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn ssh_upload_file(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let p: UploadParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(invalid_transfer(e)),
+        };
+        if let Err(e) = params::check_path("local_path", &p.local_path)
+            .and_then(|_| params::check_path("remote_path", &p.remote_path))
+        {
+            return Ok(invalid_transfer(e));
+        }
+        let mode = match p.permissions.as_ref().map(|m| m.mode("permissions")).transpose() {
+            Ok(m) => m,
+            Err(e) => return Ok(invalid_transfer(e)),
+        };
+        let local = local_path(&p.local_path);
+        let progress = ProgressSender::new(&ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let client = self.client();
+        let transfer = transfer::upload(
+            &client,
+            &local,
+            &p.remote_path,
+            mode,
+            p.overwrite,
+            self.state.config.max_file_size,
+            &report_progress,
+        );
+        let result = tokio::select! {
+            r = transfer => r,
+            _ = ctx.ct.cancelled() => return Ok(transfer_error("the upload was cancelled; nothing was changed on the host".into(), "Run it again when ready.")),
+        };
+        Ok(match result {
+            Ok(done) => {
+                let report = TransferReport {
+                    success: true,
+                    message: format!("File uploaded successfully to {}", p.remote_path),
+                    local_path: Some(local.display().to_string()),
+                    remote_path: Some(p.remote_path.clone()),
+                    permissions: mode.map(|m| format!("{m:o}")),
+                    bytes_transferred: Some(done.bytes),
+                    ..Default::default()
+                };
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                tool_result(&report, text, false)
+            }
+            Err(e) => transfer_error(e.to_string(), e.suggestion()),
+        })
+    }
+
+    #[tool(
+        name = "ssh_download_file",
+        description = "Download a file from the remote host to this machine over SFTP. The file is streamed to a \
+temporary name beside the target and renamed into place only when complete. overwrite=false (default) refuses an \
+existing local file. Files larger than MAX_FILE_SIZE are refused before anything is copied.",
+        input_schema = schema_for_input::<DownloadParams>().expect("valid schema"),
+        output_schema = schema_for_output::<TransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn ssh_download_file(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let p: DownloadParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(invalid_transfer(e)),
+        };
+        if let Err(e) = params::check_path("remote_path", &p.remote_path)
+            .and_then(|_| params::check_path("local_path", &p.local_path))
+        {
+            return Ok(invalid_transfer(e));
+        }
+        let local = local_path(&p.local_path);
+        let progress = ProgressSender::new(&ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let client = self.client();
+        let transfer = transfer::download(
+            &client,
+            &p.remote_path,
+            &local,
+            p.overwrite,
+            self.state.config.max_file_size,
+            &report_progress,
+        );
+        let result = tokio::select! {
+            r = transfer => r,
+            _ = ctx.ct.cancelled() => return Ok(transfer_error("the download was cancelled; no local file was written".into(), "Run it again when ready.")),
+        };
+        Ok(match result {
+            Ok(done) => {
+                let report = TransferReport {
+                    success: true,
+                    message: format!("File downloaded successfully from {}", p.remote_path),
+                    local_path: Some(local.display().to_string()),
+                    remote_path: Some(p.remote_path.clone()),
+                    bytes_transferred: Some(done.bytes),
+                    ..Default::default()
+                };
+                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+                tool_result(&report, text, false)
+            }
+            Err(e) => transfer_error(e.to_string(), e.suggestion()),
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! The MCP face of the server (the only module that knows rmcp): tool routers per
+//! domain, input validation that turns every bad argument into a tool error a model can
+//! act on, and result building (structured content always, text as asked).
+
+pub mod core;
+pub mod params;
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, ProgressNotificationParam, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler, tool_handler};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::output::{ResponseFormat, TransferReport};
+use crate::ssh::{Hosts, SshClient};
+
+/// The server: configuration, connections, and the tools registered for them.
+#[derive(Clone)]
+pub struct RemoteExec {
+    pub(crate) state: Arc<State>,
+    tool_router: ToolRouter<Self>,
+}
+
+pub(crate) struct State {
+    pub config: Config,
+    pub hosts: Hosts,
+}
+
+impl RemoteExec {
+    pub fn new(config: Config) -> Self {
+        let router = Self::core_router();
+        if config.enable_proxmox {
+            tracing::warn!("ENABLE_PROXMOX=true, but the Proxmox tools are not part of this build yet");
+        }
+        tracing::info!(
+            "tools: {}",
+            router
+                .list_all()
+                .iter()
+                .map(|t| t.name.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        RemoteExec {
+            state: Arc::new(State {
+                config,
+                hosts: Hosts::new(),
+            }),
+            tool_router: router,
+        }
+    }
+
+    /// The shared connection to the configured host.
+    pub(crate) fn client(&self) -> Arc<SshClient> {
+        self.state.hosts.client(&self.state.config.target)
+    }
+
+    /// Names of the registered tools.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.tool_router
+            .list_all()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for RemoteExec {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new(
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(format!(
+                "Runs commands and moves files on {} over SSH. Every tool returns structured content; \
+                 failures are tool errors with an `error` and a `suggestion`.",
+                self.state.config.target.display()
+            ))
+    }
+}
+
+/// A tool result: `value` as structured content, `text` as the text content.
+pub(crate) fn tool_result<T: Serialize>(value: &T, text: String, is_error: bool) -> CallToolResult {
+    let mut result = if is_error {
+        CallToolResult::error(vec![ContentBlock::text(text)])
+    } else {
+        CallToolResult::success(vec![ContentBlock::text(text)])
+    };
+    result.structured_content = serde_json::to_value(value).ok();
+    result
+}
+
+/// Text for a structured value: JSON, or the given human text.
+pub(crate) fn text_for<T: Serialize>(value: &T, format: ResponseFormat, human: String) -> String {
+    match format {
+        ResponseFormat::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
+        ResponseFormat::Text => human,
+    }
+}
+
+/// A failed call of a file tool (or bad arguments), in the transfer report's shape.
+pub(crate) fn transfer_error(error: String, suggestion: impl Into<String>) -> CallToolResult {
+    let report = TransferReport {
+        success: false,
+        message: error.clone(),
+        error: Some(error),
+        suggestion: Some(suggestion.into()),
+        ..Default::default()
+    };
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    tool_result(&report, text, true)
+}
+
+/// Sends MCP progress notifications for a transfer when the client asked for them,
+/// at most one per MiB (and the last one).
+pub(crate) struct ProgressSender {
+    tx: Option<tokio::sync::mpsc::UnboundedSender<(u64, u64)>>,
+    last: std::sync::atomic::AtomicU64,
+}
+
+impl ProgressSender {
+    pub fn new(ctx: &RequestContext<RoleServer>) -> Self {
+        let Some(token) = ctx.meta.get_progress_token() else {
+            return ProgressSender {
+                tx: None,
+                last: Default::default(),
+            };
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
+        let peer = ctx.peer.clone();
+        tokio::spawn(async move {
+            while let Some((done, total)) = rx.recv().await {
+                let param = ProgressNotificationParam::new(token.clone(), done as f64)
+                    .with_total(total as f64)
+                    .with_message(format!("{done} of {total} bytes"));
+                if peer.notify_progress(param).await.is_err() {
+                    break;
+                }
+            }
+        });
+        ProgressSender {
+            tx: Some(tx),
+            last: Default::default(),
+        }
+    }
+
+    pub fn report(&self, done: u64, total: u64) {
+        let Some(tx) = &self.tx else { return };
+        let last = self.last.load(std::sync::atomic::Ordering::Relaxed);
+        if done == total || done >= last + (1 << 20) || last == 0 {
+            self.last.store(done.max(1), std::sync::atomic::Ordering::Relaxed);
+            let _ = tx.send((done, total));
+        }
+    }
+}

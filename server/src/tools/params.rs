@@ -1,0 +1,206 @@
+//! Tool parameters: their JSON schemas (the public contract) and their validation.
+//! Arguments arrive as raw JSON and are checked here before any I/O, so that every
+//! mistake becomes a tool error that names the parameter and the fix.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::output::ResponseFormat;
+
+/// A bad argument: which one, what was wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid `{param}`: {problem}")]
+pub struct InvalidParam {
+    pub param: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn invalid(param: &str, problem: impl Into<String>, fix: impl Into<String>) -> InvalidParam {
+    InvalidParam {
+        param: param.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Deserializes raw arguments, naming the parameter that was wrong.
+pub fn parse<T: DeserializeOwned>(args: serde_json::Map<String, serde_json::Value>) -> Result<T, InvalidParam> {
+    let value = serde_json::Value::Object(args);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.inner().to_string();
+        // Missing and unknown fields are reported at the top level; name them.
+        let param = if path == "." {
+            msg.split('`').nth(1).unwrap_or("arguments").to_string()
+        } else {
+            path
+        };
+        invalid(&param, msg, "Check the tool's input schema for the expected parameters and types.")
+    })
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+/// `ssh_exec_command` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecParams {
+    /// The shell command to run on the host (1-10000 characters), e.g. `df -h`. It runs in
+    /// the login shell of the SSH user, without a terminal and without standard input.
+    #[schemars(length(min = 1, max = 10000))]
+    pub command: String,
+    /// Wall-clock limit in seconds for the whole command (1-300, default 30). When it
+    /// expires the remote command is ended and the partial output returned.
+    #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout: u64,
+    /// `text` (default) for readable sections, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+impl ExecParams {
+    pub fn validate(&self) -> Result<(), InvalidParam> {
+        check_text("command", &self.command, 10_000, "Give a command of 1 to 10000 characters.")?;
+        if !(1..=300).contains(&self.timeout) {
+            return Err(invalid(
+                "timeout",
+                format!("{} is outside 1-300 seconds", self.timeout),
+                "Give a timeout from 1 to 300 seconds; run longer jobs in the background and poll them.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Octal permission bits, given as a string ("644") or a number (644).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Permissions {
+    Text(String),
+    Number(u64),
+}
+
+impl Permissions {
+    /// The mode bits, e.g. "4755" → 0o4755.
+    pub fn mode(&self, param: &str) -> Result<u32, InvalidParam> {
+        let digits = match self {
+            Permissions::Text(s) => s.trim().to_string(),
+            Permissions::Number(n) => n.to_string(),
+        };
+        let ok = (3..=4).contains(&digits.len()) && digits.chars().all(|c| ('0'..='7').contains(&c));
+        match u32::from_str_radix(&digits, 8) {
+            Ok(mode) if ok => Ok(mode),
+            _ => Err(invalid(
+                param,
+                format!("{digits:?} is not an octal mode"),
+                "Give 3 or 4 octal digits, e.g. 644, 755, 600 or 4755.",
+            )),
+        }
+    }
+}
+
+/// `ssh_upload_file` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploadParams {
+    /// Path of the file on this machine (the one running the MCP server); relative
+    /// paths start from the server's working directory.
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Full path of the file to create on the remote host (relative paths start in the
+    /// SSH user's home directory).
+    #[schemars(length(min = 1, max = 4096))]
+    pub remote_path: String,
+    /// Octal permissions for the remote file, e.g. "644", "755", "600", "4755". Without
+    /// it a replaced file keeps its mode and a new file gets 644.
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    /// Replace the remote file if it exists (default false: an existing file is refused).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `ssh_download_file` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadParams {
+    /// Path of the file on the remote host (relative paths start in the SSH user's home).
+    #[schemars(length(min = 1, max = 4096))]
+    pub remote_path: String,
+    /// Path of the file to create on this machine; its directory must exist.
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Replace the local file if it exists (default false).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// Checks a text argument: not empty, not too long, no NUL byte.
+pub fn check_text(param: &str, value: &str, max: usize, fix: &str) -> Result<(), InvalidParam> {
+    let len = value.chars().count();
+    if value.trim().is_empty() {
+        return Err(invalid(param, "is empty", fix));
+    }
+    if len > max {
+        return Err(invalid(param, format!("is {len} characters, more than {max}"), fix));
+    }
+    if value.contains('\0') {
+        return Err(invalid(param, "contains a NUL byte", fix));
+    }
+    Ok(())
+}
+
+pub fn check_path(param: &str, value: &str) -> Result<(), InvalidParam> {
+    check_text(param, value, 4096, "Give a file path of 1 to 4096 characters.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn exec_defaults_and_limits() {
+        let p: ExecParams = parse(args(json!({"command": "ls"}))).unwrap();
+        assert_eq!((p.timeout, p.response_format), (30, ResponseFormat::Text));
+        p.validate().unwrap();
+        let p: ExecParams = parse(args(json!({"command": "ls", "timeout": 301}))).unwrap();
+        assert_eq!(p.validate().unwrap_err().param, "timeout");
+        let p: ExecParams = parse(args(json!({"command": ""}))).unwrap();
+        assert_eq!(p.validate().unwrap_err().param, "command");
+        let p: ExecParams = parse(args(json!({"command": "x".repeat(10_001)}))).unwrap();
+        assert!(p.validate().unwrap_err().problem.contains("10001 characters"));
+    }
+
+    #[test]
+    fn bad_types_name_the_parameter() {
+        let e = parse::<ExecParams>(args(json!({"command": "ls", "timeout": "soon"}))).unwrap_err();
+        assert!(e.problem.contains("invalid type"), "{e:?}");
+        assert_eq!(e.param, "timeout", "{e:?}");
+        let e = parse::<ExecParams>(args(json!({"timeout": 3}))).unwrap_err();
+        assert_eq!(e.param, "command", "{e:?}");
+        let e = parse::<ExecParams>(args(json!({"command": "ls", "timout": 3}))).unwrap_err();
+        assert_eq!(e.param, "timout", "{e:?}");
+        let e = parse::<ExecParams>(args(json!({"command": "ls", "response_format": "xml"}))).unwrap_err();
+        assert!(e.problem.contains("unknown variant"), "{e:?}");
+    }
+
+    #[test]
+    fn permissions_are_octal_digits() {
+        assert_eq!(Permissions::Text("644".into()).mode("p").unwrap(), 0o644);
+        assert_eq!(Permissions::Number(4755).mode("p").unwrap(), 0o4755);
+        assert_eq!(Permissions::Text("0600".into()).mode("p").unwrap(), 0o600);
+        for bad in ["9", "rwx", "77777", "64", "-644", "0x1ff"] {
+            assert!(Permissions::Text(bad.into()).mode("p").is_err(), "{bad}");
+        }
+    }
+}
