@@ -315,8 +315,7 @@ async fn echo(args: &[String], io: &Io) -> Status {
     let mut escapes = false;
     let mut i = 0;
     while let Some(a) = args.get(i) {
-        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
-        {
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
             newline &= !a.contains('n');
             escapes = a.contains('e');
             i += 1;
@@ -324,80 +323,105 @@ async fn echo(args: &[String], io: &Io) -> Status {
             break;
         }
     }
-    let mut s = args[i..].join(" ");
-    if escapes {
-        s = unescape(&s);
-    }
+    let joined = args[i..].join(" ");
+    let mut bytes = if escapes {
+        unescape(&joined, true)
+    } else {
+        joined.into_bytes()
+    };
     if newline {
-        s.push('\n');
+        bytes.push(b'\n');
     }
-    out(io, &s).await
+    io.stdout.write(&bytes).await?;
+    Ok(0)
 }
 
-fn unescape(s: &str) -> String {
-    let mut outs = String::new();
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            outs.push(c);
+/// Backslash escapes as `printf` (and `echo -e`) read them, into raw bytes: `\n`, `\t`,
+/// `\\`, octal `\NNN` (`\0NNN` for echo), `\xHH`.
+fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
             continue;
         }
-        match chars.next() {
-            Some('n') => outs.push('\n'),
-            Some('t') => outs.push('\t'),
-            Some('r') => outs.push('\r'),
-            Some('\\') => outs.push('\\'),
-            Some('a') => outs.push('\x07'),
-            Some('0') => {
+        let c = b[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'e' => out.push(27),
+            b'\\' => out.push(b'\\'),
+            b'"' => out.push(b'"'),
+            b'\'' => out.push(b'\''),
+            b'x' => {
                 let mut v = 0u32;
-                for _ in 0..3 {
-                    match chars.peek() {
-                        Some(d) if d.is_digit(8) => {
-                            v = v * 8 + d.to_digit(8).unwrap_or(0);
-                            chars.next();
-                        }
-                        _ => break,
-                    }
+                let mut n = 0;
+                while n < 2 && i < b.len() && (b[i] as char).is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
                 }
-                outs.push(char::from_u32(v).unwrap_or('\0'));
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    out.push(v as u8);
+                }
             }
-            Some(o) => {
-                outs.push('\\');
-                outs.push(o);
+            b'0'..=b'7' => {
+                // printf: \NNN (1-3 digits); echo -e: \0NNN.
+                let (mut v, max) = if echo_style && c == b'0' { (0u32, 3) } else { ((c - b'0') as u32, 2) };
+                let mut n = 0;
+                while n < max && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                    v = v * 8 + (b[i] - b'0') as u32;
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
             }
-            None => outs.push('\\'),
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
         }
     }
-    outs
+    out
 }
 
 async fn printf(args: &[String], io: &Io) -> Status {
     let Some(format) = args.first() else {
         return fail(io, "printf", "usage: printf format [arguments]", 2).await;
     };
-    let format = unescape(format);
+    let format = unescape(format, false);
     let mut rest = args[1..].iter();
-    let mut outs = String::new();
+    let mut outs: Vec<u8> = Vec::new();
     loop {
         let mut consumed = false;
-        let mut chars = format.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c != '%' {
+        let mut i = 0;
+        while i < format.len() {
+            let c = format[i];
+            i += 1;
+            if c != b'%' {
                 outs.push(c);
                 continue;
             }
             let mut spec = String::new();
-            while let Some(&d) = chars.peek() {
-                if d.is_ascii_digit() || d == '-' || d == '.' || d == '0' {
-                    spec.push(d);
-                    chars.next();
-                } else {
-                    break;
-                }
+            while i < format.len() && (format[i].is_ascii_digit() || format[i] == b'-' || format[i] == b'.') {
+                spec.push(format[i] as char);
+                i += 1;
             }
-            let Some(conv) = chars.next() else { break };
-            if conv == '%' {
-                outs.push('%');
+            let Some(&conv) = format.get(i) else { break };
+            i += 1;
+            if conv == b'%' {
+                outs.push(b'%');
                 continue;
             }
             let arg = rest.next();
@@ -412,33 +436,34 @@ async fn printf(args: &[String], io: &Io) -> Status {
                 .unwrap_or("")
                 .parse()
                 .unwrap_or(0);
-            let text = match conv {
-                'd' | 'i' | 'u' => arg.trim().parse::<i64>().unwrap_or(0).to_string(),
-                'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)),
-                'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)),
-                'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)),
-                'c' => arg.chars().next().map(String::from).unwrap_or_default(),
-                'b' => unescape(arg),
-                'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)),
-                _ => arg.to_string(),
+            let text: Vec<u8> = match conv {
+                b'd' | b'i' | b'u' => arg.trim().parse::<i64>().unwrap_or(0).to_string().into_bytes(),
+                b'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'c' => arg.chars().next().map(String::from).unwrap_or_default().into_bytes(),
+                b'b' => unescape(arg, true),
+                b'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)).into_bytes(),
+                _ => arg.as_bytes().to_vec(),
             };
-            let pad = width.saturating_sub(text.chars().count());
+            let pad = width.saturating_sub(String::from_utf8_lossy(&text).chars().count());
             if left {
-                outs.push_str(&text);
-                outs.push_str(&" ".repeat(pad));
-            } else if zero && conv != 's' {
-                outs.push_str(&"0".repeat(pad));
-                outs.push_str(&text);
+                outs.extend_from_slice(&text);
+                outs.extend(std::iter::repeat_n(b' ', pad));
+            } else if zero && conv != b's' {
+                outs.extend(std::iter::repeat_n(b'0', pad));
+                outs.extend_from_slice(&text);
             } else {
-                outs.push_str(&" ".repeat(pad));
-                outs.push_str(&text);
+                outs.extend(std::iter::repeat_n(b' ', pad));
+                outs.extend_from_slice(&text);
             }
         }
         if !consumed || rest.len() == 0 {
             break;
         }
     }
-    out(io, &outs).await
+    io.stdout.write(&outs).await?;
+    Ok(0)
 }
 
 async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {

@@ -624,6 +624,19 @@ impl Shell {
                 Flow::Next(0)
             }
             ":" | "set" => Flow::Next(0),
+            "exec" if args.is_empty() => Flow::Next(0),
+            "exec" => {
+                // Replaces the shell: run the program, then the shell is done.
+                let name = &args[0];
+                if !programs::exists(&self.ctx, name) {
+                    let _ = io
+                        .stderr
+                        .write_str(&format!("bash: line 1: exec: {name}: not found\n"))
+                        .await;
+                    return Some(Flow::Exit(127));
+                }
+                Flow::Exit(wait(spawn_child(&self.ctx, args.to_vec(), io.clone())).await)
+            }
             "shift" => {
                 let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);
                 if n < self.positional.len() {

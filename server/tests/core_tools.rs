@@ -1,0 +1,340 @@
+//! The ssh_* tools through a real MCP client against an in-process fake-pve.
+
+mod support;
+
+use serde_json::json;
+use sha2::Digest;
+use support::{Options, eventually, is_error, start, start_with, structured, text};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_reports_streams_and_exit_code_in_text_and_json() {
+    let env = start().await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "echo hi; echo oops >&2; exit 3"}))
+        .await;
+    assert!(is_error(&r), "a non-zero exit is an error result");
+    assert_eq!(
+        text(&r),
+        "=== STDOUT ===\nhi\n=== STDERR ===\noops\n=== EXIT CODE: 3 ===\n"
+    );
+    let s = structured(&r);
+    assert_eq!((s["success"].clone(), s["exit_code"].clone()), (json!(false), json!(3)));
+    assert_eq!(s["stdout"], "hi\n");
+    assert_eq!(s["stderr"], "oops\n");
+    assert_eq!(s["timeout_reached"], false);
+
+    let r = env
+        .call("ssh_exec_command", json!({"command": "hostname", "response_format": "json"}))
+        .await;
+    assert!(!is_error(&r));
+    let parsed: serde_json::Value = serde_json::from_str(&text(&r)).expect("JSON text is valid JSON");
+    assert_eq!(parsed, structured(&r));
+    assert_eq!(parsed["stdout"], "pve\n");
+    assert_eq!(parsed["exit_code"], 0);
+    assert_eq!(parsed["success"], true);
+    assert_eq!(parsed["command"], "hostname");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_ends_the_remote_command() {
+    let env = start().await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "echo started; sleep 60", "timeout": 1}))
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["timeout_reached"], true, "{s}");
+    assert_eq!(s["stdout"], "started\n", "partial output is returned");
+    assert_eq!(s["exit_code"], json!(null));
+    assert!(text(&r).contains("=== TIMEOUT:"), "{}", text(&r));
+    eventually("the remote sleep ended", || {
+        !env.host().running().iter().any(|p| p.args.contains("sleep 60"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
+    let env = start_with(Options {
+        vars: vec![("CHARACTER_LIMIT", "1000".into())],
+        ..Options::default()
+    })
+    .await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "seq 1 20000; exit 4", "response_format": "json"}))
+        .await;
+    let s = structured(&r);
+    assert_eq!(s["exit_code"], 4);
+    assert_eq!(s["stdout_truncated"], true);
+    let total: usize = (1..=20000).map(|n: u32| n.to_string().len() + 1).sum();
+    assert_eq!(s["stdout_original_length"], total as u64);
+    let out = s["stdout"].as_str().unwrap();
+    assert!(out.starts_with("1\n2\n3\n"), "{out}");
+    assert!(out.ends_with("19999\n20000\n"), "{out}");
+    assert!(out.contains("characters omitted"), "{out}");
+    let t = env
+        .call("ssh_exec_command", json!({"command": "seq 1 20000; exit 4"}))
+        .await;
+    assert!(text(&t).ends_with("=== EXIT CODE: 4 ===\n"), "{}", text(&t));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_are_not_utf8_are_flagged() {
+    let env = start().await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": r"printf 'ok \377\376\n'"}))
+        .await;
+    assert!(!is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["stdout"], "ok \u{FFFD}\u{FFFD}\n");
+    assert_eq!(s["stdout_lossy"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_arguments_are_tool_errors_that_name_the_parameter() {
+    let env = start().await;
+    for (args, param) in [
+        (json!({"command": "ls", "timeout": 301}), "timeout"),
+        (json!({"command": "ls", "timeout": 0}), "timeout"),
+        (json!({"command": ""}), "command"),
+        (json!({"timeout": 5}), "command"),
+        (json!({"command": "ls", "timeout": "soon"}), "timeout"),
+        (json!({"command": "ls", "response_format": "xml"}), "response_format"),
+        (json!({"command": "ls", "timout": 5}), "timout"),
+        (json!({"command": "x".repeat(10_001)}), "command"),
+    ] {
+        let r = env.call("ssh_exec_command", args.clone()).await;
+        assert!(is_error(&r), "{args}");
+        let s = structured(&r);
+        let error = s["error"].as_str().unwrap();
+        assert!(error.contains(&format!("`{param}`")), "{args}: {error}");
+        assert!(s["suggestion"].as_str().is_some_and(|x| !x.is_empty()), "{args}");
+    }
+    // Nothing reached the host.
+    assert!(env.host().running().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_run_concurrently_on_one_connection() {
+    let env = std::sync::Arc::new(start().await);
+    let slow = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            env.call("ssh_exec_command", json!({"command": "sleep 2; echo slow"})).await
+        })
+    };
+    // The slow call is running on the host before the quick one is made.
+    eventually("sleep runs", || env.host().running().iter().any(|p| p.args == "sleep 2")).await;
+    let quick = env.call("ssh_exec_command", json!({"command": "echo quick"})).await;
+    assert_eq!(structured(&quick)["stdout"], "quick\n");
+    assert!(
+        env.host().running().iter().any(|p| p.args == "sleep 2"),
+        "the quick call did not wait for the slow one"
+    );
+    let slow = slow.await.unwrap();
+    assert_eq!(structured(&slow)["stdout"], "slow\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_call_reconnects_after_the_connection_dropped() {
+    let env = start().await;
+    let r = env.call("ssh_exec_command", json!({"command": "echo one"})).await;
+    assert_eq!(structured(&r)["stdout"], "one\n");
+    env.host().drop_connections();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r = env.call("ssh_exec_command", json!({"command": "echo two"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["stdout"], "two\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_keys_are_checked() {
+    // Unknown key, strict: refused with the fingerprint and what to do.
+    let env = start_with(Options {
+        known: false,
+        ..Options::default()
+    })
+    .await;
+    let r = env.call("ssh_exec_command", json!({"command": "true"})).await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    let err = s["error"].as_str().unwrap();
+    assert!(err.contains("is not in") && err.contains("SHA256:"), "{err}");
+    assert!(s["suggestion"].as_str().unwrap().contains("accept-new"));
+
+    // Changed key: names the file and the line.
+    let other = fake_pve::ssh::generate_host_key();
+    let line = format!(
+        "# first line\n[127.0.0.1]:{} {}\n",
+        env.fake.addr().port(),
+        other.public_key().to_openssh().unwrap()
+    );
+    std::fs::write(&env.known_hosts, line).unwrap();
+    let r = env.call("ssh_exec_command", json!({"command": "true"})).await;
+    let err = structured(&r)["error"].as_str().unwrap().to_string();
+    assert!(err.contains("CHANGED") && err.contains("line 2"), "{err}");
+    assert!(err.contains(&env.known_hosts.display().to_string()), "{err}");
+
+    // accept-new learns an unknown key, then uses it.
+    let env = start_with(Options {
+        known: false,
+        vars: vec![("SSH_STRICT_HOST_KEY_CHECKING", "accept-new".into())],
+        ..Options::default()
+    })
+    .await;
+    let r = env.call("ssh_exec_command", json!({"command": "echo ok"})).await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let learned = std::fs::read_to_string(&env.known_hosts).unwrap();
+    assert!(learned.contains(&format!("[127.0.0.1]:{} ssh-ed25519 ", env.fake.addr().port())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_login_and_a_wrong_password() {
+    let env = start_with(Options {
+        use_key: false,
+        ..Options::default()
+    })
+    .await;
+    let r = env.call("ssh_exec_command", json!({"command": "whoami"})).await;
+    assert_eq!(structured(&r)["stdout"], "root\n");
+
+    let bad = start_with(Options {
+        use_key: false,
+        vars: vec![("SSH_PASSWORD", "wrong".into())],
+        ..Options::default()
+    })
+    .await;
+    let r = bad.call("ssh_exec_command", json!({"command": "whoami"})).await;
+    assert!(is_error(&r));
+    let err = structured(&r)["error"].as_str().unwrap().to_string();
+    assert!(err.contains("authentication as root failed (tried: password)"), "{err}");
+    assert!(!text(&r).contains("wrong"), "the password never appears");
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|_| rand::random::<u8>()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_and_download_round_trip_a_binary_file() {
+    let env = start().await;
+    let data = random_bytes(5 * 1024 * 1024 + 123);
+    let local = env.dir.path().join("data with spaces 'q' é.bin");
+    std::fs::write(&local, &data).unwrap();
+    let remote = "/tmp/up load 'q' é.bin";
+    let r = env
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": remote, "permissions": "750"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["bytes_transferred"], data.len() as u64);
+    assert_eq!(s["permissions"], "750");
+    assert_eq!(env.host().host_file(remote).unwrap(), data);
+    let mode = env.host().state().fs.stat(remote).unwrap().mode;
+    assert_eq!(mode, 0o750);
+
+    let back = env.dir.path().join("back.bin");
+    let r = env
+        .call("ssh_download_file", json!({"remote_path": remote, "local_path": back}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        sha2::Sha256::digest(std::fs::read(&back).unwrap()),
+        sha2::Sha256::digest(&data)
+    );
+    // No temporary file is left on either side.
+    assert!(env.host().host_files().iter().all(|f| !f.contains(".mcp-upload")), "{:?}", env.host().host_files());
+    let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("mcp-download"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
+    let env = start().await;
+    let local = env.dir.path().join("new.txt");
+    std::fs::write(&local, b"new").unwrap();
+    env.host().state().fs.write_file("/root/app.conf", b"old", 0o600).unwrap();
+    let r = env
+        .call("ssh_upload_file", json!({"local_path": local, "remote_path": "/root/app.conf"}))
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert!(s["error"].as_str().unwrap().contains("already exists: /root/app.conf"), "{s}");
+    assert!(s["suggestion"].as_str().unwrap().contains("overwrite=true"));
+    assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"old");
+
+    let r = env
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": "/root/app.conf", "overwrite": true}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"new");
+    assert_eq!(env.host().state().fs.stat("/root/app.conf").unwrap().mode, 0o600, "mode kept");
+
+    // Download onto an existing local file.
+    let r = env
+        .call("ssh_download_file", json!({"remote_path": "/etc/hostname", "local_path": local}))
+        .await;
+    assert!(is_error(&r));
+    assert_eq!(std::fs::read(&local).unwrap(), b"new");
+    let r = env
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/etc/hostname", "local_path": local, "overwrite": true}),
+        )
+        .await;
+    assert!(!is_error(&r));
+    assert_eq!(std::fs::read(&local).unwrap(), b"pve\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
+    let env = start_with(Options {
+        vars: vec![("MAX_FILE_SIZE", "1000".into())],
+        ..Options::default()
+    })
+    .await;
+    let big = env.dir.path().join("big.bin");
+    std::fs::write(&big, random_bytes(1001)).unwrap();
+    let before = env.host().host_files();
+    let r = env
+        .call("ssh_upload_file", json!({"local_path": big, "remote_path": "/tmp/big.bin"}))
+        .await;
+    assert!(is_error(&r));
+    assert!(structured(&r)["error"].as_str().unwrap().contains("more than MAX_FILE_SIZE (1000 bytes)"));
+    assert_eq!(env.host().host_files(), before);
+
+    env.host().state().fs.write_file("/tmp/remote-big", &[0u8; 1001], 0o644).unwrap();
+    let r = env
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/tmp/remote-big", "local_path": env.dir.path().join("x")}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(!env.dir.path().join("x").exists());
+
+    for (tool, args, needle) in [
+        ("ssh_upload_file", json!({"local_path": "/nonexistent/f", "remote_path": "/tmp/f"}), "No such file"),
+        ("ssh_upload_file", json!({"local_path": big, "remote_path": "/no/dir/f"}), "No such file"),
+        ("ssh_upload_file", json!({"local_path": big, "remote_path": "/tmp/f", "permissions": "999"}), "`permissions`"),
+        ("ssh_download_file", json!({"remote_path": "/nope", "local_path": env.dir.path().join("y")}), "No such file"),
+        ("ssh_download_file", json!({"remote_path": "/etc/hostname", "local_path": "/nonexistent/dir/y"}), "directory /nonexistent/dir"),
+        ("ssh_download_file", json!({"remote_path": "/tmp", "local_path": env.dir.path().join("z")}), "is a directory"),
+    ] {
+        let r = env.call(tool, args.clone()).await;
+        assert!(is_error(&r), "{args}");
+        let err = structured(&r)["error"].as_str().unwrap().to_string();
+        assert!(err.contains(needle), "{args}: {err}");
+    }
+    assert!(env.host().host_files().iter().all(|f| !f.contains(".mcp-upload")));
+}
