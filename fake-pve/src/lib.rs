@@ -3,5 +3,6 @@
 pub mod fs;
 pub mod host;
 pub mod io;
+pub mod pct;
 pub mod process;
 pub mod shell;
