@@ -608,6 +608,17 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
     }
     // Positional words fill the positional parameters (overriding an option of the
     // same name); a parameter given only as an option does not count.
+    if !got.words.is_empty()
+        && schema.positional.contains(&"extra-args")
+        && got.values.contains_key("extra-args")
+    {
+        // `--extra-args` given as an option trips pve-common's own sanity check.
+        return Err(param_error(
+            "",
+            "internal error: extra-args must be the last argument",
+            name,
+        ));
+    }
     let mut words = std::mem::take(&mut got.words).into_iter();
     for param in schema.positional {
         if *param == "extra-args" {
