@@ -1240,3 +1240,33 @@ async fn snapshot_delsnapshot_and_rollback_round_trip() {
         );
     }
 }
+
+#[tokio::test]
+async fn exec_dash_e_is_extra_args_given_as_an_option() {
+    assert_eq!(
+        pct(&host(), "exec 100 -e ls").await,
+        fail(
+            &format!("400 internal error: extra-args must be the last argument\n{EXEC_USAGE}"),
+            255
+        )
+    );
+}
+
+#[tokio::test]
+async fn mount_unmount_and_unlock_manage_the_lock() {
+    let h = host();
+    assert_eq!(
+        pct(&h, "mount 101").await,
+        ok("mounted CT 101 in '/var/lib/lxc/101/rootfs'\n")
+    );
+    assert_eq!(h.state().containers[&101].lock.as_deref(), Some("mounted"));
+    assert_eq!(pct(&h, "unmount 101").await, ok(""));
+    assert_eq!(h.state().containers[&101].lock, None);
+    h.set_lock(101, Some("backup"));
+    assert_eq!(
+        pct(&h, "mount 101").await,
+        fail("CT is locked (backup)\n", 255)
+    );
+    assert_eq!(pct(&h, "unlock 101").await, ok(""));
+    assert_eq!(h.state().containers[&101].lock, None);
+}
