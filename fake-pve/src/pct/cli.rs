@@ -1,0 +1,838 @@
+//! The pure half of the emulator: argv → a typed [`Command`], or the exact bytes pct
+//! prints when it refuses the line (usage aborts, HTTP-400 parameter errors).
+//!
+//! It follows pve-common's CLIHandler (subcommand lookup by unique prefix), Getopt::Long
+//! as JSONSchema::get_options configures it (`--opt`/`-opt`, permuted options, unique
+//! abbreviations, case-insensitive names, booleans with an optional value) and the
+//! schema checks that run before a method's code.
+
+use std::collections::BTreeMap;
+
+use super::Reply;
+
+/// The API class a command belongs to. The usage listing groups commands by class, in
+/// this order, and separates the groups with a blank line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Lxc,
+    Config,
+    Snapshot,
+    Status,
+    Cli,
+    Handler,
+}
+
+/// One entry of pct's command table.
+struct CommandDef {
+    name: &'static str,
+    group: Group,
+    /// The positional part of the short usage line (after `pct <name> `).
+    args: &'static str,
+    /// Whether the short usage line ends in ` [OPTIONS]`.
+    options: bool,
+}
+
+const fn def(name: &'static str, group: Group, args: &'static str, options: bool) -> CommandDef {
+    CommandDef {
+        name,
+        group,
+        args,
+        options,
+    }
+}
+
+/// Every command of pve-container's `pct`, sorted as the usage listing shows them.
+const COMMANDS: &[CommandDef] = &[
+    def("clone", Group::Lxc, "<vmid> <newid>", true),
+    def("create", Group::Lxc, "<vmid> <ostemplate>", true),
+    def("destroy", Group::Lxc, "<vmid>", true),
+    def("list", Group::Lxc, "", false),
+    def("migrate", Group::Lxc, "<vmid> <target>", true),
+    def(
+        "move-volume",
+        Group::Lxc,
+        "<vmid> <volume> [<storage>] [<target-vmid>] [<target-volume>]",
+        true,
+    ),
+    def("pending", Group::Lxc, "<vmid>", false),
+    def("resize", Group::Lxc, "<vmid> <disk> <size>", true),
+    def("restore", Group::Lxc, "<vmid> <ostemplate>", true),
+    def("template", Group::Lxc, "<vmid>", false),
+    def("config", Group::Config, "<vmid>", true),
+    def("set", Group::Config, "<vmid>", true),
+    def("delsnapshot", Group::Snapshot, "<vmid> <snapname>", true),
+    def("listsnapshot", Group::Snapshot, "<vmid>", false),
+    def("rollback", Group::Snapshot, "<vmid> <snapname>", true),
+    def("snapshot", Group::Snapshot, "<vmid> <snapname>", true),
+    def("reboot", Group::Status, "<vmid>", true),
+    def("resume", Group::Status, "<vmid>", false),
+    def("shutdown", Group::Status, "<vmid>", true),
+    def("start", Group::Status, "<vmid>", true),
+    def("stop", Group::Status, "<vmid>", true),
+    def("suspend", Group::Status, "<vmid>", false),
+    def("console", Group::Cli, "<vmid>", true),
+    def("cpusets", Group::Cli, "", false),
+    def("df", Group::Cli, "<vmid>", false),
+    def("enter", Group::Cli, "<vmid>", true),
+    def("exec", Group::Cli, "<vmid> [<extra-args>]", true),
+    def("fsck", Group::Cli, "<vmid>", true),
+    def("fstrim", Group::Cli, "<vmid>", true),
+    def("mount", Group::Cli, "<vmid>", false),
+    def("pull", Group::Cli, "<vmid> <path> <destination>", true),
+    def("push", Group::Cli, "<vmid> <file> <destination>", true),
+    def(
+        "remote-migrate",
+        Group::Cli,
+        "<vmid> [<target-vmid>] <target-endpoint> --target-bridge <string> --target-storage <string>",
+        true,
+    ),
+    def("rescan", Group::Cli, "", true),
+    def("status", Group::Cli, "<vmid>", true),
+    def("unlock", Group::Cli, "<vmid>", false),
+    def("unmount", Group::Cli, "<vmid>", false),
+    def("help", Group::Handler, "[<extra-args>]", true),
+];
+
+/// Aliases: an exact match resolves to the target; prefixes never match an alias.
+const ALIASES: &[(&str, &str)] = &[("move_volume", "move-volume")];
+
+fn find_def(name: &str) -> Option<&'static CommandDef> {
+    COMMANDS.iter().find(|d| d.name == name)
+}
+
+fn short_usage(prefix: &str, d: &CommandDef) -> String {
+    let opts = if d.options { " [OPTIONS]" } else { "" };
+    format!("{prefix} {}{opts}\n", d.args)
+}
+
+/// The usage line of one command, as printed under a parameter error.
+pub fn usage_line(name: &str) -> String {
+    find_def(name)
+        .map(|d| short_usage(&format!("pct {}", d.name), d))
+        .unwrap_or_default()
+}
+
+/// One usage line per command, indented 7 spaces, each prefixed with `prefix` (`pct`,
+/// or `pct st` after an incomplete command); `blank_lines` separates the groups.
+fn listing(prefix: &str, blank_lines: bool) -> String {
+    let mut out = String::new();
+    let mut previous: Option<Group> = None;
+    for d in COMMANDS {
+        if blank_lines && previous.is_some_and(|g| g != d.group) {
+            out.push('\n');
+        }
+        out.push_str("       ");
+        out.push_str(&short_usage(&format!("{prefix} {}", d.name), d));
+        previous = Some(d.group);
+    }
+    out
+}
+
+/// `pct help`: the listing on stdout.
+pub fn help_text() -> String {
+    format!(
+        "USAGE: pct <COMMAND> [ARGS] [OPTIONS]\n\n{}",
+        listing("pct", true)
+    )
+}
+
+/// A usage abort (class A): stderr, exit 255.
+fn abort(reason: &str, prefix: &str, blank_lines: bool) -> Reply {
+    Reply::err(
+        format!(
+            "ERROR: {reason}\nUSAGE: pct <COMMAND> [ARGS] [OPTIONS]\n\n{}",
+            listing(prefix, blank_lines)
+        ),
+        255,
+    )
+}
+
+/// A container id that passed pct's checks: `^[1-9][0-9]{2,8}$`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Vmid(u32);
+
+impl Vmid {
+    /// Checks a vmid as the schema does: the integer type first, then the format.
+    pub fn parse(s: &str) -> Result<Vmid, String> {
+        if !is_integer(s) {
+            return Err(format!("type check ('integer') failed - got '{s}'"));
+        }
+        let b = s.as_bytes();
+        let well_formed = (3..=9).contains(&b.len())
+            && (b'1'..=b'9').contains(&b[0])
+            && b.iter().all(u8::is_ascii_digit);
+        match s.parse() {
+            Ok(n) if well_formed => Ok(Vmid(n)),
+            _ => Err("invalid format - value does not look like a valid VM ID\n".into()),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Vmid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Perl's `is_integer`: `^[+-]?\d+$`.
+fn is_integer(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A snapshot name (`pve-configid`, at most 40 characters).
+fn check_snapname(s: &str) -> Result<String, String> {
+    let b = s.as_bytes();
+    let valid = b.len() >= 2
+        && b[0].is_ascii_alphabetic()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-');
+    if !valid {
+        return Err(format!("invalid format - invalid configuration ID '{s}'\n"));
+    }
+    if s.chars().count() > 40 {
+        return Err("value may only be 40 characters long".into());
+    }
+    Ok(s.to_string())
+}
+
+/// A non-negative integer option such as `--timeout`.
+fn check_uint(s: &str) -> Result<u64, String> {
+    if !is_integer(s) {
+        return Err(format!("type check ('integer') failed - got '{s}'"));
+    }
+    if s.starts_with('-') && s[1..].bytes().any(|b| b != b'0') {
+        return Err("value must have a minimum value of 0".into());
+    }
+    Ok(s.trim_start_matches(['+', '-']).parse().unwrap_or(u64::MAX))
+}
+
+/// What an option takes, in Getopt::Long terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `:s` — an optional value; a bare flag means true.
+    Bool,
+    /// `=s` — a mandatory value (also integers; they are checked afterwards).
+    Value,
+    /// `=s@` — a mandatory value, repeatable.
+    List,
+}
+
+/// The options and positional arguments of one implemented command.
+struct Schema {
+    /// Positional parameters in order; `extra-args` takes the rest.
+    positional: &'static [&'static str],
+    /// Every property Getopt knows (positional ones included), canonical spelling.
+    options: &'static [(&'static str, Kind)],
+}
+
+const VMID_ONLY: Schema = Schema {
+    positional: &["vmid"],
+    options: &[("vmid", Kind::Value)],
+};
+
+fn schema(name: &str) -> Option<Schema> {
+    use Kind::*;
+    let s = match name {
+        "list" => Schema {
+            positional: &[],
+            options: &[],
+        },
+        "status" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("verbose", Bool)],
+        },
+        "start" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("skiplock", Bool), ("debug", Bool)],
+        },
+        "stop" => Schema {
+            positional: &["vmid"],
+            options: &[
+                ("vmid", Value),
+                ("skiplock", Bool),
+                ("overrule-shutdown", Bool),
+            ],
+        },
+        "shutdown" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("timeout", Value), ("forceStop", Bool)],
+        },
+        "reboot" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("timeout", Value)],
+        },
+        "config" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("current", Bool), ("snapshot", Value)],
+        },
+        "exec" => Schema {
+            positional: &["vmid", "extra-args"],
+            options: &[("vmid", Value), ("keep-env", Bool), ("extra-args", List)],
+        },
+        "enter" => Schema {
+            positional: &["vmid"],
+            options: &[("vmid", Value), ("keep-env", Bool)],
+        },
+        "push" => Schema {
+            positional: &["vmid", "file", "destination"],
+            options: &[
+                ("vmid", Value),
+                ("file", Value),
+                ("destination", Value),
+                ("user", Value),
+                ("group", Value),
+                ("perms", Value),
+            ],
+        },
+        "pull" => Schema {
+            positional: &["vmid", "path", "destination"],
+            options: &[
+                ("vmid", Value),
+                ("path", Value),
+                ("destination", Value),
+                ("user", Value),
+                ("group", Value),
+                ("perms", Value),
+            ],
+        },
+        "snapshot" => Schema {
+            positional: &["vmid", "snapname"],
+            options: &[("vmid", Value), ("snapname", Value), ("description", Value)],
+        },
+        "delsnapshot" => Schema {
+            positional: &["vmid", "snapname"],
+            options: &[("vmid", Value), ("snapname", Value), ("force", Bool)],
+        },
+        "rollback" => Schema {
+            positional: &["vmid", "snapname"],
+            options: &[("vmid", Value), ("snapname", Value), ("start", Bool)],
+        },
+        "listsnapshot" | "unlock" | "mount" | "unmount" => VMID_ONLY,
+        "help" => Schema {
+            positional: &["extra-args"],
+            options: &[("extra-args", List), ("verbose", Bool)],
+        },
+        _ => return None,
+    };
+    Some(s)
+}
+
+/// A parsed option value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Val {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// What Getopt::Long made of the words: option values, the remaining words, and its
+/// warnings (non-empty means it failed).
+struct Getopt {
+    values: BTreeMap<&'static str, Val>,
+    words: Vec<String>,
+    warnings: String,
+}
+
+/// Getopt::Long with `prefix_pattern=(--|-)`, permute, auto_abbrev and ignore_case.
+fn getopt(args: &[String], options: &[(&'static str, Kind)]) -> Getopt {
+    let mut out = Getopt {
+        values: BTreeMap::new(),
+        words: Vec::new(),
+        warnings: String::new(),
+    };
+    let mut names: Vec<(String, &'static str, Kind)> = options
+        .iter()
+        .map(|(n, k)| (n.to_ascii_lowercase(), *n, *k))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        if arg == "--" {
+            out.words.extend(args[i..].iter().cloned());
+            break;
+        }
+        let body = match arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) {
+            Some(body) if arg != "-" => body,
+            _ => {
+                out.words.push(arg.clone());
+                continue;
+            }
+        };
+        let (name, inline) = match body.get(1..).and_then(|rest| rest.find('=')) {
+            Some(pos) => (&body[..pos + 1], Some(&body[pos + 2..])),
+            None => (body, None),
+        };
+        let name = name.to_ascii_lowercase();
+        let hits: Vec<&(String, &'static str, Kind)> = names
+            .iter()
+            .filter(|(n, _, _)| n.starts_with(&name))
+            .collect();
+        let hit = match hits.iter().find(|(n, _, _)| *n == name) {
+            Some(exact) => *exact,
+            None if hits.len() == 1 => hits[0],
+            None if hits.is_empty() => {
+                out.warnings.push_str(&format!("Unknown option: {name}\n"));
+                continue;
+            }
+            None => {
+                let list: Vec<&str> = hits.iter().map(|(n, _, _)| n.as_str()).collect();
+                out.warnings.push_str(&format!(
+                    "Option {name} is ambiguous ({})\n",
+                    list.join(", ")
+                ));
+                continue;
+            }
+        };
+        let (_, canonical, kind) = *hit;
+        let value = match (kind, inline) {
+            (Kind::Bool, Some(v)) => v.to_string(),
+            (Kind::Bool, None) => match args.get(i) {
+                Some(next) if next == "-" || !(next == "--" || is_option_like(next)) => {
+                    i += 1;
+                    next.clone()
+                }
+                _ => String::new(),
+            },
+            (_, Some(v)) if !v.is_empty() => v.to_string(),
+            (_, Some(_)) => {
+                out.warnings
+                    .push_str(&format!("Option {name} requires an argument\n"));
+                continue;
+            }
+            (_, None) => match args.get(i) {
+                Some(next) => {
+                    i += 1;
+                    next.clone()
+                }
+                None => {
+                    out.warnings
+                        .push_str(&format!("Option {name} requires an argument\n"));
+                    continue;
+                }
+            },
+        };
+        match kind {
+            Kind::List => match out
+                .values
+                .entry(canonical)
+                .or_insert_with(|| Val::Many(Vec::new()))
+            {
+                Val::Many(list) => list.push(value),
+                one => *one = Val::Many(vec![value]),
+            },
+            _ => {
+                out.values.insert(canonical, Val::One(value));
+            }
+        }
+    }
+    out
+}
+
+/// A word Getopt would take for an option: a dash followed by anything.
+fn is_option_like(word: &str) -> bool {
+    word.len() > 1 && word.starts_with('-')
+}
+
+/// Perl's `parse_boolean`.
+fn parse_boolean(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => Some(true),
+        "0" | "off" | "no" | "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// A container command as pct understood it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `pct help [cmd]`: the text is ready to print on stdout.
+    Help(String),
+    /// `verifyapi`, `bashcomplete`: nothing to do.
+    Nothing,
+    List,
+    Status {
+        vmid: Vmid,
+        verbose: bool,
+    },
+    Start {
+        vmid: Vmid,
+        skiplock: bool,
+    },
+    Stop {
+        vmid: Vmid,
+        skiplock: bool,
+        overrule_shutdown: bool,
+    },
+    Shutdown {
+        vmid: Vmid,
+        timeout: u64,
+        force_stop: bool,
+    },
+    Reboot {
+        vmid: Vmid,
+    },
+    Exec {
+        vmid: Vmid,
+        keep_env: bool,
+        argv: Vec<String>,
+    },
+    Enter {
+        vmid: Vmid,
+        keep_env: bool,
+    },
+    Push(Transfer),
+    Pull(Transfer),
+    Config {
+        vmid: Vmid,
+        snapshot: Option<String>,
+    },
+    Snapshot {
+        vmid: Vmid,
+        name: String,
+        description: Option<String>,
+    },
+    ListSnapshot {
+        vmid: Vmid,
+    },
+    DelSnapshot {
+        vmid: Vmid,
+        name: String,
+        force: bool,
+    },
+    Rollback {
+        vmid: Vmid,
+        name: String,
+        start: bool,
+    },
+    Unlock {
+        vmid: Vmid,
+    },
+    Mount {
+        vmid: Vmid,
+    },
+    Unmount {
+        vmid: Vmid,
+    },
+    /// A real pct command the fake does not emulate.
+    Unsupported(&'static str),
+}
+
+/// `pct push` / `pct pull`: the container path and the host path, raw as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub vmid: Vmid,
+    /// push: the host file; pull: the container path.
+    pub source: String,
+    /// push: the container path; pull: the host file.
+    pub destination: String,
+    /// Already prefixed with `0` unless it started with one, as pct does.
+    pub perms: Option<String>,
+    pub user: Option<String>,
+    pub group: Option<String>,
+}
+
+/// How the first word resolved.
+enum Resolved {
+    Found(&'static str),
+    Special,
+    Incomplete,
+    Unknown,
+}
+
+fn resolve(word: &str) -> Resolved {
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == word) {
+        return Resolved::Found(target);
+    }
+    if let Some(d) = find_def(word) {
+        return Resolved::Found(d.name);
+    }
+    let hits: Vec<&CommandDef> = COMMANDS
+        .iter()
+        .filter(|d| d.name.starts_with(word))
+        .collect();
+    match hits.len() {
+        1 => Resolved::Found(hits[0].name),
+        0 if word == "verifyapi" || word == "bashcomplete" => Resolved::Special,
+        0 => Resolved::Unknown,
+        _ => Resolved::Incomplete,
+    }
+}
+
+/// A parameter error (class B): `400 <msg>`, then the command's usage line.
+fn param_error(warnings: &str, msg: &str, name: &str) -> Reply {
+    Reply::err(format!("{warnings}400 {msg}\n{}", usage_line(name)), 255)
+}
+
+/// Parses `pct <args…>`. `is_root` matters because pct checks the caller after the
+/// "no command" abort but before every other complaint.
+pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
+    let Some(first) = args.first() else {
+        return Err(abort("no command specified", "pct", true));
+    };
+    if !is_root {
+        return Err(Reply::err("please run as root\n", 255));
+    }
+    let name = match resolve(first) {
+        Resolved::Found(name) => name,
+        Resolved::Special => return Ok(Command::Nothing),
+        Resolved::Incomplete => {
+            let prefix = format!("pct {first}");
+            return Err(abort(
+                &format!("incomplete command '{prefix}'"),
+                &prefix,
+                false,
+            ));
+        }
+        Resolved::Unknown => {
+            return Err(abort(
+                &format!("unknown command 'pct {first}'"),
+                "pct",
+                true,
+            ));
+        }
+    };
+    let Some(schema) = schema(name) else {
+        return Ok(Command::Unsupported(name));
+    };
+    let rest = &args[1..];
+    let mut got = getopt(rest, schema.options);
+    if !got.warnings.is_empty() {
+        return Err(param_error(&got.warnings, "unable to parse option", name));
+    }
+    // Positional words fill the positional parameters (overriding an option of the
+    // same name); a parameter given only as an option does not count.
+    if !got.words.is_empty()
+        && schema.positional.contains(&"extra-args")
+        && got.values.contains_key("extra-args")
+    {
+        // `--extra-args` given as an option trips pve-common's own sanity check.
+        return Err(param_error(
+            "",
+            "internal error: extra-args must be the last argument",
+            name,
+        ));
+    }
+    let mut words = std::mem::take(&mut got.words).into_iter();
+    for param in schema.positional {
+        if *param == "extra-args" {
+            got.values
+                .insert("extra-args", Val::Many(words.by_ref().collect()));
+            continue;
+        }
+        match words.next() {
+            Some(w) => {
+                got.values.insert(param, Val::One(w));
+            }
+            None => return Err(param_error("", "not enough arguments", name)),
+        }
+    }
+    if words.next().is_some() {
+        return Err(param_error("", "too many arguments", name));
+    }
+    let mut bools: BTreeMap<&str, bool> = BTreeMap::new();
+    for (opt, kind) in schema.options {
+        if *kind != Kind::Bool {
+            continue;
+        }
+        if let Some(Val::One(v)) = got.values.get(opt) {
+            let b = if v.is_empty() {
+                Some(true)
+            } else {
+                parse_boolean(v)
+            };
+            match b {
+                Some(b) => {
+                    bools.insert(opt, b);
+                }
+                None => return Err(param_error("", "unable to parse boolean option", name)),
+            }
+        }
+    }
+    Checked {
+        name,
+        values: got.values,
+        bools,
+        errors: BTreeMap::new(),
+    }
+    .build()
+}
+
+/// The schema checks, then the typed command.
+struct Checked {
+    name: &'static str,
+    values: BTreeMap<&'static str, Val>,
+    bools: BTreeMap<&'static str, bool>,
+    errors: BTreeMap<&'static str, String>,
+}
+
+impl Checked {
+    fn string(&self, key: &str) -> Option<String> {
+        match self.values.get(key) {
+            Some(Val::One(s)) => Some(s.clone()),
+            Some(Val::Many(list)) => list.last().cloned(),
+            None => None,
+        }
+    }
+
+    fn list(&self, key: &str) -> Vec<String> {
+        match self.values.get(key) {
+            Some(Val::Many(list)) => list.clone(),
+            Some(Val::One(s)) => vec![s.clone()],
+            None => Vec::new(),
+        }
+    }
+
+    fn flag(&self, key: &str) -> Option<bool> {
+        self.bools.get(key).copied()
+    }
+
+    fn check<T>(&mut self, key: &'static str, f: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let value = self.string(key)?;
+        match f(&value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.insert(key, e);
+                None
+            }
+        }
+    }
+
+    fn build(mut self) -> Result<Command, Reply> {
+        let vmid = self.check("vmid", Vmid::parse);
+        let snapname = self.check("snapname", check_snapname);
+        let snapshot = self.check("snapshot", check_snapname);
+        let timeout = self.check("timeout", check_uint);
+        if !self.errors.is_empty() {
+            let mut msg = String::from("400 Parameter verification failed.\n");
+            for (k, e) in &self.errors {
+                msg.push_str(&format!("{k}: {e}\n"));
+            }
+            msg.push_str(&usage_line(self.name));
+            return Err(Reply::err(msg, 255));
+        }
+        // Every command with a `vmid` positional has it by now.
+        let v = || vmid.expect("vmid is a checked positional parameter");
+        let flag = |k| self.flag(k).unwrap_or(false);
+        let cmd = match self.name {
+            "help" => return Ok(Command::Help(help_for(&self.list("extra-args"))?)),
+            "list" => Command::List,
+            "status" => Command::Status {
+                vmid: v(),
+                verbose: flag("verbose"),
+            },
+            "start" => Command::Start {
+                vmid: v(),
+                skiplock: flag("skiplock"),
+            },
+            "stop" => Command::Stop {
+                vmid: v(),
+                skiplock: flag("skiplock"),
+                overrule_shutdown: flag("overrule-shutdown"),
+            },
+            "shutdown" => Command::Shutdown {
+                vmid: v(),
+                timeout: timeout.unwrap_or(60),
+                force_stop: flag("forceStop"),
+            },
+            "reboot" => Command::Reboot { vmid: v() },
+            "exec" => Command::Exec {
+                vmid: v(),
+                keep_env: self.flag("keep-env").unwrap_or(true),
+                argv: self.list("extra-args"),
+            },
+            "enter" => Command::Enter {
+                vmid: v(),
+                keep_env: self.flag("keep-env").unwrap_or(true),
+            },
+            "push" | "pull" => {
+                let source = if self.name == "push" { "file" } else { "path" };
+                let t = Transfer {
+                    vmid: v(),
+                    source: self.string(source).unwrap_or_default(),
+                    destination: self.string("destination").unwrap_or_default(),
+                    perms: self.string("perms").map(|p| {
+                        if p.starts_with('0') {
+                            p
+                        } else {
+                            format!("0{p}")
+                        }
+                    }),
+                    user: self.string("user"),
+                    group: self.string("group"),
+                };
+                if self.name == "push" {
+                    Command::Push(t)
+                } else {
+                    Command::Pull(t)
+                }
+            }
+            "config" => {
+                if snapshot.as_deref().is_some_and(|s| !s.is_empty()) && flag("current") {
+                    let msg = "cannot use 'snapshot' parameter with 'current'";
+                    return Err(Reply::err(
+                        format!(
+                            "400 Parameter verification failed.\ncurrent: {msg}\nsnapshot: {msg}\n{}",
+                            usage_line("config")
+                        ),
+                        255,
+                    ));
+                }
+                Command::Config {
+                    vmid: v(),
+                    snapshot,
+                }
+            }
+            "snapshot" => Command::Snapshot {
+                vmid: v(),
+                name: snapname.unwrap_or_default(),
+                description: self.string("description"),
+            },
+            "delsnapshot" => Command::DelSnapshot {
+                vmid: v(),
+                name: snapname.unwrap_or_default(),
+                force: flag("force"),
+            },
+            "rollback" => Command::Rollback {
+                vmid: v(),
+                name: snapname.unwrap_or_default(),
+                start: flag("start"),
+            },
+            "listsnapshot" => Command::ListSnapshot { vmid: v() },
+            "unlock" => Command::Unlock { vmid: v() },
+            "mount" => Command::Mount { vmid: v() },
+            "unmount" => Command::Unmount { vmid: v() },
+            other => Command::Unsupported(find_def(other).map_or("help", |d| d.name)),
+        };
+        Ok(cmd)
+    }
+}
+
+/// `pct help [cmd…]` (the verbose form prints the same short text).
+fn help_for(words: &[String]) -> Result<String, Reply> {
+    let Some(first) = words.first() else {
+        return Ok(help_text());
+    };
+    match resolve(first) {
+        Resolved::Found(name) => {
+            let d = find_def(name).expect("resolved names are in the table");
+            Ok(format!(
+                "USAGE: {}\n",
+                short_usage(&format!("pct {}", d.name), d)
+            ))
+        }
+        Resolved::Incomplete => {
+            let listed = listing(&format!("pct {first}"), false);
+            Ok(format!("USAGE: {}\n", listed.trim_start()))
+        }
+        Resolved::Special | Resolved::Unknown => {
+            Err(abort(&format!("unknown command '{first}'"), "pct", true))
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The `pct` emulator: Proxmox VE's container CLI over the in-memory container table.
+//!
+//! `/work/shared/pct-fidelity.md` is the specification; where it is silent, the
+//! behaviour follows a reading of pve-container and pve-common.
+//!
+//! # Layout
+//! - [`cli`]: the pure parse step — argv to a typed [`Command`], or the exact bytes of a
+//!   usage abort or parameter error.
+//! - `commands`: the execute step over [`crate::host::State`].
+//! - [`run`]: the entry point the shell calls; it writes the [`Reply`] to the streams
+//!   and hands `pct exec`/`pct enter` to [`crate::shell::run_argv`] inside the container.
+
+pub mod cli;
+mod commands;
+#[cfg(test)]
+mod tests;
+
+pub use cli::{Command, Transfer, Vmid, parse};
+
+use crate::io::Io;
+use crate::shell::Ctx;
+
+/// What pct prints and its exit status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+impl Reply {
+    /// Success with this text on stdout.
+    pub fn out(stdout: impl Into<String>) -> Reply {
+        Reply {
+            stdout: stdout.into(),
+            ..Reply::default()
+        }
+    }
+
+    /// This text on stderr and this exit status.
+    pub fn err(stderr: impl Into<String>, code: i32) -> Reply {
+        Reply {
+            stderr: stderr.into(),
+            code,
+            ..Reply::default()
+        }
+    }
+}
+
+/// The exit status of a process killed by SIGPIPE.
+const SIGPIPE_EXIT: i32 = 141;
+
+/// Runs `pct <args…>` (args exclude the word "pct"). Returns the exit status.
+pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
+    let step = match parse(args, ctx.uid == 0) {
+        Ok(cmd) => commands::execute(cmd, ctx),
+        Err(reply) => commands::Step::Done(reply),
+    };
+    match step {
+        commands::Step::Done(reply) => write_reply(&reply, io).await,
+        commands::Step::Attach {
+            vmid,
+            argv,
+            keep_env,
+        } => {
+            let mut inner = ctx.in_container(vmid);
+            if !keep_env {
+                inner.env.clear();
+            }
+            crate::shell::run_argv(&inner, argv, io.clone()).await
+        }
+    }
+}
+
+async fn write_reply(reply: &Reply, io: &Io) -> i32 {
+    if io.stdout.write_str(&reply.stdout).await.is_err() {
+        return SIGPIPE_EXIT;
+    }
+    if io.stderr.write_str(&reply.stderr).await.is_err() {
+        return SIGPIPE_EXIT;
+    }
+    reply.code
+}
