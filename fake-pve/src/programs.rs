@@ -315,7 +315,8 @@ async fn echo(args: &[String], io: &Io) -> Status {
     let mut escapes = false;
     let mut i = 0;
     while let Some(a) = args.get(i) {
-        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E')) {
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+        {
             newline &= !a.contains('n');
             escapes = a.contains('e');
             i += 1;
@@ -378,7 +379,11 @@ fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
             }
             b'0'..=b'7' => {
                 // printf: \NNN (1-3 digits); echo -e: \0NNN.
-                let (mut v, max) = if echo_style && c == b'0' { (0u32, 3) } else { ((c - b'0') as u32, 2) };
+                let (mut v, max) = if echo_style && c == b'0' {
+                    (0u32, 3)
+                } else {
+                    ((c - b'0') as u32, 2)
+                };
                 let mut n = 0;
                 while n < max && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
                     v = v * 8 + (b[i] - b'0') as u32;
@@ -414,7 +419,9 @@ async fn printf(args: &[String], io: &Io) -> Status {
                 continue;
             }
             let mut spec = String::new();
-            while i < format.len() && (format[i].is_ascii_digit() || format[i] == b'-' || format[i] == b'.') {
+            while i < format.len()
+                && (format[i].is_ascii_digit() || format[i] == b'-' || format[i] == b'.')
+            {
                 spec.push(format[i] as char);
                 i += 1;
             }
@@ -437,11 +444,21 @@ async fn printf(args: &[String], io: &Io) -> Status {
                 .parse()
                 .unwrap_or(0);
             let text: Vec<u8> = match conv {
-                b'd' | b'i' | b'u' => arg.trim().parse::<i64>().unwrap_or(0).to_string().into_bytes(),
+                b'd' | b'i' | b'u' => arg
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap_or(0)
+                    .to_string()
+                    .into_bytes(),
                 b'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
                 b'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
                 b'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
-                b'c' => arg.chars().next().map(String::from).unwrap_or_default().into_bytes(),
+                b'c' => arg
+                    .chars()
+                    .next()
+                    .map(String::from)
+                    .unwrap_or_default()
+                    .into_bytes(),
                 b'b' => unescape(arg, true),
                 b'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)).into_bytes(),
                 _ => arg.as_bytes().to_vec(),

@@ -137,7 +137,15 @@ pub async fn check(raw: &RawConfig) -> bool {
         }
     }
     let ct = tokio_util::sync::CancellationToken::new();
-    match crate::ssh::run_command(&client, "true", std::time::Duration::from_secs(15), 4096, &ct).await {
+    match crate::ssh::run_command(
+        &client,
+        "true",
+        std::time::Duration::from_secs(15),
+        4096,
+        &ct,
+    )
+    .await
+    {
         Ok(o) if o.exit_code == Some(0) => {
             println!("ok    ran `true` ({} ms)", o.duration.as_millis());
         }

@@ -133,11 +133,19 @@ impl RawConfig {
         let dotenv = dir.join(".env");
         if dotenv.exists() {
             let iter = dotenvy::from_path_iter(&dotenv).map_err(|e| {
-                error(".env", format!("cannot read {}: {e}", dotenv.display()), "Fix or remove the file.")
+                error(
+                    ".env",
+                    format!("cannot read {}: {e}", dotenv.display()),
+                    "Fix or remove the file.",
+                )
             })?;
             for item in iter {
                 let (k, v) = item.map_err(|e| {
-                    error(".env", format!("{} is not valid: {e}", dotenv.display()), "Use KEY=value lines.")
+                    error(
+                        ".env",
+                        format!("{} is not valid: {e}", dotenv.display()),
+                        "Use KEY=value lines.",
+                    )
                 })?;
                 if VARIABLES.contains(&k.as_str()) {
                     values.insert(k, v);
@@ -200,7 +208,10 @@ impl RawConfig {
             Ok(n) if n >= min && n <= max => Ok(n),
             _ => Err(error(
                 name,
-                format!("{} is not a whole number from {min} to {max}", self.shown(name)),
+                format!(
+                    "{} is not a whole number from {min} to {max}",
+                    self.shown(name)
+                ),
                 fix,
             )),
         }
@@ -221,7 +232,10 @@ impl RawConfig {
 
     /// Settings the server needs even before it connects (`check` and serving).
     pub fn validate(&self) -> Result<Config, ConfigError> {
-        match self.get("I_ACCEPT_RISKS").map(|v| v.trim().to_ascii_lowercase()) {
+        match self
+            .get("I_ACCEPT_RISKS")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
             Some(v) if v == "true" => {}
             _ => {
                 return Err(error(
@@ -242,7 +256,13 @@ impl RawConfig {
         let host = self
             .get("HOST")
             .map(|h| h.trim().to_string())
-            .ok_or_else(|| error("HOST", "is not set", "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan."))?;
+            .ok_or_else(|| {
+                error(
+                    "HOST",
+                    "is not set",
+                    "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan.",
+                )
+            })?;
         if host.contains(char::is_whitespace) || host.contains('@') {
             return Err(error(
                 "HOST",
@@ -250,8 +270,18 @@ impl RawConfig {
                 "Give only the host (the user goes in SSH_USERNAME, the port in SSH_PORT).",
             ));
         }
-        let port: u16 = self.number("SSH_PORT", 22, 1, 65535, "Set SSH_PORT to the SSH port, e.g. 22.")?;
-        let user = self.get("SSH_USERNAME").unwrap_or("root").trim().to_string();
+        let port: u16 = self.number(
+            "SSH_PORT",
+            22,
+            1,
+            65535,
+            "Set SSH_PORT to the SSH port, e.g. 22.",
+        )?;
+        let user = self
+            .get("SSH_USERNAME")
+            .unwrap_or("root")
+            .trim()
+            .to_string();
 
         let home = self.get("HOME").map(PathBuf::from);
         let expand = |p: &str| -> PathBuf {
@@ -322,12 +352,21 @@ impl RawConfig {
             Some(_) => {
                 return Err(error(
                     "SSH_STRICT_HOST_KEY_CHECKING",
-                    format!("{} is not a known setting", self.shown("SSH_STRICT_HOST_KEY_CHECKING")),
+                    format!(
+                        "{} is not a known setting",
+                        self.shown("SSH_STRICT_HOST_KEY_CHECKING")
+                    ),
                     "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
                 ));
             }
         };
-        let timeout: u64 = self.number("TIMEOUT", 30, 1, 3600, "Set TIMEOUT to the connect timeout in seconds, e.g. 30.")?;
+        let timeout: u64 = self.number(
+            "TIMEOUT",
+            30,
+            1,
+            3600,
+            "Set TIMEOUT to the connect timeout in seconds, e.g. 30.",
+        )?;
         let character_limit: usize = self.number(
             "CHARACTER_LIMIT",
             25_000,
@@ -387,15 +426,26 @@ mod tests {
         assert_eq!(c.target.port, 22);
         assert_eq!(c.target.user, "root");
         assert_eq!(c.target.host_key_policy, HostKeyPolicy::Strict);
-        assert_eq!(c.target.known_hosts, PathBuf::from("/home/u/.ssh/known_hosts"));
+        assert_eq!(
+            c.target.known_hosts,
+            PathBuf::from("/home/u/.ssh/known_hosts")
+        );
         assert_eq!(c.target.connect_timeout, Duration::from_secs(30));
-        assert_eq!((c.character_limit, c.max_file_size, c.enable_proxmox), (25_000, 10_485_760, false));
-        assert_eq!(c.target.auth, vec![AuthMethod::Password(Secret::new("hunter2"))]);
+        assert_eq!(
+            (c.character_limit, c.max_file_size, c.enable_proxmox),
+            (25_000, 10_485_760, false)
+        );
+        assert_eq!(
+            c.target.auth,
+            vec![AuthMethod::Password(Secret::new("hunter2"))]
+        );
     }
 
     #[test]
     fn risks_must_be_accepted() {
-        let err = RawConfig::from_pairs([("HOST", "h"), ("SSH_PASSWORD", "x")]).validate().unwrap_err();
+        let err = RawConfig::from_pairs([("HOST", "h"), ("SSH_PASSWORD", "x")])
+            .validate()
+            .unwrap_err();
         assert_eq!(err.variable, "I_ACCEPT_RISKS");
         assert!(err.to_string().contains("set I_ACCEPT_RISKS=true"), "{err}");
         assert!(with(&[("I_ACCEPT_RISKS", "TRUE")]).is_ok());
@@ -407,11 +457,17 @@ mod tests {
         assert_eq!(err.variable, "SSH_STRICT_HOST_KEY_CHECKING");
         assert!(err.to_string().contains("\"flase\""), "{err}");
         assert_eq!(
-            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "accept-new")]).unwrap().target.host_key_policy,
+            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "accept-new")])
+                .unwrap()
+                .target
+                .host_key_policy,
             HostKeyPolicy::AcceptNew
         );
         assert_eq!(
-            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "False")]).unwrap().target.host_key_policy,
+            with(&[("SSH_STRICT_HOST_KEY_CHECKING", "False")])
+                .unwrap()
+                .target
+                .host_key_policy,
             HostKeyPolicy::AcceptAny
         );
     }
@@ -431,16 +487,27 @@ mod tests {
     fn numbers_are_checked_with_their_range() {
         let err = with(&[("SSH_PORT", "70000")]).unwrap_err();
         assert_eq!(err.variable, "SSH_PORT");
-        assert!(err.to_string().contains("\"70000\" is not a whole number from 1 to 65535"), "{err}");
-        assert_eq!(with(&[("CHARACTER_LIMIT", "abc")]).unwrap_err().variable, "CHARACTER_LIMIT");
-        assert_eq!(with(&[("ENABLE_PROXMOX", "yes")]).unwrap_err().variable, "ENABLE_PROXMOX");
+        assert!(
+            err.to_string()
+                .contains("\"70000\" is not a whole number from 1 to 65535"),
+            "{err}"
+        );
+        assert_eq!(
+            with(&[("CHARACTER_LIMIT", "abc")]).unwrap_err().variable,
+            "CHARACTER_LIMIT"
+        );
+        assert_eq!(
+            with(&[("ENABLE_PROXMOX", "yes")]).unwrap_err().variable,
+            "ENABLE_PROXMOX"
+        );
     }
 
     #[test]
     fn login_methods() {
-        let none = RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("HOST", "h"), ("HOME", "/h")])
-            .validate()
-            .unwrap_err();
+        let none =
+            RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("HOST", "h"), ("HOME", "/h")])
+                .validate()
+                .unwrap_err();
         assert!(none.to_string().contains("no login method"), "{none}");
         let agent = RawConfig::from_pairs([
             ("I_ACCEPT_RISKS", "true"),
@@ -450,7 +517,10 @@ mod tests {
         ])
         .validate()
         .unwrap();
-        assert_eq!(agent.target.auth, vec![AuthMethod::Agent("/run/agent.sock".into())]);
+        assert_eq!(
+            agent.target.auth,
+            vec![AuthMethod::Agent("/run/agent.sock".into())]
+        );
         let missing_key = with(&[("SSH_KEY", "/nonexistent/key")]).unwrap_err();
         assert_eq!(missing_key.variable, "SSH_KEY");
     }

@@ -31,7 +31,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let dir = std::env::current_dir()?;
     let raw = cli.raw_config(&dir)?;
     match cli.command.clone().unwrap_or(Command::Serve) {
-        Command::Check => Ok(if check(&raw).await { ExitCode::SUCCESS } else { ExitCode::FAILURE }),
+        Command::Check => Ok(if check(&raw).await {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Serve => {
             let config = raw.validate()?;
             tracing::info!("serving MCP on stdio for {}", config.target.display());

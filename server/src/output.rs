@@ -131,7 +131,10 @@ impl ExecReport {
                 Some("Raise `timeout` (up to 300 s), or run long jobs in the background, e.g. `nohup CMD > /tmp/log 2>&1 &`, and poll the log.".to_string()),
             )
         } else if o.cancelled {
-            (Some("the call was cancelled and the command was ended".into()), None)
+            (
+                Some("the call was cancelled and the command was ended".into()),
+                None,
+            )
         } else if o.exit_code.is_none() && o.exit_signal.is_none() {
             (
                 Some("the command ended without reporting an exit status (the connection may have dropped)".into()),
@@ -275,7 +278,10 @@ impl TransferReport {
             s.push('\n');
             s
         } else {
-            let mut s = format!("Error: {}\n", self.error.as_deref().unwrap_or(&self.message));
+            let mut s = format!(
+                "Error: {}\n",
+                self.error.as_deref().unwrap_or(&self.message)
+            );
             if let Some(sug) = &self.suggestion {
                 s.push_str(&format!("Suggestion: {sug}\n"));
             }
@@ -297,7 +303,15 @@ mod tests {
     #[test]
     fn short_output_is_untouched() {
         let r = render_stream(&captured(b"hello\n", 100), 100);
-        assert_eq!(r, Rendered { text: "hello\n".into(), truncated: false, original_length: 6, lossy: false });
+        assert_eq!(
+            r,
+            Rendered {
+                text: "hello\n".into(),
+                truncated: false,
+                original_length: 6,
+                lossy: false
+            }
+        );
     }
 
     #[test]
@@ -308,7 +322,11 @@ mod tests {
         assert_eq!(r.original_length, 5000);
         assert!(r.text.starts_with("0000\n0001\n"), "{}", r.text);
         assert!(r.text.ends_with("0999\n"), "{}", r.text);
-        assert!(r.text.contains("[... 4900 characters omitted ...]"), "{}", r.text);
+        assert!(
+            r.text.contains("[... 4900 characters omitted ...]"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]
@@ -317,7 +335,11 @@ mod tests {
         let r = render_stream(&captured(&data, 50), 40);
         assert!(r.truncated);
         assert_eq!(r.original_length, 10_000);
-        assert!(r.text.contains("[... 9960 characters omitted ...]"), "{}", r.text);
+        assert!(
+            r.text.contains("[... 9960 characters omitted ...]"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]
@@ -337,6 +359,9 @@ mod tests {
         r.stdout = "out".into();
         r.stderr = "err\n".into();
         r.exit_code = Some(3);
-        assert_eq!(r.to_text(), "=== STDOUT ===\nout\n=== STDERR ===\nerr\n=== EXIT CODE: 3 ===\n");
+        assert_eq!(
+            r.to_text(),
+            "=== STDOUT ===\nout\n=== STDERR ===\nerr\n=== EXIT CODE: 3 ===\n"
+        );
     }
 }

@@ -28,11 +28,28 @@ mod tests {
     #[test]
     fn simple_and_nasty_words() {
         assert_eq!(quote("", "x").unwrap(), "''");
-        for word in ["abc", "a b", "it's", "$(rm -rf /)", "`x`", "a\nb", "{a,b}", "~root", "*", "-n", "é ü"] {
+        for word in [
+            "abc",
+            "a b",
+            "it's",
+            "$(rm -rf /)",
+            "`x`",
+            "a\nb",
+            "{a,b}",
+            "~root",
+            "*",
+            "-n",
+            "é ü",
+        ] {
             let q = quote(word, "x").unwrap();
             assert_eq!(shlex::split(&q).unwrap(), vec![word.to_string()], "{q}");
         }
-        assert!(quote("a\0b", "the path").unwrap_err().to_string().starts_with("the path"));
+        assert!(
+            quote("a\0b", "the path")
+                .unwrap_err()
+                .to_string()
+                .starts_with("the path")
+        );
     }
 
     proptest! {

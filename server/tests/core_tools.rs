@@ -10,7 +10,10 @@ use support::{Options, eventually, is_error, start, start_with, structured, text
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
     let env = start().await;
     let r = env
-        .call("ssh_exec_command", json!({"command": "echo hi; echo oops >&2; exit 3"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo hi; echo oops >&2; exit 3"}),
+        )
         .await;
     assert!(is_error(&r), "a non-zero exit is an error result");
     assert_eq!(
@@ -18,16 +21,23 @@ async fn exec_reports_streams_and_exit_code_in_text_and_json() {
         "=== STDOUT ===\nhi\n=== STDERR ===\noops\n=== EXIT CODE: 3 ===\n"
     );
     let s = structured(&r);
-    assert_eq!((s["success"].clone(), s["exit_code"].clone()), (json!(false), json!(3)));
+    assert_eq!(
+        (s["success"].clone(), s["exit_code"].clone()),
+        (json!(false), json!(3))
+    );
     assert_eq!(s["stdout"], "hi\n");
     assert_eq!(s["stderr"], "oops\n");
     assert_eq!(s["timeout_reached"], false);
 
     let r = env
-        .call("ssh_exec_command", json!({"command": "hostname", "response_format": "json"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "hostname", "response_format": "json"}),
+        )
         .await;
     assert!(!is_error(&r));
-    let parsed: serde_json::Value = serde_json::from_str(&text(&r)).expect("JSON text is valid JSON");
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text(&r)).expect("JSON text is valid JSON");
     assert_eq!(parsed, structured(&r));
     assert_eq!(parsed["stdout"], "pve\n");
     assert_eq!(parsed["exit_code"], 0);
@@ -39,7 +49,10 @@ async fn exec_reports_streams_and_exit_code_in_text_and_json() {
 async fn a_timeout_ends_the_remote_command() {
     let env = start().await;
     let r = env
-        .call("ssh_exec_command", json!({"command": "echo started; sleep 60", "timeout": 1}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo started; sleep 60", "timeout": 1}),
+        )
         .await;
     assert!(is_error(&r));
     let s = structured(&r);
@@ -48,7 +61,10 @@ async fn a_timeout_ends_the_remote_command() {
     assert_eq!(s["exit_code"], json!(null));
     assert!(text(&r).contains("=== TIMEOUT:"), "{}", text(&r));
     eventually("the remote sleep ended", || {
-        !env.host().running().iter().any(|p| p.args.contains("sleep 60"))
+        !env.host()
+            .running()
+            .iter()
+            .any(|p| p.args.contains("sleep 60"))
     })
     .await;
 }
@@ -61,7 +77,10 @@ async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
     })
     .await;
     let r = env
-        .call("ssh_exec_command", json!({"command": "seq 1 20000; exit 4", "response_format": "json"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "seq 1 20000; exit 4", "response_format": "json"}),
+        )
         .await;
     let s = structured(&r);
     assert_eq!(s["exit_code"], 4);
@@ -73,7 +92,10 @@ async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
     assert!(out.ends_with("19999\n20000\n"), "{out}");
     assert!(out.contains("characters omitted"), "{out}");
     let t = env
-        .call("ssh_exec_command", json!({"command": "seq 1 20000; exit 4"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "seq 1 20000; exit 4"}),
+        )
         .await;
     assert!(text(&t).ends_with("=== EXIT CODE: 4 ===\n"), "{}", text(&t));
 }
@@ -82,7 +104,10 @@ async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
 async fn bytes_that_are_not_utf8_are_flagged() {
     let env = start().await;
     let r = env
-        .call("ssh_exec_command", json!({"command": r"printf 'ok \377\376\n'"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": r"printf 'ok \377\376\n'"}),
+        )
         .await;
     assert!(!is_error(&r));
     let s = structured(&r);
@@ -99,7 +124,10 @@ async fn bad_arguments_are_tool_errors_that_name_the_parameter() {
         (json!({"command": ""}), "command"),
         (json!({"timeout": 5}), "command"),
         (json!({"command": "ls", "timeout": "soon"}), "timeout"),
-        (json!({"command": "ls", "response_format": "xml"}), "response_format"),
+        (
+            json!({"command": "ls", "response_format": "xml"}),
+            "response_format",
+        ),
         (json!({"command": "ls", "timout": 5}), "timout"),
         (json!({"command": "x".repeat(10_001)}), "command"),
     ] {
@@ -108,7 +136,10 @@ async fn bad_arguments_are_tool_errors_that_name_the_parameter() {
         let s = structured(&r);
         let error = s["error"].as_str().unwrap();
         assert!(error.contains(&format!("`{param}`")), "{args}: {error}");
-        assert!(s["suggestion"].as_str().is_some_and(|x| !x.is_empty()), "{args}");
+        assert!(
+            s["suggestion"].as_str().is_some_and(|x| !x.is_empty()),
+            "{args}"
+        );
     }
     // Nothing reached the host.
     assert!(env.host().running().is_empty());
@@ -120,12 +151,18 @@ async fn calls_run_concurrently_on_one_connection() {
     let slow = {
         let env = env.clone();
         tokio::spawn(async move {
-            env.call("ssh_exec_command", json!({"command": "sleep 2; echo slow"})).await
+            env.call("ssh_exec_command", json!({"command": "sleep 2; echo slow"}))
+                .await
         })
     };
     // The slow call is running on the host before the quick one is made.
-    eventually("sleep runs", || env.host().running().iter().any(|p| p.args == "sleep 2")).await;
-    let quick = env.call("ssh_exec_command", json!({"command": "echo quick"})).await;
+    eventually("sleep runs", || {
+        env.host().running().iter().any(|p| p.args == "sleep 2")
+    })
+    .await;
+    let quick = env
+        .call("ssh_exec_command", json!({"command": "echo quick"}))
+        .await;
     assert_eq!(structured(&quick)["stdout"], "quick\n");
     assert!(
         env.host().running().iter().any(|p| p.args == "sleep 2"),
@@ -138,11 +175,15 @@ async fn calls_run_concurrently_on_one_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_call_reconnects_after_the_connection_dropped() {
     let env = start().await;
-    let r = env.call("ssh_exec_command", json!({"command": "echo one"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "echo one"}))
+        .await;
     assert_eq!(structured(&r)["stdout"], "one\n");
     env.host().drop_connections();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let r = env.call("ssh_exec_command", json!({"command": "echo two"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "echo two"}))
+        .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(structured(&r)["stdout"], "two\n");
 }
@@ -155,11 +196,16 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env.call("ssh_exec_command", json!({"command": "true"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "true"}))
+        .await;
     assert!(is_error(&r));
     let s = structured(&r);
     let err = s["error"].as_str().unwrap();
-    assert!(err.contains("is not in") && err.contains("SHA256:"), "{err}");
+    assert!(
+        err.contains("is not in") && err.contains("SHA256:"),
+        "{err}"
+    );
     assert!(s["suggestion"].as_str().unwrap().contains("accept-new"));
 
     // Changed key: names the file and the line.
@@ -170,10 +216,15 @@ async fn host_keys_are_checked() {
         other.public_key().to_openssh().unwrap()
     );
     std::fs::write(&env.known_hosts, line).unwrap();
-    let r = env.call("ssh_exec_command", json!({"command": "true"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "true"}))
+        .await;
     let err = structured(&r)["error"].as_str().unwrap().to_string();
     assert!(err.contains("CHANGED") && err.contains("line 2"), "{err}");
-    assert!(err.contains(&env.known_hosts.display().to_string()), "{err}");
+    assert!(
+        err.contains(&env.known_hosts.display().to_string()),
+        "{err}"
+    );
 
     // accept-new learns an unknown key, then uses it.
     let env = start_with(Options {
@@ -182,10 +233,15 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env.call("ssh_exec_command", json!({"command": "echo ok"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "echo ok"}))
+        .await;
     assert!(!is_error(&r), "{}", text(&r));
     let learned = std::fs::read_to_string(&env.known_hosts).unwrap();
-    assert!(learned.contains(&format!("[127.0.0.1]:{} ssh-ed25519 ", env.fake.addr().port())));
+    assert!(learned.contains(&format!(
+        "[127.0.0.1]:{} ssh-ed25519 ",
+        env.fake.addr().port()
+    )));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +251,9 @@ async fn password_login_and_a_wrong_password() {
         ..Options::default()
     })
     .await;
-    let r = env.call("ssh_exec_command", json!({"command": "whoami"})).await;
+    let r = env
+        .call("ssh_exec_command", json!({"command": "whoami"}))
+        .await;
     assert_eq!(structured(&r)["stdout"], "root\n");
 
     let bad = start_with(Options {
@@ -204,10 +262,15 @@ async fn password_login_and_a_wrong_password() {
         ..Options::default()
     })
     .await;
-    let r = bad.call("ssh_exec_command", json!({"command": "whoami"})).await;
+    let r = bad
+        .call("ssh_exec_command", json!({"command": "whoami"}))
+        .await;
     assert!(is_error(&r));
     let err = structured(&r)["error"].as_str().unwrap().to_string();
-    assert!(err.contains("authentication as root failed (tried: password)"), "{err}");
+    assert!(
+        err.contains("authentication as root failed (tried: password)"),
+        "{err}"
+    );
     assert!(!text(&r).contains("wrong"), "the password never appears");
 }
 
@@ -238,7 +301,10 @@ async fn upload_and_download_round_trip_a_binary_file() {
 
     let back = env.dir.path().join("back.bin");
     let r = env
-        .call("ssh_download_file", json!({"remote_path": remote, "local_path": back}))
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": remote, "local_path": back}),
+        )
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(
@@ -246,7 +312,14 @@ async fn upload_and_download_round_trip_a_binary_file() {
         sha2::Sha256::digest(&data)
     );
     // No temporary file is left on either side.
-    assert!(env.host().host_files().iter().all(|f| !f.contains(".mcp-upload")), "{:?}", env.host().host_files());
+    assert!(
+        env.host()
+            .host_files()
+            .iter()
+            .all(|f| !f.contains(".mcp-upload")),
+        "{:?}",
+        env.host().host_files()
+    );
     let leftovers: Vec<_> = std::fs::read_dir(env.dir.path())
         .unwrap()
         .filter_map(|e| e.ok())
@@ -260,13 +333,26 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     let env = start().await;
     let local = env.dir.path().join("new.txt");
     std::fs::write(&local, b"new").unwrap();
-    env.host().state().fs.write_file("/root/app.conf", b"old", 0o600).unwrap();
+    env.host()
+        .state()
+        .fs
+        .write_file("/root/app.conf", b"old", 0o600)
+        .unwrap();
     let r = env
-        .call("ssh_upload_file", json!({"local_path": local, "remote_path": "/root/app.conf"}))
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": "/root/app.conf"}),
+        )
         .await;
     assert!(is_error(&r));
     let s = structured(&r);
-    assert!(s["error"].as_str().unwrap().contains("already exists: /root/app.conf"), "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("already exists: /root/app.conf"),
+        "{s}"
+    );
     assert!(s["suggestion"].as_str().unwrap().contains("overwrite=true"));
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"old");
 
@@ -278,11 +364,18 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
         .await;
     assert!(!is_error(&r), "{}", text(&r));
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"new");
-    assert_eq!(env.host().state().fs.stat("/root/app.conf").unwrap().mode, 0o600, "mode kept");
+    assert_eq!(
+        env.host().state().fs.stat("/root/app.conf").unwrap().mode,
+        0o600,
+        "mode kept"
+    );
 
     // Download onto an existing local file.
     let r = env
-        .call("ssh_download_file", json!({"remote_path": "/etc/hostname", "local_path": local}))
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/etc/hostname", "local_path": local}),
+        )
         .await;
     assert!(is_error(&r));
     assert_eq!(std::fs::read(&local).unwrap(), b"new");
@@ -305,15 +398,29 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
     .await;
     let big = env.dir.path().join("big.bin");
     std::fs::write(&big, random_bytes(1001)).unwrap();
+    let small = env.dir.path().join("small.bin");
+    std::fs::write(&small, b"small").unwrap();
     let before = env.host().host_files();
     let r = env
-        .call("ssh_upload_file", json!({"local_path": big, "remote_path": "/tmp/big.bin"}))
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": big, "remote_path": "/tmp/big.bin"}),
+        )
         .await;
     assert!(is_error(&r));
-    assert!(structured(&r)["error"].as_str().unwrap().contains("more than MAX_FILE_SIZE (1000 bytes)"));
+    assert!(
+        structured(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than MAX_FILE_SIZE (1000 bytes)")
+    );
     assert_eq!(env.host().host_files(), before);
 
-    env.host().state().fs.write_file("/tmp/remote-big", &[0u8; 1001], 0o644).unwrap();
+    env.host()
+        .state()
+        .fs
+        .write_file("/tmp/remote-big", &[0u8; 1001], 0o644)
+        .unwrap();
     let r = env
         .call(
             "ssh_download_file",
@@ -324,17 +431,46 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
     assert!(!env.dir.path().join("x").exists());
 
     for (tool, args, needle) in [
-        ("ssh_upload_file", json!({"local_path": "/nonexistent/f", "remote_path": "/tmp/f"}), "No such file"),
-        ("ssh_upload_file", json!({"local_path": big, "remote_path": "/no/dir/f"}), "No such file"),
-        ("ssh_upload_file", json!({"local_path": big, "remote_path": "/tmp/f", "permissions": "999"}), "`permissions`"),
-        ("ssh_download_file", json!({"remote_path": "/nope", "local_path": env.dir.path().join("y")}), "No such file"),
-        ("ssh_download_file", json!({"remote_path": "/etc/hostname", "local_path": "/nonexistent/dir/y"}), "directory /nonexistent/dir"),
-        ("ssh_download_file", json!({"remote_path": "/tmp", "local_path": env.dir.path().join("z")}), "is a directory"),
+        (
+            "ssh_upload_file",
+            json!({"local_path": "/nonexistent/f", "remote_path": "/tmp/f"}),
+            "No such file",
+        ),
+        (
+            "ssh_upload_file",
+            json!({"local_path": small, "remote_path": "/no/dir/f"}),
+            "No such file",
+        ),
+        (
+            "ssh_upload_file",
+            json!({"local_path": big, "remote_path": "/tmp/f", "permissions": "999"}),
+            "`permissions`",
+        ),
+        (
+            "ssh_download_file",
+            json!({"remote_path": "/nope", "local_path": env.dir.path().join("y")}),
+            "No such file",
+        ),
+        (
+            "ssh_download_file",
+            json!({"remote_path": "/etc/hostname", "local_path": "/nonexistent/dir/y"}),
+            "directory /nonexistent/dir",
+        ),
+        (
+            "ssh_download_file",
+            json!({"remote_path": "/tmp", "local_path": env.dir.path().join("z")}),
+            "is a directory",
+        ),
     ] {
         let r = env.call(tool, args.clone()).await;
         assert!(is_error(&r), "{args}");
         let err = structured(&r)["error"].as_str().unwrap().to_string();
         assert!(err.contains(needle), "{args}: {err}");
     }
-    assert!(env.host().host_files().iter().all(|f| !f.contains(".mcp-upload")));
+    assert!(
+        env.host()
+            .host_files()
+            .iter()
+            .all(|f| !f.contains(".mcp-upload"))
+    );
 }

@@ -198,7 +198,13 @@ pub async fn run_command(
 /// Opens a channel; if the shared connection turns out dead, reconnects once.
 async fn open_with_retry(
     client: &SshClient,
-) -> Result<(std::sync::Arc<Connection>, russh::Channel<russh::client::Msg>), SshError> {
+) -> Result<
+    (
+        std::sync::Arc<Connection>,
+        russh::Channel<russh::client::Msg>,
+    ),
+    SshError,
+> {
     let conn = client.connection().await?;
     match conn.open_channel().await {
         Ok(ch) => Ok((conn, ch)),
@@ -231,7 +237,10 @@ pub async fn end_session(conn: &Connection, sid: u32) -> bool {
             }
         }
     };
-    if tokio::time::timeout(Duration::from_secs(10), wait).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .is_err()
+    {
         tracing::warn!("ending remote session {sid} did not finish in 10 s");
     }
     status == Some(0)

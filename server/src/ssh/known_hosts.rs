@@ -147,15 +147,18 @@ pub fn learn(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Re
 
 /// The SHA-256 fingerprint of a key, as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
-    key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256).to_string()
+    key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
+        .to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KEY_A: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDpcy15wBrPV9Ks58TfmC7tXxyEViimJ70P3kvGeNbL0";
-    const KEY_B: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ/5ib8TGcDcSkkgGFVDO3nfWg1C9BiIBnrMw7HLj2F";
+    const KEY_A: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDpcy15wBrPV9Ks58TfmC7tXxyEViimJ70P3kvGeNbL0";
+    const KEY_B: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ/5ib8TGcDcSkkgGFVDO3nfWg1C9BiIBnrMw7HLj2F";
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
@@ -166,8 +169,14 @@ mod tests {
         let text = format!("pve {KEY_A}\n[pve]:2222 {KEY_B}\n");
         assert_eq!(check_text(&text, "pve", 22, &key(KEY_A)), Verdict::Known);
         assert_eq!(check_text(&text, "pve", 2222, &key(KEY_B)), Verdict::Known);
-        assert_eq!(check_text(&text, "pve", 2222, &key(KEY_A)), Verdict::Changed { line: 2 });
-        assert_eq!(check_text(&text, "other", 22, &key(KEY_A)), Verdict::Unknown);
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_A)),
+            Verdict::Changed { line: 2 }
+        );
+        assert_eq!(
+            check_text(&text, "other", 22, &key(KEY_A)),
+            Verdict::Unknown
+        );
     }
 
     #[test]
@@ -180,17 +189,35 @@ mod tests {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::STANDARD;
         let text = format!("|1|{}|{} {KEY_A}\n", b64.encode(salt), b64.encode(hash));
-        assert_eq!(check_text(&text, "10.0.0.5", 2222, &key(KEY_A)), Verdict::Known);
-        assert_eq!(check_text(&text, "10.0.0.5", 2222, &key(KEY_B)), Verdict::Changed { line: 1 });
-        assert_eq!(check_text(&text, "10.0.0.5", 22, &key(KEY_A)), Verdict::Unknown);
+        assert_eq!(
+            check_text(&text, "10.0.0.5", 2222, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "10.0.0.5", 2222, &key(KEY_B)),
+            Verdict::Changed { line: 1 }
+        );
+        assert_eq!(
+            check_text(&text, "10.0.0.5", 22, &key(KEY_A)),
+            Verdict::Unknown
+        );
     }
 
     #[test]
     fn wildcards_negation_comments_and_revocation() {
         let text = format!("# comment\n\n*.lan,!bad.lan {KEY_A}\n@revoked * {KEY_B}\n");
-        assert_eq!(check_text(&text, "pve.lan", 22, &key(KEY_A)), Verdict::Known);
-        assert_eq!(check_text(&text, "bad.lan", 22, &key(KEY_A)), Verdict::Unknown);
-        assert_eq!(check_text(&text, "pve.lan", 22, &key(KEY_B)), Verdict::Revoked { line: 4 });
+        assert_eq!(
+            check_text(&text, "pve.lan", 22, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "bad.lan", 22, &key(KEY_A)),
+            Verdict::Unknown
+        );
+        assert_eq!(
+            check_text(&text, "pve.lan", 22, &key(KEY_B)),
+            Verdict::Revoked { line: 4 }
+        );
     }
 
     #[test]
@@ -204,7 +231,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ssh/known_hosts");
         learn(&path, "pve", 2222, &key(KEY_A)).unwrap();
-        assert_eq!(check(&path, "pve", 2222, &key(KEY_A)).unwrap(), Verdict::Known);
+        assert_eq!(
+            check(&path, "pve", 2222, &key(KEY_A)).unwrap(),
+            Verdict::Known
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("[pve]:2222 ssh-ed25519 "), "{text}");
     }

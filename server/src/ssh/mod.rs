@@ -72,14 +72,18 @@ impl SshError {
             SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. } => {
                 "Do not connect until you have confirmed the new key with the host's administrator; then remove the old line from known_hosts."
             }
-            SshError::KnownHosts { .. } => "Fix the file's permissions or set SSH_KNOWN_HOSTS to another file.",
+            SshError::KnownHosts { .. } => {
+                "Fix the file's permissions or set SSH_KNOWN_HOSTS to another file."
+            }
             SshError::Key { .. } => {
                 "Check SSH_KEY (path to an OpenSSH private key) and SSH_KEY_PASSPHRASE for an encrypted key."
             }
             SshError::Auth { .. } => {
                 "Check SSH_USERNAME and the credentials (SSH_KEY, SSH_PASSWORD, or the ssh-agent's keys)."
             }
-            SshError::Lost { .. } => "The connection dropped; the next call reconnects. Retry the call.",
+            SshError::Lost { .. } => {
+                "The connection dropped; the next call reconnects. Retry the call."
+            }
             SshError::Sftp(_) => "Check the path and permissions on the host.",
             SshError::Input(_) => "Remove NUL bytes from the input.",
         }

@@ -120,7 +120,10 @@ impl SshClient {
             return Ok(conn.clone());
         }
         if current.take().is_some() {
-            tracing::info!("connection to {} was lost; reconnecting", self.target.display());
+            tracing::info!(
+                "connection to {} was lost; reconnecting",
+                self.target.display()
+            );
         }
         let conn = Arc::new(connect(&self.target).await?);
         *current = Some(conn.clone());
@@ -147,12 +150,13 @@ pub struct ClientHandler {
 impl russh::client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let key = match key {
             PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(cert) => {
-                PublicKey::from(cert.public_key().clone())
-            }
+            PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
         };
         match verify_host_key(&self.target, &key) {
             Ok(()) => Ok(true),
@@ -201,7 +205,10 @@ fn verify_host_key(target: &SshTarget, key: &PublicKey) -> Result<(), SshError> 
                     reason: e.to_string(),
                 }
             })?;
-            tracing::warn!("learned the host key of {host} ({fingerprint}) into {}", path.display());
+            tracing::warn!(
+                "learned the host key of {host} ({fingerprint}) into {}",
+                path.display()
+            );
             Ok(())
         }
         Verdict::Unknown => Err(SshError::HostKeyUnknown {
@@ -236,18 +243,19 @@ pub async fn connect(target: &SshTarget) -> Result<Connection, SshError> {
     let secs = target.connect_timeout.as_secs();
     let attempt = async {
         let config = Arc::new(client_config(target));
-        let mut handle = russh::client::connect(config, (target.host.as_str(), target.port), handler)
-            .await
-            .map_err(|e| {
-                refusal
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take()
-                    .unwrap_or_else(|| SshError::Connect {
-                        target: target_name.clone(),
-                        reason: e.to_string(),
-                    })
-            })?;
+        let mut handle =
+            russh::client::connect(config, (target.host.as_str(), target.port), handler)
+                .await
+                .map_err(|e| {
+                    refusal
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .unwrap_or_else(|| SshError::Connect {
+                            target: target_name.clone(),
+                            reason: e.to_string(),
+                        })
+                })?;
         authenticate(&mut handle, target).await?;
         Ok::<_, SshError>(handle)
     };
@@ -265,7 +273,10 @@ pub async fn connect(target: &SshTarget) -> Result<Connection, SshError> {
     })
 }
 
-async fn authenticate(handle: &mut Handle<ClientHandler>, target: &SshTarget) -> Result<(), SshError> {
+async fn authenticate(
+    handle: &mut Handle<ClientHandler>,
+    target: &SshTarget,
+) -> Result<(), SshError> {
     let mut tried = Vec::new();
     let lost = |e: russh::Error| SshError::Connect {
         target: target.display(),
@@ -275,19 +286,27 @@ async fn authenticate(handle: &mut Handle<ClientHandler>, target: &SshTarget) ->
         match method {
             AuthMethod::Key { path, passphrase } => {
                 tried.push(format!("key {}", path.display()));
-                let key = russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose()))
-                    .map_err(|e| SshError::Key {
-                        path: path.clone(),
-                        reason: match e {
-                            russh::keys::Error::KeyIsEncrypted => {
-                                "the key is encrypted; set SSH_KEY_PASSPHRASE".to_string()
-                            }
-                            other => other.to_string(),
-                        },
-                    })?;
-                let hash = handle.best_supported_rsa_hash().await.map_err(lost)?.flatten();
+                let key =
+                    russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose()))
+                        .map_err(|e| SshError::Key {
+                            path: path.clone(),
+                            reason: match e {
+                                russh::keys::Error::KeyIsEncrypted => {
+                                    "the key is encrypted; set SSH_KEY_PASSPHRASE".to_string()
+                                }
+                                other => other.to_string(),
+                            },
+                        })?;
+                let hash = handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .map_err(lost)?
+                    .flatten();
                 let result = handle
-                    .authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                    .authenticate_publickey(
+                        &target.user,
+                        PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                    )
                     .await
                     .map_err(lost)?;
                 if matches!(result, AuthResult::Success) {
@@ -312,13 +331,20 @@ async fn authenticate(handle: &mut Handle<ClientHandler>, target: &SshTarget) ->
                         path: socket.clone(),
                         reason: format!("cannot reach the ssh-agent: {e}"),
                     })?;
-                let identities = agent.request_identities().await.map_err(|e| SshError::Key {
-                    path: socket.clone(),
-                    reason: format!("the ssh-agent did not list its keys: {e}"),
-                })?;
+                let identities = agent
+                    .request_identities()
+                    .await
+                    .map_err(|e| SshError::Key {
+                        path: socket.clone(),
+                        reason: format!("the ssh-agent did not list its keys: {e}"),
+                    })?;
                 for identity in identities {
                     let key = identity.public_key().into_owned();
-                    let hash = handle.best_supported_rsa_hash().await.map_err(lost)?.flatten();
+                    let hash = handle
+                        .best_supported_rsa_hash()
+                        .await
+                        .map_err(lost)?
+                        .flatten();
                     match handle
                         .authenticate_publickey_with(&target.user, key, hash, &mut agent)
                         .await

@@ -95,7 +95,14 @@ fn split_remote(path: &str) -> Result<(&str, &str), TransferError> {
             reason: "the path must name a file, not a directory".into(),
         });
     }
-    Ok((if path.starts_with('/') && dir.is_empty() { "/" } else { dir }, name))
+    Ok((
+        if path.starts_with('/') && dir.is_empty() {
+            "/"
+        } else {
+            dir
+        },
+        name,
+    ))
 }
 
 fn temp_suffix() -> String {
@@ -143,7 +150,9 @@ pub async fn upload(
         path: local.to_path_buf(),
         reason,
     };
-    let meta = tokio::fs::metadata(local).await.map_err(|e| local_err(e.to_string()))?;
+    let meta = tokio::fs::metadata(local)
+        .await
+        .map_err(|e| local_err(e.to_string()))?;
     if !meta.is_file() {
         return Err(local_err("not a regular file".into()));
     }
@@ -179,10 +188,19 @@ pub async fn upload(
         }
     }
     let mode = permissions
-        .or_else(|| existing.as_ref().and_then(|a| a.permissions).map(|p| p & 0o7777))
+        .or_else(|| {
+            existing
+                .as_ref()
+                .and_then(|a| a.permissions)
+                .map(|p| p & 0o7777)
+        })
         .unwrap_or(0o644);
 
-    let temp_path = format!("{}/.{name}.{}.mcp-upload.tmp", dir.trim_end_matches('/'), temp_suffix());
+    let temp_path = format!(
+        "{}/.{name}.{}.mcp-upload.tmp",
+        dir.trim_end_matches('/'),
+        temp_suffix()
+    );
     let mut attrs = FileAttributes::empty();
     attrs.permissions = Some(0o600);
     let handle = sftp
@@ -264,6 +282,8 @@ async fn write_all(
     let mut file = tokio::fs::File::open(local).await.map_err(local_err)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(IN_FLIGHT);
     let reader = async {
+        // Owning the sender here ends the writer's stream when reading ends.
+        let tx = tx;
         let mut offset = 0u64;
         loop {
             let mut buf = vec![0u8; CHUNK];
@@ -354,7 +374,9 @@ pub async fn download(
     }
     if let Ok(m) = tokio::fs::metadata(local).await {
         if m.is_dir() {
-            return Err(local_err("is a directory; give the full path of the file to create".into()));
+            return Err(local_err(
+                "is a directory; give the full path of the file to create".into(),
+            ));
         }
         if !overwrite {
             return Err(TransferError::Exists {
@@ -366,7 +388,11 @@ pub async fn download(
 
     let conn = client.connection().await?;
     let sftp = conn.sftp().await?;
-    let attrs = sftp.stat(remote).await.map_err(|e| remote_err(remote, e))?.attrs;
+    let attrs = sftp
+        .stat(remote)
+        .await
+        .map_err(|e| remote_err(remote, e))?
+        .attrs;
     if attrs.is_dir() {
         return Err(TransferError::Remote {
             path: remote.into(),
@@ -391,8 +417,22 @@ pub async fn download(
         .prefix(&format!(".{name}."))
         .suffix(".mcp-download.tmp")
         .tempfile_in(&dir)
-        .map_err(|e| local_err(format!("cannot create a temporary file in {}: {e}", dir.display())))?;
-    let result = read_all(&sftp, &handle, remote, temp.path(), size, max_size, progress).await;
+        .map_err(|e| {
+            local_err(format!(
+                "cannot create a temporary file in {}: {e}",
+                dir.display()
+            ))
+        })?;
+    let result = read_all(
+        &sftp,
+        &handle,
+        remote,
+        temp.path(),
+        size,
+        max_size,
+        progress,
+    )
+    .await;
     let _ = sftp.close(handle.as_str()).await;
     let bytes = result?;
 

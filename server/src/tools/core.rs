@@ -29,7 +29,9 @@ fn local_path(p: &str) -> PathBuf {
     if path.is_absolute() {
         path
     } else {
-        std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path)
+        std::env::current_dir()
+            .map(|d| d.join(&path))
+            .unwrap_or(path)
     }
 }
 
@@ -109,7 +111,12 @@ partial file or destroys the original. overwrite=false (default) refuses an exis
         {
             return Ok(invalid_transfer(e));
         }
-        let mode = match p.permissions.as_ref().map(|m| m.mode("permissions")).transpose() {
+        let mode = match p
+            .permissions
+            .as_ref()
+            .map(|m| m.mode("permissions"))
+            .transpose()
+        {
             Ok(m) => m,
             Err(e) => return Ok(invalid_transfer(e)),
         };

@@ -36,7 +36,9 @@ impl RemoteExec {
     pub fn new(config: Config) -> Self {
         let router = Self::core_router();
         if config.enable_proxmox {
-            tracing::warn!("ENABLE_PROXMOX=true, but the Proxmox tools are not part of this build yet");
+            tracing::warn!(
+                "ENABLE_PROXMOX=true, but the Proxmox tools are not part of this build yet"
+            );
         }
         tracing::info!(
             "tools: {}",
@@ -156,7 +158,8 @@ impl ProgressSender {
         let Some(tx) = &self.tx else { return };
         let last = self.last.load(std::sync::atomic::Ordering::Relaxed);
         if done == total || done >= last + (1 << 20) || last == 0 {
-            self.last.store(done.max(1), std::sync::atomic::Ordering::Relaxed);
+            self.last
+                .store(done.max(1), std::sync::atomic::Ordering::Relaxed);
             let _ = tx.send((done, total));
         }
     }

@@ -26,7 +26,9 @@ fn invalid(param: &str, problem: impl Into<String>, fix: impl Into<String>) -> I
 }
 
 /// Deserializes raw arguments, naming the parameter that was wrong.
-pub fn parse<T: DeserializeOwned>(args: serde_json::Map<String, serde_json::Value>) -> Result<T, InvalidParam> {
+pub fn parse<T: DeserializeOwned>(
+    args: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, InvalidParam> {
     let value = serde_json::Value::Object(args);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -37,7 +39,11 @@ pub fn parse<T: DeserializeOwned>(args: serde_json::Map<String, serde_json::Valu
         } else {
             path
         };
-        invalid(&param, msg, "Check the tool's input schema for the expected parameters and types.")
+        invalid(
+            &param,
+            msg,
+            "Check the tool's input schema for the expected parameters and types.",
+        )
     })
 }
 
@@ -65,7 +71,12 @@ pub struct ExecParams {
 
 impl ExecParams {
     pub fn validate(&self) -> Result<(), InvalidParam> {
-        check_text("command", &self.command, 10_000, "Give a command of 1 to 10000 characters.")?;
+        check_text(
+            "command",
+            &self.command,
+            10_000,
+            "Give a command of 1 to 10000 characters.",
+        )?;
         if !(1..=300).contains(&self.timeout) {
             return Err(invalid(
                 "timeout",
@@ -92,7 +103,8 @@ impl Permissions {
             Permissions::Text(s) => s.trim().to_string(),
             Permissions::Number(n) => n.to_string(),
         };
-        let ok = (3..=4).contains(&digits.len()) && digits.chars().all(|c| ('0'..='7').contains(&c));
+        let ok =
+            (3..=4).contains(&digits.len()) && digits.chars().all(|c| ('0'..='7').contains(&c));
         match u32::from_str_radix(&digits, 8) {
             Ok(mode) if ok => Ok(mode),
             _ => Err(invalid(
@@ -147,7 +159,11 @@ pub fn check_text(param: &str, value: &str, max: usize, fix: &str) -> Result<(),
         return Err(invalid(param, "is empty", fix));
     }
     if len > max {
-        return Err(invalid(param, format!("is {len} characters, more than {max}"), fix));
+        return Err(invalid(
+            param,
+            format!("is {len} characters, more than {max}"),
+            fix,
+        ));
     }
     if value.contains('\0') {
         return Err(invalid(param, "contains a NUL byte", fix));
@@ -156,7 +172,12 @@ pub fn check_text(param: &str, value: &str, max: usize, fix: &str) -> Result<(),
 }
 
 pub fn check_path(param: &str, value: &str) -> Result<(), InvalidParam> {
-    check_text(param, value, 4096, "Give a file path of 1 to 4096 characters.")
+    check_text(
+        param,
+        value,
+        4096,
+        "Give a file path of 1 to 4096 characters.",
+    )
 }
 
 #[cfg(test)]
@@ -178,7 +199,12 @@ mod tests {
         let p: ExecParams = parse(args(json!({"command": ""}))).unwrap();
         assert_eq!(p.validate().unwrap_err().param, "command");
         let p: ExecParams = parse(args(json!({"command": "x".repeat(10_001)}))).unwrap();
-        assert!(p.validate().unwrap_err().problem.contains("10001 characters"));
+        assert!(
+            p.validate()
+                .unwrap_err()
+                .problem
+                .contains("10001 characters")
+        );
     }
 
     #[test]
@@ -190,7 +216,8 @@ mod tests {
         assert_eq!(e.param, "command", "{e:?}");
         let e = parse::<ExecParams>(args(json!({"command": "ls", "timout": 3}))).unwrap_err();
         assert_eq!(e.param, "timout", "{e:?}");
-        let e = parse::<ExecParams>(args(json!({"command": "ls", "response_format": "xml"}))).unwrap_err();
+        let e = parse::<ExecParams>(args(json!({"command": "ls", "response_format": "xml"})))
+            .unwrap_err();
         assert!(e.problem.contains("unknown variant"), "{e:?}");
     }
 

@@ -55,7 +55,11 @@ pub async fn start_with(opts: Options) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let client_key = generate_host_key();
     let key_path = dir.path().join("id_ed25519");
-    std::fs::write(&key_path, client_key.to_openssh(LineEnding::LF).unwrap().as_bytes()).unwrap();
+    std::fs::write(
+        &key_path,
+        client_key.to_openssh(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
     let host = Host::new(opts.fixture.into_state().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let fake = FakePve::start(
@@ -135,7 +139,9 @@ pub fn text(r: &CallToolResult) -> String {
 
 /// The structured content of a result.
 pub fn structured(r: &CallToolResult) -> Value {
-    r.structured_content.clone().expect("every result has structured content")
+    r.structured_content
+        .clone()
+        .expect("every result has structured content")
 }
 
 pub fn is_error(r: &CallToolResult) -> bool {
