@@ -190,7 +190,7 @@ impl RawConfig {
         }
     }
 
-    fn number<T: std::str::FromStr>(
+    fn number<T>(
         &self,
         name: &str,
         default: T,
@@ -199,7 +199,7 @@ impl RawConfig {
         fix: &str,
     ) -> Result<T, ConfigError>
     where
-        T: PartialOrd + fmt::Display + Copy,
+        T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
     {
         let Some(v) = self.get(name) else {
             return Ok(default);
