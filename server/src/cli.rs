@@ -49,6 +49,11 @@ pub struct Cli {
     /// Register the proxmox_* tools (ENABLE_PROXMOX).
     #[arg(long, global = true)]
     pub enable_proxmox: bool,
+    /// Serve against an embedded FAKE Proxmox VE node (fake-pve) instead of a real host,
+    /// optionally from a fixture file; no SSH settings are needed. For trying the tools
+    /// with an MCP client without Proxmox.
+    #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
+    pub fake_pve: Option<String>,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -57,6 +62,9 @@ pub enum Command {
     Serve,
     /// Check the configuration, connect, run `true`, and report each step.
     Check,
+    /// Run the Proxmox plugin's five common use cases against an embedded fake-pve,
+    /// through the MCP protocol, printing each call and its result.
+    Demo,
 }
 
 impl Cli {

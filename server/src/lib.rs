@@ -8,10 +8,13 @@
 //! - [`quote`]: the one shell-quoting function.
 //! - [`output`]: structured results, text rendering, truncation.
 //! - [`tools`]: the rmcp glue (the only module that knows MCP).
-//! - [`cli`]: the command line (`serve`, `check`).
+//! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
+//! - [`embedded`], [`demo`]: an in-process fake-pve and the demo that runs against it.
 
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod embedded;
 pub mod output;
 pub mod quote;
 pub mod ssh;

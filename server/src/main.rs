@@ -28,15 +28,51 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let command = cli.command.clone().unwrap_or(Command::Serve);
+    if command == Command::Demo {
+        let failures = mcp_remote_exec::demo::run()
+            .await
+            .map_err(anyhow::Error::msg)?;
+        return Ok(if failures.is_empty() {
+            println!("\ndemo finished: every call went as expected");
+            ExitCode::SUCCESS
+        } else {
+            println!(
+                "\ndemo finished with {} unexpected result(s):",
+                failures.len()
+            );
+            for f in &failures {
+                println!("  - {f}");
+            }
+            ExitCode::FAILURE
+        });
+    }
+    if let Some(fixture) = &cli.fake_pve {
+        let fixture = (!fixture.is_empty()).then(|| std::path::PathBuf::from(fixture));
+        let fake = mcp_remote_exec::embedded::start(fixture.as_deref()).await?;
+        tracing::warn!(
+            "SERVING AGAINST A FAKE HOST: an embedded fake-pve on {} (fixture: {}); nothing real is touched",
+            fake.server.addr(),
+            fixture
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "bundled default".into())
+        );
+        let service = RemoteExec::new(fake.config.clone())
+            .serve(rmcp::transport::stdio())
+            .await?;
+        service.waiting().await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let dir = std::env::current_dir()?;
     let raw = cli.raw_config(&dir)?;
-    match cli.command.clone().unwrap_or(Command::Serve) {
+    match command {
         Command::Check => Ok(if check(&raw).await {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         }),
-        Command::Serve => {
+        Command::Serve | Command::Demo => {
             let config = raw.validate()?;
             tracing::info!("serving MCP on stdio for {}", config.target.display());
             let service = RemoteExec::new(config)
