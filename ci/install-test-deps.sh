@@ -19,6 +19,15 @@ if ((${#need[@]})); then
     apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The official Python MCP SDK, for the test that drives the server with a client
+# nobody here wrote (server/tests/python_client.rs). Pinned; kept in target/.
+venv="$(dirname "$0")/../target/mcp-venv"
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import mcp' >/dev/null 2>&1; then
+    echo "installing the Python MCP SDK into target/mcp-venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'mcp==1.30.0'
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install --locked cargo-nextest
