@@ -474,3 +474,70 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
             .all(|f| !f.contains(".mcp-upload"))
     );
 }
+
+/// A client that records progress notifications.
+#[derive(Clone, Default)]
+struct ProgressClient(std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>);
+
+impl rmcp::ClientHandler for ProgressClient {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        self.0.lock().unwrap().push((params.progress, params.total));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_report_progress_when_asked() {
+    use rmcp::ServiceExt;
+    let env = start().await;
+    // A second client of our own, on its own server instance, that listens for progress.
+    let raw = mcp_remote_exec::config::RawConfig::from_pairs([
+        ("I_ACCEPT_RISKS", "true"),
+        ("HOST", "127.0.0.1"),
+        ("SSH_PORT", &env.fake.addr().port().to_string()),
+        ("SSH_KNOWN_HOSTS", &env.known_hosts.display().to_string()),
+        ("SSH_KEY", &env.key_path.display().to_string()),
+    ]);
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
+    tokio::spawn(async move {
+        if let Ok(s) = server.serve(server_io).await {
+            let _ = s.waiting().await;
+        }
+    });
+    let seen = ProgressClient::default();
+    let client = seen.clone().serve(client_io).await.unwrap();
+    let local = env.dir.path().join("progress.bin");
+    std::fs::write(&local, random_bytes(3 * 1024 * 1024)).unwrap();
+    let mut meta = rmcp::model::RequestMetaObject::new();
+    meta.set_progress_token(rmcp::model::ProgressToken(
+        rmcp::model::NumberOrString::Number(7),
+    ));
+    let mut params = rmcp::model::CallToolRequestParams::new("ssh_upload_file").with_arguments(
+        json!({"local_path": local, "remote_path": "/tmp/progress.bin"})
+            .as_object()
+            .cloned()
+            .unwrap(),
+    );
+    params.meta = Some(meta);
+    let r = client.call_tool(params).await.unwrap();
+    assert_ne!(r.is_error, Some(true));
+    eventually("progress arrived", || {
+        seen.0.lock().unwrap().last().map(|(p, _)| *p) == Some((3 * 1024 * 1024) as f64)
+    })
+    .await;
+    let events = seen.0.lock().unwrap().clone();
+    assert!(events.len() >= 2, "{events:?}");
+    assert!(
+        events.windows(2).all(|w| w[0].0 <= w[1].0),
+        "progress only grows: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|(_, total)| *total == Some((3 * 1024 * 1024) as f64))
+    );
+}

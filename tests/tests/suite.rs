@@ -1,0 +1,589 @@
+//! The end-to-end suite: the built `mcp-remote-exec` binary over stdio, driven by a
+//! real MCP client, through every tool.
+//!
+//! Target:
+//! - default: a fake-pve started here on 127.0.0.1:0 (all cases run);
+//! - `E2E_TARGET=real`: the host named by `HOST`, `SSH_PORT`, `SSH_USERNAME`, `SSH_KEY`
+//!   or `SSH_PASSWORD`, `SSH_KNOWN_HOSTS`, and a disposable running container
+//!   `E2E_CTID`. Only that container and scratch directories made (and removed) by
+//!   the suite are touched; the container is left running. Cases that need fake-only
+//!   powers are skipped with a printed reason.
+//!
+//! `real_mode_against_a_container_host` runs this same suite in real mode against a
+//! container test host (real OpenSSH sshd + a `pct` stand-in), configured exactly as a
+//! user would configure a real node.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// Where the suite runs.
+enum Target {
+    Fake {
+        server: fake_pve::ssh::FakePve,
+        _dir: tempfile::TempDir,
+    },
+    Real,
+}
+
+struct Suite {
+    target: Target,
+    client: RunningService<RoleClient, ()>,
+    ctid: u64,
+    /// Scratch directory on the host and in the container, removed at the end.
+    host_scratch: String,
+    ct_scratch: String,
+    local: tempfile::TempDir,
+    ran: Vec<&'static str>,
+    skipped: Vec<(&'static str, &'static str)>,
+}
+
+fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("MCP_REMOTE_EXEC_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/e2e-… → target/<profile>/mcp-remote-exec
+    let exe = std::env::current_exe().expect("test binary path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("mcp-remote-exec"))
+        .expect("target directory");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p mcp-remote-exec` (or set MCP_REMOTE_EXEC_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+fn required(name: &str, what: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => panic!("E2E_TARGET=real needs {name}: {what}"),
+    }
+}
+
+async fn start_client(env: HashMap<String, String>) -> RunningService<RoleClient, ()> {
+    let mut cmd = tokio::process::Command::new(binary());
+    cmd.env_clear();
+    for keep in ["PATH", "HOME", "RUST_LOG"] {
+        if let Ok(v) = std::env::var(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.envs(env);
+    let transport = TokioChildProcess::new(cmd).expect("the server starts");
+    ().serve(transport).await.expect("MCP handshake")
+}
+
+impl Suite {
+    async fn new() -> Suite {
+        let mode = std::env::var("E2E_TARGET").unwrap_or_default();
+        let (target, env, ctid) = match mode.as_str() {
+            "" | "fake" => {
+                let dir = tempfile::tempdir().unwrap();
+                let password = fake_pve::ssh::random_password();
+                let mut fixture = fake_pve::fixture::Fixture::default_fixture();
+                fixture.containers.push(
+                    fake_pve::fixture::Fixture::parse(
+                        "[[containers]]\nvmid = 103\nhostname = \"backup-target\"\nstatus = \"running\"\nlock = \"backup\"\n",
+                    )
+                    .unwrap()
+                    .containers
+                    .remove(0),
+                );
+                let host = fake_pve::host::Host::new(fixture.into_state().unwrap());
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let server = fake_pve::ssh::FakePve::start(
+                    listener,
+                    host,
+                    fake_pve::ssh::ServerConfig {
+                        auth: fake_pve::ssh::AuthConfig {
+                            user: "root".into(),
+                            password: Some(password.clone()),
+                            authorized_keys: vec![],
+                        },
+                        host_key: fake_pve::ssh::generate_host_key(),
+                        auth_rejection_time: Duration::from_millis(10),
+                    },
+                )
+                .unwrap();
+                let known = dir.path().join("known_hosts");
+                std::fs::write(&known, format!("{}\n", server.known_hosts_line())).unwrap();
+                let env = HashMap::from([
+                    ("HOST".to_string(), "127.0.0.1".to_string()),
+                    ("SSH_PORT".into(), server.addr().port().to_string()),
+                    ("SSH_PASSWORD".into(), password),
+                    ("SSH_KNOWN_HOSTS".into(), known.display().to_string()),
+                ]);
+                (Target::Fake { server, _dir: dir }, env, 100)
+            }
+            "real" => {
+                let mut env = HashMap::new();
+                env.insert(
+                    "HOST".to_string(),
+                    required("HOST", "the Proxmox VE host's name or address"),
+                );
+                for name in [
+                    "SSH_PORT",
+                    "SSH_USERNAME",
+                    "SSH_KEY",
+                    "SSH_KEY_PASSPHRASE",
+                    "SSH_PASSWORD",
+                    "SSH_KNOWN_HOSTS",
+                    "SSH_AUTH_SOCK",
+                ] {
+                    if let Ok(v) = std::env::var(name) {
+                        env.insert(name.to_string(), v);
+                    }
+                }
+                if !["SSH_KEY", "SSH_PASSWORD", "SSH_AUTH_SOCK"]
+                    .iter()
+                    .any(|k| env.contains_key(*k))
+                {
+                    panic!(
+                        "E2E_TARGET=real needs SSH_KEY or SSH_PASSWORD (or a running ssh-agent) to log in"
+                    );
+                }
+                let ctid: u64 = required(
+                    "E2E_CTID",
+                    "the id of a disposable, running container, e.g. 900",
+                )
+                .parse()
+                .unwrap_or_else(|_| panic!("E2E_CTID must be a container id such as 900"));
+                (Target::Real, env, ctid)
+            }
+            other => panic!("E2E_TARGET={other:?}: use `fake` (default) or `real`"),
+        };
+        let mut env = env;
+        env.insert("I_ACCEPT_RISKS".into(), "true".into());
+        env.insert("ENABLE_PROXMOX".into(), "true".into());
+        let client = start_client(env).await;
+        let mut suite = Suite {
+            target,
+            client,
+            ctid,
+            host_scratch: String::new(),
+            ct_scratch: String::new(),
+            local: tempfile::tempdir().unwrap(),
+            ran: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let r = suite
+            .ok(
+                "ssh_exec_command",
+                json!({"command": "mktemp -d /tmp/mcp-e2e.XXXXXXXX"}),
+            )
+            .await;
+        suite.host_scratch = r["stdout"].as_str().unwrap().trim().to_string();
+        let r = suite
+            .ok(
+                "proxmox_container_exec_command",
+                json!({"ctid": ctid, "command": "mktemp -d /tmp/mcp-e2e.XXXXXXXX"}),
+            )
+            .await;
+        suite.ct_scratch = r["stdout"].as_str().unwrap().trim().to_string();
+        suite
+    }
+
+    fn is_fake(&self) -> bool {
+        matches!(self.target, Target::Fake { .. })
+    }
+
+    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        let params = CallToolRequestParams::new(tool.to_string())
+            .with_arguments(args.as_object().cloned().unwrap_or_default());
+        self.client
+            .call_tool(params)
+            .await
+            .expect("no protocol error")
+    }
+
+    /// Calls a tool that must succeed; returns its structured content.
+    async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args.clone()).await;
+        let s = r.structured_content.clone().expect("structured content");
+        assert_ne!(r.is_error, Some(true), "{tool} {args} failed: {s}");
+        s
+    }
+
+    /// Calls a tool that must fail; returns its structured content.
+    async fn err(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args.clone()).await;
+        let s = r.structured_content.clone().expect("structured content");
+        assert_eq!(r.is_error, Some(true), "{tool} {args} should fail: {s}");
+        assert!(s["error"].as_str().is_some_and(|e| !e.is_empty()), "{s}");
+        s
+    }
+
+    async fn finish(self) {
+        let _ = self
+            .call(
+                "ssh_exec_command",
+                json!({"command": format!("rm -rf '{}'", self.host_scratch)}),
+            )
+            .await;
+        let _ = self
+            .call(
+                "proxmox_container_exec_command",
+                json!({"ctid": self.ctid, "command": format!("rm -rf '{}'", self.ct_scratch)}),
+            )
+            .await;
+        // Leave the container running, as it was.
+        let status = self
+            .call("proxmox_container_status", json!({"ctid": self.ctid}))
+            .await;
+        if status
+            .structured_content
+            .as_ref()
+            .map(|s| s["status"] != "running")
+            == Some(true)
+        {
+            let _ = self
+                .call("proxmox_start_container", json!({"ctid": self.ctid}))
+                .await;
+        }
+        println!(
+            "e2e: ran {} cases, skipped {}{}",
+            self.ran.len(),
+            self.skipped.len(),
+            self.skipped
+                .iter()
+                .map(|(n, why)| format!("\n  skipped {n}: {why}"))
+                .collect::<String>()
+        );
+        let _ = self.client.cancel().await;
+        if let Target::Fake { server, .. } = self.target {
+            server.shutdown().await;
+        }
+    }
+}
+
+fn sha(data: &[u8]) -> String {
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn exec_cases(s: &mut Suite) {
+    let r = s
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo hi; echo oops >&2; exit 3"}),
+        )
+        .await;
+    assert_eq!(r.is_error, Some(true));
+    let v = r.structured_content.unwrap();
+    assert_eq!(
+        (
+            v["stdout"].as_str(),
+            v["stderr"].as_str(),
+            v["exit_code"].as_i64()
+        ),
+        (Some("hi\n"), Some("oops\n"), Some(3))
+    );
+    s.ran.push("exec: streams and exit code");
+
+    let r = s
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo '{\"a\": 1}'", "response_format": "json"}),
+        )
+        .await;
+    let text = r.content[0].as_text().unwrap().text.clone();
+    let parsed: Value = serde_json::from_str(&text).expect("valid JSON text");
+    assert_eq!(parsed["stdout"], "{\"a\": 1}\n");
+    s.ran.push("exec: JSON format is valid JSON");
+
+    let v = s
+        .err(
+            "ssh_exec_command",
+            json!({"command": "echo started; sleep 37", "timeout": 2}),
+        )
+        .await;
+    assert_eq!(v["timeout_reached"], true);
+    assert_eq!(v["stdout"], "started\n");
+    let mut gone = false;
+    for _ in 0..20 {
+        let check = s
+            .call(
+                "ssh_exec_command",
+                json!({"command": "pgrep -f 'sleep 3[7]'"}),
+            )
+            .await;
+        if check.structured_content.unwrap()["exit_code"] == 1 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(gone, "the timed-out command was ended on the host");
+    s.ran.push("exec: a timeout ends the remote command");
+
+    let v = s
+        .err("ssh_exec_command", json!({"command": "true", "timeout": 0}))
+        .await;
+    assert!(v["error"].as_str().unwrap().contains("`timeout`"));
+    s.ran.push("exec: bad arguments are tool errors");
+}
+
+async fn transfer_cases(s: &mut Suite) {
+    let data: Vec<u8> = (0..1_500_000).map(|_| rand::random::<u8>()).collect();
+    let local = s.local.path().join("up load.bin");
+    std::fs::write(&local, &data).unwrap();
+    let remote = format!("{}/file with 'quotes' é.bin", s.host_scratch);
+    let v = s
+        .ok(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": remote, "permissions": "640"}),
+        )
+        .await;
+    assert_eq!(v["bytes_transferred"], data.len() as u64);
+    let quoted = format!("'{}'", remote.replace('\'', "'\\''"));
+    let v = s
+        .ok(
+            "ssh_exec_command",
+            json!({"command": format!("sha256sum {quoted} && stat -c %a {quoted}")}),
+        )
+        .await;
+    let out = v["stdout"].as_str().unwrap().to_string();
+    assert!(out.starts_with(&sha(&data)), "{out}");
+    assert!(out.ends_with("640\n"), "{out}");
+    let v = s
+        .err(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": remote}),
+        )
+        .await;
+    assert!(v["suggestion"].as_str().unwrap().contains("overwrite=true"));
+    let back = s.local.path().join("back.bin");
+    s.ok(
+        "ssh_download_file",
+        json!({"remote_path": remote, "local_path": back}),
+    )
+    .await;
+    assert_eq!(sha(&std::fs::read(&back).unwrap()), sha(&data));
+    let v = s
+        .ok(
+            "ssh_exec_command",
+            json!({"command": format!("ls -A '{}'", s.host_scratch)}),
+        )
+        .await;
+    assert_eq!(
+        v["stdout"].as_str().unwrap().lines().count(),
+        1,
+        "no temporary file left: {v}"
+    );
+    s.ran
+        .push("files: upload, overwrite refusal, download, no temp file left");
+}
+
+async fn proxmox_cases(s: &mut Suite) {
+    let ctid = s.ctid;
+    let v = s
+        .ok(
+            "proxmox_list_containers",
+            json!({"response_format": "json"}),
+        )
+        .await;
+    let rows = v["containers"]
+        .as_array()
+        .expect("containers array")
+        .clone();
+    assert!(
+        rows.iter()
+            .any(|r| r["ctid"] == ctid && r["status"] == "running"),
+        "{v}"
+    );
+    s.ran.push("proxmox: list");
+
+    let v = s
+        .ok("proxmox_container_status", json!({"ctid": ctid}))
+        .await;
+    assert_eq!(v["status"], "running");
+    let v = s
+        .err("proxmox_container_status", json!({"ctid": 999_999_998}))
+        .await;
+    assert!(v["error"].as_str().unwrap().contains("not found"), "{v}");
+    s.err("proxmox_container_status", json!({"ctid": 99})).await;
+    s.ran.push("proxmox: status, absent and invalid ids");
+
+    let r = s
+        .call(
+            "proxmox_container_exec_command",
+            json!({"ctid": ctid, "command": "echo in-ct; exit 3"}),
+        )
+        .await;
+    let v = r.structured_content.unwrap();
+    assert_eq!(
+        (v["stdout"].as_str(), v["exit_code"].as_i64()),
+        (Some("in-ct\n"), Some(3))
+    );
+    s.ran.push("proxmox: exec");
+
+    let data: Vec<u8> = (0..700_000).map(|_| rand::random::<u8>()).collect();
+    let local = s.local.path().join("ct.bin");
+    std::fs::write(&local, &data).unwrap();
+    let path = format!("{}/a b $(x).bin", s.ct_scratch);
+    s.ok(
+        "proxmox_upload_file_to_container",
+        json!({"ctid": ctid, "local_path": local, "container_path": path, "permissions": "600"}),
+    )
+    .await;
+    s.err(
+        "proxmox_upload_file_to_container",
+        json!({"ctid": ctid, "local_path": local, "container_path": path}),
+    )
+    .await;
+    let back = s.local.path().join("ct-back.bin");
+    s.ok(
+        "proxmox_download_file_from_container",
+        json!({"ctid": ctid, "container_path": path, "local_path": back}),
+    )
+    .await;
+    assert_eq!(sha(&std::fs::read(&back).unwrap()), sha(&data));
+    let v = s
+        .err(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": ctid, "local_path": local, "container_path": "/tmp/../etc/x"}),
+        )
+        .await;
+    assert!(v["error"].as_str().unwrap().contains(".."), "{v}");
+    s.ran.push("proxmox: files in and out of the container");
+
+    s.ok("proxmox_stop_container", json!({"ctid": ctid})).await;
+    let v = s
+        .ok("proxmox_container_status", json!({"ctid": ctid}))
+        .await;
+    assert_eq!(v["status"], "stopped");
+    s.err("proxmox_stop_container", json!({"ctid": ctid})).await;
+    s.err(
+        "proxmox_container_exec_command",
+        json!({"ctid": ctid, "command": "true"}),
+    )
+    .await;
+    s.ok("proxmox_start_container", json!({"ctid": ctid})).await;
+    let v = s
+        .ok("proxmox_container_status", json!({"ctid": ctid}))
+        .await;
+    assert_eq!(v["status"], "running");
+    s.err("proxmox_start_container", json!({"ctid": ctid}))
+        .await;
+    s.ran.push("proxmox: lifecycle");
+}
+
+async fn fake_only_cases(s: &mut Suite) {
+    let Target::Fake { server, .. } = &s.target else {
+        s.skipped.push((
+            "faults: reconnect after a dropped connection",
+            "needs fake-pve's fault injection",
+        ));
+        s.skipped.push((
+            "proxmox: a locked container",
+            "needs a seeded locked container",
+        ));
+        return;
+    };
+    let host = server.host().clone();
+    host.drop_connections();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let v = s
+        .ok("ssh_exec_command", json!({"command": "echo again"}))
+        .await;
+    assert_eq!(v["stdout"], "again\n");
+    s.ran.push("faults: reconnect after a dropped connection");
+
+    let v = s
+        .ok(
+            "proxmox_list_containers",
+            json!({"response_format": "json"}),
+        )
+        .await;
+    let row = v["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ctid"] == 103)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (row["name"].as_str(), row["lock"].as_str()),
+        (Some("backup-target"), Some("backup"))
+    );
+    let v = s.err("proxmox_stop_container", json!({"ctid": 103})).await;
+    assert!(v["error"].as_str().unwrap().contains("locked"), "{v}");
+    s.ran.push("proxmox: a locked container");
+}
+
+/// The suite against the configured target (fake-pve unless E2E_TARGET=real).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suite_against_configured_target() {
+    let mut s = Suite::new().await;
+    println!(
+        "e2e target: {}",
+        if s.is_fake() {
+            "fake-pve (in-process)"
+        } else {
+            "real host from the environment"
+        }
+    );
+    exec_cases(&mut s).await;
+    transfer_cases(&mut s).await;
+    proxmox_cases(&mut s).await;
+    fake_only_cases(&mut s).await;
+    s.finish().await;
+}
+
+/// Real mode, proved without hardware: a container test host (OpenSSH sshd + the pct
+/// stand-in), handed to the suite through the same variables a user would set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mode_against_a_container_host() {
+    if std::env::var("E2E_TARGET").is_ok() {
+        // Already inside a configured run: nothing to nest.
+        return;
+    }
+    let host = test_hosts::TestHost::start()
+        .await
+        .expect("container test host");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_ed25519");
+    std::fs::write(&key, host.client_key_openssh()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let known = dir.path().join("known_hosts");
+    std::fs::write(&known, format!("{}\n", host.known_hosts_line())).unwrap();
+    let out = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "suite_against_configured_target", "--nocapture"])
+        .env("E2E_TARGET", "real")
+        .env("HOST", host.host())
+        .env("SSH_PORT", host.port().to_string())
+        .env("SSH_USERNAME", host.user())
+        .env("SSH_KEY", &key)
+        .env("SSH_KNOWN_HOSTS", &known)
+        .env("E2E_CTID", "100")
+        .env("MCP_REMOTE_EXEC_BIN", binary())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "real-mode suite failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("e2e target: real host"), "{stdout}");
+    assert!(stdout.contains("e2e: ran "), "{stdout}");
+    println!("{stdout}");
+}
