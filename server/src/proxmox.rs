@@ -161,6 +161,7 @@ impl PctError {
             {
                 Some(detail.clone())
             }
+            PctError::Failed { detail, .. } => Some(detail.clone()),
             _ => None,
         }
     }
@@ -306,9 +307,9 @@ async fn in_container(
     let line = pct::exec_script(ctid, script, args)?;
     let out = run(client, what, &line, timeout, cancel).await?;
     if out.exit_code != Some(0) {
-        match failure(ctid, what, &out) {
-            e @ (PctError::NotFound { .. } | PctError::NotRunning { .. }) => return Err(e),
-            _ => {}
+        let e = failure(ctid, what, &out);
+        if matches!(e, PctError::NotFound { .. } | PctError::NotRunning { .. }) {
+            return Err(e);
         }
     }
     Ok(out)

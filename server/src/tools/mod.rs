@@ -41,7 +41,7 @@ impl RemoteExec {
         let mut router = Self::core_router();
         let mut groups = vec!["core (ssh_*)"];
         if config.enable_proxmox {
-            router = router + Self::proxmox_router();
+            router += Self::proxmox_router();
             groups.push("proxmox (proxmox_*)");
         }
         tracing::info!(
