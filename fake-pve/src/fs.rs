@@ -503,6 +503,28 @@ impl Fs {
         Ok(())
     }
 
+    /// `link(2)`: gives the file `from` the new name `to`, failing with `Exists` when
+    /// `to` is taken (never replacing it, so it is an atomic no-clobber create).
+    /// Directories cannot be linked. The fake has no inodes: the new name gets its own
+    /// copy of the entry (content, mode, owner, mtime), which is the same thing as long
+    /// as neither name is written afterwards.
+    pub fn link(&mut self, from: &str, to: &str) -> Result<(), FsError> {
+        let from = Self::key(from);
+        let to = Self::key(to);
+        self.check_ancestors(&from)?;
+        let entry = self.entries.get(&from).ok_or(FsError::NotFound)?.clone();
+        if matches!(entry.content, Content::Dir) {
+            return Err(FsError::PermissionDenied);
+        }
+        self.check_parent(&to)?;
+        if self.entries.contains_key(&to) {
+            return Err(FsError::Exists);
+        }
+        // A link adds no bytes, so the capacity is not checked.
+        self.entries.insert(to, entry);
+        Ok(())
+    }
+
     /// Sets permission bits (the low 12 bits of `mode`).
     pub fn set_mode(&mut self, path: &str, mode: u32) -> Result<(), FsError> {
         let key = Self::key(path);
@@ -653,6 +675,22 @@ mod tests {
         fs.rename("/t", "/z/b/f").unwrap();
         assert_eq!(fs.read("/z/b/f").unwrap(), b"2");
         assert_eq!(fs.rmdir("/z/b"), Err(FsError::NotEmpty));
+    }
+
+    #[test]
+    fn link_never_replaces_and_refuses_directories() {
+        let mut fs = Fs::new();
+        fs.mkdir_all("/d", 0o777).unwrap();
+        fs.write_file("/d/a", b"new", 0o600).unwrap();
+        fs.write_file("/d/b", b"old", 0o666).unwrap();
+        assert_eq!(fs.link("/d/a", "/d/b"), Err(FsError::Exists));
+        assert_eq!(fs.read("/d/b").unwrap(), b"old");
+        fs.link("/d/a", "/d/c").unwrap();
+        assert_eq!(fs.read("/d/c").unwrap(), b"new");
+        assert_eq!(fs.stat("/d/c").unwrap().mode, 0o600);
+        assert_eq!(fs.link("/d", "/e"), Err(FsError::PermissionDenied));
+        assert_eq!(fs.link("/d/none", "/d/x"), Err(FsError::NotFound));
+        assert_eq!(fs.link("/d/a", "/no/x"), Err(FsError::NotFound));
     }
 
     #[test]

@@ -38,6 +38,7 @@ const BUILTIN: &[&str] = &[
     "hostname",
     "id",
     "kill",
+    "ln",
     "ls",
     "mkdir",
     "mktemp",
@@ -161,6 +162,7 @@ pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
         "hostname" => hostname(ctx, &io).await,
         "id" => id(ctx, &args, &io).await,
         "kill" => kill(ctx, &args, &io).await,
+        "ln" => ln(ctx, &args, &io).await,
         "ls" => ls(ctx, &args, &io).await,
         "mkdir" => mkdir(ctx, &args, &io).await,
         "mktemp" => mktemp(ctx, &args, &io).await,
@@ -1016,6 +1018,58 @@ async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
     }
     Ok(status)
+}
+
+/// `ln TARGET LINK_NAME` (hard links only; `-f`, `-s` and directory targets are not
+/// emulated). link(2) never replaces an existing name, so `ln` is an atomic
+/// no-clobber create, as on a real host.
+async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, paths) = split_flags(args);
+    if !flags.is_empty() {
+        return fail(
+            io,
+            "ln",
+            &format!("option -{flags} is not supported here"),
+            1,
+        )
+        .await;
+    }
+    let [src, dst] = paths.as_slice() else {
+        return fail(
+            io,
+            "ln",
+            "expected exactly two operands: TARGET LINK_NAME",
+            1,
+        )
+        .await;
+    };
+    let (from, to) = (ctx.resolve(src), ctx.resolve(dst));
+    match ctx.with_fs(|fs| fs.link(&from, &to)) {
+        Ok(()) => Ok(0),
+        Err(FsError::PermissionDenied)
+            if ctx.with_fs(|fs| fs.stat(&from)).is_ok_and(|m| m.is_dir()) =>
+        {
+            fail(
+                io,
+                "ln",
+                &format!("{src}: hard link not allowed for directory"),
+                1,
+            )
+            .await
+        }
+        Err(e) if ctx.with_fs(|fs| fs.stat(&from)).is_err() => {
+            fail(io, "ln", &format!("failed to access '{src}': {e}"), 1).await
+        }
+        Err(e) => {
+            fail(
+                io,
+                "ln",
+                &format!("failed to create hard link '{dst}' => '{src}': {e}"),
+                1,
+            )
+            .await
+        }
+    }
 }
 
 async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {

@@ -239,3 +239,40 @@ async fn pipelines_end_when_the_reader_is_done() {
     assert_eq!(stdout(&h, "yes abc | head -c 7").await, "abc\nabc");
     assert!(h.running().is_empty(), "yes ended: {:?}", h.running());
 }
+
+#[tokio::test]
+async fn ln_is_an_atomic_no_clobber_create() {
+    let h = host();
+    assert_eq!(
+        stdout(
+            &h,
+            "echo new > /tmp/a; ln /tmp/a /tmp/b && rm /tmp/a; cat /tmp/b"
+        )
+        .await,
+        "new\n"
+    );
+    let (out, err, status) = sh(
+        &h,
+        "echo old > /tmp/c; echo x > /tmp/d; ln /tmp/d /tmp/c; cat /tmp/c",
+    )
+    .await;
+    assert_eq!(status, 0);
+    assert_eq!(out, "old\n", "an existing name is never replaced");
+    assert_eq!(
+        err,
+        "ln: failed to create hard link '/tmp/c' => '/tmp/d': File exists\n"
+    );
+    let (_, err, status) = sh(&h, "ln /tmp/none /tmp/e").await;
+    assert_eq!(
+        (status, err.as_str()),
+        (
+            1,
+            "ln: failed to access '/tmp/none': No such file or directory\n"
+        )
+    );
+    let (_, err, status) = sh(&h, "ln /tmp /tmp2").await;
+    assert_eq!(
+        (status, err.as_str()),
+        (1, "ln: /tmp: hard link not allowed for directory\n")
+    );
+}

@@ -6,6 +6,9 @@
 //! - [`ssh`]: the shared russh connection per host, exec with a real timeout, SFTP
 //!   transfers. Plain Rust types; no MCP.
 //! - [`quote`]: the one shell-quoting function.
+//! - [`pct`]: `pct` command lines and output parsers (pure).
+//! - [`proxmox`]: container operations over SSH built from them (list, status, start,
+//!   stop, verified file transfers through host temp files).
 //! - [`output`]: structured results, text rendering, truncation.
 //! - [`tools`]: the rmcp glue (the only module that knows MCP).
 //! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
@@ -16,6 +19,8 @@ pub mod config;
 pub mod demo;
 pub mod embedded;
 pub mod output;
+pub mod pct;
+pub mod proxmox;
 pub mod quote;
 pub mod ssh;
 pub mod tools;

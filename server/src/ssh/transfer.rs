@@ -345,15 +345,12 @@ fn tokio_stream_from<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
-/// Downloads `remote` to `local` (a file path in an existing directory).
-pub async fn download(
-    client: &SshClient,
-    remote: &str,
+/// Checks that `local` can receive a download: its directory exists, it is not a
+/// directory, and it does not exist unless `overwrite`. Returns (directory, file name).
+pub(crate) async fn check_local_target(
     local: &Path,
     overwrite: bool,
-    max_size: u64,
-    progress: Progress<'_>,
-) -> Result<Transferred, TransferError> {
+) -> Result<(PathBuf, String), TransferError> {
     let local_err = |reason: String| TransferError::Local {
         path: local.to_path_buf(),
         reason,
@@ -385,6 +382,23 @@ pub async fn download(
             });
         }
     }
+    Ok((dir, name))
+}
+
+/// Downloads `remote` to `local` (a file path in an existing directory).
+pub async fn download(
+    client: &SshClient,
+    remote: &str,
+    local: &Path,
+    overwrite: bool,
+    max_size: u64,
+    progress: Progress<'_>,
+) -> Result<Transferred, TransferError> {
+    let local_err = |reason: String| TransferError::Local {
+        path: local.to_path_buf(),
+        reason,
+    };
+    let (dir, name) = check_local_target(local, overwrite).await?;
 
     let conn = client.connection().await?;
     let sftp = conn.sftp().await?;

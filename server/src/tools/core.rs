@@ -24,7 +24,7 @@ fn invalid_transfer(e: InvalidParam) -> CallToolResult {
 }
 
 /// Resolves a local path against the server's working directory.
-fn local_path(p: &str) -> PathBuf {
+pub(super) fn local_path(p: &str) -> PathBuf {
     let path = PathBuf::from(p);
     if path.is_absolute() {
         path

@@ -4,6 +4,7 @@
 
 pub mod core;
 pub mod params;
+pub mod proxmox;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::output::{ResponseFormat, TransferReport};
+use crate::proxmox::Leftovers;
 use crate::ssh::{Hosts, SshClient};
 
 /// The server: configuration, connections, and the tools registered for them.
@@ -30,16 +32,27 @@ pub struct RemoteExec {
 pub(crate) struct State {
     pub config: Config,
     pub hosts: Hosts,
+    /// Temp files of the proxmox file tools still to be removed, per host.
+    pub leftovers: Arc<Leftovers>,
 }
 
 impl RemoteExec {
     pub fn new(config: Config) -> Self {
-        let router = Self::core_router();
+        let mut router = Self::core_router();
+        let mut groups = vec!["core (ssh_*)"];
         if config.enable_proxmox {
-            tracing::warn!(
-                "ENABLE_PROXMOX=true, but the Proxmox tools are not part of this build yet"
-            );
+            router += Self::proxmox_router();
+            groups.push("proxmox (proxmox_*)");
         }
+        tracing::info!(
+            "tool groups: {}{}",
+            groups.join(", "),
+            if config.enable_proxmox {
+                ""
+            } else {
+                "; set ENABLE_PROXMOX=true for the proxmox_* tools"
+            }
+        );
         tracing::info!(
             "tools: {}",
             router
@@ -53,6 +66,7 @@ impl RemoteExec {
             state: Arc::new(State {
                 config,
                 hosts: Hosts::new(),
+                leftovers: Arc::new(Leftovers::new()),
             }),
             tool_router: router,
         }

@@ -1,0 +1,829 @@
+//! Container operations on a Proxmox VE host, over the shared SSH connection: list,
+//! status, start, stop, and file transfers that are verified end to end. Built from
+//! the pure command lines and parsers of [`crate::pct`]; plain Rust types, no MCP.
+//!
+//! # File transfers
+//! pct copies between the host and a container, SFTP between here and the host, so a
+//! file passes through a host temp file `/tmp/.mcp-pct-<128 random bits>`. `pct push`
+//! and `pct pull` exit 0 even when the copy failed: their stderr is checked, and the
+//! result is verified by size and SHA-256 (`wc -c`, `sha256sum`) on the other side.
+//!
+//! - Download: the container file is checked first (kind, size against MAX_FILE_SIZE,
+//!   SHA-256), pulled to the host temp, verified there, then fetched with the atomic
+//!   SFTP download of [`crate::ssh::transfer`].
+//! - Upload: the target is checked (directory exists; existing file refused unless
+//!   `overwrite`), the local file's SHA-256 taken, the file sent to the host temp,
+//!   pushed with `--perms` to a hidden temp name beside the target in the container,
+//!   verified there, then moved into place: `mv -f` (rename: atomic) to overwrite, or
+//!   `ln` + `rm` otherwise (link(2) never replaces a file, so a file created meanwhile
+//!   is never clobbered, with no window between a check and the move).
+//!
+//! # Temp files
+//! Every temp (host or container) is registered before it can exist and removed on
+//! every path: success and failure explicitly before the call returns; cancellation
+//! (the call's future dropped) by a spawned clean-up. What cannot be removed (the
+//! connection dropped, the container stopped) is remembered per host in [`Leftovers`]
+//! and removed at the start of the next file transfer to that host.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use sha2::Digest as _;
+use tokio::io::AsyncReadExt as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::pct::{self, Ctid, Failure, ParseError, Probe, Target};
+use crate::ssh::transfer::{self, Progress, TransferError};
+use crate::ssh::{ExecOutcome, SshClient, SshError, run_command};
+
+/// Time limit for list, status and the small helper commands.
+pub const QUICK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time limit for `pct start` / `pct stop` (a container may take a while).
+pub const POWER_TIMEOUT: Duration = Duration::from_secs(180);
+/// Time limit for `pct push` / `pct pull` and the SHA-256 of a large file.
+pub const COPY_TIMEOUT: Duration = Duration::from_secs(300);
+/// Bytes kept per stream of pct's output (head and tail each).
+const KEEP: usize = 1 << 20;
+
+/// Everything that can go wrong, with pct's own message where it gave one.
+#[derive(Debug, thiserror::Error)]
+pub enum PctError {
+    #[error("Container {ctid} not found")]
+    NotFound { ctid: Ctid, detail: String },
+    #[error("Container {ctid} is not running")]
+    NotRunning { ctid: Ctid, detail: String },
+    #[error("Container {ctid} is already running")]
+    AlreadyRunning { ctid: Ctid, detail: String },
+    #[error("Container {ctid} is locked ({lock})")]
+    Locked {
+        ctid: Ctid,
+        lock: String,
+        detail: String,
+    },
+    #[error("Container {ctid} is a template and cannot be started")]
+    Template { ctid: Ctid, detail: String },
+    #[error("{what} failed: {detail}")]
+    Failed { what: String, detail: String },
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+    #[error("{what} did not finish within {secs} s and was ended")]
+    Timeout { what: String, secs: u64 },
+    #[error("the call was cancelled; temporary files are being removed")]
+    Cancelled,
+    #[error("File not found in container {ctid}: {path}")]
+    FileMissing { ctid: Ctid, path: String },
+    #[error("{path} is a directory in container {ctid}")]
+    IsDirectory { ctid: Ctid, path: String },
+    #[error("{path} in container {ctid} is not a regular file")]
+    NotRegular { ctid: Ctid, path: String },
+    #[error("Directory does not exist in container {ctid}: {dir}")]
+    DirMissing { ctid: Ctid, dir: String },
+    #[error("File already exists in container: {path}")]
+    Exists { path: String },
+    #[error("{what} is {size} bytes, more than MAX_FILE_SIZE ({limit} bytes)")]
+    TooLarge { what: String, size: u64, limit: u64 },
+    #[error("the copy could not be verified: {0}")]
+    Verify(String),
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error("{0}")]
+    Input(String),
+}
+
+impl From<crate::quote::Unquotable> for PctError {
+    fn from(e: crate::quote::Unquotable) -> Self {
+        PctError::Input(e.to_string())
+    }
+}
+
+impl PctError {
+    /// What to do about it.
+    pub fn suggestion(&self) -> String {
+        match self {
+            PctError::NotFound { .. } => {
+                "Use proxmox_list_containers to see available containers".into()
+            }
+            PctError::NotRunning { ctid, .. } => format!(
+                "Start it with proxmox_start_container (ctid {ctid}), or use proxmox_list_containers to see which containers are running."
+            ),
+            PctError::AlreadyRunning { .. } => {
+                "Nothing to do: it is running. proxmox_container_status shows its state.".into()
+            }
+            PctError::Locked { ctid, lock, .. } => format!(
+                "A '{lock}' operation holds the lock: wait for it to finish and try again. If nothing is running any more, an administrator can clear it with `pct unlock {ctid}` on the host."
+            ),
+            PctError::Template { .. } => {
+                "Templates cannot run: clone it into a new container (`pct clone`) and start that.".into()
+            }
+            PctError::Failed { .. } => {
+                "Read pct's message above; proxmox_list_containers and proxmox_container_status show the containers' state.".into()
+            }
+            PctError::Parse(_) => {
+                "pct answered in an unexpected format; run the pct command with ssh_exec_command to see its output.".into()
+            }
+            PctError::Timeout { .. } => {
+                "The host may be busy: check it with ssh_exec_command (e.g. `uptime`) and retry.".into()
+            }
+            PctError::Cancelled => "Run it again when ready.".into(),
+            PctError::FileMissing { .. } | PctError::NotRegular { .. } => {
+                "Check the path, e.g. with proxmox_container_exec_command and `ls -la <directory>`.".into()
+            }
+            PctError::IsDirectory { .. } => "Give the full path of a file, not of a directory.".into(),
+            PctError::DirMissing { dir, .. } => format!(
+                "Create the directory first, e.g. with proxmox_container_exec_command and `mkdir -p '{dir}'`."
+            ),
+            PctError::Exists { .. } => "Set overwrite=true to replace existing file".into(),
+            PctError::TooLarge { .. } => {
+                "Transfer a smaller file, compress or split it first, or raise MAX_FILE_SIZE.".into()
+            }
+            PctError::Verify(_) => {
+                "Nothing was changed; retry the call (the file may have been changing).".into()
+            }
+            PctError::Transfer(e) => e.suggestion().into(),
+            PctError::Ssh(e) => e.suggestion().into(),
+            PctError::Input(_) => "Remove NUL bytes from the input.".into(),
+        }
+    }
+
+    /// pct's own message, when the error came from it.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            PctError::NotFound { detail, .. }
+            | PctError::NotRunning { detail, .. }
+            | PctError::AlreadyRunning { detail, .. }
+            | PctError::Locked { detail, .. }
+            | PctError::Template { detail, .. }
+                if !detail.is_empty() =>
+            {
+                Some(detail.clone())
+            }
+            PctError::Failed { detail, .. } => Some(detail.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// The text of a captured stream (lossy UTF-8).
+pub fn text(c: &crate::ssh::exec::Captured) -> String {
+    String::from_utf8_lossy(&c.kept()).into_owned()
+}
+
+/// Runs one host command line; a time-out or cancellation is an error.
+async fn run(
+    client: &SshClient,
+    what: &str,
+    line: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<ExecOutcome, PctError> {
+    let out = run_command(client, line, timeout, KEEP, cancel).await?;
+    if out.cancelled {
+        return Err(PctError::Cancelled);
+    }
+    if out.timed_out {
+        return Err(PctError::Timeout {
+            what: what.to_string(),
+            secs: timeout.as_secs(),
+        });
+    }
+    Ok(out)
+}
+
+/// Turns a failed pct command's stderr into an error.
+pub fn failure(ctid: Ctid, what: &str, out: &ExecOutcome) -> PctError {
+    let stderr = text(&out.stderr);
+    let detail = pct::message(&stderr);
+    match pct::classify(&stderr) {
+        Failure::NotFound => PctError::NotFound { ctid, detail },
+        Failure::NotRunning => PctError::NotRunning { ctid, detail },
+        Failure::AlreadyRunning => PctError::AlreadyRunning { ctid, detail },
+        Failure::Locked(lock) => PctError::Locked { ctid, lock, detail },
+        Failure::Template => PctError::Template { ctid, detail },
+        Failure::Other => PctError::Failed {
+            what: what.to_string(),
+            detail: if detail.is_empty() {
+                match out.exit_code {
+                    Some(c) => format!("exit status {c}"),
+                    None => "no exit status".into(),
+                }
+            } else {
+                detail
+            },
+        },
+    }
+}
+
+/// `pct list`.
+pub async fn list(
+    client: &SshClient,
+    cancel: &CancellationToken,
+) -> Result<Vec<pct::ListEntry>, PctError> {
+    let out = run(client, "pct list", &pct::list(), QUICK_TIMEOUT, cancel).await?;
+    if out.exit_code != Some(0) {
+        let stderr = text(&out.stderr);
+        return Err(PctError::Failed {
+            what: "pct list".into(),
+            detail: pct::message(&stderr),
+        });
+    }
+    Ok(pct::parse_list(&text(&out.stdout))?)
+}
+
+/// `pct status CTID` → `running` / `stopped`.
+pub async fn status(
+    client: &SshClient,
+    ctid: Ctid,
+    cancel: &CancellationToken,
+) -> Result<String, PctError> {
+    let out = run(
+        client,
+        "pct status",
+        &pct::status(ctid),
+        QUICK_TIMEOUT,
+        cancel,
+    )
+    .await?;
+    if out.exit_code != Some(0) {
+        return Err(failure(ctid, "pct status", &out));
+    }
+    Ok(pct::parse_status(&text(&out.stdout))?)
+}
+
+/// `pct start CTID`; returns what pct printed on stdout (e.g. an HA request).
+pub async fn start(
+    client: &SshClient,
+    ctid: Ctid,
+    cancel: &CancellationToken,
+) -> Result<String, PctError> {
+    let out = run(
+        client,
+        "pct start",
+        &pct::start(ctid),
+        POWER_TIMEOUT,
+        cancel,
+    )
+    .await?;
+    if out.exit_code != Some(0) {
+        return Err(failure(ctid, "pct start", &out));
+    }
+    Ok(pct::message(&text(&out.stdout)))
+}
+
+/// `pct stop CTID` (immediate). pct says `CT N not running` for a stopped and for an
+/// absent container alike; `pct status` tells them apart.
+pub async fn stop(
+    client: &SshClient,
+    ctid: Ctid,
+    cancel: &CancellationToken,
+) -> Result<String, PctError> {
+    let out = run(client, "pct stop", &pct::stop(ctid), POWER_TIMEOUT, cancel).await?;
+    if out.exit_code == Some(0) {
+        return Ok(pct::message(&text(&out.stdout)));
+    }
+    match failure(ctid, "pct stop", &out) {
+        PctError::NotRunning { detail, .. } => match status(client, ctid, cancel).await {
+            Err(PctError::NotFound { .. }) => Err(PctError::NotFound { ctid, detail }),
+            _ => Err(PctError::NotRunning { ctid, detail }),
+        },
+        e => Err(e),
+    }
+}
+
+/// Runs `script` with `sh` in the container; pct's "not running" and "not found" are
+/// errors, any other outcome is returned.
+async fn in_container(
+    client: &SshClient,
+    ctid: Ctid,
+    what: &str,
+    script: &str,
+    args: &[&str],
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<ExecOutcome, PctError> {
+    let line = pct::exec_script(ctid, script, args)?;
+    let out = run(client, what, &line, timeout, cancel).await?;
+    if out.exit_code != Some(0) {
+        let e = failure(ctid, what, &out);
+        if matches!(e, PctError::NotFound { .. } | PctError::NotRunning { .. }) {
+            return Err(e);
+        }
+    }
+    Ok(out)
+}
+
+fn expect_ok(what: &str, out: &ExecOutcome) -> Result<(), PctError> {
+    if out.exit_code == Some(0) {
+        return Ok(());
+    }
+    let detail = pct::message(&text(&out.stderr));
+    Err(PctError::Failed {
+        what: what.to_string(),
+        detail: if detail.is_empty() {
+            format!("exit status {:?}", out.exit_code)
+        } else {
+            detail
+        },
+    })
+}
+
+/// Kind, size and SHA-256 of a container path.
+async fn probe(
+    client: &SshClient,
+    ctid: Ctid,
+    path: &str,
+    cancel: &CancellationToken,
+) -> Result<Probe, PctError> {
+    let out = in_container(
+        client,
+        ctid,
+        "checking the file in the container",
+        pct::PROBE_SCRIPT,
+        &[path],
+        COPY_TIMEOUT,
+        cancel,
+    )
+    .await?;
+    expect_ok("checking the file in the container", &out)?;
+    Ok(pct::parse_probe(&text(&out.stdout))?)
+}
+
+/// A temporary file this module created (or may have).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Temp {
+    Host(String),
+    Container(Ctid, String),
+}
+
+/// Temp files that could not be removed yet, per host (`user@host:port`).
+#[derive(Default)]
+pub struct Leftovers {
+    pending: StdMutex<HashMap<String, Vec<Temp>>>,
+}
+
+impl Leftovers {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add(&self, target: &str, temps: Vec<Temp>) {
+        if temps.is_empty() {
+            return;
+        }
+        tracing::warn!("temp files left on {target} for later removal: {temps:?}");
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.entry(target.to_string()).or_default().extend(temps);
+    }
+
+    /// What is still waiting for removal on `target`.
+    pub fn pending(&self, target: &str) -> Vec<Temp> {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.get(target).cloned().unwrap_or_default()
+    }
+
+    /// Tries again to remove what is left on the client's host.
+    pub async fn retry(&self, client: &SshClient) {
+        let target = client.target().display();
+        let temps = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            p.remove(&target).unwrap_or_default()
+        };
+        if temps.is_empty() {
+            return;
+        }
+        let failed = remove_all(client, temps).await;
+        self.add(&target, failed);
+    }
+}
+
+/// Removes temp files; returns those that could not be removed (and may still exist).
+async fn remove_all(client: &SshClient, temps: Vec<Temp>) -> Vec<Temp> {
+    let never = CancellationToken::new();
+    let mut failed = Vec::new();
+    let host: Vec<&str> = temps
+        .iter()
+        .filter_map(|t| match t {
+            Temp::Host(p) => Some(p.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !host.is_empty() {
+        let words: Result<Vec<String>, _> = host
+            .iter()
+            .map(|p| crate::quote::quote(p, "a path"))
+            .collect();
+        let ok = match words {
+            Ok(words) => {
+                let line = format!("rm -f -- {}", words.join(" "));
+                matches!(run(client, "rm", &line, Duration::from_secs(20), &never).await, Ok(o) if o.exit_code == Some(0))
+            }
+            Err(_) => true,
+        };
+        if !ok {
+            failed.extend(host.iter().map(|p| Temp::Host(p.to_string())));
+        }
+    }
+    for t in temps {
+        let Temp::Container(ctid, path) = &t else {
+            continue;
+        };
+        match in_container(
+            client,
+            *ctid,
+            "rm",
+            pct::REMOVE_SCRIPT,
+            &[path],
+            Duration::from_secs(30),
+            &never,
+        )
+        .await
+        {
+            Ok(o) if o.exit_code == Some(0) => {}
+            // The container is gone, and its temp with it.
+            Err(PctError::NotFound { .. }) => {}
+            _ => failed.push(t.clone()),
+        }
+    }
+    failed
+}
+
+/// The temp files of one call: removed by [`Temps::cleanup`], or, if the call's
+/// future is dropped first (cancellation), by a task spawned on drop.
+struct Temps {
+    client: Arc<SshClient>,
+    leftovers: Arc<Leftovers>,
+    list: Vec<Temp>,
+}
+
+impl Temps {
+    fn new(client: &Arc<SshClient>, leftovers: &Arc<Leftovers>) -> Self {
+        Temps {
+            client: client.clone(),
+            leftovers: leftovers.clone(),
+            list: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, t: Temp) {
+        self.list.push(t);
+    }
+
+    async fn cleanup(mut self) {
+        let list = std::mem::take(&mut self.list);
+        let failed = remove_all(&self.client, list).await;
+        self.leftovers.add(&self.client.target().display(), failed);
+    }
+}
+
+impl Drop for Temps {
+    fn drop(&mut self) {
+        let list = std::mem::take(&mut self.list);
+        if list.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let leftovers = self.leftovers.clone();
+        tokio::spawn(async move {
+            let failed = remove_all(&client, list).await;
+            leftovers.add(&client.target().display(), failed);
+        });
+    }
+}
+
+fn random_hex() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// SHA-256 of a local file, streamed.
+async fn local_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((total, hex))
+}
+
+/// What a finished container transfer moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub bytes: u64,
+    /// SHA-256 of the content, when it could be checked on both sides.
+    pub sha256: Option<String>,
+}
+
+/// Settings of one transfer.
+pub struct CopyOptions<'a> {
+    pub overwrite: bool,
+    pub max_size: u64,
+    pub progress: Progress<'a>,
+    pub cancel: &'a CancellationToken,
+}
+
+/// Copies container file `ct_path` of `ctid` to `local` (see the module docs).
+pub async fn download(
+    client: &Arc<SshClient>,
+    leftovers: &Arc<Leftovers>,
+    ctid: Ctid,
+    ct_path: &str,
+    local: &Path,
+    opts: CopyOptions<'_>,
+) -> Result<Copied, PctError> {
+    pct::split_container_path(ct_path).map_err(|e| PctError::Input(e.to_string()))?;
+    transfer::check_local_target(local, opts.overwrite).await?;
+    leftovers.retry(client).await;
+    let cancel = opts.cancel;
+
+    let (size, sha256) = match probe(client, ctid, ct_path, cancel).await? {
+        Probe::Missing => {
+            return Err(PctError::FileMissing {
+                ctid,
+                path: ct_path.into(),
+            });
+        }
+        Probe::Directory => {
+            return Err(PctError::IsDirectory {
+                ctid,
+                path: ct_path.into(),
+            });
+        }
+        Probe::Special => {
+            return Err(PctError::NotRegular {
+                ctid,
+                path: ct_path.into(),
+            });
+        }
+        Probe::File { size, sha256 } => (size, sha256),
+    };
+    if size > opts.max_size {
+        return Err(PctError::TooLarge {
+            what: format!("{ct_path} in container {ctid}"),
+            size,
+            limit: opts.max_size,
+        });
+    }
+
+    let mut temps = Temps::new(client, leftovers);
+    let host_tmp = pct::host_temp_path(&random_hex());
+    temps.add(Temp::Host(host_tmp.clone()));
+    let result = async {
+        let line = pct::pull(ctid, ct_path, &host_tmp)?;
+        let out = run(client, "pct pull", &line, COPY_TIMEOUT, cancel).await?;
+        if let Some(msg) = pct::transfer_failure(out.exit_code, &text(&out.stderr)) {
+            return Err(match failure(ctid, "pct pull", &out) {
+                e @ (PctError::NotFound { .. } | PctError::NotRunning { .. }) => e,
+                _ => PctError::Failed {
+                    what: "pct pull".into(),
+                    detail: msg,
+                },
+            });
+        }
+        // Verify the host copy against what was measured in the container.
+        let q = crate::quote::quote(&host_tmp, "the host path")?;
+        let line = format!(
+            "echo file; wc -c < {q} || exit 1; if command -v sha256sum >/dev/null 2>&1; then sha256sum < {q} || exit 1; else echo -; fi"
+        );
+        let out = run(client, "checking the host copy", &line, COPY_TIMEOUT, cancel).await?;
+        expect_ok("checking the host copy", &out)?;
+        let Probe::File {
+            size: got,
+            sha256: host_sha,
+        } = pct::parse_probe(&text(&out.stdout))?
+        else {
+            return Err(PctError::Verify("the host copy is missing".into()));
+        };
+        if got != size {
+            return Err(PctError::Verify(format!(
+                "the container file has {size} bytes, the copy on the host {got}"
+            )));
+        }
+        let checked = match (&sha256, &host_sha) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(PctError::Verify(
+                    "the SHA-256 of the host copy differs from the container file's (was it changing?)".into(),
+                ));
+            }
+            (Some(a), Some(_)) => Some(a.clone()),
+            _ => None,
+        };
+        let done = tokio::select! {
+            r = transfer::download(client, &host_tmp, local, opts.overwrite, opts.max_size, opts.progress) => r?,
+            _ = cancel.cancelled() => return Err(PctError::Cancelled),
+        };
+        if done.bytes != size {
+            return Err(PctError::Verify(format!(
+                "{} bytes arrived, {size} were expected",
+                done.bytes
+            )));
+        }
+        Ok(Copied {
+            bytes: done.bytes,
+            sha256: checked,
+        })
+    }
+    .await;
+    temps.cleanup().await;
+    result
+}
+
+/// Copies local file `local` to `ct_path` in container `ctid` with mode `mode`
+/// (see the module docs).
+pub async fn upload(
+    client: &Arc<SshClient>,
+    leftovers: &Arc<Leftovers>,
+    ctid: Ctid,
+    local: &Path,
+    ct_path: &str,
+    mode: u32,
+    opts: CopyOptions<'_>,
+) -> Result<Copied, PctError> {
+    let (dir, name) =
+        pct::split_container_path(ct_path).map_err(|e| PctError::Input(e.to_string()))?;
+    let local_err = |reason: String| {
+        PctError::Transfer(TransferError::Local {
+            path: local.to_path_buf(),
+            reason,
+        })
+    };
+    let meta = tokio::fs::metadata(local)
+        .await
+        .map_err(|e| local_err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(local_err("not a regular file".into()));
+    }
+    if meta.len() > opts.max_size {
+        return Err(PctError::TooLarge {
+            what: format!("local file {}", local.display()),
+            size: meta.len(),
+            limit: opts.max_size,
+        });
+    }
+    let (size, sha) = local_sha256(local)
+        .await
+        .map_err(|e| local_err(e.to_string()))?;
+    if size > opts.max_size {
+        return Err(PctError::TooLarge {
+            what: format!("local file {} (it grew)", local.display()),
+            size,
+            limit: opts.max_size,
+        });
+    }
+    leftovers.retry(client).await;
+    let cancel = opts.cancel;
+
+    let out = in_container(
+        client,
+        ctid,
+        "checking the target in the container",
+        pct::TARGET_SCRIPT,
+        &[dir, ct_path],
+        QUICK_TIMEOUT,
+        cancel,
+    )
+    .await?;
+    expect_ok("checking the target in the container", &out)?;
+    match pct::parse_target(&text(&out.stdout))? {
+        Target::NoDirectory => {
+            return Err(PctError::DirMissing {
+                ctid,
+                dir: dir.into(),
+            });
+        }
+        Target::Directory => {
+            return Err(PctError::IsDirectory {
+                ctid,
+                path: ct_path.into(),
+            });
+        }
+        Target::Exists if !opts.overwrite => {
+            return Err(PctError::Exists {
+                path: ct_path.into(),
+            });
+        }
+        Target::Exists | Target::Absent => {}
+    }
+
+    let mut temps = Temps::new(client, leftovers);
+    let host_tmp = pct::host_temp_path(&random_hex());
+    let ct_tmp = pct::container_temp_path(dir, name, &random_hex()[..16]);
+    temps.add(Temp::Host(host_tmp.clone()));
+    temps.add(Temp::Container(ctid, ct_tmp.clone()));
+    let result = async {
+        let sent = tokio::select! {
+            r = transfer::upload(client, local, &host_tmp, Some(0o600), false, opts.max_size, opts.progress) => r?,
+            _ = cancel.cancelled() => return Err(PctError::Cancelled),
+        };
+        if sent.bytes != size {
+            return Err(PctError::Verify(
+                "the local file changed during the upload".into(),
+            ));
+        }
+        let line = pct::push(ctid, &host_tmp, &ct_tmp, mode)?;
+        let out = run(client, "pct push", &line, COPY_TIMEOUT, cancel).await?;
+        if let Some(msg) = pct::transfer_failure(out.exit_code, &text(&out.stderr)) {
+            return Err(match failure(ctid, "pct push", &out) {
+                e @ (PctError::NotFound { .. } | PctError::NotRunning { .. }) => e,
+                _ => PctError::Failed {
+                    what: "pct push".into(),
+                    detail: msg,
+                },
+            });
+        }
+        let checked = match probe(client, ctid, &ct_tmp, cancel).await? {
+            Probe::File { size: got, .. } if got != size => {
+                return Err(PctError::Verify(format!(
+                    "{got} of {size} bytes arrived in the container"
+                )));
+            }
+            Probe::File {
+                sha256: Some(got), ..
+            } if got != sha => {
+                return Err(PctError::Verify(
+                    "the SHA-256 in the container differs from the local file's".into(),
+                ));
+            }
+            Probe::File { sha256, .. } => sha256,
+            other => {
+                return Err(PctError::Verify(format!(
+                    "the pushed file is not there ({other:?})"
+                )));
+            }
+        };
+        let (script, what) = if opts.overwrite {
+            (pct::REPLACE_SCRIPT, "moving the file into place")
+        } else {
+            (pct::NO_CLOBBER_SCRIPT, "linking the file into place")
+        };
+        let out = in_container(
+            client,
+            ctid,
+            what,
+            script,
+            &[&ct_tmp, ct_path],
+            QUICK_TIMEOUT,
+            cancel,
+        )
+        .await?;
+        if out.exit_code != Some(0) {
+            if !opts.overwrite && text(&out.stderr).contains("File exists") {
+                return Err(PctError::Exists {
+                    path: ct_path.into(),
+                });
+            }
+            expect_ok(what, &out)?;
+        }
+        Ok(Copied {
+            bytes: size,
+            sha256: checked,
+        })
+    }
+    .await;
+    temps.cleanup().await;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_pcts_message_and_a_suggestion() {
+        let ctid = Ctid::new(999).unwrap();
+        let e = PctError::NotFound {
+            ctid,
+            detail: "Configuration file 'nodes/pve/lxc/999.conf' does not exist".into(),
+        };
+        assert_eq!(e.to_string(), "Container 999 not found");
+        assert_eq!(
+            e.suggestion(),
+            "Use proxmox_list_containers to see available containers"
+        );
+        assert!(e.detail().unwrap().contains("999.conf"));
+        let e = PctError::Exists {
+            path: "/etc/app/app.conf".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "File already exists in container: /etc/app/app.conf"
+        );
+        assert_eq!(
+            e.suggestion(),
+            "Set overwrite=true to replace existing file"
+        );
+    }
+}

@@ -1,0 +1,796 @@
+//! The seven `proxmox_*` tools (registered when ENABLE_PROXMOX=true): rmcp glue over
+//! [`crate::proxmox`] and [`crate::pct`]. Arguments are validated before any I/O; the
+//! container id becomes a [`Ctid`], which cannot hold an invalid id.
+
+use std::time::Duration;
+
+use rmcp::handler::server::common::{schema_for_input, schema_for_output};
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::params::{self, InvalidParam, Permissions};
+use super::{ProgressSender, RemoteExec, text_for, tool_result};
+use crate::output::{ExecReport, ResponseFormat};
+use crate::pct::{self, Ctid};
+use crate::proxmox::{self, CopyOptions, PctError};
+use crate::ssh::run_command;
+
+fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Container id (100-999999999), as an integer or a string of digits, e.g. 100.",
+        "anyOf": [
+            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
+            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
+        ]
+    })
+}
+
+fn bad(param: &str, problem: impl Into<String>, fix: &str) -> InvalidParam {
+    InvalidParam {
+        param: param.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+fn ctid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
+    Ctid::from_json(v).map_err(|e| {
+        bad(
+            "ctid",
+            e.0,
+            "Give a container id from 100 to 999999999, e.g. 100; proxmox_list_containers lists them.",
+        )
+    })
+}
+
+fn container_path(param: &str, v: &str) -> Result<(), InvalidParam> {
+    params::check_path(param, v)?;
+    pct::split_container_path(v).map(|_| ()).map_err(|e| {
+        let fix = match e {
+            pct::BadPath::Traversal => "Give the file's absolute path without '..' components.",
+            pct::BadPath::Relative(_) => {
+                "Give an absolute path inside the container, e.g. /etc/app/app.conf."
+            }
+            pct::BadPath::NotAFile(_) => "Give the full path of a file, e.g. /etc/app/app.conf.",
+        };
+        InvalidParam {
+            param: param.into(),
+            problem: e.to_string(),
+            fix: fix.into(),
+        }
+    })
+}
+
+/// `proxmox_container_exec_command` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtExecParams {
+    #[schemars(schema_with = "ctid_schema")]
+    pub ctid: serde_json::Value,
+    /// The shell command to run in the container (1-10000 characters), e.g. `df -h`. It
+    /// runs with bash, or with sh where the container has no bash (Alpine), as root,
+    /// without a terminal and without standard input.
+    #[schemars(length(min = 1, max = 10000))]
+    pub command: String,
+    /// Wall-clock limit in seconds for the whole command (1-300, default 30). When it
+    /// expires the command is ended and the partial output returned.
+    #[serde(default = "default_timeout")]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout: u64,
+    /// `text` (default) for readable sections, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+/// `proxmox_list_containers` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// `text` (default) for a table, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+/// `proxmox_container_status` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusParams {
+    #[schemars(schema_with = "ctid_schema")]
+    pub ctid: serde_json::Value,
+    /// `text` (default) for one sentence, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+/// `proxmox_start_container` / `proxmox_stop_container` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PowerParams {
+    #[schemars(schema_with = "ctid_schema")]
+    pub ctid: serde_json::Value,
+}
+
+/// `proxmox_download_file_from_container` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtDownloadParams {
+    #[schemars(schema_with = "ctid_schema")]
+    pub ctid: serde_json::Value,
+    /// Absolute path of the file inside the container, e.g. /var/log/nginx/access.log
+    /// (no `..`).
+    #[schemars(length(min = 1, max = 4096))]
+    pub container_path: String,
+    /// Path of the file to create on this machine; its directory must exist.
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Replace the local file if it exists (default false).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `proxmox_upload_file_to_container` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CtUploadParams {
+    #[schemars(schema_with = "ctid_schema")]
+    pub ctid: serde_json::Value,
+    /// Path of the file on this machine (the one running the MCP server).
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Absolute path of the file to create in the container (no `..`); its directory
+    /// must exist.
+    #[schemars(length(min = 1, max = 4096))]
+    pub container_path: String,
+    /// Octal permissions for the file in the container (default "644"), e.g. "600".
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    /// Replace the file in the container if it exists (default false: refused).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// One container in `proxmox_list_containers`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ContainerRow {
+    pub ctid: u32,
+    /// `running` or `stopped`.
+    pub status: String,
+    pub name: String,
+    /// The lock held on the container (e.g. `backup`, `snapshot`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+}
+
+/// Result of `proxmox_list_containers`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct ListReport {
+    pub success: bool,
+    /// The containers of the node, by id (empty on error).
+    #[serde(default)]
+    pub containers: Vec<ContainerRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// pct's own message, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of `proxmox_container_status`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct StatusReport {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    /// `running` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of `proxmox_start_container` / `proxmox_stop_container`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct PowerReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// pct's own message (on failure, or e.g. an HA request on success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of the two container file tools.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct CtTransferReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_path: Option<String>,
+    /// Octal permission bits of the uploaded file, e.g. "644".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_transferred: Option<u64>,
+    /// SHA-256 of the content, checked on both sides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+fn error_text(error: &str, suggestion: Option<&str>, detail: Option<&str>) -> String {
+    let mut s = format!("Error: {error}\n");
+    if let Some(d) = detail {
+        s.push_str(&format!("pct: {d}\n"));
+    }
+    if let Some(sug) = suggestion {
+        s.push_str(&format!("Suggestion: {sug}\n"));
+    }
+    s
+}
+
+fn pretty<T: Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+fn list_error(
+    error: String,
+    suggestion: String,
+    detail: Option<String>,
+    f: ResponseFormat,
+) -> CallToolResult {
+    let r = ListReport {
+        success: false,
+        error: Some(error),
+        suggestion: Some(suggestion),
+        detail,
+        ..Default::default()
+    };
+    let human = error_text(
+        r.error.as_deref().unwrap_or_default(),
+        r.suggestion.as_deref(),
+        r.detail.as_deref(),
+    );
+    tool_result(&r, text_for(&r, f, human), true)
+}
+
+fn status_error(
+    ctid: Option<Ctid>,
+    error: String,
+    suggestion: String,
+    detail: Option<String>,
+    f: ResponseFormat,
+) -> CallToolResult {
+    let r = StatusReport {
+        success: false,
+        ctid: ctid.map(Ctid::get),
+        error: Some(error),
+        suggestion: Some(suggestion),
+        detail,
+        ..Default::default()
+    };
+    let human = error_text(
+        r.error.as_deref().unwrap_or_default(),
+        r.suggestion.as_deref(),
+        r.detail.as_deref(),
+    );
+    tool_result(&r, text_for(&r, f, human), true)
+}
+
+fn power_error(
+    ctid: Option<Ctid>,
+    error: String,
+    suggestion: String,
+    detail: Option<String>,
+) -> CallToolResult {
+    let r = PowerReport {
+        success: false,
+        message: error.clone(),
+        ctid: ctid.map(Ctid::get),
+        error: Some(error),
+        suggestion: Some(suggestion),
+        detail,
+    };
+    tool_result(&r, pretty(&r), true)
+}
+
+fn transfer_error(
+    ctid: Option<Ctid>,
+    error: String,
+    suggestion: String,
+    detail: Option<String>,
+) -> CallToolResult {
+    let r = CtTransferReport {
+        success: false,
+        message: error.clone(),
+        ctid: ctid.map(Ctid::get),
+        error: Some(error),
+        suggestion: Some(suggestion),
+        detail,
+        ..Default::default()
+    };
+    tool_result(&r, pretty(&r), true)
+}
+
+fn format_hint(args: &JsonObject) -> ResponseFormat {
+    match args.get("response_format").and_then(|f| f.as_str()) {
+        Some("json") => ResponseFormat::Json,
+        _ => ResponseFormat::Text,
+    }
+}
+
+/// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
+/// A lock is shown after the name: ` 101 | stopped | db01 (locked: backup)`.
+pub fn list_table(rows: &[ContainerRow]) -> String {
+    let mut s = String::from("CTID | Status  | Name\n");
+    s.push_str(&"-".repeat(50));
+    s.push('\n');
+    if rows.is_empty() {
+        s.push_str("(no containers on this node)\n");
+    }
+    for r in rows {
+        s.push_str(&format!("{:>4} | {:<7} | {}", r.ctid, r.status, r.name));
+        if let Some(lock) = &r.lock {
+            s.push_str(&format!(" (locked: {lock})"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[tool_router(router = proxmox_router, vis = "pub(crate)")]
+impl RemoteExec {
+    #[tool(
+        name = "proxmox_container_exec_command",
+        description = "Run a shell command inside a running LXC container (`pct exec CTID -- …`) and return its stdout, \
+stderr and exit code. The command runs as root with bash, or sh where there is no bash (Alpine), without a terminal or \
+standard input. `timeout` (1-300 s, default 30) limits the whole run; then the command is ended and the partial output \
+returned with timeout_reached=true. Long output is cut to CHARACTER_LIMIT, keeping both ends. A non-zero exit code, a \
+stopped or unknown container are error results.",
+        input_schema = schema_for_input::<CtExecParams>().expect("valid schema"),
+        output_schema = schema_for_output::<ExecReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_container_exec_command(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let command_hint = args
+            .get("command")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let fail = |command: &str, f: ResponseFormat, e: String, s: String| {
+            let report = ExecReport::failed(command, e, s);
+            let text = text_for(&report, f, report.to_text());
+            tool_result(&report, text, true)
+        };
+        let hint = format_hint(&args);
+        let p: CtExecParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(fail(&command_hint, hint, e.to_string(), e.fix)),
+        };
+        let checked = ctid_of(&p.ctid).and_then(|ctid| {
+            let probe = super::params::ExecParams {
+                command: p.command.clone(),
+                timeout: p.timeout,
+                response_format: p.response_format,
+            };
+            probe.validate().map(|_| ctid)
+        });
+        let ctid = match checked {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(&p.command, p.response_format, e.to_string(), e.fix)),
+        };
+        let line = match pct::exec(ctid, &p.command, p.timeout + 10) {
+            Ok(l) => l,
+            Err(e) => {
+                return Ok(fail(
+                    &p.command,
+                    p.response_format,
+                    e.to_string(),
+                    "Remove NUL bytes from the command.".into(),
+                ));
+            }
+        };
+        let limit = self.state.config.character_limit;
+        let client = self.client();
+        let outcome = run_command(
+            &client,
+            &line,
+            Duration::from_secs(p.timeout),
+            limit * 4,
+            &ctx.ct,
+        )
+        .await;
+        let mut report = match &outcome {
+            Ok(o) => ExecReport::from_outcome(&p.command, o, limit, p.timeout),
+            Err(e) => ExecReport::failed(&p.command, e.to_string(), e.suggestion().to_string()),
+        };
+        // pct's own refusal (exit 255, its message alone on stderr) is not the command's.
+        if let Ok(o) = &outcome
+            && o.exit_code == Some(255)
+            && o.stdout.total == 0
+            && proxmox::text(&o.stderr).trim().lines().count() == 1
+        {
+            let e = proxmox::failure(ctid, "pct exec", o);
+            if matches!(e, PctError::NotFound { .. } | PctError::NotRunning { .. }) {
+                report.error = Some(e.to_string());
+                report.suggestion = Some(e.suggestion());
+            }
+        }
+        let text = text_for(&report, p.response_format, report.to_text());
+        Ok(tool_result(&report, text, !report.success))
+    }
+
+    #[tool(
+        name = "proxmox_list_containers",
+        description = "List the LXC containers of the Proxmox VE node (`pct list`): id, status (running/stopped), \
+name, and the lock when one is held (e.g. during a backup).",
+        input_schema = schema_for_input::<ListParams>().expect("valid schema"),
+        output_schema = schema_for_output::<ListReport>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_list_containers(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let hint = format_hint(&args);
+        let p: ListParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(list_error(e.to_string(), e.fix, None, hint)),
+        };
+        let client = self.client();
+        match proxmox::list(&client, &ctx.ct).await {
+            Ok(rows) => {
+                let r = ListReport {
+                    success: true,
+                    containers: rows
+                        .into_iter()
+                        .map(|e| ContainerRow {
+                            ctid: e.ctid,
+                            status: e.status,
+                            name: e.name,
+                            lock: e.lock,
+                        })
+                        .collect(),
+                    ..Default::default()
+                };
+                let human = list_table(&r.containers);
+                Ok(tool_result(
+                    &r,
+                    text_for(&r, p.response_format, human),
+                    false,
+                ))
+            }
+            Err(e) => Ok(list_error(
+                e.to_string(),
+                e.suggestion(),
+                e.detail(),
+                p.response_format,
+            )),
+        }
+    }
+
+    #[tool(
+        name = "proxmox_container_status",
+        description = "The status of one LXC container (`pct status`): running or stopped. An unknown container is an \
+error result.",
+        input_schema = schema_for_input::<StatusParams>().expect("valid schema"),
+        output_schema = schema_for_output::<StatusReport>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_container_status(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let hint = format_hint(&args);
+        let p: StatusParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(status_error(None, e.to_string(), e.fix, None, hint)),
+        };
+        let ctid = match ctid_of(&p.ctid) {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(status_error(
+                    None,
+                    e.to_string(),
+                    e.fix,
+                    None,
+                    p.response_format,
+                ));
+            }
+        };
+        let client = self.client();
+        match proxmox::status(&client, ctid, &ctx.ct).await {
+            Ok(status) => {
+                let human = format!("Container {ctid} is {status}\n");
+                let r = StatusReport {
+                    success: true,
+                    ctid: Some(ctid.get()),
+                    status: Some(status),
+                    ..Default::default()
+                };
+                Ok(tool_result(
+                    &r,
+                    text_for(&r, p.response_format, human),
+                    false,
+                ))
+            }
+            Err(e) => Ok(status_error(
+                Some(ctid),
+                e.to_string(),
+                e.suggestion(),
+                e.detail(),
+                p.response_format,
+            )),
+        }
+    }
+
+    #[tool(
+        name = "proxmox_start_container",
+        description = "Start a stopped LXC container (`pct start`). Starting a running, locked, template or unknown \
+container is an error result carrying pct's message.",
+        input_schema = schema_for_input::<PowerParams>().expect("valid schema"),
+        output_schema = schema_for_output::<PowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_start_container(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.power(args, ctx, true).await
+    }
+
+    #[tool(
+        name = "proxmox_stop_container",
+        description = "Stop a running LXC container at once (`pct stop`: like pulling the plug, without a clean \
+shutdown of its services; for a clean one run `poweroff` with proxmox_container_exec_command). Stopping a stopped, \
+locked or unknown container is an error result carrying pct's message.",
+        input_schema = schema_for_input::<PowerParams>().expect("valid schema"),
+        output_schema = schema_for_output::<PowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_stop_container(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.power(args, ctx, false).await
+    }
+
+    #[tool(
+        name = "proxmox_download_file_from_container",
+        description = "Copy a file from a running LXC container to this machine (through a temporary file on the host, \
+removed afterwards). The copy is checked by size and SHA-256 and written to a temporary name beside the target, renamed \
+into place only when complete. overwrite=false (default) refuses an existing local file. Files larger than \
+MAX_FILE_SIZE are refused before anything is copied.",
+        input_schema = schema_for_input::<CtDownloadParams>().expect("valid schema"),
+        output_schema = schema_for_output::<CtTransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_download_file_from_container(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let p: CtDownloadParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+        };
+        let checked = ctid_of(&p.ctid).and_then(|c| {
+            container_path("container_path", &p.container_path)?;
+            params::check_path("local_path", &p.local_path)?;
+            Ok(c)
+        });
+        let ctid = match checked {
+            Ok(c) => c,
+            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+        };
+        let local = super::core::local_path(&p.local_path);
+        let progress = ProgressSender::new(&ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let client = self.client();
+        let result = proxmox::download(
+            &client,
+            &self.state.leftovers,
+            ctid,
+            &p.container_path,
+            &local,
+            CopyOptions {
+                overwrite: p.overwrite,
+                max_size: self.state.config.max_file_size,
+                progress: &report_progress,
+                cancel: &ctx.ct,
+            },
+        )
+        .await;
+        Ok(match result {
+            Ok(done) => {
+                let r = CtTransferReport {
+                    success: true,
+                    message: format!("File downloaded successfully from container {ctid}"),
+                    ctid: Some(ctid.get()),
+                    container_path: Some(p.container_path.clone()),
+                    local_path: Some(local.display().to_string()),
+                    bytes_transferred: Some(done.bytes),
+                    sha256: done.sha256,
+                    ..Default::default()
+                };
+                tool_result(&r, pretty(&r), false)
+            }
+            Err(e) => transfer_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+        })
+    }
+
+    #[tool(
+        name = "proxmox_upload_file_to_container",
+        description = "Copy a file from this machine into a running LXC container (through a temporary file on the \
+host, removed afterwards). It arrives complete or not at all: pushed to a hidden temporary name beside the target with \
+`permissions` (octal, default \"644\"), checked by size and SHA-256, then moved into place. overwrite=false (default) \
+refuses an existing file in the container; the target's directory must exist. Files larger than MAX_FILE_SIZE are \
+refused.",
+        input_schema = schema_for_input::<CtUploadParams>().expect("valid schema"),
+        output_schema = schema_for_output::<CtTransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_upload_file_to_container(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let p: CtUploadParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+        };
+        let checked = ctid_of(&p.ctid).and_then(|c| {
+            params::check_path("local_path", &p.local_path)?;
+            container_path("container_path", &p.container_path)?;
+            let mode = match &p.permissions {
+                Some(m) => m.mode("permissions")?,
+                None => 0o644,
+            };
+            Ok((c, mode))
+        });
+        let (ctid, mode) = match checked {
+            Ok(c) => c,
+            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+        };
+        let local = super::core::local_path(&p.local_path);
+        let progress = ProgressSender::new(&ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let client = self.client();
+        let result = proxmox::upload(
+            &client,
+            &self.state.leftovers,
+            ctid,
+            &local,
+            &p.container_path,
+            mode,
+            CopyOptions {
+                overwrite: p.overwrite,
+                max_size: self.state.config.max_file_size,
+                progress: &report_progress,
+                cancel: &ctx.ct,
+            },
+        )
+        .await;
+        Ok(match result {
+            Ok(done) => {
+                let r = CtTransferReport {
+                    success: true,
+                    message: format!("File uploaded successfully to container {ctid}"),
+                    ctid: Some(ctid.get()),
+                    local_path: Some(local.display().to_string()),
+                    container_path: Some(p.container_path.clone()),
+                    permissions: Some(format!("{mode:o}")),
+                    bytes_transferred: Some(done.bytes),
+                    sha256: done.sha256,
+                    ..Default::default()
+                };
+                tool_result(&r, pretty(&r), false)
+            }
+            Err(e) => transfer_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+        })
+    }
+}
+
+impl RemoteExec {
+    async fn power(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+        start: bool,
+    ) -> Result<CallToolResult, ErrorData> {
+        let p: PowerParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(power_error(None, e.to_string(), e.fix, None)),
+        };
+        let ctid = match ctid_of(&p.ctid) {
+            Ok(c) => c,
+            Err(e) => return Ok(power_error(None, e.to_string(), e.fix, None)),
+        };
+        let client = self.client();
+        let result = if start {
+            proxmox::start(&client, ctid, &ctx.ct).await
+        } else {
+            proxmox::stop(&client, ctid, &ctx.ct).await
+        };
+        Ok(match result {
+            Ok(said) => {
+                let r = PowerReport {
+                    success: true,
+                    message: format!(
+                        "Container {ctid} {} successfully",
+                        if start { "started" } else { "stopped" }
+                    ),
+                    ctid: Some(ctid.get()),
+                    detail: (!said.is_empty()).then_some(said),
+                    ..Default::default()
+                };
+                tool_result(&r, pretty(&r), false)
+            }
+            Err(e) => power_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_the_references_and_shows_locks_after_the_name() {
+        let rows = vec![
+            ContainerRow {
+                ctid: 100,
+                status: "running".into(),
+                name: "webserver".into(),
+                lock: None,
+            },
+            ContainerRow {
+                ctid: 101,
+                status: "stopped".into(),
+                name: "database".into(),
+                lock: Some("backup".into()),
+            },
+        ];
+        assert_eq!(
+            list_table(&rows),
+            format!(
+                "CTID | Status  | Name\n{}\n 100 | running | webserver\n 101 | stopped | database (locked: backup)\n",
+                "-".repeat(50)
+            )
+        );
+    }
+}

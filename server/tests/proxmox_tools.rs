@@ -1,0 +1,966 @@
+//! The proxmox_* tools through a real MCP client against an in-process fake-pve.
+
+mod support;
+
+use fake_pve::fixture::Fixture;
+use serde_json::{Value, json};
+use sha2::Digest;
+use support::{Env, Options, eventually, is_error, start_with, structured, text};
+
+const FIXTURE: &str = r#"
+node = "pve"
+
+[[containers]]
+vmid = 100
+hostname = "webserver"
+status = "running"
+
+  [[containers.files]]
+  path = "/var/log/nginx/access.log"
+  content = "GET / 200\n"
+
+  [[containers.files]]
+  path = "/etc/app/app.conf"
+  content = "port=8080\n"
+
+[[containers]]
+vmid = 101
+hostname = "database"
+status = "stopped"
+
+[[containers]]
+vmid = 102
+hostname = "cache"
+status = "running"
+
+[[containers]]
+vmid = 103
+hostname = "alpine"
+status = "running"
+ostype = "alpine"
+
+[[containers]]
+vmid = 104
+hostname = "a-container-with-a-rather-long-hostname"
+status = "stopped"
+lock = "backup"
+
+[[scripts]]
+pattern = "apt update"
+stdout = "Reading package lists...\nAll packages are up to date.\n"
+on = "containers"
+"#;
+
+async fn env() -> Env {
+    start_with(Options {
+        fixture: Fixture::parse(FIXTURE).unwrap(),
+        vars: vec![("ENABLE_PROXMOX", "true".into())],
+        ..Options::default()
+    })
+    .await
+}
+
+fn sha(data: &[u8]) -> String {
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// No temp file of ours is left on the host or in any container.
+fn assert_no_temps(env: &Env) {
+    let host: Vec<String> = env
+        .host()
+        .host_files()
+        .into_iter()
+        .filter(|p| p.contains("mcp"))
+        .collect();
+    assert!(host.is_empty(), "host temps left: {host:?}");
+    for id in [100, 101, 102, 103, 104] {
+        let ct: Vec<String> = env
+            .host()
+            .container_files(id)
+            .into_iter()
+            .filter(|p| p.contains(".mcp-"))
+            .collect();
+        assert!(ct.is_empty(), "temps left in {id}: {ct:?}");
+    }
+}
+
+async fn exec(env: &Env, ctid: Value, command: &str) -> rmcp::model::CallToolResult {
+    env.call(
+        "proxmox_container_exec_command",
+        json!({"ctid": ctid, "command": command}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_are_listed_only_when_enabled_with_schemas_and_annotations() {
+    let off = support::start().await;
+    let names: Vec<String> = off
+        .client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with("proxmox_")),
+        "{names:?}"
+    );
+
+    let env = env().await;
+    let tools = env.client.list_all_tools().await.unwrap();
+    let get = |n: &str| tools.iter().find(|t| t.name == n).unwrap().clone();
+    for name in [
+        "proxmox_container_exec_command",
+        "proxmox_list_containers",
+        "proxmox_container_status",
+        "proxmox_start_container",
+        "proxmox_stop_container",
+        "proxmox_download_file_from_container",
+        "proxmox_upload_file_to_container",
+    ] {
+        let t = get(name);
+        let out = t.output_schema.as_ref().expect("output schema");
+        let props = out["properties"].as_object().unwrap();
+        assert!(
+            props.contains_key("error") && props.contains_key("suggestion"),
+            "{name}"
+        );
+        let a = t.annotations.as_ref().unwrap();
+        assert_eq!(a.open_world_hint, Some(true), "{name}");
+        assert!(
+            t.input_schema["properties"].get("ctid").is_some() || name == "proxmox_list_containers"
+        );
+    }
+    for ro in ["proxmox_list_containers", "proxmox_container_status"] {
+        let a = get(ro).annotations.unwrap();
+        assert_eq!(
+            (a.read_only_hint, a.idempotent_hint),
+            (Some(true), Some(true))
+        );
+    }
+    for d in ["proxmox_stop_container", "proxmox_container_exec_command"] {
+        assert_eq!(get(d).annotations.unwrap().destructive_hint, Some(true));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_reads_columns_so_a_lock_never_leaks_into_the_name() {
+    let env = env().await;
+    let r = env
+        .call(
+            "proxmox_list_containers",
+            json!({"response_format": "json"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), s);
+    assert_eq!(
+        s["containers"][0],
+        json!({"ctid":100,"status":"running","name":"webserver"})
+    );
+    assert_eq!(
+        s["containers"][4],
+        json!({"ctid":104,"status":"stopped","name":"a-container-with-a-rather-long-hostname","lock":"backup"})
+    );
+    let t = env.call("proxmox_list_containers", json!({})).await;
+    let table = text(&t);
+    assert!(
+        table.starts_with(&format!("CTID | Status  | Name\n{}\n", "-".repeat(50))),
+        "{table}"
+    );
+    assert!(table.contains("\n 100 | running | webserver\n"), "{table}");
+    assert!(
+        table.contains(
+            "\n 104 | stopped | a-container-with-a-rather-long-hostname (locked: backup)\n"
+        ),
+        "{table}"
+    );
+
+    // The longest lock name is wider than its column and pushes the name right.
+    env.host().set_lock(102, Some("snapshot-delete"));
+    let s = structured(&env.call("proxmox_list_containers", json!({})).await);
+    assert_eq!(
+        s["containers"][2],
+        json!({"ctid":102,"status":"running","name":"cache","lock":"snapshot-delete"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_of_running_stopped_and_absent_containers() {
+    let env = env().await;
+    let r = env
+        .call("proxmox_container_status", json!({"ctid": 100}))
+        .await;
+    assert_eq!(text(&r), "Container 100 is running\n");
+    assert_eq!(structured(&r)["status"], "running");
+    let r = env
+        .call(
+            "proxmox_container_status",
+            json!({"ctid": "101", "response_format": "json"}),
+        )
+        .await;
+    assert_eq!(structured(&r)["status"], "stopped");
+    let r = env
+        .call("proxmox_container_status", json!({"ctid": 999}))
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["error"], "Container 999 not found");
+    assert_eq!(
+        s["suggestion"],
+        "Use proxmox_list_containers to see available containers"
+    );
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("lxc/999.conf' does not exist")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_ctids_are_refused_before_anything_is_sent() {
+    let env = env().await;
+    for (tool, extra) in [
+        ("proxmox_container_status", json!({})),
+        ("proxmox_start_container", json!({})),
+        ("proxmox_stop_container", json!({})),
+        ("proxmox_container_exec_command", json!({"command": "true"})),
+        (
+            "proxmox_download_file_from_container",
+            json!({"container_path": "/etc/hostname", "local_path": "/tmp/x"}),
+        ),
+    ] {
+        for bad in [
+            json!(99),
+            json!("0100"),
+            json!(-5),
+            json!("100; reboot"),
+            json!(1.5),
+            json!(1_000_000_000u64),
+        ] {
+            let mut args = extra.clone();
+            args["ctid"] = bad.clone();
+            let r = env.call(tool, args).await;
+            assert!(is_error(&r), "{tool} {bad}");
+            let s = structured(&r);
+            assert!(
+                s["error"].as_str().unwrap().contains("`ctid`"),
+                "{tool} {bad}: {s}"
+            );
+            assert!(!s["suggestion"].as_str().unwrap().is_empty());
+        }
+    }
+    assert!(env.host().running().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_reports_like_ssh_exec_and_handles_hostile_commands() {
+    let env = env().await;
+    let r = exec(&env, json!(100), "echo hi; echo oops >&2; exit 3").await;
+    assert!(is_error(&r));
+    assert_eq!(
+        text(&r),
+        "=== STDOUT ===\nhi\n=== STDERR ===\noops\n=== EXIT CODE: 3 ===\n"
+    );
+    let r = env
+        .call(
+            "proxmox_container_exec_command",
+            json!({"ctid": "100", "command": "hostname; ls -la / | head -n 1", "response_format": "json"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), s);
+    assert!(
+        s["stdout"].as_str().unwrap().starts_with("webserver\n"),
+        "{s}"
+    );
+    assert_eq!(s["command"], "hostname; ls -la / | head -n 1");
+    // Quotes, $(...), and words that look like pct's own options reach the container as written.
+    let r = exec(
+        &env,
+        json!(100),
+        r#"echo "it's" '$(hostname)' -k --verbose"#,
+    )
+    .await;
+    assert_eq!(structured(&r)["stdout"], "it's $(hostname) -k --verbose\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_on_stopped_and_absent_containers_says_what_to_do() {
+    let env = env().await;
+    let r = exec(&env, json!(101), "true").await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["error"], "Container 101 is not running");
+    assert!(
+        s["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("proxmox_start_container")
+    );
+    assert_eq!(s["stderr"], "container '101' not running!\n");
+    let r = exec(&env, json!(999), "true").await;
+    let s = structured(&r);
+    assert_eq!(s["error"], "Container 999 not found");
+    assert!(text(&r).contains("Suggestion: Use proxmox_list_containers"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpine_without_bash_still_runs_commands() {
+    let env = env().await;
+    assert!(env.host().container_file(103, "/bin/bash").is_none());
+    let r = exec(
+        &env,
+        json!(103),
+        "cat /etc/os-release | head -n 1; echo $((6*7))",
+    )
+    .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let out = structured(&r)["stdout"].as_str().unwrap().to_string();
+    assert!(out.contains("Alpine"), "{out}");
+    assert!(out.ends_with("42\n"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_exec_ends_the_command_in_the_container() {
+    let env = env().await;
+    let r = env
+        .call(
+            "proxmox_container_exec_command",
+            json!({"ctid": 100, "command": "echo started; sleep 60", "timeout": 1}),
+        )
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["timeout_reached"], true);
+    assert_eq!(s["stdout"], "started\n");
+    assert_eq!(s["exit_code"], Value::Null);
+    eventually("the container's sleep ended", || {
+        !env.host()
+            .running()
+            .iter()
+            .any(|p| p.args.contains("sleep 60"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_exec_output_is_cut_like_ssh_exec() {
+    let env = start_with(Options {
+        fixture: Fixture::parse(FIXTURE).unwrap(),
+        vars: vec![
+            ("ENABLE_PROXMOX", "true".into()),
+            ("CHARACTER_LIMIT", "1000".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let r = exec(&env, json!(100), "seq 1 20000; exit 4").await;
+    let s = structured(&r);
+    assert_eq!(s["exit_code"], 4);
+    assert_eq!(s["stdout_truncated"], true);
+    assert!(s["stdout"].as_str().unwrap().ends_with("20000\n"));
+    assert!(text(&r).ends_with("=== EXIT CODE: 4 ===\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_and_stop_report_what_really_happened() {
+    let env = env().await;
+    let r = env
+        .call("proxmox_start_container", json!({"ctid": 101}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        structured(&r),
+        json!({"success": true, "message": "Container 101 started successfully", "ctid": 101})
+    );
+    // Already running.
+    let r = env
+        .call("proxmox_start_container", json!({"ctid": 101}))
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(s["error"], "Container 101 is already running");
+    assert_eq!(s["detail"], "CT 101 already running");
+    // Stop, then stop again.
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 101}))
+        .await;
+    assert_eq!(
+        structured(&r)["message"],
+        "Container 101 stopped successfully"
+    );
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 101}))
+        .await;
+    let s = structured(&r);
+    assert_eq!(s["error"], "Container 101 is not running");
+    assert_eq!(s["detail"], "CT 101 not running");
+    // Absent: pct says "not running" for stop too; we say what it is.
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 999}))
+        .await;
+    assert_eq!(structured(&r)["error"], "Container 999 not found");
+    let r = env
+        .call("proxmox_start_container", json!({"ctid": 999}))
+        .await;
+    assert_eq!(structured(&r)["error"], "Container 999 not found");
+    // Locked.
+    let r = env
+        .call("proxmox_start_container", json!({"ctid": 104}))
+        .await;
+    let s = structured(&r);
+    assert!(is_error(&r));
+    assert_eq!(s["error"], "Container 104 is locked (backup)");
+    assert_eq!(s["detail"], "CT is locked (backup)");
+    assert!(s["suggestion"].as_str().unwrap().contains("pct unlock 104"));
+    env.host().set_lock(100, Some("snapshot"));
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 100}))
+        .await;
+    assert_eq!(
+        structured(&r)["error"],
+        "Container 100 is locked (snapshot)"
+    );
+    assert_eq!(
+        env.host().state().containers[&100].status,
+        fake_pve::host::Status::Running
+    );
+    // A container that refuses to stop: pct's message, not success.
+    env.host().set_lock(100, None);
+    env.host().set_refuses_stop(100, true);
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 100}))
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        structured(&r)["detail"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
+    let env = env().await;
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let src = env.dir.path().join("blob.bin");
+    std::fs::write(&src, &data).unwrap();
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/blob.bin"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(s["message"], "File uploaded successfully to container 100");
+    assert_eq!(s["bytes_transferred"], data.len());
+    assert_eq!(s["permissions"], "644");
+    assert_eq!(s["sha256"], sha(&data));
+    assert_eq!(
+        env.host().container_file(100, "/root/blob.bin").unwrap(),
+        data
+    );
+    assert_no_temps(&env);
+
+    // Checked inside the container with its own sha256sum.
+    let r = exec(&env, json!(100), "sha256sum /root/blob.bin").await;
+    assert_eq!(
+        structured(&r)["stdout"],
+        format!("{}  /root/blob.bin\n", sha(&data))
+    );
+
+    let back = env.dir.path().join("back.bin");
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/root/blob.bin", "local_path": back}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let s = structured(&r);
+    assert_eq!(
+        s["message"],
+        "File downloaded successfully from container 100"
+    );
+    assert_eq!(s["bytes_transferred"], data.len());
+    assert_eq!(sha(&std::fs::read(&back).unwrap()), sha(&data));
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_refuses_to_overwrite_and_applies_permissions() {
+    let env = env().await;
+    let src = env.dir.path().join("app.conf");
+    std::fs::write(&src, "port=9090\n").unwrap();
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(
+        s["error"],
+        "File already exists in container: /etc/app/app.conf"
+    );
+    assert_eq!(
+        s["suggestion"],
+        "Set overwrite=true to replace existing file"
+    );
+    assert_eq!(
+        env.host().container_file(100, "/etc/app/app.conf").unwrap(),
+        b"port=8080\n"
+    );
+    assert_no_temps(&env);
+
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["permissions"], "600");
+    assert_eq!(
+        env.host().container_file(100, "/etc/app/app.conf").unwrap(),
+        b"port=9090\n"
+    );
+    let meta = env.host().state().containers[&100]
+        .fs
+        .stat("/etc/app/app.conf")
+        .unwrap();
+    assert_eq!(meta.mode, 0o600);
+
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/tool", "permissions": 755}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let meta = env.host().state().containers[&100]
+        .fs
+        .stat("/root/tool")
+        .unwrap();
+    assert_eq!(meta.mode, 0o755);
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pct_failures_that_exit_0_are_caught() {
+    let env = env().await;
+    let src = env.dir.path().join("f.txt");
+    std::fs::write(&src, "x").unwrap();
+    // Missing directory: refused by the check (and pct push would exit 0 here).
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/no/such/dir/f.txt"}),
+        )
+        .await;
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert_eq!(
+        s["error"],
+        "Directory does not exist in container 100: /no/such/dir"
+    );
+    assert!(s["suggestion"].as_str().unwrap().contains("mkdir -p"));
+
+    // Missing file in the container.
+    let dst = env.dir.path().join("missing.txt");
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/etc/nope", "local_path": dst}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert_eq!(
+        structured(&r)["error"],
+        "File not found in container 100: /etc/nope"
+    );
+    assert!(!dst.exists(), "no local file written");
+
+    // Stopped container.
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 101, "container_path": "/etc/hostname", "local_path": dst}),
+        )
+        .await;
+    assert_eq!(structured(&r)["error"], "Container 101 is not running");
+    assert!(!dst.exists());
+    assert_no_temps(&env);
+}
+
+/// pct push into a directory that vanished after the check exits 0 with a message on
+/// stderr; the tool must see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
+    let env = env().await;
+    // pct itself, through ssh_exec_command: exit 0 and a message.
+    let r = env
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo x > /tmp/src; pct push 100 /tmp/src /no/dir/f; echo rc=$?; rm /tmp/src"}),
+        )
+        .await;
+    let s = structured(&r);
+    assert_eq!(s["stdout"], "rc=0\n");
+    assert!(
+        s["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("failed to create file")
+    );
+
+    // The tool: a slow target check is overtaken by the directory's removal.
+    env.host()
+        .state()
+        .containers
+        .get_mut(&100)
+        .unwrap()
+        .fs
+        .mkdir_all("/srv/drop", 0o755)
+        .unwrap();
+    let src = env.dir.path().join("f.txt");
+    std::fs::write(&src, vec![b'z'; 300_000]).unwrap();
+    // Every command starts late, so the directory is gone before pct push runs.
+    env.host().set_faults(fake_pve::host::Faults {
+        latency: std::time::Duration::from_millis(150),
+        ..Default::default()
+    });
+    let host = env.host().clone();
+    let remover = tokio::spawn(async move {
+        // Remove the directory once the upload reached the host's /tmp.
+        for _ in 0..2000 {
+            if host
+                .host_files()
+                .iter()
+                .any(|p| p.starts_with("/tmp/.mcp-pct-"))
+            {
+                let _ = host
+                    .state()
+                    .containers
+                    .get_mut(&100)
+                    .unwrap()
+                    .fs
+                    .remove_all("/srv/drop");
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        false
+    });
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/srv/drop/f.txt"}),
+        )
+        .await;
+    if remover.await.unwrap() {
+        assert!(is_error(&r), "{}", text(&r));
+        let s = structured(&r);
+        assert!(
+            s["error"]
+                .as_str()
+                .unwrap()
+                .contains("failed to create file"),
+            "{s}"
+        );
+    }
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interpreted() {
+    let env = env().await;
+    let src = env.dir.path().join("weird.txt");
+    std::fs::write(&src, "content\n").unwrap();
+    for name in [
+        "/root/with space.txt",
+        "/root/it's \"quoted\".txt",
+        "/root/$(touch pwned).txt",
+        "/root/`id`;rm -rf x",
+        "/root/ünïcödé ✓.txt",
+    ] {
+        let r = env
+            .call(
+                "proxmox_upload_file_to_container",
+                json!({"ctid": 100, "local_path": src, "container_path": name}),
+            )
+            .await;
+        assert!(!is_error(&r), "{name}: {}", text(&r));
+        assert_eq!(
+            env.host().container_file(100, name).unwrap(),
+            b"content\n",
+            "{name}"
+        );
+        let back = env
+            .dir
+            .path()
+            .join(format!("back-{}", sha(name.as_bytes())));
+        let r = env
+            .call(
+                "proxmox_download_file_from_container",
+                json!({"ctid": 100, "container_path": name, "local_path": back}),
+            )
+            .await;
+        assert!(!is_error(&r), "{name}: {}", text(&r));
+        assert_eq!(std::fs::read(&back).unwrap(), b"content\n");
+    }
+    let files = env.host().container_files(100);
+    assert!(!files.iter().any(|f| f.ends_with("/pwned")), "{files:?}");
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dot_dot_and_relative_paths_are_refused() {
+    let env = env().await;
+    for path in ["/etc/../root/x", "../x", "/a/.."] {
+        let r = env
+            .call(
+                "proxmox_download_file_from_container",
+                json!({"ctid": 100, "container_path": path, "local_path": "/tmp/x"}),
+            )
+            .await;
+        assert!(is_error(&r));
+        assert!(
+            structured(&r)["error"]
+                .as_str()
+                .unwrap()
+                .contains("Path cannot contain '..' (path traversal not allowed)"),
+            "{path}"
+        );
+    }
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": "/etc/hostname", "container_path": "etc/x"}),
+        )
+        .await;
+    assert!(
+        structured(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("absolute")
+    );
+    assert!(env.host().running().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_size_limit_is_checked_in_the_container_first() {
+    let env = start_with(Options {
+        fixture: Fixture::parse(FIXTURE).unwrap(),
+        vars: vec![
+            ("ENABLE_PROXMOX", "true".into()),
+            ("MAX_FILE_SIZE", "1000".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    env.host()
+        .state()
+        .containers
+        .get_mut(&100)
+        .unwrap()
+        .fs
+        .write_file("/root/big", &[7u8; 5000], 0o644)
+        .unwrap();
+    let dst = env.dir.path().join("big");
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/root/big", "local_path": dst}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(
+        structured(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("5000 bytes, more than MAX_FILE_SIZE")
+    );
+    assert!(!dst.exists());
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
+    let env = env().await;
+    let src = env.dir.path().join("f.txt");
+    std::fs::write(&src, "x").unwrap();
+    // Connect first; then pct push hangs, the connection drops under it, and logins
+    // are refused, so nothing can be cleaned up for now.
+    let r = env
+        .call("proxmox_container_status", json!({"ctid": 100}))
+        .await;
+    assert!(!is_error(&r));
+    env.host().set_faults(fake_pve::host::Faults {
+        hang: vec!["pct push *".into()],
+        drop_on_command: Some("*pct push*".into()),
+        refuse_auth: true,
+        ..Default::default()
+    });
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/f.txt"}),
+        )
+        .await;
+    assert!(is_error(&r), "{}", text(&r));
+    assert!(
+        env.host()
+            .host_files()
+            .iter()
+            .any(|p| p.starts_with("/tmp/.mcp-pct-")),
+        "the host temp is still there while the host is unreachable"
+    );
+    // The host is back: the next transfer removes what was left.
+    env.host().set_faults(Default::default());
+    for p in env.host().running() {
+        if p.args.starts_with("pct push") {
+            env.host().processes().signal(p.pid, 9);
+        }
+    }
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/g.txt"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_no_temps(&env);
+}
+
+// The reference plugin's five common use cases.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_health_check_across_running_containers() {
+    let env = env().await;
+    let list = structured(&env.call("proxmox_list_containers", json!({})).await);
+    let running: Vec<u64> = list["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "running")
+        .map(|c| c["ctid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(running, [100, 102, 103]);
+    for id in running {
+        let r = exec(&env, json!(id), "df -h && free -h").await;
+        assert!(!is_error(&r), "{id}: {}", text(&r));
+        let out = structured(&r)["stdout"].as_str().unwrap().to_string();
+        assert!(
+            out.contains("Filesystem") && out.contains("Mem:"),
+            "{id}: {out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_deploy_a_config() {
+    let env = env().await;
+    let src = env.dir.path().join("nginx.conf");
+    std::fs::write(&src, "user www-data;\nworker_processes 4;\n").unwrap();
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/nginx.conf", "permissions": "640"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let r = exec(
+        &env,
+        json!(100),
+        "cat /etc/app/nginx.conf && stat -c %a /etc/app/nginx.conf",
+    )
+    .await;
+    assert_eq!(
+        structured(&r)["stdout"],
+        "user www-data;\nworker_processes 4;\n640\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_back_up_logs() {
+    let env = env().await;
+    let dst = env.dir.path().join("access.log");
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(std::fs::read(&dst).unwrap(), b"GET / 200\n");
+    // A second backup to the same file is refused unless asked.
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert_no_temps(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_update_running_containers() {
+    let env = env().await;
+    let list = structured(&env.call("proxmox_list_containers", json!({})).await);
+    for c in list["containers"].as_array().unwrap() {
+        if c["status"] != "running" {
+            continue;
+        }
+        let r = env
+            .call(
+                "proxmox_container_exec_command",
+                json!({"ctid": c["ctid"], "command": "apt update", "timeout": 120}),
+            )
+            .await;
+        assert!(!is_error(&r), "{c}: {}", text(&r));
+        assert!(text(&r).contains("All packages are up to date."));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn use_case_lifecycle() {
+    let env = env().await;
+    let status = |r: rmcp::model::CallToolResult| structured(&r)["status"].clone();
+    let r = env
+        .call("proxmox_stop_container", json!({"ctid": 102}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        status(
+            env.call("proxmox_container_status", json!({"ctid": 102}))
+                .await
+        ),
+        "stopped"
+    );
+    let r = env
+        .call("proxmox_start_container", json!({"ctid": 102}))
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        status(
+            env.call("proxmox_container_status", json!({"ctid": 102}))
+                .await
+        ),
+        "running"
+    );
+}
