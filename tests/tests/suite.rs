@@ -587,3 +587,35 @@ async fn real_mode_against_a_container_host() {
     assert!(stdout.contains("e2e: ran "), "{stdout}");
     println!("{stdout}");
 }
+
+/// The README's first command: the demo runs the five use cases and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_demo_runs() {
+    if std::env::var("E2E_TARGET").is_ok() {
+        return;
+    }
+    let out = tokio::process::Command::new(binary())
+        .arg("demo")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("demo finished: every call went as expected"),
+        "{stdout}"
+    );
+    for heading in [
+        "1. Health check",
+        "2. Deploy",
+        "3. Back up",
+        "4. Update",
+        "5. Lifecycle",
+    ] {
+        assert!(stdout.contains(heading), "{heading} missing:\n{stdout}");
+    }
+}
