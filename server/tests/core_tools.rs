@@ -475,9 +475,12 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
     );
 }
 
+/// (progress, total) pairs as they arrived.
+type ProgressLog = std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>;
+
 /// A client that records progress notifications.
 #[derive(Clone, Default)]
-struct ProgressClient(std::sync::Arc<std::sync::Mutex<Vec<(f64, Option<f64>)>>>);
+struct ProgressClient(ProgressLog);
 
 impl rmcp::ClientHandler for ProgressClient {
     async fn on_progress(
