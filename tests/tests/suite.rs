@@ -27,7 +27,7 @@ use sha2::Digest;
 /// Where the suite runs.
 enum Target {
     Fake {
-        server: fake_pve::ssh::FakePve,
+        server: Box<fake_pve::ssh::FakePve>,
         _dir: tempfile::TempDir,
     },
     Real,
@@ -124,7 +124,14 @@ impl Suite {
                     ("SSH_PASSWORD".into(), password),
                     ("SSH_KNOWN_HOSTS".into(), known.display().to_string()),
                 ]);
-                (Target::Fake { server, _dir: dir }, env, 100)
+                (
+                    Target::Fake {
+                        server: Box::new(server),
+                        _dir: dir,
+                    },
+                    env,
+                    100,
+                )
             }
             "real" => {
                 let mut env = HashMap::new();
