@@ -190,14 +190,7 @@ impl RawConfig {
         }
     }
 
-    fn number<T>(
-        &self,
-        name: &str,
-        default: T,
-        min: T,
-        max: T,
-        fix: &str,
-    ) -> Result<T, ConfigError>
+    fn number<T>(&self, name: &str, default: T, min: T, max: T, fix: &str) -> Result<T, ConfigError>
     where
         T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
     {
