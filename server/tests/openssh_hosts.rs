@@ -173,28 +173,30 @@ impl russh::client::Handler for TrustOne {
     }
 }
 
+/// Logs in as root with the host's client key on a plain russh connection, bounded.
 async fn raw_connect(env: &HostEnv) -> russh::client::Handle<TrustOne> {
-    let login = async {
-        let config = Arc::new(russh::client::Config::default());
-        let mut h = russh::client::connect(
-            config,
-            ("127.0.0.1", env.host.port()),
-            TrustOne(env.host.host_key()),
-        )
-        .await
-        .unwrap();
-        let key = PrivateKeyWithHashAlg::new(Arc::new(env.host.client_key().clone()), None);
-        assert!(
-            h.authenticate_publickey("root", key)
-                .await
-                .unwrap()
-                .success()
-        );
-        h
-    };
-    tokio::time::timeout(Duration::from_secs(20), login)
+    tokio::time::timeout(Duration::from_secs(20), raw_login(env))
         .await
         .expect("raw login within 20 s")
+}
+
+async fn raw_login(env: &HostEnv) -> russh::client::Handle<TrustOne> {
+    let config = Arc::new(russh::client::Config::default());
+    let mut h = russh::client::connect(
+        config,
+        ("127.0.0.1", env.host.port()),
+        TrustOne(env.host.host_key()),
+    )
+    .await
+    .unwrap();
+    let key = PrivateKeyWithHashAlg::new(Arc::new(env.host.client_key().clone()), None);
+    assert!(
+        h.authenticate_publickey("root", key)
+            .await
+            .unwrap()
+            .success()
+    );
+    h
 }
 
 /// The premise of the time-out design, on this real sshd as root: closing the channel,
@@ -493,7 +495,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
     let learned = env.dir.path().join("learned_hosts");
     let file = ("SSH_KNOWN_HOSTS", learned.display().to_string());
     let r = env
-        .server_with(&Login::Key, &[file.clone()])
+        .server_with(&Login::Key, std::slice::from_ref(&file))
         .await
         .exec("true")
         .await;
