@@ -294,6 +294,14 @@ async fn authenticate(
                                 russh::keys::Error::KeyIsEncrypted => {
                                     "the key is encrypted; set SSH_KEY_PASSPHRASE".to_string()
                                 }
+                                // What a wrong passphrase looks like (the key's check
+                                // values do not match after decryption).
+                                russh::keys::Error::SshKey(russh::keys::ssh_key::Error::Crypto)
+                                    if passphrase.is_some() =>
+                                {
+                                    "cannot decrypt the key: SSH_KEY_PASSPHRASE is wrong"
+                                        .to_string()
+                                }
                                 other => other.to_string(),
                             },
                         })?;

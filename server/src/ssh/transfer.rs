@@ -115,6 +115,51 @@ fn ssh_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// The connection's SFTP session and the answer to a first `stat` of `path`. A
+/// connection that dropped since the last call (seen when the SFTP channel is opened,
+/// or by that first request on an SFTP session started earlier) is replaced once, as
+/// `run_command` does for commands, so the next call after a drop works.
+async fn sftp_and_stat(
+    client: &SshClient,
+    path: &str,
+) -> Result<
+    (
+        Arc<RawSftpSession>,
+        Result<russh_sftp::protocol::Attrs, SftpError>,
+    ),
+    SshError,
+> {
+    let mut retried = false;
+    loop {
+        let conn = client.connection().await?;
+        let sftp = match conn.sftp().await {
+            Ok(sftp) => sftp,
+            Err(SshError::Lost { .. }) if !retried => {
+                retried = true;
+                client.reset().await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let first = sftp.stat(path).await;
+        // A status is the host's answer; a time-out is not worth a second wait.
+        // Anything else means the session is gone.
+        if let Err(e) = &first
+            && !retried
+            && !matches!(e, SftpError::Status(_) | SftpError::Timeout)
+        {
+            tracing::info!(
+                "SFTP session to {} failed ({e}); reconnecting",
+                conn.target()
+            );
+            retried = true;
+            client.reset().await;
+            continue;
+        }
+        return Ok((sftp, first));
+    }
+}
+
 /// Removes a remote temp file when dropped unless disarmed (covers errors and
 /// cancellation alike).
 struct RemoteTemp {
@@ -164,11 +209,10 @@ pub async fn upload(
         });
     }
     let (dir, name) = split_remote(remote)?;
-    let conn = client.connection().await?;
-    let sftp = conn.sftp().await?;
+    let (sftp, first) = sftp_and_stat(client, remote).await?;
 
     // Early, friendly answers; the rename below is what really guarantees them.
-    let existing = match sftp.stat(remote).await {
+    let existing = match first {
         Ok(attrs) => Some(attrs.attrs),
         Err(e) if is_status(&e, StatusCode::NoSuchFile) => None,
         Err(e) => return Err(remote_err(remote, e)),
@@ -400,13 +444,8 @@ pub async fn download(
     };
     let (dir, name) = check_local_target(local, overwrite).await?;
 
-    let conn = client.connection().await?;
-    let sftp = conn.sftp().await?;
-    let attrs = sftp
-        .stat(remote)
-        .await
-        .map_err(|e| remote_err(remote, e))?
-        .attrs;
+    let (sftp, first) = sftp_and_stat(client, remote).await?;
+    let attrs = first.map_err(|e| remote_err(remote, e))?.attrs;
     if attrs.is_dir() {
         return Err(TransferError::Remote {
             path: remote.into(),

@@ -1,0 +1,251 @@
+//! A first benchmark against one real OpenSSH host in a container (test-hosts): the
+//! server through MCP beside OpenSSH's own clients on the same host.
+//!
+//! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`;
+//! (b) upload/download throughput of a 50 MB file vs `sftp -b` put/get;
+//! (c) 64 concurrent `ssh_exec_command("sleep 1")`: total wall time.
+//!
+//! Plain Rust printing figures; no timed assertions. Run with
+//! `cargo bench -p mcp-remote-exec --bench ssh_vs_openssh` (or `bash ci/bench.sh`).
+//! Needs the container engine and the test-host image (`bash ci/container-engine.sh &&
+//! bash ci/build-test-image.sh`) and OpenSSH's `ssh` and `sftp`.
+
+#[path = "../tests/support/openssh.rs"]
+mod openssh;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use openssh::{HostEnv, Mcp, is_error, text};
+use serde_json::json;
+
+const LATENCY_CALLS: usize = 50;
+const FILE_SIZE: usize = 50 * 1024 * 1024;
+const TRANSFER_RUNS: usize = 3;
+const CONCURRENT: usize = 64;
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing here takes arguments.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(run());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn mb_per_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    percentile(&v, 0.5)
+}
+
+/// The OpenSSH client options for this host, multiplexed over `control`.
+fn ssh_opts(env: &HostEnv, control: &Path) -> Vec<String> {
+    vec![
+        "-o".into(),
+        "BatchMode=yes".into(),
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
+        "-o".into(),
+        format!("UserKnownHostsFile={}", env.known_hosts.display()),
+        "-o".into(),
+        "IdentitiesOnly=yes".into(),
+        "-i".into(),
+        env.key_path.display().to_string(),
+        "-o".into(),
+        "ControlMaster=auto".into(),
+        "-o".into(),
+        format!("ControlPath={}", control.display()),
+        "-o".into(),
+        "ControlPersist=60".into(),
+        "-P_PORT_".into(),
+    ]
+}
+
+/// Runs an OpenSSH client (`ssh` or `sftp`), output discarded (a backgrounded
+/// ControlPersist master would otherwise hold a captured pipe open), bounded.
+async fn openssh(program: &str, opts: &[String], port: u16, args: &[&str]) -> Duration {
+    let port_flag = if program == "sftp" { "-P" } else { "-p" };
+    let mut cmd = tokio::process::Command::new(program);
+    for o in opts {
+        if o == "-P_PORT_" {
+            cmd.arg(port_flag).arg(port.to_string());
+        } else {
+            cmd.arg(o);
+        }
+    }
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let started = Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(120), cmd.status())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} finished within 120 s"))
+        .expect("the OpenSSH client runs");
+    assert!(status.success(), "{program} {args:?}: {status}");
+    started.elapsed()
+}
+
+async fn mcp_ok(mcp: &Mcp, tool: &str, args: serde_json::Value) -> Duration {
+    let started = Instant::now();
+    let r = mcp.call(tool, args).await;
+    let took = started.elapsed();
+    assert!(!is_error(&r), "{tool}: {}", text(&r));
+    took
+}
+
+async fn run() {
+    println!("starting a test host…");
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let port = env.host.port();
+    let control = env.dir.path().join("cm");
+    let opts = ssh_opts(&env, &control);
+
+    // (a) latency of one small command on a warm connection.
+    for _ in 0..5 {
+        mcp_ok(&mcp, "ssh_exec_command", json!({"command": "true"})).await;
+    }
+    let mut ours = Vec::new();
+    for _ in 0..LATENCY_CALLS {
+        ours.push(mcp_ok(&mcp, "ssh_exec_command", json!({"command": "true"})).await);
+    }
+    ours.sort();
+    for _ in 0..5 {
+        openssh("ssh", &opts, port, &["root@127.0.0.1", "true"]).await;
+    }
+    let mut theirs = Vec::new();
+    for _ in 0..LATENCY_CALLS {
+        theirs.push(openssh("ssh", &opts, port, &["root@127.0.0.1", "true"]).await);
+    }
+    theirs.sort();
+
+    // (b) throughput of a 50 MB file, each direction, median of a few runs.
+    let data: Vec<u8> = {
+        let mut v = vec![0u8; FILE_SIZE];
+        rand::fill(&mut v[..]);
+        v
+    };
+    let local = env.dir.path().join("bench.bin");
+    std::fs::write(&local, &data).unwrap();
+    let back = env.dir.path().join("bench.back");
+    let mut up = Vec::new();
+    let mut down = Vec::new();
+    for _ in 0..TRANSFER_RUNS {
+        up.push(
+            mcp_ok(
+                &mcp,
+                "ssh_upload_file",
+                json!({"local_path": local, "remote_path": "/root/bench.bin", "overwrite": true}),
+            )
+            .await,
+        );
+        down.push(
+            mcp_ok(
+                &mcp,
+                "ssh_download_file",
+                json!({"remote_path": "/root/bench.bin", "local_path": back, "overwrite": true}),
+            )
+            .await,
+        );
+    }
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        data,
+        "the download is intact"
+    );
+    let batch_put = env.dir.path().join("put.batch");
+    let batch_get = env.dir.path().join("get.batch");
+    std::fs::write(
+        &batch_put,
+        format!("put {} /root/bench-sftp.bin\n", local.display()),
+    )
+    .unwrap();
+    std::fs::write(
+        &batch_get,
+        format!("get /root/bench-sftp.bin {}\n", back.display()),
+    )
+    .unwrap();
+    let mut sftp_up = Vec::new();
+    let mut sftp_down = Vec::new();
+    for _ in 0..TRANSFER_RUNS {
+        let put = ["-b", batch_put.to_str().unwrap(), "root@127.0.0.1"];
+        sftp_up.push(openssh("sftp", &opts, port, &put).await);
+        let get = ["-b", batch_get.to_str().unwrap(), "root@127.0.0.1"];
+        sftp_down.push(openssh("sftp", &opts, port, &get).await);
+    }
+    let (up, down) = (median(up), median(down));
+    let (sftp_up, sftp_down) = (median(sftp_up), median(sftp_down));
+
+    // (c) many slow commands at once on the one connection.
+    let started = Instant::now();
+    let calls =
+        (0..CONCURRENT).map(|_| mcp_ok(&mcp, "ssh_exec_command", json!({"command": "sleep 1"})));
+    futures::future::join_all(calls).await;
+    let concurrent = started.elapsed();
+
+    let _ = tokio::process::Command::new("ssh")
+        .args(["-o", &format!("ControlPath={}", control.display())])
+        .args(["-O", "exit", "root@127.0.0.1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
+
+    let (om, op90) = (percentile(&ours, 0.5), percentile(&ours, 0.9));
+    let (tm, tp90) = (percentile(&theirs, 0.5), percentile(&theirs, 0.9));
+    println!();
+    println!("| measure | mcp-remote-exec (MCP) | OpenSSH | ratio (ours / OpenSSH) |");
+    println!("|---|---|---|---|");
+    println!(
+        "| exec `true`, warm, median of {LATENCY_CALLS} | {:.1} ms | {:.1} ms (ssh, ControlMaster) | {:.2} |",
+        ms(om),
+        ms(tm),
+        ms(om) / ms(tm)
+    );
+    println!(
+        "| exec `true`, warm, p90 | {:.1} ms | {:.1} ms | {:.2} |",
+        ms(op90),
+        ms(tp90),
+        ms(op90) / ms(tp90)
+    );
+    let mb = FILE_SIZE / (1024 * 1024);
+    println!(
+        "| upload {mb} MB, median of {TRANSFER_RUNS} | {:.0} MB/s ({:.2} s) | {:.0} MB/s ({:.2} s, sftp -b put) | {:.2} |",
+        mb_per_s(FILE_SIZE, up),
+        up.as_secs_f64(),
+        mb_per_s(FILE_SIZE, sftp_up),
+        sftp_up.as_secs_f64(),
+        mb_per_s(FILE_SIZE, up) / mb_per_s(FILE_SIZE, sftp_up)
+    );
+    println!(
+        "| download {mb} MB, median of {TRANSFER_RUNS} | {:.0} MB/s ({:.2} s) | {:.0} MB/s ({:.2} s, sftp -b get) | {:.2} |",
+        mb_per_s(FILE_SIZE, down),
+        down.as_secs_f64(),
+        mb_per_s(FILE_SIZE, sftp_down),
+        sftp_down.as_secs_f64(),
+        mb_per_s(FILE_SIZE, down) / mb_per_s(FILE_SIZE, sftp_down)
+    );
+    println!(
+        "| {CONCURRENT} concurrent `sleep 1` | {:.2} s wall | — | {:.2} × one call |",
+        concurrent.as_secs_f64(),
+        concurrent.as_secs_f64()
+    );
+    println!();
+    println!("(latency ratio: >1 means slower than OpenSSH; throughput ratio: <1 means slower)");
+}
