@@ -209,7 +209,7 @@ async fn open_with_retry(
     match conn.open_channel().await {
         Ok(ch) => Ok((conn, ch)),
         Err(_) => {
-            client.reset().await;
+            client.forget(&conn).await;
             let conn = client.connection().await?;
             let ch = conn.open_channel().await?;
             Ok((conn, ch))

@@ -130,10 +130,14 @@ impl SshClient {
         Ok(conn)
     }
 
-    /// Forgets the current connection (after an error showed it is unusable).
-    pub async fn reset(&self) {
-        if let Some(conn) = self.current.lock().await.take() {
-            let _ = conn
+    /// Forgets `failed` if it is still the current connection; a newer one that
+    /// another call made meanwhile is kept.
+    pub async fn forget(&self, failed: &Arc<Connection>) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
+            current.take();
+            drop(current);
+            let _ = failed
                 .handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;

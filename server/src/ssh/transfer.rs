@@ -136,7 +136,7 @@ async fn sftp_and_stat(
             Ok(sftp) => sftp,
             Err(SshError::Lost { .. }) if !retried => {
                 retried = true;
-                client.reset().await;
+                client.forget(&conn).await;
                 continue;
             }
             Err(e) => return Err(e),
@@ -153,7 +153,7 @@ async fn sftp_and_stat(
                 conn.target()
             );
             retried = true;
-            client.reset().await;
+            client.forget(&conn).await;
             continue;
         }
         return Ok((sftp, first));
