@@ -1073,7 +1073,8 @@ async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, paths) = split_flags(args);
+    let (flags, paths) = split_flags(args);
+    let no_clobber = flags.contains('n');
     let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
         return fail(io, "mv", "missing file operand", 1).await;
     };
@@ -1081,6 +1082,10 @@ async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     for src in srcs {
         let from = ctx.resolve(src);
         let to = into_target(ctx, src, dst);
+        // `-n`: an existing target is left alone, silently, as GNU mv does.
+        if no_clobber && ctx.with_fs(|fs| fs.stat(&to)).is_ok() {
+            continue;
+        }
         if let Err(e) = ctx.with_fs(|fs| fs.rename(&from, &to)) {
             status = 1;
             let msg = if ctx.with_fs(|fs| fs.stat(&from)).is_err() {

@@ -623,7 +623,15 @@ impl Shell {
                 }
                 Flow::Next(0)
             }
-            ":" | "set" => Flow::Next(0),
+            ":" => Flow::Next(0),
+            "set" => {
+                // `set -- a b` replaces the positional parameters; options are ignored.
+                if let Some(i) = args.iter().position(|a| a == "--") {
+                    self.positional.truncate(1);
+                    self.positional.extend(args[i + 1..].iter().cloned());
+                }
+                Flow::Next(0)
+            }
             "exec" if args.is_empty() => Flow::Next(0),
             "exec" => {
                 // Replaces the shell: run the program, then the shell is done.

@@ -149,6 +149,15 @@ async fn files_and_the_programs_a_client_uses() {
         .await,
         "hi\n"
     );
+    assert_eq!(
+        stdout(
+            &h,
+            "echo new > /tmp/n; mv -n /tmp/n /tmp/y; cat /tmp/y /tmp/n"
+        )
+        .await,
+        "hi\nnew\n"
+    );
+    assert_eq!(stdout(&h, "set -- a b c; shift; echo $1 $#").await, "b 2\n");
     assert_eq!(stdout(&h, "cp /tmp/y /srv; ls /srv").await, "a\ny\n");
     assert_eq!(
         stdout(&h, "rm -r /srv/a; ls /srv; rm /srv/y; ls /srv | wc -l").await,
