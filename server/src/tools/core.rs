@@ -9,14 +9,14 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 
 use super::params::{self, DownloadParams, ExecParams, InvalidParam, UploadParams};
-use super::{ProgressSender, RemoteExec, text_for, tool_result, transfer_error};
+use super::{
+    ProgressSender, RemoteExec, exec_failure, exec_hints, text_for, tool_result, transfer_error,
+};
 use crate::output::{ExecReport, ResponseFormat, TransferReport};
 use crate::ssh::{run_command, transfer};
 
 fn invalid_exec(command: &str, format: ResponseFormat, e: InvalidParam) -> CallToolResult {
-    let report = ExecReport::failed(command, e.to_string(), e.fix.clone());
-    let text = text_for(&report, format, report.to_text());
-    tool_result(&report, text, true)
+    exec_failure(command, format, e.to_string(), e.fix)
 }
 
 fn invalid_transfer(e: InvalidParam) -> CallToolResult {
@@ -53,15 +53,7 @@ A non-zero exit code is reported as an error result.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let command_hint = args
-            .get("command")
-            .and_then(|c| c.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let format_hint = match args.get("response_format").and_then(|f| f.as_str()) {
-            Some("json") => ResponseFormat::Json,
-            _ => ResponseFormat::Text,
-        };
+        let (command_hint, format_hint) = exec_hints(&args);
         let p: ExecParams = match params::parse(args) {
             Ok(p) => p,
             Err(e) => return Ok(invalid_exec(&command_hint, format_hint, e)),

@@ -114,6 +114,33 @@ pub(crate) fn tool_result<T: Serialize>(value: &T, text: String, is_error: bool)
     result
 }
 
+/// What the raw arguments say about the command and the format, before they are
+/// validated: so that even a rejected call answers in the format asked for.
+pub(crate) fn exec_hints(args: &rmcp::model::JsonObject) -> (String, ResponseFormat) {
+    let command = args
+        .get("command")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let format = match args.get("response_format").and_then(|f| f.as_str()) {
+        Some("json") => ResponseFormat::Json,
+        _ => ResponseFormat::Text,
+    };
+    (command, format)
+}
+
+/// A failed exec call (before or instead of running the command), as an error result.
+pub(crate) fn exec_failure(
+    command: &str,
+    format: ResponseFormat,
+    error: String,
+    suggestion: String,
+) -> CallToolResult {
+    let report = crate::output::ExecReport::failed(command, error, suggestion);
+    let text = text_for(&report, format, report.to_text());
+    tool_result(&report, text, true)
+}
+
 /// Text for a structured value: JSON, or the given human text.
 pub(crate) fn text_for<T: Serialize>(value: &T, format: ResponseFormat, human: String) -> String {
     match format {

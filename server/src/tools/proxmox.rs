@@ -339,10 +339,7 @@ fn transfer_error(
 }
 
 fn format_hint(args: &JsonObject) -> ResponseFormat {
-    match args.get("response_format").and_then(|f| f.as_str()) {
-        Some("json") => ResponseFormat::Json,
-        _ => ResponseFormat::Text,
-    }
+    super::exec_hints(args).1
 }
 
 /// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
@@ -382,17 +379,8 @@ stopped or unknown container are error results.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let command_hint = args
-            .get("command")
-            .and_then(|c| c.as_str())
-            .unwrap_or_default()
-            .to_string();
-        let fail = |command: &str, f: ResponseFormat, e: String, s: String| {
-            let report = ExecReport::failed(command, e, s);
-            let text = text_for(&report, f, report.to_text());
-            tool_result(&report, text, true)
-        };
-        let hint = format_hint(&args);
+        let (command_hint, hint) = super::exec_hints(&args);
+        let fail = super::exec_failure;
         let p: CtExecParams = match params::parse(args) {
             Ok(p) => p,
             Err(e) => return Ok(fail(&command_hint, hint, e.to_string(), e.fix)),
