@@ -1104,42 +1104,24 @@ impl Shell {
             }
             | ParameterExpr::RemoveLargestSuffixPattern {
                 parameter, pattern, ..
-            } => {
-                let v = self.param_value(parameter).unwrap_or_default();
-                let pat = self
-                    .expand_plain(pattern.as_deref().unwrap_or(""), io)
-                    .await?;
-                let largest = matches!(expr, ParameterExpr::RemoveLargestSuffixPattern { .. });
-                let mut cuts: Vec<usize> =
-                    v.char_indices().map(|(i, _)| i).chain([v.len()]).collect();
-                if !largest {
-                    cuts.reverse();
-                }
-                cuts.into_iter()
-                    .find(|&i| glob_match(&pat, &v[i..]))
-                    .map(|i| v[..i].to_string())
-                    .unwrap_or(v)
             }
-            ParameterExpr::RemoveSmallestPrefixPattern {
+            | ParameterExpr::RemoveSmallestPrefixPattern {
                 parameter, pattern, ..
             }
             | ParameterExpr::RemoveLargestPrefixPattern {
                 parameter, pattern, ..
             } => {
-                let v = self.param_value(parameter).unwrap_or_default();
+                let value = self.param_value(parameter).unwrap_or_default();
                 let pat = self
                     .expand_plain(pattern.as_deref().unwrap_or(""), io)
                     .await?;
-                let largest = matches!(expr, ParameterExpr::RemoveLargestPrefixPattern { .. });
-                let mut cuts: Vec<usize> =
-                    v.char_indices().map(|(i, _)| i).chain([v.len()]).collect();
-                if largest {
-                    cuts.reverse();
-                }
-                cuts.into_iter()
-                    .find(|&i| glob_match(&pat, &v[..i]))
-                    .map(|i| v[i..].to_string())
-                    .unwrap_or(v)
+                let (suffix, largest) = match expr {
+                    ParameterExpr::RemoveSmallestSuffixPattern { .. } => (true, false),
+                    ParameterExpr::RemoveLargestSuffixPattern { .. } => (true, true),
+                    ParameterExpr::RemoveSmallestPrefixPattern { .. } => (false, false),
+                    _ => (false, true),
+                };
+                remove_pattern(&value, &pat, suffix, largest)
             }
             _ => {
                 let _ = io
@@ -1239,6 +1221,32 @@ impl Shell {
             })
             .map(|(name, _)| format!("{dir}{name}"))
             .collect()
+    }
+}
+
+/// `${v%pat}`, `${v%%pat}`, `${v#pat}`, `${v##pat}`: removes the shortest or longest
+/// suffix or prefix of `value` that matches `pat`.
+fn remove_pattern(value: &str, pat: &str, suffix: bool, largest: bool) -> String {
+    let mut cuts: Vec<usize> = value
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([value.len()])
+        .collect();
+    // Try the candidates from the smallest removal to the largest (or back).
+    if suffix != largest {
+        cuts.reverse();
+    }
+    let hit = cuts.into_iter().find(|&i| {
+        if suffix {
+            glob_match(pat, &value[i..])
+        } else {
+            glob_match(pat, &value[..i])
+        }
+    });
+    match hit {
+        Some(i) if suffix => value[..i].to_string(),
+        Some(i) => value[i..].to_string(),
+        None => value.to_string(),
     }
 }
 
@@ -1390,6 +1398,21 @@ pub fn login_ctx(host: &Host, user: &str) -> Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pattern_removal() {
+        assert_eq!(
+            remove_pattern("/var/log/app.log", "*/", false, true),
+            "app.log"
+        );
+        assert_eq!(
+            remove_pattern("/var/log/app.log", "*/", false, false),
+            "var/log/app.log"
+        );
+        assert_eq!(remove_pattern("a.tar.gz", ".*", true, false), "a.tar");
+        assert_eq!(remove_pattern("a.tar.gz", ".*", true, true), "a");
+        assert_eq!(remove_pattern("abc", "x*", true, true), "abc");
+    }
 
     #[test]
     fn glob_matches_like_a_shell() {
