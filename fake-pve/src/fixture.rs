@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::fs::Fs;
 use crate::host::{
-    Container, Faults, LOCKS, ScriptedCommand, SftpFault, SignalPolicy, State, Status,
+    Container, DEFAULT_MAX_SESSIONS, Faults, LOCKS, ScriptedCommand, SftpFault, SignalPolicy,
+    State, Status,
 };
 
 /// The fixture that ships with fake-pve: the plugin's three example containers.
@@ -37,6 +38,9 @@ pub struct Fixture {
     /// `refuse-root` (OpenSSH < 9.8, the default) or `honour`.
     #[serde(default)]
     pub signal_policy: Option<String>,
+    /// sshd's `MaxSessions` (≥ 1): session channels per connection; 10 when absent.
+    #[serde(default)]
+    pub max_sessions: Option<u32>,
     #[serde(default)]
     pub containers: Vec<ContainerSpec>,
     #[serde(default)]
@@ -156,6 +160,15 @@ impl Fixture {
                 )));
             }
         };
+        let max_sessions = match self.max_sessions {
+            None => DEFAULT_MAX_SESSIONS,
+            Some(0) => {
+                return Err(FixtureError::Invalid(
+                    "max_sessions = 0: use at least 1 (sshd's default is 10)".into(),
+                ));
+            }
+            Some(n) => n,
+        };
         let mut fs = host_fs(&self.node);
         apply_files(&mut fs, &self.host_files)?;
         let mut containers = BTreeMap::new();
@@ -180,6 +193,7 @@ impl Fixture {
                 sftp: f.sftp,
             },
             signal_policy,
+            max_sessions,
         })
     }
 }
@@ -462,5 +476,23 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("unknown lock"), "{err}");
         assert!(Fixture::parse("bogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn max_sessions_defaults_to_sshds_ten_and_must_be_positive() {
+        let state = Fixture::default_fixture().into_state().unwrap();
+        assert_eq!(state.max_sessions, 10);
+        let state = Fixture::parse("max_sessions = 3\n")
+            .unwrap()
+            .into_state()
+            .unwrap();
+        assert_eq!(state.max_sessions, 3);
+        let err = Fixture::parse("max_sessions = 0\n")
+            .unwrap()
+            .into_state()
+            .unwrap_err();
+        assert!(err.to_string().contains("max_sessions = 0"), "{err}");
+        assert!(Fixture::parse("max_sessions = -1\n").is_err());
+        assert!(Fixture::parse("max_sessions = \"10\"\n").is_err());
     }
 }

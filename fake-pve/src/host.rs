@@ -217,6 +217,10 @@ pub enum SignalPolicy {
     Honour,
 }
 
+/// sshd's `MaxSessions` default, left as is by Debian's stock sshd_config (every
+/// Proxmox VE node).
+pub const DEFAULT_MAX_SESSIONS: u32 = 10;
+
 /// The mutable state behind the lock.
 #[derive(Debug)]
 pub struct State {
@@ -227,6 +231,9 @@ pub struct State {
     pub scripts: Vec<ScriptedCommand>,
     pub faults: Faults,
     pub signal_policy: SignalPolicy,
+    /// sshd's `MaxSessions`: session channels one connection may hold at once (0
+    /// refuses every session, as in sshd). Read at each channel open.
+    pub max_sessions: u32,
 }
 
 /// A fake Proxmox VE node. Cheap to clone; clones share state.
@@ -276,6 +283,15 @@ impl Host {
 
     pub fn set_faults(&self, faults: Faults) {
         self.state().faults = faults;
+    }
+
+    pub fn max_sessions(&self) -> u32 {
+        self.state().max_sessions
+    }
+
+    /// Changes `MaxSessions` for channels opened from now on (open ones keep their slot).
+    pub fn set_max_sessions(&self, max: u32) {
+        self.state().max_sessions = max;
     }
 
     /// Sets a container's lock (`None` clears it).

@@ -667,6 +667,7 @@ mod tests {
             scripts: vec![],
             faults: Default::default(),
             signal_policy: SignalPolicy::RefuseRoot,
+            max_sessions: crate::host::DEFAULT_MAX_SESSIONS,
         })
     }
 

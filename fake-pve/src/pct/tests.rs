@@ -68,6 +68,7 @@ fn state_with(containers: Vec<Container>) -> State {
         scripts: Vec::new(),
         faults: Faults::default(),
         signal_policy: SignalPolicy::RefuseRoot,
+        max_sessions: crate::host::DEFAULT_MAX_SESSIONS,
     }
 }
 
