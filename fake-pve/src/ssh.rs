@@ -5,12 +5,16 @@
 //! Commands behave as under OpenSSH's sshd: each exec starts a new session whose
 //! leader is `bash -c LINE`; closing the channel or dropping the connection does not
 //! end it (it only loses its output, and dies of EPIPE on its next write).
+//!
+//! Each connection holds at most `MaxSessions` session channels ([`SessionSlot`]); a
+//! session's slot is freed as sshd frees it: once its channel is closed and its
+//! command (or sftp server) has ended.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use bytes::Bytes;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::{self, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
-use russh::{Channel, ChannelId, ChannelMsg, Sig};
+use russh::{Channel, ChannelId, ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
@@ -179,6 +183,7 @@ pub async fn run(
             auth: auth.clone(),
             user: None,
             pending: HashMap::new(),
+            open_sessions: Arc::new(AtomicUsize::new(0)),
             sessions: Arc::new(AsyncMutex::new(HashMap::new())),
             cut: cut.clone(),
             bytes_out: Arc::new(AtomicU64::new(0)),
@@ -276,11 +281,56 @@ struct Connection {
     auth: Arc<AuthConfig>,
     user: Option<String>,
     /// Session channels opened but not yet given a command.
-    pending: HashMap<ChannelId, Channel<Msg>>,
+    pending: HashMap<ChannelId, Larval>,
+    /// Session slots in use on this connection (see [`SessionSlot`]).
+    open_sessions: Arc<AtomicUsize>,
     /// Session id of the command running on each channel (for `signal`).
     sessions: Arc<AsyncMutex<HashMap<ChannelId, u32>>>,
     cut: CancellationToken,
     bytes_out: Arc<AtomicU64>,
+}
+
+/// A session channel with no command yet (sshd's "larval" session): it holds a slot.
+struct Larval {
+    channel: Channel<Msg>,
+    slot: SessionSlot,
+}
+
+/// One of a connection's `MaxSessions` slots. As in sshd (`session_close_by_channel`
+/// keeps a session whose child still runs), a session is freed only once its channel
+/// is closed *and* its command has ended, so the slot travels with the channel into
+/// the exec or sftp task and is dropped when that ends.
+struct SessionSlot(Arc<AtomicUsize>);
+
+impl SessionSlot {
+    /// Takes a slot, unless `max` are in use.
+    fn take(in_use: &Arc<AtomicUsize>, max: u32) -> Option<SessionSlot> {
+        in_use
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max as usize).then_some(n + 1)
+            })
+            .ok()?;
+        Some(SessionSlot(in_use.clone()))
+    }
+}
+
+impl Drop for SessionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What sshd answers to a session open beyond `MaxSessions`: `session_new()` fails
+/// ("no more sessions" in its log) and `server_input_channel_open()` sends
+/// OPEN_FAILURE with its default reason, 2 (connect failed, since OpenSSH 7.5), and
+/// "open failed". `ssh` prints `channel N: open failed: connect failed: open failed`.
+/// russh's `reject` sends the code and description given (`ConnectFailed` would say
+/// "Connect failed", hence `Other`), and always the language tag "en" (sshd's is "").
+fn no_more_sessions() -> ChannelOpenFailure {
+    ChannelOpenFailure::Other {
+        code: 2,
+        reason: "open failed".into(),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -369,8 +419,22 @@ impl russh::server::Handler for Connection {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.pending.insert(channel.id(), channel);
+        let Some(slot) = SessionSlot::take(&self.open_sessions, self.host.max_sessions()) else {
+            reply.reject(no_more_sessions()).await;
+            return Ok(());
+        };
+        self.pending.insert(channel.id(), Larval { channel, slot });
         reply.accept().await;
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // A session closed before any command is freed at once.
+        self.pending.remove(&channel);
         Ok(())
     }
 
@@ -392,7 +456,11 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(chan) = self.pending.remove(&channel) else {
+        let Some(Larval {
+            channel: chan,
+            slot,
+        }) = self.pending.remove(&channel)
+        else {
             session.channel_failure(channel)?;
             return Ok(());
         };
@@ -405,6 +473,7 @@ impl russh::server::Handler for Connection {
             user,
             line,
             channel: chan,
+            slot,
             handle,
             sessions: self.sessions.clone(),
             cut: self.cut.clone(),
@@ -419,7 +488,11 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         // Interactive shells are not emulated: read a script from stdin like `bash -s`.
-        let Some(chan) = self.pending.remove(&channel) else {
+        let Some(Larval {
+            channel: chan,
+            slot,
+        }) = self.pending.remove(&channel)
+        else {
             session.channel_failure(channel)?;
             return Ok(());
         };
@@ -431,6 +504,7 @@ impl russh::server::Handler for Connection {
             user,
             line: "bash -s".into(),
             channel: chan,
+            slot,
             handle,
             sessions: self.sessions.clone(),
             cut: self.cut.clone(),
@@ -445,19 +519,30 @@ impl russh::server::Handler for Connection {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(chan) = self.pending.remove(&channel) else {
+        // An unknown subsystem is refused and the channel stays a larval session.
+        let larval = match name {
+            "sftp" => self.pending.remove(&channel),
+            _ => None,
+        };
+        let Some(Larval {
+            channel: chan,
+            slot,
+        }) = larval
+        else {
             session.channel_failure(channel)?;
             return Ok(());
         };
-        if name != "sftp" {
-            session.channel_failure(channel)?;
-            return Ok(());
-        }
         session.channel_success(channel)?;
         let user = self.user.clone().unwrap_or_else(|| "root".into());
         let home = login_ctx(&self.host, &user).cwd;
         let handler = crate::sftp::SftpHandler::new(self.host.clone(), user, home);
-        russh_sftp::server::run(chan.into_stream(), handler).await;
+        // The sftp server runs on its own task until the channel reaches EOF; the
+        // stream it owns holds the slot until then.
+        let stream = SlotStream {
+            inner: chan.into_stream(),
+            _slot: slot,
+        };
+        russh_sftp::server::run(stream, handler).await;
         Ok(())
     }
 
@@ -499,6 +584,7 @@ struct ExecJob {
     user: String,
     line: String,
     channel: Channel<Msg>,
+    slot: SessionSlot,
     handle: russh::server::Handle,
     sessions: Arc<AsyncMutex<HashMap<ChannelId, u32>>>,
     cut: CancellationToken,
@@ -513,6 +599,7 @@ async fn serve_exec(job: ExecJob) {
         user,
         line,
         channel,
+        slot,
         handle,
         sessions,
         cut,
@@ -605,6 +692,7 @@ async fn serve_exec(job: ExecJob) {
     };
     sessions.lock().await.remove(&id);
     if gone.is_cancelled() {
+        // Closed by the client and the command is over: the session is free.
         return;
     }
     match status.unwrap_or(shell::SessionEnd::Exited(1)) {
@@ -624,8 +712,45 @@ async fn serve_exec(job: ExecJob) {
         }
     }
     let _ = writer.eof().await;
+    // Freed before the close goes out, so that a client that waits for the close
+    // before opening its next channel always finds the slot free.
+    drop(slot);
     let _ = writer.close().await;
     drop(reader_task);
+}
+
+/// A stream that holds a session's slot for as long as it exists.
+struct SlotStream<S> {
+    inner: S,
+    _slot: SessionSlot,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for SlotStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for SlotStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Stops reading both outputs: the process's next write fails with EPIPE.
