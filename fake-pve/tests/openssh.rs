@@ -3,8 +3,11 @@
 
 mod support;
 
+use std::process::Stdio;
+
+use fake_pve::fixture::Fixture;
 use sha2::Digest;
-use support::{Fake, PASSWORD};
+use support::{Fake, PASSWORD, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_login_runs_pct_list() {
@@ -181,6 +184,96 @@ async fn fifty_concurrent_sessions_are_all_answered() {
         let status = if i % 3 == 1 { "stopped" } else { "running" };
         assert_eq!(out.stdout, format!("session-{i}\nstatus: {status}\n"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multiplexing_client_meets_max_sessions_and_falls_back_to_a_new_connection() {
+    let fake = Fake::with_fixture(Fixture::parse("max_sessions = 2\n").unwrap(), "root").await;
+    let socket = fake.dir.path().join("mux");
+    let master_log = fake.dir.path().join("master.log");
+    let socket_arg = socket.display().to_string();
+    let mux = ["-S", socket_arg.as_str(), "-o", "ControlMaster=no"];
+
+    // The master holds the one connection; it logs the refusal at INFO level.
+    let mut master = fake.ssh_command(&["-o", "LogLevel=INFO"]);
+    master
+        .arg("-M")
+        .arg("-S")
+        .arg(&socket)
+        .arg("-N")
+        .arg("-E")
+        .arg(&master_log)
+        .arg("root@127.0.0.1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut master = master.spawn().unwrap();
+    eventually("the master listens", || socket.exists()).await;
+
+    // Two sessions through the master take both slots: `cat` waits on its stdin.
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut holder = fake.ssh_command(&mux);
+        holder
+            .arg("root@127.0.0.1")
+            .arg("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        holders.push(holder.spawn().unwrap());
+    }
+    eventually("both sessions run", || {
+        fake.host()
+            .running()
+            .iter()
+            .filter(|p| p.args == "cat")
+            .count()
+            == 2
+    })
+    .await;
+
+    // The third is refused on the master's connection; `ssh` says so and quietly
+    // opens a connection of its own.
+    let mut third = fake.ssh_command(&mux);
+    third.arg("root@127.0.0.1").arg("echo third");
+    let out = support::run(third, None).await;
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), "third\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("session request failed: Session open refused by peer"),
+        "{out:?}"
+    );
+    let log = std::fs::read_to_string(&master_log).unwrap();
+    assert!(
+        log.contains("open failed: connect failed: open failed"),
+        "master log: {log}"
+    );
+
+    // Once the two commands end, the master's sessions are free again.
+    for mut holder in holders {
+        drop(holder.stdin.take());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(10), holder.wait())
+            .await
+            .expect("cat ends at EOF")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+    let mut again = fake.ssh_command(&mux);
+    again.arg("root@127.0.0.1").arg("echo again");
+    let out = support::run(again, None).await;
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (Some(0), "again\n", "")
+    );
+
+    master.start_kill().unwrap();
+    let _ = master.wait().await;
 }
 
 /// Runs futures concurrently on this task (no extra dependency needed).

@@ -96,7 +96,19 @@ impl Fake {
 
     /// `ssh -i KEY root@127.0.0.1 LINE` with strict host-key checking.
     pub async fn ssh(&self, line: &str) -> Output {
-        let mut cmd = self.ssh_base("ssh");
+        let mut cmd = self.ssh_command(&[]);
+        cmd.arg("root@127.0.0.1").arg(line);
+        run(cmd, None).await
+    }
+
+    /// `ssh` with `options` first (the first value given for an option wins), then
+    /// the fake's port, the test key and strict host-key checking; the caller adds
+    /// the destination and the command.
+    pub fn ssh_command(&self, options: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("ssh");
+        cmd.args(options);
+        let base = self.ssh_base("unused");
+        cmd.args(base.as_std().get_args());
         cmd.arg("-p")
             .arg(self.port().to_string())
             .arg("-i")
@@ -106,10 +118,8 @@ impl Fake {
             .arg("-o")
             .arg("IdentitiesOnly=yes")
             .arg("-o")
-            .arg("PasswordAuthentication=no")
-            .arg("root@127.0.0.1")
-            .arg(line);
-        run(cmd, None).await
+            .arg("PasswordAuthentication=no");
+        cmd
     }
 
     /// `sshpass -p PASSWORD ssh USER@127.0.0.1 LINE`, password authentication only.
@@ -210,7 +220,8 @@ pub struct Output {
     pub raw_stdout: Vec<u8>,
 }
 
-async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Output {
+/// Runs `cmd` to its end (bounded), with `stdin` as its input, and collects its output.
+pub async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Output {
     use tokio::io::AsyncWriteExt;
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
