@@ -165,7 +165,11 @@ async fn a_closed_channel_keeps_its_slot_while_its_command_runs() {
 
     kill_all(&fake, "sleep 30");
     eventually("the sleep ended", || {
-        !fake.host().running().iter().any(|p| p.args.contains("sleep 30"))
+        !fake
+            .host()
+            .running()
+            .iter()
+            .any(|p| p.args.contains("sleep 30"))
     })
     .await;
     let out = {
