@@ -6,7 +6,7 @@
 //! leader is `bash -c LINE`; closing the channel or dropping the connection does not
 //! end it (it only loses its output, and dies of EPIPE on its next write).
 //!
-//! Each connection holds at most `MaxSessions` session channels ([`SessionSlot`]); a
+//! Each connection holds at most `MaxSessions` session channels (`SessionSlot`); a
 //! session's slot is freed as sshd frees it: once its channel is closed and its
 //! command (or sftp server) has ended.
 
