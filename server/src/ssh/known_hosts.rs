@@ -9,6 +9,12 @@
 //! skipped with a warning naming the file and line; the other lines still count.
 //! Bytes in the comment are never looked at.
 //!
+//! # Names
+//! A host is looked up as `host`, or `[host]:port` off port 22, lowercased first, as
+//! ssh does. Patterns (`*`, `?`, `!negation`, comma lists, `[pattern]:port`) match
+//! case-insensitively; a hashed pattern `|1|salt|hash` is the HMAC-SHA1 of that
+//! lowercased name, so `PVE.lan` matches a hash that `ssh-keygen -H` made of `pve.lan`.
+//!
 //! # Keys
 //! A key is *known* when a line for the host lists it, *changed* when a line for the
 //! host lists another key of the same type, and *revoked* when an `@revoked` line for
@@ -39,10 +45,11 @@ pub enum Verdict {
     Revoked { line: usize },
 }
 
-/// The name a host is recorded under: `host`, or `[host]:port` off port 22.
+/// The name a host is recorded under: `host`, or `[host]:port` off port 22; lowercase.
 pub fn host_key_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
     if port == 22 {
-        host.to_string()
+        host
     } else {
         format!("[{host}]:{port}")
     }
@@ -203,7 +210,7 @@ fn utf8<'a>(field: &'a [u8], what: &str) -> Result<&'a str, String> {
 // ---------------------------------------------------------------------------------
 // Matching
 
-/// Does the line's host field match `name` (`host`, or `[host]:port` off port 22)?
+/// Does the line's host field match `name` (already lowercase, `[host]:port` off 22)?
 fn patterns_match(patterns: &HostPatterns, name: &str) -> bool {
     match patterns {
         HostPatterns::HashedName { salt, hash } => {
@@ -336,6 +343,43 @@ mod tests {
             check_text(&text, "10.0.0.5", 22, &key(KEY_A)),
             Verdict::Unknown
         );
+    }
+
+    #[test]
+    fn hashed_entries_match_any_case_of_the_host_name() {
+        // ssh lowercases the name before hashing it, so the file holds the hash of
+        // the lowercase name whatever case the user typed.
+        let text = format!(
+            "{} {KEY_A}\n{} {KEY_B}\n",
+            hashed("pve.lan"),
+            hashed("[pve.lan]:2222")
+        );
+        assert_eq!(
+            check_text(&text, "PVE.Lan", 22, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "pve.LAN", 2222, &key(KEY_B)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "PVE.LAN", 2222, &key(KEY_A)),
+            Verdict::Changed { line: 2 }
+        );
+    }
+
+    #[test]
+    fn plain_patterns_match_any_case() {
+        let text = format!("PVE.LAN {KEY_A}\n[*.Lan]:2222 {KEY_B}\n");
+        assert_eq!(
+            check_text(&text, "pve.lan", 22, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "Pve.LAN", 2222, &key(KEY_B)),
+            Verdict::Known
+        );
+        assert_eq!(host_key_name("PVE.lan", 2222), "[pve.lan]:2222");
     }
 
     #[test]
