@@ -16,9 +16,12 @@
 //! lowercased name, so `PVE.lan` matches a hash that `ssh-keygen -H` made of `pve.lan`.
 //!
 //! # Keys
-//! A key is *known* when a line for the host lists it, *changed* when a line for the
-//! host lists another key of the same type, and *revoked* when an `@revoked` line for
-//! the host lists it, whatever else the file says.
+//! A key is *known* when a line for the host lists it, and *revoked* when an `@revoked`
+//! line for the host lists it, whatever else the file says. It has *changed* when lines
+//! for the host list only other keys, of any type, as in ssh (`hostfile.c`): a server
+//! that shows an ECDSA key where an Ed25519 key is recorded has changed its key, it has
+//! not grown a new one to learn. (The line named is the first one with a key of the
+//! same type, else the first one.)
 //!
 //! # Entry points
 //! [`check`] judges a host's key ([`Verdict`]); [`learn`] appends a line for
@@ -37,9 +40,10 @@ use russh::keys::ssh_key::{HashAlg, PublicKey};
 pub enum Verdict {
     /// A line lists exactly this key for this host.
     Known,
-    /// No line lists a key of this type for this host.
+    /// No line lists a key for this host.
     Unknown,
-    /// A line lists another key of the same type for this host.
+    /// Lines list only other keys for this host (`line` is the first one of the same
+    /// type, else the first one).
     Changed { line: usize },
     /// A `@revoked` line lists this key.
     Revoked { line: usize },
@@ -260,7 +264,8 @@ fn for_host<'a>(lines: &'a [Line], name: &'a str) -> impl Iterator<Item = &'a Li
 
 fn check_key(lines: &[Line], name: &str, key: &PublicKey) -> Verdict {
     let mut known = false;
-    let mut changed = None;
+    let mut same_type = None;
+    let mut other_type = None;
     for line in for_host(lines, name) {
         let same_key = line.key.key_data() == key.key_data();
         match line.marker {
@@ -270,11 +275,13 @@ fn check_key(lines: &[Line], name: &str, key: &PublicKey) -> Verdict {
         }
         if same_key {
             known = true;
-        } else if line.key.algorithm() == key.algorithm() && changed.is_none() {
-            changed = Some(line.no);
+        } else if line.key.algorithm() == key.algorithm() {
+            same_type.get_or_insert(line.no);
+        } else {
+            other_type.get_or_insert(line.no);
         }
     }
-    match (known, changed) {
+    match (known, same_type.or(other_type)) {
         (true, _) => Verdict::Known,
         (false, Some(line)) => Verdict::Changed { line },
         (false, None) => Verdict::Unknown,
@@ -290,6 +297,9 @@ mod tests {
     const KEY_B: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ/5ib8TGcDcSkkgGFVDO3nfWg1C9BiIBnrMw7HLj2F";
     const P256: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLqtB7c14dRQxGcr5dUSOCYJColDXOTojbwtsGlO347hXmL1DiSbWRLs11CA++tSzxi0BsJ+xuv57J7pg/lwn2M=";
+    const P384: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBByz7lfOJXoajAoDxkkGnykdVmVaGRuE7eGDYlHGBSVsXhK6Jr328t9MVtvrZSRAchaw3jsJ6F0qqsvnKXM9+78FnJSQ00XFISgVNIbA4C4Pfd0833xe4T3jVRt1JQpV/g==";
+    const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCnZ1Y/QxekHaN2d7rXIL0B+ry97dzHsYk3ddmrA6V+VJRxbD2to20ISUvy7YNAVIC8gCMLna3++vUjAIZXcXyxLcos4zydtYyrw0QGgQC268E7aAwK1/df8AaPDajB4PCrnvHMehjN6IuIb8uI88iAaJs9/oS0d4pksaRYIgSDyw==";
+
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
     }
@@ -403,6 +413,30 @@ mod tests {
     fn a_rotated_key_listed_twice_is_known() {
         let text = format!("pve {KEY_B}\npve {KEY_A}\n");
         assert_eq!(check_text(&text, "pve", 22, &key(KEY_A)), Verdict::Known);
+    }
+
+    #[test]
+    fn a_key_of_another_type_is_a_changed_key() {
+        // As in ssh: any other key recorded for the host means its key changed, so
+        // a key of a new type is never simply learned.
+        let text = format!("pve {P256}\npve {KEY_B}\nother {RSA}\n");
+        assert_eq!(
+            check_text(&text, "pve", 22, &key(P384)),
+            Verdict::Changed { line: 1 }
+        );
+        // The line named is one of the same type when there is one.
+        assert_eq!(
+            check_text(&text, "pve", 22, &key(KEY_A)),
+            Verdict::Changed { line: 2 }
+        );
+        assert_eq!(
+            check_text(&text, "other", 22, &key(KEY_A)),
+            Verdict::Changed { line: 3 }
+        );
+        assert_eq!(
+            check_text(&text, "nobody", 22, &key(KEY_A)),
+            Verdict::Unknown
+        );
     }
 
     #[test]
