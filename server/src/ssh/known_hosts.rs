@@ -15,7 +15,7 @@
 //! case-insensitively; a hashed pattern `|1|salt|hash` is the HMAC-SHA1 of that
 //! lowercased name, so `PVE.lan` matches a hash that `ssh-keygen -H` made of `pve.lan`.
 //!
-//! # Keys
+//! # Plain keys
 //! A key is *known* when a line for the host lists it, and *revoked* when an `@revoked`
 //! line for the host lists it, whatever else the file says. It has *changed* when lines
 //! for the host list only other keys, of any type, as in ssh (`hostfile.c`): a server
@@ -23,19 +23,52 @@
 //! not grown a new one to learn. (The line named is the first one with a key of the
 //! same type, else the first one.)
 //!
+//! # Certificates (`@cert-authority`)
+//! Host certificates are honoured. A certificate is trusted when an `@cert-authority`
+//! line for the host lists the key that signed it and the certificate
+//! - verifies under that key (ssh-key's [`Certificate::validate_at`]),
+//! - is valid now (`valid after <= now < valid before`),
+//! - is a host certificate,
+//! - names the lowercased host (without the port) among its principals, compared
+//!   exactly as ssh does — a certificate with no principals is refused: "valid for
+//!   any host" is not something to trust a host certificate for,
+//! - has no critical options (none are defined for host certificates), and
+//! - is not signed with `ssh-rsa` (SHA-1), which OpenSSH's default
+//!   `CASignatureAlgorithms` refuses.
+//!
+//! That the server holds the certificate's private key is proved by the key exchange:
+//! russh verifies the exchange signature with the key inside the certificate.
+//!
+//! A certificate whose signer or inner key is listed `@revoked` for the host is revoked.
+//! Otherwise, when the certificate is not trusted, its inner key is checked as a plain
+//! key (OpenSSH's "retry with plain key"): a plain line can still make it known (or
+//! changed). When that finds nothing and a listed authority *did* sign the certificate
+//! but it failed a check above (expired, wrong principal, …), the verdict is
+//! [`HostKeyVerdict::CertificateRejected`] with the reason, rather than "unknown": the
+//! host is set up for certificates and learning its bare key would hide the problem.
+//! (ssh would carry on with the bare key and, under `accept-new`, learn it; here the
+//! caller decides, and should refuse.)
+//!
+//! russh only receives a certificate when the client advertises certificate
+//! algorithms; [`certificate_algorithms`] lists them when an authority is known for the
+//! host (and nothing otherwise).
+//!
 //! # Entry points
-//! [`check`] judges a host's key ([`Verdict`]); [`learn`] appends a line for
-//! `accept-new`.
+//! [`check_server_key`] judges what the server presented ([`HostKeyVerdict`]);
+//! [`check`] and [`Verdict`] are the same for a plain key, kept for callers that only
+//! have one. [`learn`] appends a line for `accept-new`.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::Algorithm;
+use russh::keys::ssh_key::certificate::CertType;
 use russh::keys::ssh_key::known_hosts::{HostPatterns, Marker};
-use russh::keys::ssh_key::{HashAlg, PublicKey};
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::ssh_key::{Certificate, HashAlg, PublicKey};
+use russh::keys::{Algorithm, PublicKeyOrCertificate};
 
-/// What the file says about a host's key (see [`check`]).
+/// What the file says about a host's plain key (see [`check`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// A line lists exactly this key for this host.
@@ -49,6 +82,35 @@ pub enum Verdict {
     Revoked { line: usize },
 }
 
+/// What the file says about the key or certificate a server presented
+/// (see [`check_server_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyVerdict {
+    /// A line lists this key for this host, or a listed authority vouches for this
+    /// certificate.
+    Known,
+    /// Nothing in the file speaks for or against it (`accept-new` may learn the key).
+    Unknown,
+    /// Lines list only other keys for this host (see [`Verdict::Changed`]).
+    Changed { line: usize },
+    /// A `@revoked` line lists this key, or the certificate's key or its signer.
+    Revoked { line: usize },
+    /// The `@cert-authority` line `line` signed this certificate, but it is not
+    /// acceptable (`reason`, e.g. "it expired at …"), and no plain line lists its key.
+    CertificateRejected { line: usize, reason: String },
+}
+
+impl From<Verdict> for HostKeyVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Known => HostKeyVerdict::Known,
+            Verdict::Unknown => HostKeyVerdict::Unknown,
+            Verdict::Changed { line } => HostKeyVerdict::Changed { line },
+            Verdict::Revoked { line } => HostKeyVerdict::Revoked { line },
+        }
+    }
+}
+
 /// The name a host is recorded under: `host`, or `[host]:port` off port 22; lowercase.
 pub fn host_key_name(host: &str, port: u16) -> String {
     let host = host.to_ascii_lowercase();
@@ -59,12 +121,47 @@ pub fn host_key_name(host: &str, port: u16) -> String {
     }
 }
 
-/// Checks `key` for `host:port` against the file at `path` (a missing file knows
-/// nothing).
+/// Checks a plain `key` for `host:port` against the file at `path` (a missing file
+/// knows nothing). For what a server presents, certificates included, use
+/// [`check_server_key`].
 pub fn check(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<Verdict> {
     let file = read(path)?;
     file.warn_skipped(path);
     Ok(check_key(&file.lines, &host_key_name(host, port), key))
+}
+
+/// Checks what the server presented — a plain key or a certificate — for `host:port`
+/// against the file at `path` (a missing file knows nothing).
+pub fn check_server_key(
+    path: &Path,
+    host: &str,
+    port: u16,
+    key: &PublicKeyOrCertificate,
+) -> std::io::Result<HostKeyVerdict> {
+    let file = read(path)?;
+    file.warn_skipped(path);
+    Ok(check_lines(&file.lines, host, port, key, unix_now()))
+}
+
+/// The certificate algorithms to advertise for `host:port`
+/// (`russh::Preferred::host_key_certificates`): russh's default host-key algorithms
+/// except SHA-1 `ssh-rsa` when an `@cert-authority` line for the host lists an
+/// authority that is not revoked, and none otherwise (then the server shows a plain
+/// key, as it does today).
+pub fn certificate_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm> {
+    let Ok(file) = read(path) else {
+        return Vec::new();
+    };
+    if has_authority(&file.lines, &host_key_name(host, port)) {
+        russh::Preferred::DEFAULT
+            .key
+            .iter()
+            .filter(|a| **a != Algorithm::Rsa { hash: None })
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// Appends `host:port key` to the file, creating it (and `~/.ssh`) if needed.
@@ -262,6 +359,22 @@ fn for_host<'a>(lines: &'a [Line], name: &'a str) -> impl Iterator<Item = &'a Li
 // ---------------------------------------------------------------------------------
 // Verdicts
 
+fn check_lines(
+    lines: &[Line],
+    host: &str,
+    port: u16,
+    key: &PublicKeyOrCertificate,
+    now: u64,
+) -> HostKeyVerdict {
+    let name = host_key_name(host, port);
+    match key {
+        PublicKeyOrCertificate::PublicKey { key, .. } => check_key(lines, &name, key).into(),
+        PublicKeyOrCertificate::Certificate(cert) => {
+            check_certificate(lines, &name, &host.to_ascii_lowercase(), cert, now)
+        }
+    }
+}
+
 fn check_key(lines: &[Line], name: &str, key: &PublicKey) -> Verdict {
     let mut known = false;
     let mut same_type = None;
@@ -288,9 +401,138 @@ fn check_key(lines: &[Line], name: &str, key: &PublicKey) -> Verdict {
     }
 }
 
+fn check_certificate(
+    lines: &[Line],
+    name: &str,
+    principal: &str,
+    cert: &Certificate,
+    now: u64,
+) -> HostKeyVerdict {
+    let inner = PublicKey::new(cert.public_key().clone(), "");
+    let signer = cert.signature_key();
+    for line in for_host(lines, name) {
+        if line.marker == Some(Marker::Revoked)
+            && (line.key.key_data() == inner.key_data() || line.key.key_data() == signer)
+        {
+            return HostKeyVerdict::Revoked { line: line.no };
+        }
+    }
+    let authority = for_host(lines, name)
+        .find(|l| l.marker == Some(Marker::CertAuthority) && l.key.key_data() == signer);
+    let rejection = match authority {
+        Some(line) => match certificate_problem(cert, signer, principal, now) {
+            None => return HostKeyVerdict::Known,
+            Some(reason) => {
+                tracing::debug!(
+                    "host certificate signed by the authority on known_hosts line {}: {reason}",
+                    line.no
+                );
+                Some((line.no, reason))
+            }
+        },
+        None => None,
+    };
+    // Not vouched for: its key may still be listed as a plain key.
+    match (check_key(lines, name, &inner), rejection) {
+        (Verdict::Unknown, Some((line, reason))) => {
+            HostKeyVerdict::CertificateRejected { line, reason }
+        }
+        (verdict, _) => verdict.into(),
+    }
+}
+
+/// Why a certificate signed by a trusted authority is still not acceptable, if it is not.
+fn certificate_problem(
+    cert: &Certificate,
+    signer: &KeyData,
+    principal: &str,
+    now: u64,
+) -> Option<String> {
+    if cert.cert_type() != CertType::Host {
+        return Some("it is a user certificate, not a host certificate".into());
+    }
+    if cert.signature().algorithm() == (Algorithm::Rsa { hash: None }) {
+        return Some("it is signed with ssh-rsa (SHA-1), which is not accepted".into());
+    }
+    // Checks the signature, that `signer` made it, and the validity window.
+    let trusted = [signer.fingerprint(HashAlg::Sha256)];
+    if cert.validate_at(now, &trusted).is_err() {
+        return Some(if now < cert.valid_after() {
+            format!("it is not valid before {}", unix_time(cert.valid_after()))
+        } else if now >= cert.valid_before() {
+            format!("it expired at {}", unix_time(cert.valid_before()))
+        } else {
+            "its signature does not verify".into()
+        });
+    }
+    let principals = cert.valid_principals();
+    if principals.is_empty() {
+        return Some("it names no principals (host names)".into());
+    }
+    if !principals.iter().any(|p| p == principal) {
+        return Some(format!(
+            "{principal} is not among its principals ({})",
+            principals.join(", ")
+        ));
+    }
+    if !cert.critical_options().is_empty() {
+        let names: Vec<&str> = cert.critical_options().keys().map(String::as_str).collect();
+        return Some(format!(
+            "it has critical options, which host certificates do not support ({})",
+            names.join(", ")
+        ));
+    }
+    None
+}
+
+/// Is an authority listed for `name` that is not revoked for it?
+fn has_authority(lines: &[Line], name: &str) -> bool {
+    let revoked: Vec<&KeyData> = for_host(lines, name)
+        .filter(|l| l.marker == Some(Marker::Revoked))
+        .map(|l| l.key.key_data())
+        .collect();
+    for_host(lines, name)
+        .any(|l| l.marker == Some(Marker::CertAuthority) && !revoked.contains(&l.key.key_data()))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-01-02 03:04:05 UTC`, or the raw number for times past year 9999.
+fn unix_time(secs: u64) -> String {
+    if secs >= 253_402_300_800 {
+        return format!("{secs} (Unix time)");
+    }
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use russh::keys::PrivateKey;
+    use russh::keys::ssh_key::EcdsaCurve;
+    use russh::keys::ssh_key::certificate::Builder;
 
     const KEY_A: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDpcy15wBrPV9Ks58TfmC7tXxyEViimJ70P3kvGeNbL0";
@@ -299,6 +541,9 @@ mod tests {
     const P256: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLqtB7c14dRQxGcr5dUSOCYJColDXOTojbwtsGlO347hXmL1DiSbWRLs11CA++tSzxi0BsJ+xuv57J7pg/lwn2M=";
     const P384: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBByz7lfOJXoajAoDxkkGnykdVmVaGRuE7eGDYlHGBSVsXhK6Jr328t9MVtvrZSRAchaw3jsJ6F0qqsvnKXM9+78FnJSQ00XFISgVNIbA4C4Pfd0833xe4T3jVRt1JQpV/g==";
     const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCnZ1Y/QxekHaN2d7rXIL0B+ry97dzHsYk3ddmrA6V+VJRxbD2to20ISUvy7YNAVIC8gCMLna3++vUjAIZXcXyxLcos4zydtYyrw0QGgQC268E7aAwK1/df8AaPDajB4PCrnvHMehjN6IuIb8uI88iAaJs9/oS0d4pksaRYIgSDyw==";
+
+    /// A fixed "now" for certificate checks.
+    const NOW: u64 = 1_800_000_000;
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
@@ -310,6 +555,11 @@ mod tests {
             &host_key_name(host, port),
             key,
         )
+    }
+
+    fn check_cert(text: &str, host: &str, port: u16, cert: &Certificate) -> HostKeyVerdict {
+        let presented = PublicKeyOrCertificate::Certificate(cert.clone());
+        check_lines(&parse(text.as_bytes()).lines, host, port, &presented, NOW)
     }
 
     /// `ssh-keygen -H` style: `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`.
@@ -563,5 +813,317 @@ mod tests {
             check(&path, "pve", 22, &key(KEY_A)).unwrap(),
             Verdict::Unknown
         );
+        assert!(certificate_algorithms(&path, "pve", 22).is_empty());
+    }
+
+    const RSA_512: Algorithm = Algorithm::Rsa {
+        hash: Some(HashAlg::Sha512),
+    };
+    const RSA_256: Algorithm = Algorithm::Rsa {
+        hash: Some(HashAlg::Sha256),
+    };
+    const ECDSA_256: Algorithm = Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP256,
+    };
+    const ECDSA_384: Algorithm = Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP384,
+    };
+
+    // --- certificates --------------------------------------------------------------
+
+    fn new_key() -> PrivateKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap()
+    }
+
+    fn public(k: &PrivateKey) -> String {
+        k.public_key().to_openssh().unwrap()
+    }
+
+    struct Spec {
+        cert_type: CertType,
+        principals: Vec<&'static str>,
+        valid_after: u64,
+        valid_before: u64,
+        critical: Option<(&'static str, &'static str)>,
+    }
+
+    impl Default for Spec {
+        fn default() -> Self {
+            Spec {
+                cert_type: CertType::Host,
+                principals: vec!["pve.lan"],
+                valid_after: NOW - 60,
+                valid_before: NOW + 3600,
+                critical: None,
+            }
+        }
+    }
+
+    fn certificate(ca: &PrivateKey, host: &PrivateKey, spec: Spec) -> Certificate {
+        let mut b = Builder::new(
+            vec![7u8; 32],
+            host.public_key().key_data().clone(),
+            spec.valid_after,
+            spec.valid_before,
+        )
+        .unwrap();
+        b.cert_type(spec.cert_type).unwrap();
+        b.key_id("pve host key").unwrap();
+        if spec.principals.is_empty() {
+            b.all_principals_valid().unwrap();
+        }
+        for p in spec.principals {
+            b.valid_principal(p).unwrap();
+        }
+        if let Some((name, value)) = spec.critical {
+            b.critical_option(name, value).unwrap();
+        }
+        b.sign(ca).unwrap()
+    }
+
+    fn rejected(v: HostKeyVerdict) -> (usize, String) {
+        match v {
+            HostKeyVerdict::CertificateRejected { line, reason } => (line, reason),
+            other => panic!("expected a rejected certificate, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_certificate_from_a_listed_authority_is_known() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let text = format!("@cert-authority *.lan {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+        assert_eq!(
+            check_cert(&text, "PVE.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+        // Off port 22 the pattern must name the port, as for plain keys.
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Unknown
+        );
+        let text = format!("@cert-authority [*.lan]:* {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn an_authority_listed_for_other_hosts_or_as_a_plain_key_vouches_for_nothing() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let text = format!(
+            "@cert-authority *.example {}\npve.lan {}\n",
+            public(&ca),
+            public(&ca)
+        );
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Changed { line: 2 }
+        );
+    }
+
+    #[test]
+    fn certificates_that_fail_a_check_are_rejected_with_the_reason() {
+        let (ca, host) = (new_key(), new_key());
+        let text = format!("# CA\n@cert-authority *.lan {}\n", public(&ca));
+        let cases = [
+            (
+                Spec {
+                    cert_type: CertType::User,
+                    ..Spec::default()
+                },
+                "not a host certificate",
+            ),
+            (
+                Spec {
+                    valid_after: NOW - 3600,
+                    valid_before: NOW,
+                    ..Spec::default()
+                },
+                "expired at 2027-01-15 08:00:00 UTC",
+            ),
+            (
+                Spec {
+                    valid_after: NOW + 1,
+                    valid_before: NOW + 3600,
+                    ..Spec::default()
+                },
+                "not valid before",
+            ),
+            (
+                Spec {
+                    principals: vec!["other.lan", "pve"],
+                    ..Spec::default()
+                },
+                "pve.lan is not among its principals (other.lan, pve)",
+            ),
+            (
+                Spec {
+                    principals: vec![],
+                    ..Spec::default()
+                },
+                "names no principals",
+            ),
+            (
+                Spec {
+                    critical: Some(("force-command", "true")),
+                    ..Spec::default()
+                },
+                "critical options",
+            ),
+        ];
+        for (spec, expected) in cases {
+            let cert = certificate(&ca, &host, spec);
+            let (line, reason) = rejected(check_cert(&text, "pve.lan", 22, &cert));
+            assert_eq!(line, 2);
+            assert!(reason.contains(expected), "{reason} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn a_certificate_with_a_forged_signature_is_rejected() {
+        let (ca, host) = (new_key(), new_key());
+        let mut bytes = certificate(&ca, &host, Spec::default()).to_bytes().unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        let forged = Certificate::from_bytes(&bytes).unwrap();
+        let text = format!("@cert-authority *.lan {}\n", public(&ca));
+        let (_, reason) = rejected(check_cert(&text, "pve.lan", 22, &forged));
+        assert_eq!(reason, "its signature does not verify");
+    }
+
+    #[test]
+    fn an_untrusted_certificate_falls_back_to_its_plain_key() {
+        let (ca, host, other) = (new_key(), new_key(), new_key());
+        let expired = certificate(
+            &ca,
+            &host,
+            Spec {
+                valid_after: NOW - 3600,
+                valid_before: NOW - 60,
+                ..Spec::default()
+            },
+        );
+        let authority = format!("@cert-authority *.lan {}\n", public(&ca));
+        // The plain key is listed: known, even though the certificate has expired.
+        let text = format!("{authority}pve.lan {}\n", public(&host));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &expired),
+            HostKeyVerdict::Known
+        );
+        // Another key of the type is listed: changed.
+        let text = format!("{authority}pve.lan {}\n", public(&other));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &expired),
+            HostKeyVerdict::Changed { line: 2 }
+        );
+        // Signed by an authority nobody listed, key unknown: unknown.
+        let stranger = certificate(&other, &host, Spec::default());
+        assert_eq!(
+            check_cert(&authority, "pve.lan", 22, &stranger),
+            HostKeyVerdict::Unknown
+        );
+        // ... and a plain line still makes it known.
+        let text = format!("pve.lan {}\n", public(&host));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &stranger),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn a_revoked_authority_or_key_revokes_the_certificate() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let authority = format!("@cert-authority *.lan {}\n", public(&ca));
+        let text = format!("{authority}@revoked * {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Revoked { line: 2 }
+        );
+        let text = format!(
+            "{authority}pve.lan {}\n@revoked * {}\n",
+            public(&host),
+            public(&host)
+        );
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Revoked { line: 3 }
+        );
+        // A revocation for other hosts does not apply.
+        let text = format!("{authority}@revoked *.example {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn plain_keys_go_through_check_server_key_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("pve {KEY_A}\n@revoked pve {KEY_B}\n")).unwrap();
+        let presented = |s| PublicKeyOrCertificate::PublicKey {
+            key: key(s),
+            hash_alg: None,
+        };
+        assert_eq!(
+            check_server_key(&path, "pve", 22, &presented(KEY_A)).unwrap(),
+            HostKeyVerdict::Known
+        );
+        assert_eq!(
+            check_server_key(&path, "pve", 22, &presented(KEY_B)).unwrap(),
+            HostKeyVerdict::Revoked { line: 2 }
+        );
+        assert_eq!(
+            check_server_key(&path, "pve", 2222, &presented(KEY_A)).unwrap(),
+            HostKeyVerdict::Unknown
+        );
+    }
+
+    #[test]
+    fn certificate_algorithms_only_when_an_authority_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let ca = new_key();
+        std::fs::write(
+            &path,
+            format!(
+                "pve.lan {KEY_A}\n@cert-authority *.lan {}\n@revoked old.lan {}\n",
+                public(&ca),
+                public(&ca)
+            ),
+        )
+        .unwrap();
+        let algs = certificate_algorithms(&path, "pve.lan", 22);
+        assert_eq!(
+            algs,
+            [
+                Algorithm::Ed25519,
+                ECDSA_256,
+                ECDSA_384,
+                Algorithm::Ecdsa {
+                    curve: EcdsaCurve::NistP521
+                },
+                RSA_512,
+                RSA_256,
+            ]
+        );
+        assert!(certificate_algorithms(&path, "pve.example", 22).is_empty());
+        // Revoked for that host: no certificates asked for.
+        assert!(certificate_algorithms(&path, "old.lan", 22).is_empty());
+    }
+
+    #[test]
+    fn unix_times_print_as_dates() {
+        assert_eq!(unix_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(unix_time(NOW), "2027-01-15 08:00:00 UTC");
+        assert_eq!(unix_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(unix_time(u64::MAX), "18446744073709551615 (Unix time)");
     }
 }
