@@ -21,7 +21,8 @@
 //! for the host list only other keys, of any type, as in ssh (`hostfile.c`): a server
 //! that shows an ECDSA key where an Ed25519 key is recorded has changed its key, it has
 //! not grown a new one to learn. (The line named is the first one with a key of the
-//! same type, else the first one.)
+//! same type, else the first one.) So the client must ask for the key types the file
+//! knows: see below.
 //!
 //! # Certificates (`@cert-authority`)
 //! Host certificates are honoured. A certificate is trusted when an `@cert-authority`
@@ -52,6 +53,12 @@
 //! russh only receives a certificate when the client advertises certificate
 //! algorithms; [`certificate_algorithms`] lists them when an authority is known for the
 //! host (and nothing otherwise).
+//!
+//! # Host-key algorithms
+//! [`known_algorithms`] lists the key algorithms the file already knows for a host, and
+//! [`preferred_keys`] puts them ahead of russh's defaults, so that a host known by its
+//! RSA or ECDSA key is asked for that key and not for an Ed25519 key nobody has
+//! recorded (OpenSSH's `order_hostkeyalgs`).
 //!
 //! # Entry points
 //! [`check_server_key`] judges what the server presented ([`HostKeyVerdict`]);
@@ -141,6 +148,30 @@ pub fn check_server_key(
     let file = read(path)?;
     file.warn_skipped(path);
     Ok(check_lines(&file.lines, host, port, key, unix_now()))
+}
+
+/// The key algorithms the file knows for `host:port`, in file order, without repeats:
+/// those of lines that are neither `@revoked` nor `@cert-authority`. An RSA key stands
+/// for `rsa-sha2-512` and `rsa-sha2-256` (not SHA-1 `ssh-rsa`, which stays where
+/// russh's defaults put it: last). Types russh does not offer (DSA, security keys) are
+/// left out. An unreadable file gives an empty list: [`check_server_key`] reports it.
+pub fn known_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm> {
+    let Ok(file) = read(path) else {
+        return Vec::new();
+    };
+    algorithms_for(&file.lines, &host_key_name(host, port))
+}
+
+/// `known` first, then russh's default host-key algorithms, without repeats: the list
+/// for `russh::Preferred::key`.
+pub fn preferred_keys(known: &[Algorithm]) -> Vec<Algorithm> {
+    let mut out: Vec<Algorithm> = Vec::new();
+    for a in known.iter().chain(russh::Preferred::DEFAULT.key.iter()) {
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 /// The certificate algorithms to advertise for `host:port`
@@ -485,6 +516,30 @@ fn certificate_problem(
     None
 }
 
+fn algorithms_for(lines: &[Line], name: &str) -> Vec<Algorithm> {
+    let offered = &russh::Preferred::DEFAULT.key;
+    let mut out: Vec<Algorithm> = Vec::new();
+    for line in for_host(lines, name).filter(|l| l.marker.is_none()) {
+        let algs = match line.key.algorithm() {
+            Algorithm::Rsa { .. } => vec![
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha512),
+                },
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha256),
+                },
+            ],
+            a => vec![a],
+        };
+        for a in algs {
+            if offered.contains(&a) && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
 /// Is an authority listed for `name` that is not revoked for it?
 fn has_authority(lines: &[Line], name: &str) -> bool {
     let revoked: Vec<&KeyData> = for_host(lines, name)
@@ -813,8 +868,11 @@ mod tests {
             check(&path, "pve", 22, &key(KEY_A)).unwrap(),
             Verdict::Unknown
         );
+        assert!(known_algorithms(&path, "pve", 22).is_empty());
         assert!(certificate_algorithms(&path, "pve", 22).is_empty());
     }
+
+    // --- host-key algorithms -------------------------------------------------------
 
     const RSA_512: Algorithm = Algorithm::Rsa {
         hash: Some(HashAlg::Sha512),
@@ -822,12 +880,66 @@ mod tests {
     const RSA_256: Algorithm = Algorithm::Rsa {
         hash: Some(HashAlg::Sha256),
     };
+    const RSA_SHA1: Algorithm = Algorithm::Rsa { hash: None };
     const ECDSA_256: Algorithm = Algorithm::Ecdsa {
         curve: EcdsaCurve::NistP256,
     };
     const ECDSA_384: Algorithm = Algorithm::Ecdsa {
         curve: EcdsaCurve::NistP384,
     };
+
+    fn algorithms(text: &str, host: &str, port: u16) -> Vec<Algorithm> {
+        algorithms_for(&parse(text.as_bytes()).lines, &host_key_name(host, port))
+    }
+
+    #[test]
+    fn known_algorithms_are_listed_in_file_order() {
+        let text = format!(
+            "other {KEY_A}\n\
+             @revoked pve {KEY_B}\n\
+             @cert-authority pve {KEY_A}\n\
+             [pve]:2222 {P384}\n\
+             pve,pve.lan {RSA}\n\
+             {} {P256}\n\
+             pve {RSA}\n",
+            hashed("pve")
+        );
+        assert_eq!(algorithms(&text, "PVE", 22), [RSA_512, RSA_256, ECDSA_256]);
+        assert_eq!(algorithms(&text, "pve", 2222), [ECDSA_384]);
+        assert_eq!(algorithms(&text, "other", 22), [Algorithm::Ed25519]);
+        assert!(algorithms(&text, "nobody", 22).is_empty());
+    }
+
+    #[test]
+    fn the_known_algorithms_go_first_then_the_defaults_without_repeats() {
+        let list = preferred_keys(&[RSA_512, RSA_256, ECDSA_256]);
+        assert_eq!(
+            list,
+            [
+                RSA_512,
+                RSA_256,
+                ECDSA_256,
+                Algorithm::Ed25519,
+                ECDSA_384,
+                Algorithm::Ecdsa {
+                    curve: EcdsaCurve::NistP521
+                },
+                RSA_SHA1,
+            ]
+        );
+        assert_eq!(preferred_keys(&[]), russh::Preferred::DEFAULT.key.to_vec());
+    }
+
+    #[test]
+    fn known_algorithms_reads_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("[pve]:2222 {P256}\n[pve]:2222 {KEY_A}\n")).unwrap();
+        assert_eq!(
+            known_algorithms(&path, "pve", 2222),
+            [ECDSA_256, Algorithm::Ed25519]
+        );
+    }
 
     // --- certificates --------------------------------------------------------------
 
