@@ -15,6 +15,12 @@
 //! case-insensitively; a hashed pattern `|1|salt|hash` is the HMAC-SHA1 of that
 //! lowercased name, so `PVE.lan` matches a hash that `ssh-keygen -H` made of `pve.lan`.
 //!
+//! Off port 22, when the lines for `[host]:port` say nothing about the key (unknown),
+//! it is still known if the lines for the bare `host` make it known — ssh's "checking
+//! without port identifier" (`sshconnect.c`). Nothing else carries over from the bare
+//! name (a key changed or revoked there stays unknown for the port), except that a
+//! certificate the bare name's authority signed but that fails a check is rejected.
+//!
 //! # Plain keys
 //! A key is *known* when a line for the host lists it, and *revoked* when an `@revoked`
 //! line for the host lists it, whatever else the file says. It has *changed* when lines
@@ -134,7 +140,7 @@ pub fn host_key_name(host: &str, port: u16) -> String {
 pub fn check(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<Verdict> {
     let file = read(path)?;
     file.warn_skipped(path);
-    Ok(check_key(&file.lines, &host_key_name(host, port), key))
+    Ok(check_plain(&file.lines, host, port, key))
 }
 
 /// Checks what the server presented — a plain key or a certificate — for `host:port`
@@ -397,12 +403,31 @@ fn check_lines(
     key: &PublicKeyOrCertificate,
     now: u64,
 ) -> HostKeyVerdict {
-    let name = host_key_name(host, port);
     match key {
-        PublicKeyOrCertificate::PublicKey { key, .. } => check_key(lines, &name, key).into(),
+        PublicKeyOrCertificate::PublicKey { key, .. } => check_plain(lines, host, port, key).into(),
         PublicKeyOrCertificate::Certificate(cert) => {
-            check_certificate(lines, &name, &host.to_ascii_lowercase(), cert, now)
+            let principal = host.to_ascii_lowercase();
+            let at =
+                |port| check_certificate(lines, &host_key_name(host, port), &principal, cert, now);
+            match at(port) {
+                // As for plain keys; and a certificate the bare name's authority signed
+                // but that fails a check is rejected here too.
+                HostKeyVerdict::Unknown if port != 22 => match at(22) {
+                    v @ (HostKeyVerdict::Known | HostKeyVerdict::CertificateRejected { .. }) => v,
+                    _ => HostKeyVerdict::Unknown,
+                },
+                verdict => verdict,
+            }
         }
+    }
+}
+
+/// A plain key for `host:port`, with ssh's fallback to the bare host name off port 22.
+fn check_plain(lines: &[Line], host: &str, port: u16, key: &PublicKey) -> Verdict {
+    let at = |port| check_key(lines, &host_key_name(host, port), key);
+    match at(port) {
+        Verdict::Unknown if port != 22 && at(22) == Verdict::Known => Verdict::Known,
+        verdict => verdict,
     }
 }
 
@@ -605,11 +630,7 @@ mod tests {
     }
 
     fn check_text(text: &str, host: &str, port: u16, key: &PublicKey) -> Verdict {
-        check_key(
-            &parse(text.as_bytes()).lines,
-            &host_key_name(host, port),
-            key,
-        )
+        check_plain(&parse(text.as_bytes()).lines, host, port, key)
     }
 
     fn check_cert(text: &str, host: &str, port: u16, cert: &Certificate) -> HostKeyVerdict {
@@ -711,6 +732,29 @@ mod tests {
         assert_eq!(
             check_text(&text, "pve.lan", 22, &key(KEY_B)),
             Verdict::Revoked { line: 4 }
+        );
+    }
+
+    #[test]
+    fn off_port_22_a_key_known_for_the_bare_name_is_known() {
+        let text = format!("pve {KEY_A}\n");
+        assert_eq!(check_text(&text, "pve", 2222, &key(KEY_A)), Verdict::Known);
+        // Only "known" carries over: changed for the bare name is unknown here.
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_B)),
+            Verdict::Unknown
+        );
+        // What the port's own lines say wins.
+        let text = format!("[pve]:2222 {KEY_B}\npve {KEY_A}\n");
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_A)),
+            Verdict::Changed { line: 1 }
+        );
+        // Revoked for the bare name: not known for the port.
+        let text = format!("pve {KEY_A}\n@revoked pve {KEY_A}\n");
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_A)),
+            Verdict::Unknown
         );
     }
 
@@ -1013,7 +1057,12 @@ mod tests {
             check_cert(&text, "PVE.lan", 22, &cert),
             HostKeyVerdict::Known
         );
-        // Off port 22 the pattern must name the port, as for plain keys.
+        // Off port 22 the bare name's authority still vouches, as for plain keys.
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Known
+        );
+        let text = format!("@cert-authority [*.lan]:2200 {}\n", public(&ca));
         assert_eq!(
             check_cert(&text, "pve.lan", 2222, &cert),
             HostKeyVerdict::Unknown
@@ -1092,9 +1141,11 @@ mod tests {
         ];
         for (spec, expected) in cases {
             let cert = certificate(&ca, &host, spec);
-            let (line, reason) = rejected(check_cert(&text, "pve.lan", 22, &cert));
-            assert_eq!(line, 2);
-            assert!(reason.contains(expected), "{reason} lacks {expected}");
+            for port in [22, 2222] {
+                let (line, reason) = rejected(check_cert(&text, "pve.lan", port, &cert));
+                assert_eq!(line, 2);
+                assert!(reason.contains(expected), "{reason} lacks {expected}");
+            }
         }
     }
 
@@ -1193,7 +1244,7 @@ mod tests {
             HostKeyVerdict::Revoked { line: 2 }
         );
         assert_eq!(
-            check_server_key(&path, "pve", 2222, &presented(KEY_A)).unwrap(),
+            check_server_key(&path, "other", 22, &presented(KEY_A)).unwrap(),
             HostKeyVerdict::Unknown
         );
     }
