@@ -1,84 +1,354 @@
-//! Host-key verification against an OpenSSH `known_hosts` file: plain, wildcard,
-//! negated, `[host]:port` and hashed (`|1|salt|hash`) patterns, `@revoked` lines;
-//! learning new keys for `accept-new`.
+//! Host-key verification against an OpenSSH `known_hosts` file, following OpenSSH
+//! (`sshd(8)`, SSH_KNOWN_HOSTS FILE FORMAT; `hostfile.c`, `sshconnect.c`).
+//!
+//! # Lines
+//! `[@marker] patterns keytype base64 [comment]`, fields separated by spaces or tabs.
+//! Blank lines and lines starting with `#` are ignored. The file is read as bytes and
+//! split on `\n`: a line that cannot be used (bad base64, unknown key type or marker,
+//! missing fields, a field before the comment that is not UTF-8, a bad `|1|` hash) is
+//! skipped with a warning naming the file and line; the other lines still count.
+//! Bytes in the comment are never looked at.
+//!
+//! # Names
+//! A host is looked up as `host`, or `[host]:port` off port 22, lowercased first, as
+//! ssh does. Patterns (`*`, `?`, `!negation`, comma lists, `[pattern]:port`) match
+//! case-insensitively; a hashed pattern `|1|salt|hash` is the HMAC-SHA1 of that
+//! lowercased name, so `PVE.lan` matches a hash that `ssh-keygen -H` made of `pve.lan`.
+//!
+//! Off port 22, when the lines for `[host]:port` say nothing about the key (unknown),
+//! it is still known if the lines for the bare `host` make it known — ssh's "checking
+//! without port identifier" (`sshconnect.c`). Nothing else carries over from the bare
+//! name (a key changed or revoked there stays unknown for the port), except that a
+//! certificate the bare name's authority signed but that fails a check is rejected.
+//!
+//! # Plain keys
+//! A key is *known* when a line for the host lists it, and *revoked* when an `@revoked`
+//! line for the host lists it, whatever else the file says. It has *changed* when lines
+//! for the host list only other keys, of any type, as in ssh (`hostfile.c`): a server
+//! that shows an ECDSA key where an Ed25519 key is recorded has changed its key, it has
+//! not grown a new one to learn. (The line named is the first one with a key of the
+//! same type, else the first one.) So the client must ask for the key types the file
+//! knows: see below.
+//!
+//! # Certificates (`@cert-authority`)
+//! Host certificates are honoured. A certificate is trusted when an `@cert-authority`
+//! line for the host lists the key that signed it and the certificate
+//! - verifies under that key (ssh-key's [`Certificate::validate_at`]),
+//! - is valid now (`valid after <= now < valid before`),
+//! - is a host certificate,
+//! - names the lowercased host (without the port) among its principals, compared
+//!   exactly as ssh does — a certificate with no principals is refused: "valid for
+//!   any host" is not something to trust a host certificate for,
+//! - has no critical options (none are defined for host certificates), and
+//! - is not signed with `ssh-rsa` (SHA-1), which OpenSSH's default
+//!   `CASignatureAlgorithms` refuses.
+//!
+//! That the server holds the certificate's private key is proved by the key exchange:
+//! russh verifies the exchange signature with the key inside the certificate.
+//!
+//! A certificate whose signer or inner key is listed `@revoked` for the host is revoked.
+//! Otherwise, when the certificate is not trusted, its inner key is checked as a plain
+//! key (OpenSSH's "retry with plain key"): a plain line can still make it known (or
+//! changed). When that finds nothing and a listed authority *did* sign the certificate
+//! but it failed a check above (expired, wrong principal, …), the verdict is
+//! [`HostKeyVerdict::CertificateRejected`] with the reason, rather than "unknown": the
+//! host is set up for certificates and learning its bare key would hide the problem.
+//! (ssh would carry on with the bare key and, under `accept-new`, learn it; here the
+//! caller decides, and should refuse.)
+//!
+//! russh only receives a certificate when the client advertises certificate
+//! algorithms; [`certificate_algorithms`] lists them when an authority is known for the
+//! host (and nothing otherwise).
+//!
+//! # Host-key algorithms
+//! [`known_algorithms`] lists the key algorithms the file already knows for a host, and
+//! [`preferred_keys`] puts them ahead of russh's defaults, so that a host known by its
+//! RSA or ECDSA key is asked for that key and not for an Ed25519 key nobody has
+//! recorded (OpenSSH's `order_hostkeyalgs`).
+//!
+//! # Entry points
+//! [`check_server_key`] judges what the server presented ([`HostKeyVerdict`]);
+//! [`check`] and [`Verdict`] are the same for a plain key, kept for callers that only
+//! have one. [`learn`] appends a line for `accept-new`.
 
 use std::io::Write as _;
 use std::path::Path;
 
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::ssh_key::PublicKey;
-use russh::keys::ssh_key::known_hosts::{Entry, HostPatterns, Marker};
+use russh::keys::ssh_key::certificate::CertType;
+use russh::keys::ssh_key::known_hosts::{HostPatterns, Marker};
+use russh::keys::ssh_key::public::KeyData;
+use russh::keys::ssh_key::{Certificate, HashAlg, PublicKey};
+use russh::keys::{Algorithm, PublicKeyOrCertificate};
 
-/// What the file says about a host's key.
+/// What the file says about a host's plain key (see [`check`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// A line lists exactly this key for this host.
     Known,
-    /// No line lists a key of this type for this host.
+    /// No line lists a key for this host.
     Unknown,
-    /// A line lists another key of the same type for this host.
+    /// Lines list only other keys for this host (`line` is the first one of the same
+    /// type, else the first one).
     Changed { line: usize },
     /// A `@revoked` line lists this key.
     Revoked { line: usize },
 }
 
-/// The name a host is recorded under: `host`, or `[host]:port` off port 22.
+/// What the file says about the key or certificate a server presented
+/// (see [`check_server_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyVerdict {
+    /// A line lists this key for this host, or a listed authority vouches for this
+    /// certificate.
+    Known,
+    /// Nothing in the file speaks for or against it (`accept-new` may learn the key).
+    Unknown,
+    /// Lines list only other keys for this host (see [`Verdict::Changed`]).
+    Changed { line: usize },
+    /// A `@revoked` line lists this key, or the certificate's key or its signer.
+    Revoked { line: usize },
+    /// The `@cert-authority` line `line` signed this certificate, but it is not
+    /// acceptable (`reason`, e.g. "it expired at …"), and no plain line lists its key.
+    CertificateRejected { line: usize, reason: String },
+}
+
+impl From<Verdict> for HostKeyVerdict {
+    fn from(v: Verdict) -> Self {
+        match v {
+            Verdict::Known => HostKeyVerdict::Known,
+            Verdict::Unknown => HostKeyVerdict::Unknown,
+            Verdict::Changed { line } => HostKeyVerdict::Changed { line },
+            Verdict::Revoked { line } => HostKeyVerdict::Revoked { line },
+        }
+    }
+}
+
+/// The name a host is recorded under: `host`, or `[host]:port` off port 22; lowercase.
 pub fn host_key_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
     if port == 22 {
-        host.to_string()
+        host
     } else {
         format!("[{host}]:{port}")
     }
 }
 
-/// Checks `key` for `host:port` against the file at `path` (a missing file knows nothing).
+/// Checks a plain `key` for `host:port` against the file at `path` (a missing file
+/// knows nothing). For what a server presents, certificates included, use
+/// [`check_server_key`].
 pub fn check(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<Verdict> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Verdict::Unknown),
-        Err(e) => return Err(e),
+    let file = read(path)?;
+    file.warn_skipped(path);
+    Ok(check_plain(&file.lines, host, port, key))
+}
+
+/// Checks what the server presented — a plain key or a certificate — for `host:port`
+/// against the file at `path` (a missing file knows nothing).
+pub fn check_server_key(
+    path: &Path,
+    host: &str,
+    port: u16,
+    key: &PublicKeyOrCertificate,
+) -> std::io::Result<HostKeyVerdict> {
+    let file = read(path)?;
+    file.warn_skipped(path);
+    Ok(check_lines(&file.lines, host, port, key, unix_now()))
+}
+
+/// The key algorithms the file knows for `host:port`, in file order, without repeats:
+/// those of lines that are neither `@revoked` nor `@cert-authority`. An RSA key stands
+/// for `rsa-sha2-512` and `rsa-sha2-256` (not SHA-1 `ssh-rsa`, which stays where
+/// russh's defaults put it: last). Types russh does not offer (DSA, security keys) are
+/// left out. An unreadable file gives an empty list: [`check_server_key`] reports it.
+pub fn known_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm> {
+    let Ok(file) = read(path) else {
+        return Vec::new();
     };
-    Ok(check_text(&text, host, port, key))
+    algorithms_for(&file.lines, &host_key_name(host, port))
 }
 
-/// As [`check`], over the file's text.
-pub fn check_text(text: &str, host: &str, port: u16, key: &PublicKey) -> Verdict {
-    let name = host_key_name(host, port);
-    let mut known = false;
-    let mut changed = None;
-    for (n, line) in text.lines().enumerate() {
-        let line_no = n + 1;
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        // Lines we cannot parse (other tools' extensions, typos) are skipped, as ssh does.
-        let Ok(entry) = trimmed.parse::<Entry>() else {
-            tracing::debug!("known_hosts line {line_no} is not understood; skipped");
-            continue;
-        };
-        if !patterns_match(entry.host_patterns(), &name) {
-            continue;
-        }
-        let same_key = entry.public_key().key_data() == key.key_data();
-        match entry.marker() {
-            Some(Marker::Revoked) if same_key => return Verdict::Revoked { line: line_no },
-            Some(_) => continue,
-            None => {}
-        }
-        if same_key {
-            known = true;
-        } else if entry.public_key().algorithm() == key.algorithm() && changed.is_none() {
-            changed = Some(line_no);
+/// `known` first, then russh's default host-key algorithms, without repeats: the list
+/// for `russh::Preferred::key`.
+pub fn preferred_keys(known: &[Algorithm]) -> Vec<Algorithm> {
+    let mut out: Vec<Algorithm> = Vec::new();
+    for a in known.iter().chain(russh::Preferred::DEFAULT.key.iter()) {
+        if !out.contains(a) {
+            out.push(a.clone());
         }
     }
-    match (known, changed) {
-        (true, _) => Verdict::Known,
-        (false, Some(line)) => Verdict::Changed { line },
-        (false, None) => Verdict::Unknown,
+    out
+}
+
+/// The certificate algorithms to advertise for `host:port`
+/// (`russh::Preferred::host_key_certificates`): russh's default host-key algorithms
+/// except SHA-1 `ssh-rsa` when an `@cert-authority` line for the host lists an
+/// authority that is not revoked, and none otherwise (then the server shows a plain
+/// key, as it does today).
+pub fn certificate_algorithms(path: &Path, host: &str, port: u16) -> Vec<Algorithm> {
+    let Ok(file) = read(path) else {
+        return Vec::new();
+    };
+    if has_authority(&file.lines, &host_key_name(host, port)) {
+        russh::Preferred::DEFAULT
+            .key
+            .iter()
+            .filter(|a| **a != Algorithm::Rsa { hash: None })
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
     }
 }
 
+/// Appends `host:port key` to the file, creating it (and `~/.ssh`) if needed.
+pub fn learn(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let line = format!(
+        "{} {}\n",
+        host_key_name(host, port),
+        key.to_openssh().map_err(std::io::Error::other)?
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    // Start on a new line even if the file does not end with one.
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let text = std::fs::read(path)?;
+        if text.last() != Some(&b'\n') {
+            file.write_all(b"\n")?;
+        }
+    }
+    file.write_all(line.as_bytes())
+}
+
+/// The SHA-256 fingerprint of a key, as `ssh-keygen -l` prints it.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+// ---------------------------------------------------------------------------------
+// Parsing
+
+/// One usable line of the file.
+#[derive(Debug)]
+struct Line {
+    /// 1-based line number.
+    no: usize,
+    marker: Option<Marker>,
+    hosts: HostPatterns,
+    key: PublicKey,
+}
+
+/// A line that was skipped, and why.
+#[derive(Debug, PartialEq, Eq)]
+struct Skipped {
+    no: usize,
+    reason: String,
+}
+
+#[derive(Debug, Default)]
+struct File {
+    lines: Vec<Line>,
+    skipped: Vec<Skipped>,
+}
+
+impl File {
+    fn warn_skipped(&self, path: &Path) {
+        for s in &self.skipped {
+            tracing::warn!(
+                "{} line {}: {}; line ignored",
+                path.display(),
+                s.no,
+                s.reason
+            );
+        }
+    }
+}
+
+/// Reads and parses the file; a missing file is empty.
+fn read(path: &Path) -> std::io::Result<File> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(parse(&bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(File::default()),
+        Err(e) => Err(e),
+    }
+}
+
+fn parse(bytes: &[u8]) -> File {
+    let mut file = File::default();
+    for (n, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let no = n + 1;
+        match parse_line(raw) {
+            Ok(None) => {}
+            Ok(Some((marker, hosts, key))) => file.lines.push(Line {
+                no,
+                marker,
+                hosts,
+                key,
+            }),
+            Err(reason) => file.skipped.push(Skipped { no, reason }),
+        }
+    }
+    file
+}
+
+type Parsed = (Option<Marker>, HostPatterns, PublicKey);
+
+/// One line: `Ok(None)` for a blank line or a comment.
+fn parse_line(raw: &[u8]) -> Result<Option<Parsed>, String> {
+    let mut fields = raw
+        .split(|b| matches!(b, b' ' | b'\t' | b'\r'))
+        .filter(|f| !f.is_empty());
+    let Some(mut first) = fields.next() else {
+        return Ok(None);
+    };
+    if first.starts_with(b"#") {
+        return Ok(None);
+    }
+    let marker = if first.starts_with(b"@") {
+        let m = utf8(first, "the marker")?;
+        let marker = m
+            .parse::<Marker>()
+            .map_err(|_| format!("unknown marker {m}"))?;
+        first = fields.next().ok_or("nothing follows the marker")?;
+        Some(marker)
+    } else {
+        None
+    };
+    let hosts_str = utf8(first, "the host field")?;
+    let key_type = utf8(fields.next().ok_or("no key type")?, "the key type")?;
+    let key_b64 = utf8(fields.next().ok_or("no key")?, "the key")?;
+    let hosts = if hosts_str.starts_with('|') {
+        match hosts_str.parse::<HostPatterns>() {
+            Ok(h @ HostPatterns::HashedName { .. }) => h,
+            _ => return Err("bad hashed host name (expected |1|salt|hash)".into()),
+        }
+    } else {
+        HostPatterns::Patterns(hosts_str.split(',').map(str::to_string).collect())
+    };
+    let key = PublicKey::from_openssh(&format!("{key_type} {key_b64}"))
+        .map_err(|e| format!("bad {key_type} key ({e})"))?;
+    if let Algorithm::Other(name) = key.algorithm() {
+        return Err(format!("unknown key type {}", name.as_str()));
+    }
+    Ok(Some((marker, hosts, key)))
+}
+
+fn utf8<'a>(field: &'a [u8], what: &str) -> Result<&'a str, String> {
+    std::str::from_utf8(field).map_err(|_| format!("{what} is not UTF-8"))
+}
+
+// ---------------------------------------------------------------------------------
+// Matching
+
+/// Does the line's host field match `name` (already lowercase, `[host]:port` off 22)?
 fn patterns_match(patterns: &HostPatterns, name: &str) -> bool {
     match patterns {
         HostPatterns::HashedName { salt, hash } => {
@@ -118,50 +388,265 @@ fn wildcard(pattern: &str, name: &str) -> bool {
     go(&p, &n)
 }
 
-/// Appends `host:port key` to the file, creating it (and `~/.ssh`) if needed.
-pub fn learn(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Result<()> {
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let line = format!(
-        "{} {}\n",
-        host_key_name(host, port),
-        key.to_openssh().map_err(std::io::Error::other)?
-    );
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    // Start on a new line even if the file does not end with one.
-    let len = file.metadata()?.len();
-    if len > 0 {
-        let text = std::fs::read(path)?;
-        if text.last() != Some(&b'\n') {
-            file.write_all(b"\n")?;
-        }
-    }
-    file.write_all(line.as_bytes())
+/// The lines whose host field matches `name`.
+fn for_host<'a>(lines: &'a [Line], name: &'a str) -> impl Iterator<Item = &'a Line> + 'a {
+    lines.iter().filter(move |l| patterns_match(&l.hosts, name))
 }
 
-/// The SHA-256 fingerprint of a key, as `ssh-keygen -l` prints it.
-pub fn fingerprint(key: &PublicKey) -> String {
-    key.fingerprint(russh::keys::ssh_key::HashAlg::Sha256)
-        .to_string()
+// ---------------------------------------------------------------------------------
+// Verdicts
+
+fn check_lines(
+    lines: &[Line],
+    host: &str,
+    port: u16,
+    key: &PublicKeyOrCertificate,
+    now: u64,
+) -> HostKeyVerdict {
+    match key {
+        PublicKeyOrCertificate::PublicKey { key, .. } => check_plain(lines, host, port, key).into(),
+        PublicKeyOrCertificate::Certificate(cert) => {
+            let principal = host.to_ascii_lowercase();
+            let at =
+                |port| check_certificate(lines, &host_key_name(host, port), &principal, cert, now);
+            match at(port) {
+                // As for plain keys; and a certificate the bare name's authority signed
+                // but that fails a check is rejected here too.
+                HostKeyVerdict::Unknown if port != 22 => match at(22) {
+                    v @ (HostKeyVerdict::Known | HostKeyVerdict::CertificateRejected { .. }) => v,
+                    _ => HostKeyVerdict::Unknown,
+                },
+                verdict => verdict,
+            }
+        }
+    }
+}
+
+/// A plain key for `host:port`, with ssh's fallback to the bare host name off port 22.
+fn check_plain(lines: &[Line], host: &str, port: u16, key: &PublicKey) -> Verdict {
+    let at = |port| check_key(lines, &host_key_name(host, port), key);
+    match at(port) {
+        Verdict::Unknown if port != 22 && at(22) == Verdict::Known => Verdict::Known,
+        verdict => verdict,
+    }
+}
+
+fn check_key(lines: &[Line], name: &str, key: &PublicKey) -> Verdict {
+    let mut known = false;
+    let mut same_type = None;
+    let mut other_type = None;
+    for line in for_host(lines, name) {
+        let same_key = line.key.key_data() == key.key_data();
+        match line.marker {
+            Some(Marker::Revoked) if same_key => return Verdict::Revoked { line: line.no },
+            Some(_) => continue,
+            None => {}
+        }
+        if same_key {
+            known = true;
+        } else if line.key.algorithm() == key.algorithm() {
+            same_type.get_or_insert(line.no);
+        } else {
+            other_type.get_or_insert(line.no);
+        }
+    }
+    match (known, same_type.or(other_type)) {
+        (true, _) => Verdict::Known,
+        (false, Some(line)) => Verdict::Changed { line },
+        (false, None) => Verdict::Unknown,
+    }
+}
+
+fn check_certificate(
+    lines: &[Line],
+    name: &str,
+    principal: &str,
+    cert: &Certificate,
+    now: u64,
+) -> HostKeyVerdict {
+    let inner = PublicKey::new(cert.public_key().clone(), "");
+    let signer = cert.signature_key();
+    for line in for_host(lines, name) {
+        if line.marker == Some(Marker::Revoked)
+            && (line.key.key_data() == inner.key_data() || line.key.key_data() == signer)
+        {
+            return HostKeyVerdict::Revoked { line: line.no };
+        }
+    }
+    let authority = for_host(lines, name)
+        .find(|l| l.marker == Some(Marker::CertAuthority) && l.key.key_data() == signer);
+    let rejection = match authority {
+        Some(line) => match certificate_problem(cert, signer, principal, now) {
+            None => return HostKeyVerdict::Known,
+            Some(reason) => {
+                tracing::debug!(
+                    "host certificate signed by the authority on known_hosts line {}: {reason}",
+                    line.no
+                );
+                Some((line.no, reason))
+            }
+        },
+        None => None,
+    };
+    // Not vouched for: its key may still be listed as a plain key.
+    match (check_key(lines, name, &inner), rejection) {
+        (Verdict::Unknown, Some((line, reason))) => {
+            HostKeyVerdict::CertificateRejected { line, reason }
+        }
+        (verdict, _) => verdict.into(),
+    }
+}
+
+/// Why a certificate signed by a trusted authority is still not acceptable, if it is not.
+fn certificate_problem(
+    cert: &Certificate,
+    signer: &KeyData,
+    principal: &str,
+    now: u64,
+) -> Option<String> {
+    if cert.cert_type() != CertType::Host {
+        return Some("it is a user certificate, not a host certificate".into());
+    }
+    if cert.signature().algorithm() == (Algorithm::Rsa { hash: None }) {
+        return Some("it is signed with ssh-rsa (SHA-1), which is not accepted".into());
+    }
+    // Checks the signature, that `signer` made it, and the validity window.
+    let trusted = [signer.fingerprint(HashAlg::Sha256)];
+    if cert.validate_at(now, &trusted).is_err() {
+        return Some(if now < cert.valid_after() {
+            format!("it is not valid before {}", unix_time(cert.valid_after()))
+        } else if now >= cert.valid_before() {
+            format!("it expired at {}", unix_time(cert.valid_before()))
+        } else {
+            "its signature does not verify".into()
+        });
+    }
+    let principals = cert.valid_principals();
+    if principals.is_empty() {
+        return Some("it names no principals (host names)".into());
+    }
+    if !principals.iter().any(|p| p == principal) {
+        return Some(format!(
+            "{principal} is not among its principals ({})",
+            principals.join(", ")
+        ));
+    }
+    if !cert.critical_options().is_empty() {
+        let names: Vec<&str> = cert.critical_options().keys().map(String::as_str).collect();
+        return Some(format!(
+            "it has critical options, which host certificates do not support ({})",
+            names.join(", ")
+        ));
+    }
+    None
+}
+
+fn algorithms_for(lines: &[Line], name: &str) -> Vec<Algorithm> {
+    let offered = &russh::Preferred::DEFAULT.key;
+    let mut out: Vec<Algorithm> = Vec::new();
+    for line in for_host(lines, name).filter(|l| l.marker.is_none()) {
+        let algs = match line.key.algorithm() {
+            Algorithm::Rsa { .. } => vec![
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha512),
+                },
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha256),
+                },
+            ],
+            a => vec![a],
+        };
+        for a in algs {
+            if offered.contains(&a) && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
+/// Is an authority listed for `name` that is not revoked for it?
+fn has_authority(lines: &[Line], name: &str) -> bool {
+    let revoked: Vec<&KeyData> = for_host(lines, name)
+        .filter(|l| l.marker == Some(Marker::Revoked))
+        .map(|l| l.key.key_data())
+        .collect();
+    for_host(lines, name)
+        .any(|l| l.marker == Some(Marker::CertAuthority) && !revoked.contains(&l.key.key_data()))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-01-02 03:04:05 UTC`, or the raw number for times past year 9999.
+fn unix_time(secs: u64) -> String {
+    if secs >= 253_402_300_800 {
+        return format!("{secs} (Unix time)");
+    }
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use russh::keys::PrivateKey;
+    use russh::keys::ssh_key::EcdsaCurve;
+    use russh::keys::ssh_key::certificate::Builder;
 
     const KEY_A: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDpcy15wBrPV9Ks58TfmC7tXxyEViimJ70P3kvGeNbL0";
     const KEY_B: &str =
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJ/5ib8TGcDcSkkgGFVDO3nfWg1C9BiIBnrMw7HLj2F";
+    const P256: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLqtB7c14dRQxGcr5dUSOCYJColDXOTojbwtsGlO347hXmL1DiSbWRLs11CA++tSzxi0BsJ+xuv57J7pg/lwn2M=";
+    const P384: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBByz7lfOJXoajAoDxkkGnykdVmVaGRuE7eGDYlHGBSVsXhK6Jr328t9MVtvrZSRAchaw3jsJ6F0qqsvnKXM9+78FnJSQ00XFISgVNIbA4C4Pfd0833xe4T3jVRt1JQpV/g==";
+    const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQCnZ1Y/QxekHaN2d7rXIL0B+ry97dzHsYk3ddmrA6V+VJRxbD2to20ISUvy7YNAVIC8gCMLna3++vUjAIZXcXyxLcos4zydtYyrw0QGgQC268E7aAwK1/df8AaPDajB4PCrnvHMehjN6IuIb8uI88iAaJs9/oS0d4pksaRYIgSDyw==";
+
+    /// A fixed "now" for certificate checks.
+    const NOW: u64 = 1_800_000_000;
 
     fn key(s: &str) -> PublicKey {
         PublicKey::from_openssh(s).unwrap()
+    }
+
+    fn check_text(text: &str, host: &str, port: u16, key: &PublicKey) -> Verdict {
+        check_plain(&parse(text.as_bytes()).lines, host, port, key)
+    }
+
+    fn check_cert(text: &str, host: &str, port: u16, cert: &Certificate) -> HostKeyVerdict {
+        let presented = PublicKeyOrCertificate::Certificate(cert.clone());
+        check_lines(&parse(text.as_bytes()).lines, host, port, &presented, NOW)
+    }
+
+    /// `ssh-keygen -H` style: `|1|base64(salt)|base64(HMAC-SHA1(salt, name))`.
+    fn hashed(name: &str) -> String {
+        let salt = b"0123456789abcdefghij";
+        let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(salt).unwrap();
+        mac.update(name.as_bytes());
+        let hash = mac.finalize().into_bytes();
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        format!("|1|{}|{}", b64.encode(salt), b64.encode(hash))
     }
 
     #[test]
@@ -181,14 +666,7 @@ mod tests {
 
     #[test]
     fn hashed_entries() {
-        // `ssh-keygen -H` style: HMAC-SHA1 of the name keyed by the salt.
-        let salt = b"0123456789abcdefghij";
-        let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(salt).unwrap();
-        mac.update(b"[10.0.0.5]:2222");
-        let hash = mac.finalize().into_bytes();
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let text = format!("|1|{}|{} {KEY_A}\n", b64.encode(salt), b64.encode(hash));
+        let text = format!("{} {KEY_A}\n", hashed("[10.0.0.5]:2222"));
         assert_eq!(
             check_text(&text, "10.0.0.5", 2222, &key(KEY_A)),
             Verdict::Known
@@ -201,6 +679,43 @@ mod tests {
             check_text(&text, "10.0.0.5", 22, &key(KEY_A)),
             Verdict::Unknown
         );
+    }
+
+    #[test]
+    fn hashed_entries_match_any_case_of_the_host_name() {
+        // ssh lowercases the name before hashing it, so the file holds the hash of
+        // the lowercase name whatever case the user typed.
+        let text = format!(
+            "{} {KEY_A}\n{} {KEY_B}\n",
+            hashed("pve.lan"),
+            hashed("[pve.lan]:2222")
+        );
+        assert_eq!(
+            check_text(&text, "PVE.Lan", 22, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "pve.LAN", 2222, &key(KEY_B)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "PVE.LAN", 2222, &key(KEY_A)),
+            Verdict::Changed { line: 2 }
+        );
+    }
+
+    #[test]
+    fn plain_patterns_match_any_case() {
+        let text = format!("PVE.LAN {KEY_A}\n[*.Lan]:2222 {KEY_B}\n");
+        assert_eq!(
+            check_text(&text, "pve.lan", 22, &key(KEY_A)),
+            Verdict::Known
+        );
+        assert_eq!(
+            check_text(&text, "Pve.LAN", 2222, &key(KEY_B)),
+            Verdict::Known
+        );
+        assert_eq!(host_key_name("PVE.lan", 2222), "[pve.lan]:2222");
     }
 
     #[test]
@@ -221,9 +736,159 @@ mod tests {
     }
 
     #[test]
+    fn off_port_22_a_key_known_for_the_bare_name_is_known() {
+        let text = format!("pve {KEY_A}\n");
+        assert_eq!(check_text(&text, "pve", 2222, &key(KEY_A)), Verdict::Known);
+        // Only "known" carries over: changed for the bare name is unknown here.
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_B)),
+            Verdict::Unknown
+        );
+        // What the port's own lines say wins.
+        let text = format!("[pve]:2222 {KEY_B}\npve {KEY_A}\n");
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_A)),
+            Verdict::Changed { line: 1 }
+        );
+        // Revoked for the bare name: not known for the port.
+        let text = format!("pve {KEY_A}\n@revoked pve {KEY_A}\n");
+        assert_eq!(
+            check_text(&text, "pve", 2222, &key(KEY_A)),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
     fn a_rotated_key_listed_twice_is_known() {
         let text = format!("pve {KEY_B}\npve {KEY_A}\n");
         assert_eq!(check_text(&text, "pve", 22, &key(KEY_A)), Verdict::Known);
+    }
+
+    #[test]
+    fn a_key_of_another_type_is_a_changed_key() {
+        // As in ssh: any other key recorded for the host means its key changed, so
+        // a key of a new type is never simply learned.
+        let text = format!("pve {P256}\npve {KEY_B}\nother {RSA}\n");
+        assert_eq!(
+            check_text(&text, "pve", 22, &key(P384)),
+            Verdict::Changed { line: 1 }
+        );
+        // The line named is one of the same type when there is one.
+        assert_eq!(
+            check_text(&text, "pve", 22, &key(KEY_A)),
+            Verdict::Changed { line: 2 }
+        );
+        assert_eq!(
+            check_text(&text, "other", 22, &key(KEY_A)),
+            Verdict::Changed { line: 3 }
+        );
+        assert_eq!(
+            check_text(&text, "nobody", 22, &key(KEY_A)),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn tabs_runs_of_blanks_comments_and_crlf_are_accepted() {
+        let text = format!("  pve\t\t{}   my comment\r\n", KEY_A.replace(' ', " \t "));
+        assert_eq!(check_text(&text, "pve", 22, &key(KEY_A)), Verdict::Known);
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped_and_the_good_ones_still_count() {
+        let text = [
+            "pve ssh-ed25519 AAAA!!!notbase64".to_string(), // 1: bad base64
+            "pve ssh-foo AAAAB3NzaC1mb28AAAABAA==".to_string(), // 2: unknown type
+            "pve".to_string(),                              // 3: no key type
+            "pve ssh-ed25519".to_string(),                  // 4: no key
+            format!("@foo pve {KEY_B}"),                    // 5: unknown marker
+            format!("|1|!!|zz {KEY_B}"),                    // 6: bad hash
+            "@revoked".to_string(),                         // 7: only a marker
+            format!("pve {KEY_A}"),                         // 8: good
+            "pve 2048 35 1234567".to_string(),              // 9: SSH-1 key
+            format!("pve {P256}"),                          // 10: good
+        ]
+        .join("\n");
+        let file = parse(text.as_bytes());
+        let skipped: Vec<usize> = file.skipped.iter().map(|s| s.no).collect();
+        assert_eq!(skipped, [1, 2, 3, 4, 5, 6, 7, 9], "{:?}", file.skipped);
+        assert!(
+            file.skipped[1].reason.contains("ssh-foo"),
+            "{:?}",
+            file.skipped
+        );
+        assert_eq!(file.lines.len(), 2);
+        assert_eq!(check_text(&text, "pve", 22, &key(KEY_A)), Verdict::Known);
+        // The skipped KEY_B lines neither make KEY_B known nor revoke anything.
+        assert_eq!(
+            check_text(&text, "pve", 22, &key(KEY_B)),
+            Verdict::Changed { line: 8 }
+        );
+        assert_eq!(check_text(&text, "pve", 22, &key(P256)), Verdict::Known);
+    }
+
+    #[test]
+    fn a_non_utf8_line_is_skipped_and_does_not_spoil_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"caf\xe9.lan ");
+        bytes.extend_from_slice(KEY_B.as_bytes());
+        bytes.extend_from_slice(b"\n");
+        bytes.extend_from_slice(format!("pve {KEY_A}\n").as_bytes());
+        // A Latin-1 comment: ssh never reads the comment, nor do we.
+        bytes.extend_from_slice(format!("other {KEY_A} Jos").as_bytes());
+        bytes.extend_from_slice(b"\xe9\n");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(
+            check(&path, "pve", 22, &key(KEY_A)).unwrap(),
+            Verdict::Known
+        );
+        assert_eq!(
+            check(&path, "other", 22, &key(KEY_A)).unwrap(),
+            Verdict::Known
+        );
+        let file = parse(&bytes);
+        assert_eq!(
+            file.skipped,
+            [Skipped {
+                no: 1,
+                reason: "the host field is not UTF-8".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn skipped_lines_are_warned_about_with_file_and_line() {
+        #[derive(Clone, Default)]
+        struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("pve {KEY_A}\n\npve ssh-ed25519 @@@\n")).unwrap();
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let verdict = tracing::subscriber::with_default(subscriber, || {
+            check(&path, "pve", 22, &key(KEY_A)).unwrap()
+        });
+        assert_eq!(verdict, Verdict::Known);
+        let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(log.contains("WARN"), "{log}");
+        assert!(
+            log.contains(&format!("{} line 3: bad ssh-ed25519 key", path.display())),
+            "{log}"
+        );
     }
 
     #[test]
@@ -237,5 +902,391 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("[pve]:2222 ssh-ed25519 "), "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_knows_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nope");
+        assert_eq!(
+            check(&path, "pve", 22, &key(KEY_A)).unwrap(),
+            Verdict::Unknown
+        );
+        assert!(known_algorithms(&path, "pve", 22).is_empty());
+        assert!(certificate_algorithms(&path, "pve", 22).is_empty());
+    }
+
+    // --- host-key algorithms -------------------------------------------------------
+
+    const RSA_512: Algorithm = Algorithm::Rsa {
+        hash: Some(HashAlg::Sha512),
+    };
+    const RSA_256: Algorithm = Algorithm::Rsa {
+        hash: Some(HashAlg::Sha256),
+    };
+    const RSA_SHA1: Algorithm = Algorithm::Rsa { hash: None };
+    const ECDSA_256: Algorithm = Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP256,
+    };
+    const ECDSA_384: Algorithm = Algorithm::Ecdsa {
+        curve: EcdsaCurve::NistP384,
+    };
+
+    fn algorithms(text: &str, host: &str, port: u16) -> Vec<Algorithm> {
+        algorithms_for(&parse(text.as_bytes()).lines, &host_key_name(host, port))
+    }
+
+    #[test]
+    fn known_algorithms_are_listed_in_file_order() {
+        let text = format!(
+            "other {KEY_A}\n\
+             @revoked pve {KEY_B}\n\
+             @cert-authority pve {KEY_A}\n\
+             [pve]:2222 {P384}\n\
+             pve,pve.lan {RSA}\n\
+             {} {P256}\n\
+             pve {RSA}\n",
+            hashed("pve")
+        );
+        assert_eq!(algorithms(&text, "PVE", 22), [RSA_512, RSA_256, ECDSA_256]);
+        assert_eq!(algorithms(&text, "pve", 2222), [ECDSA_384]);
+        assert_eq!(algorithms(&text, "other", 22), [Algorithm::Ed25519]);
+        assert!(algorithms(&text, "nobody", 22).is_empty());
+    }
+
+    #[test]
+    fn the_known_algorithms_go_first_then_the_defaults_without_repeats() {
+        let list = preferred_keys(&[RSA_512, RSA_256, ECDSA_256]);
+        assert_eq!(
+            list,
+            [
+                RSA_512,
+                RSA_256,
+                ECDSA_256,
+                Algorithm::Ed25519,
+                ECDSA_384,
+                Algorithm::Ecdsa {
+                    curve: EcdsaCurve::NistP521
+                },
+                RSA_SHA1,
+            ]
+        );
+        assert_eq!(preferred_keys(&[]), russh::Preferred::DEFAULT.key.to_vec());
+    }
+
+    #[test]
+    fn known_algorithms_reads_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("[pve]:2222 {P256}\n[pve]:2222 {KEY_A}\n")).unwrap();
+        assert_eq!(
+            known_algorithms(&path, "pve", 2222),
+            [ECDSA_256, Algorithm::Ed25519]
+        );
+    }
+
+    // --- certificates --------------------------------------------------------------
+
+    fn new_key() -> PrivateKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap()
+    }
+
+    fn public(k: &PrivateKey) -> String {
+        k.public_key().to_openssh().unwrap()
+    }
+
+    struct Spec {
+        cert_type: CertType,
+        principals: Vec<&'static str>,
+        valid_after: u64,
+        valid_before: u64,
+        critical: Option<(&'static str, &'static str)>,
+    }
+
+    impl Default for Spec {
+        fn default() -> Self {
+            Spec {
+                cert_type: CertType::Host,
+                principals: vec!["pve.lan"],
+                valid_after: NOW - 60,
+                valid_before: NOW + 3600,
+                critical: None,
+            }
+        }
+    }
+
+    fn certificate(ca: &PrivateKey, host: &PrivateKey, spec: Spec) -> Certificate {
+        let mut b = Builder::new(
+            vec![7u8; 32],
+            host.public_key().key_data().clone(),
+            spec.valid_after,
+            spec.valid_before,
+        )
+        .unwrap();
+        b.cert_type(spec.cert_type).unwrap();
+        b.key_id("pve host key").unwrap();
+        if spec.principals.is_empty() {
+            b.all_principals_valid().unwrap();
+        }
+        for p in spec.principals {
+            b.valid_principal(p).unwrap();
+        }
+        if let Some((name, value)) = spec.critical {
+            b.critical_option(name, value).unwrap();
+        }
+        b.sign(ca).unwrap()
+    }
+
+    fn rejected(v: HostKeyVerdict) -> (usize, String) {
+        match v {
+            HostKeyVerdict::CertificateRejected { line, reason } => (line, reason),
+            other => panic!("expected a rejected certificate, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_certificate_from_a_listed_authority_is_known() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let text = format!("@cert-authority *.lan {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+        assert_eq!(
+            check_cert(&text, "PVE.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+        // Off port 22 the bare name's authority still vouches, as for plain keys.
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Known
+        );
+        let text = format!("@cert-authority [*.lan]:2200 {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Unknown
+        );
+        let text = format!("@cert-authority [*.lan]:* {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 2222, &cert),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn an_authority_listed_for_other_hosts_or_as_a_plain_key_vouches_for_nothing() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let text = format!(
+            "@cert-authority *.example {}\npve.lan {}\n",
+            public(&ca),
+            public(&ca)
+        );
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Changed { line: 2 }
+        );
+    }
+
+    #[test]
+    fn certificates_that_fail_a_check_are_rejected_with_the_reason() {
+        let (ca, host) = (new_key(), new_key());
+        let text = format!("# CA\n@cert-authority *.lan {}\n", public(&ca));
+        let cases = [
+            (
+                Spec {
+                    cert_type: CertType::User,
+                    ..Spec::default()
+                },
+                "not a host certificate",
+            ),
+            (
+                Spec {
+                    valid_after: NOW - 3600,
+                    valid_before: NOW,
+                    ..Spec::default()
+                },
+                "expired at 2027-01-15 08:00:00 UTC",
+            ),
+            (
+                Spec {
+                    valid_after: NOW + 1,
+                    valid_before: NOW + 3600,
+                    ..Spec::default()
+                },
+                "not valid before",
+            ),
+            (
+                Spec {
+                    principals: vec!["other.lan", "pve"],
+                    ..Spec::default()
+                },
+                "pve.lan is not among its principals (other.lan, pve)",
+            ),
+            (
+                Spec {
+                    principals: vec![],
+                    ..Spec::default()
+                },
+                "names no principals",
+            ),
+            (
+                Spec {
+                    critical: Some(("force-command", "true")),
+                    ..Spec::default()
+                },
+                "critical options",
+            ),
+        ];
+        for (spec, expected) in cases {
+            let cert = certificate(&ca, &host, spec);
+            for port in [22, 2222] {
+                let (line, reason) = rejected(check_cert(&text, "pve.lan", port, &cert));
+                assert_eq!(line, 2);
+                assert!(reason.contains(expected), "{reason} lacks {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_certificate_with_a_forged_signature_is_rejected() {
+        let (ca, host) = (new_key(), new_key());
+        let mut bytes = certificate(&ca, &host, Spec::default()).to_bytes().unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        let forged = Certificate::from_bytes(&bytes).unwrap();
+        let text = format!("@cert-authority *.lan {}\n", public(&ca));
+        let (_, reason) = rejected(check_cert(&text, "pve.lan", 22, &forged));
+        assert_eq!(reason, "its signature does not verify");
+    }
+
+    #[test]
+    fn an_untrusted_certificate_falls_back_to_its_plain_key() {
+        let (ca, host, other) = (new_key(), new_key(), new_key());
+        let expired = certificate(
+            &ca,
+            &host,
+            Spec {
+                valid_after: NOW - 3600,
+                valid_before: NOW - 60,
+                ..Spec::default()
+            },
+        );
+        let authority = format!("@cert-authority *.lan {}\n", public(&ca));
+        // The plain key is listed: known, even though the certificate has expired.
+        let text = format!("{authority}pve.lan {}\n", public(&host));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &expired),
+            HostKeyVerdict::Known
+        );
+        // Another key of the type is listed: changed.
+        let text = format!("{authority}pve.lan {}\n", public(&other));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &expired),
+            HostKeyVerdict::Changed { line: 2 }
+        );
+        // Signed by an authority nobody listed, key unknown: unknown.
+        let stranger = certificate(&other, &host, Spec::default());
+        assert_eq!(
+            check_cert(&authority, "pve.lan", 22, &stranger),
+            HostKeyVerdict::Unknown
+        );
+        // ... and a plain line still makes it known.
+        let text = format!("pve.lan {}\n", public(&host));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &stranger),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn a_revoked_authority_or_key_revokes_the_certificate() {
+        let (ca, host) = (new_key(), new_key());
+        let cert = certificate(&ca, &host, Spec::default());
+        let authority = format!("@cert-authority *.lan {}\n", public(&ca));
+        let text = format!("{authority}@revoked * {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Revoked { line: 2 }
+        );
+        let text = format!(
+            "{authority}pve.lan {}\n@revoked * {}\n",
+            public(&host),
+            public(&host)
+        );
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Revoked { line: 3 }
+        );
+        // A revocation for other hosts does not apply.
+        let text = format!("{authority}@revoked *.example {}\n", public(&ca));
+        assert_eq!(
+            check_cert(&text, "pve.lan", 22, &cert),
+            HostKeyVerdict::Known
+        );
+    }
+
+    #[test]
+    fn plain_keys_go_through_check_server_key_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, format!("pve {KEY_A}\n@revoked pve {KEY_B}\n")).unwrap();
+        let presented = |s| PublicKeyOrCertificate::PublicKey {
+            key: key(s),
+            hash_alg: None,
+        };
+        assert_eq!(
+            check_server_key(&path, "pve", 22, &presented(KEY_A)).unwrap(),
+            HostKeyVerdict::Known
+        );
+        assert_eq!(
+            check_server_key(&path, "pve", 22, &presented(KEY_B)).unwrap(),
+            HostKeyVerdict::Revoked { line: 2 }
+        );
+        assert_eq!(
+            check_server_key(&path, "other", 22, &presented(KEY_A)).unwrap(),
+            HostKeyVerdict::Unknown
+        );
+    }
+
+    #[test]
+    fn certificate_algorithms_only_when_an_authority_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        let ca = new_key();
+        std::fs::write(
+            &path,
+            format!(
+                "pve.lan {KEY_A}\n@cert-authority *.lan {}\n@revoked old.lan {}\n",
+                public(&ca),
+                public(&ca)
+            ),
+        )
+        .unwrap();
+        let algs = certificate_algorithms(&path, "pve.lan", 22);
+        assert_eq!(
+            algs,
+            [
+                Algorithm::Ed25519,
+                ECDSA_256,
+                ECDSA_384,
+                Algorithm::Ecdsa {
+                    curve: EcdsaCurve::NistP521
+                },
+                RSA_512,
+                RSA_256,
+            ]
+        );
+        assert!(certificate_algorithms(&path, "pve.example", 22).is_empty());
+        // Revoked for that host: no certificates asked for.
+        assert!(certificate_algorithms(&path, "old.lan", 22).is_empty());
+    }
+
+    #[test]
+    fn unix_times_print_as_dates() {
+        assert_eq!(unix_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(unix_time(NOW), "2027-01-15 08:00:00 UTC");
+        assert_eq!(unix_time(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(unix_time(u64::MAX), "18446744073709551615 (Unix time)");
     }
 }
