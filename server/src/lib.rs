@@ -10,7 +10,9 @@
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
 //! - [`output`]: structured results, text rendering, truncation.
-//! - [`tools`]: the rmcp glue (the only module that knows MCP).
+//! - [`tools`]: the rmcp glue (tools, their parameters and results).
+//! - [`transport`]: the stdio transport, which answers malformed, oversized and
+//!   invalid-params lines itself and hands the rest to rmcp.
 //! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
 //! - [`embedded`], [`demo`]: an in-process fake-pve and the demo that runs against it.
 
@@ -24,3 +26,4 @@ pub mod proxmox;
 pub mod quote;
 pub mod ssh;
 pub mod tools;
+pub mod transport;

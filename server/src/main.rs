@@ -59,7 +59,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "bundled default".into())
         );
         let service = RemoteExec::new(fake.config.clone())
-            .serve(rmcp::transport::stdio())
+            .serve(mcp_remote_exec::transport::stdio())
             .await?;
         service.waiting().await?;
         return Ok(ExitCode::SUCCESS);
@@ -76,7 +76,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = raw.validate()?;
             tracing::info!("serving MCP on stdio for {}", config.target.display());
             let service = RemoteExec::new(config)
-                .serve(rmcp::transport::stdio())
+                .serve(mcp_remote_exec::transport::stdio())
                 .await?;
             service.waiting().await?;
             Ok(ExitCode::SUCCESS)

@@ -77,6 +77,16 @@ impl ExecParams {
             10_000,
             "Give a command of 1 to 10000 characters.",
         )?;
+        // Both exec tools run `SHELL -c COMMAND`: a leading '-' would be read as an
+        // option of that shell (`sh -c -x` fails with "-c requires an argument").
+        if self.command.starts_with('-') {
+            return Err(invalid(
+                "command",
+                "starts with '-', which the shell would take as one of its own options",
+                "Start the command with a program name, e.g. `ls -l`; to run a program whose name \
+                 starts with '-', give its path, e.g. `./-name`.",
+            ));
+        }
         if !(1..=300).contains(&self.timeout) {
             return Err(invalid(
                 "timeout",
@@ -88,6 +98,10 @@ impl ExecParams {
     }
 }
 
+// 3 or 4 octal digits. A fourth (leading) digit holds the special bits, setuid 4,
+// setgid 2 and sticky 1: legitimate modes (4755 for a setuid program, 1777 for a shared
+// directory), so every mode chmod accepts, 7777 included, is accepted. (A plain comment:
+// a doc comment here would change the published input schema.)
 /// Octal permission bits, given as a string ("644") or a number (644).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -198,6 +212,12 @@ mod tests {
         assert_eq!(p.validate().unwrap_err().param, "timeout");
         let p: ExecParams = parse(args(json!({"command": ""}))).unwrap();
         assert_eq!(p.validate().unwrap_err().param, "command");
+        for c in ["-x", "--version", "-c touch /tmp/m"] {
+            let p: ExecParams = parse(args(json!({ "command": c }))).unwrap();
+            assert_eq!(p.validate().unwrap_err().param, "command", "{c}");
+        }
+        let p: ExecParams = parse(args(json!({"command": "ls -l -- -x"}))).unwrap();
+        p.validate().unwrap();
         let p: ExecParams = parse(args(json!({"command": "x".repeat(10_001)}))).unwrap();
         assert!(
             p.validate()
@@ -226,6 +246,11 @@ mod tests {
         assert_eq!(Permissions::Text("644".into()).mode("p").unwrap(), 0o644);
         assert_eq!(Permissions::Number(4755).mode("p").unwrap(), 0o4755);
         assert_eq!(Permissions::Text("0600".into()).mode("p").unwrap(), 0o600);
+        assert_eq!(Permissions::Text("7777".into()).mode("p").unwrap(), 0o7777);
+        assert_eq!(
+            Permissions::Number(0).mode("p").err().map(|e| e.param),
+            Some("p".into())
+        );
         for bad in ["9", "rwx", "77777", "64", "-644", "0x1ff"] {
             assert!(Permissions::Text(bad.into()).mode("p").is_err(), "{bad}");
         }
