@@ -2,7 +2,7 @@
 //! processes and the faults it should inject. The SSH, SFTP and pct front ends are
 //! thin adapters over [`Host`]; tests reach into it through the same API.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -242,6 +242,9 @@ pub struct Host {
     state: Arc<Mutex<State>>,
     procs: ProcessTable,
     disconnect: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The connection each exec session came in on, by session id, so that the
+    /// `drop_on_command` fault can cut it when a matching program starts.
+    links: Arc<Mutex<HashMap<u32, tokio_util::sync::CancellationToken>>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -256,6 +259,32 @@ impl Host {
             state: Arc::new(Mutex::new(state)),
             procs: ProcessTable::new(),
             disconnect: Arc::new(tokio::sync::watch::channel(0).0),
+            links: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Records the connection session `sid` came in on (until the session ends).
+    pub(crate) fn link_session(&self, sid: u32, cut: tokio_util::sync::CancellationToken) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.retain(|_, c| !c.is_cancelled());
+        links.insert(sid, cut);
+    }
+
+    pub(crate) fn unlink_session(&self, sid: u32) {
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        links.remove(&sid);
+    }
+
+    /// Cuts the connection that session `sid` came in on (the fault, mid-command).
+    pub(crate) fn cut_connection_of(&self, sid: u32) {
+        let links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(cut) = links.get(&sid) {
+            let cut = cut.clone();
+            tokio::spawn(async move {
+                // Let the command start, then cut the connection under it.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                cut.cancel();
+            });
         }
     }
 

@@ -161,6 +161,14 @@ impl ProcessTable {
         }
     }
 
+    /// What `execve` does to the table: the process keeps its pid, parent and session
+    /// and gets a new command line.
+    pub fn set_args(&self, pid: u32, args: String) {
+        if let Some(slot) = self.lock().slots.get_mut(&pid) {
+            slot.info.args = args;
+        }
+    }
+
     /// Sends a signal; false when no such process exists.
     pub fn signal(&self, pid: u32, sig: i32) -> bool {
         let table = self.lock();

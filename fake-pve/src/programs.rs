@@ -117,16 +117,24 @@ fn applies(on: Option<&str>, container: Option<u32>) -> bool {
 /// Runs one program. `argv[0]` is its name.
 pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     let line = argv.join(" ");
-    let (hang, script) = {
+    let (hang, drop, script) = {
         let state = ctx.host.state();
         let hang = state.faults.hang.iter().any(|p| glob_match(p, &line));
+        let drop = state
+            .faults
+            .drop_on_command
+            .as_ref()
+            .is_some_and(|p| glob_match(p, &line));
         let script = state
             .scripts
             .iter()
             .find(|s| applies(s.on.as_deref(), ctx.container) && glob_match(&s.pattern, &line))
             .cloned();
-        (hang, script)
+        (hang, drop, script)
     };
+    if drop {
+        ctx.host.cut_connection_of(ctx.sid);
+    }
     if hang {
         // Fault: never finishes; only a signal ends it.
         std::future::pending::<()>().await;

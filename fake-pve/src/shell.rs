@@ -643,7 +643,13 @@ impl Shell {
                         .await;
                     return Some(Flow::Exit(127));
                 }
-                Flow::Exit(wait(spawn_child(&self.ctx, args.to_vec(), io.clone())).await)
+                // As execve(2): the program takes over this process (same pid, so `$$`
+                // and the session stay), and a signal to the pid reaches it.
+                self.ctx
+                    .host
+                    .processes()
+                    .set_args(self.ctx.pid, args.join(" "));
+                Flow::Exit(programs::run(&self.ctx, args.to_vec(), io.clone()).await)
             }
             "shift" => {
                 let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);

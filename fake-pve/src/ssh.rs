@@ -622,6 +622,7 @@ async fn serve_exec(job: ExecJob) {
     let ctx = login_ctx(&host, &user);
     let (sid, mut exit) = shell::start_session(ctx, line.clone(), io);
     sessions.lock().await.insert(id, sid);
+    host.link_session(sid, cut.clone());
 
     if let Some(pattern) = &faults.drop_on_command
         && crate::shell::glob_match(pattern, &line)
@@ -691,6 +692,7 @@ async fn serve_exec(job: ExecJob) {
         }
     };
     sessions.lock().await.remove(&id);
+    host.unlink_session(sid);
     if gone.is_cancelled() {
         // Closed by the client and the command is over: the session is free.
         return;
