@@ -3,7 +3,10 @@
 //!
 //! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`;
 //! (b) upload/download throughput of a 50 MB file vs `sftp -b` put/get;
-//! (c) 64 concurrent `ssh_exec_command("sleep 1")`: total wall time.
+//! (c) 64 concurrent `ssh_exec_command("sleep 1")` and `("sleep 0.1")` on a stock host
+//!     (MaxSessions 10): wall time and how many succeeded;
+//! (d) `yes` with `timeout=3` beside another call: when it returns, and whether the
+//!     other call survived.
 //!
 //! Plain Rust printing figures; no timed assertions. Run with
 //! `cargo bench -p mcp-remote-exec --bench ssh_vs_openssh` (or `bash ci/bench.sh`).
@@ -197,12 +200,47 @@ async fn run() {
     let (up, down) = (median(up), median(down));
     let (sftp_up, sftp_down) = (median(sftp_up), median(sftp_down));
 
-    // (c) many slow commands at once on the one connection.
+    // (c) many slow commands at once: beyond one connection's 10 sessions (stock
+    // MaxSessions), so the pool opens more connections and queues the rest.
     let started = Instant::now();
     let calls =
         (0..CONCURRENT).map(|_| mcp_ok(&mcp, "ssh_exec_command", json!({"command": "sleep 1"})));
     futures::future::join_all(calls).await;
     let concurrent = started.elapsed();
+    let mut short = Vec::new();
+    let mut short_ok = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let calls =
+            (0..CONCURRENT).map(|_| mcp.call("ssh_exec_command", json!({"command": "sleep 0.1"})));
+        let results = futures::future::join_all(calls).await;
+        short.push(started.elapsed());
+        short_ok = results.iter().filter(|r| !is_error(r)).count();
+    }
+    let short = median(short);
+
+    // (d) a command that floods stdout, ended by its timeout, beside another call.
+    let started = Instant::now();
+    let flood = async {
+        let r = mcp
+            .call("ssh_exec_command", json!({"command": "yes", "timeout": 3}))
+            .await;
+        (started.elapsed(), r)
+    };
+    let (flood, other) = tokio::join!(
+        flood,
+        mcp.call(
+            "ssh_exec_command",
+            json!({"command": "sleep 4; echo survived"})
+        )
+    );
+    let (flood_took, flood) = flood;
+    let flood_error = flood
+        .structured_content
+        .as_ref()
+        .and_then(|s| s["error"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let survived = !is_error(&other) && text(&other).contains("survived");
 
     let _ = tokio::process::Command::new("ssh")
         .args(["-o", &format!("ControlPath={}", control.display())])
@@ -250,6 +288,15 @@ async fn run() {
         "| {CONCURRENT} concurrent `sleep 1` | {:.2} s wall | — | {:.2} × one call |",
         concurrent.as_secs_f64(),
         concurrent.as_secs_f64()
+    );
+    println!(
+        "| {CONCURRENT} concurrent `sleep 0.1`, median of 3 | {:.2} s wall, {short_ok}/{CONCURRENT} succeeded (last run) | — | — |",
+        short.as_secs_f64()
+    );
+    println!(
+        "| `yes` with timeout=3 beside `sleep 4; echo survived` | returned after {:.2} s (\"{flood_error}\"); the other call {} | — | — |",
+        flood_took.as_secs_f64(),
+        if survived { "succeeded" } else { "FAILED" }
     );
     println!();
     println!("(latency ratio: >1 means slower than OpenSSH; throughput ratio: <1 means slower)");

@@ -58,10 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "bundled default".into())
         );
-        let service = RemoteExec::new(fake.config.clone())
-            .serve(mcp_remote_exec::transport::stdio())
-            .await?;
-        service.waiting().await?;
+        serve(RemoteExec::new(fake.config.clone())).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = std::env::current_dir()?;
@@ -75,11 +72,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve | Command::Demo => {
             let config = raw.validate()?;
             tracing::info!("serving MCP on stdio for {}", config.target.display());
-            let service = RemoteExec::new(config)
-                .serve(mcp_remote_exec::transport::stdio())
-                .await?;
-            service.waiting().await?;
+            serve(RemoteExec::new(config)).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Serves MCP on stdio until the client goes away (stdin closed) or the process is
+/// told to stop (SIGTERM, Ctrl-C); then ends, on the host, every command still
+/// running, so nothing the server started outlives it.
+async fn serve(server: RemoteExec) -> anyhow::Result<()> {
+    let service = server
+        .clone()
+        .serve(mcp_remote_exec::transport::stdio())
+        .await?;
+    let cancel = service.cancellation_token();
+    let stop = async {
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c().await?;
+        Ok::<_, std::io::Error>(())
+    };
+    let waiting = service.waiting();
+    tokio::pin!(waiting);
+    tokio::select! {
+        r = &mut waiting => { r?; }
+        _ = stop => {
+            tracing::info!("told to stop: ending the commands still running");
+            cancel.cancel();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await;
+        }
+    }
+    server.end_running().await;
+    Ok(())
 }

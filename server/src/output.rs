@@ -109,6 +109,9 @@ pub struct ExecReport {
     pub stdout_lossy: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stderr_lossy: Option<bool>,
+    /// Something worth knowing about how the command ended, e.g. that a background process it started kept its output open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// What went wrong, when something did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -122,27 +125,37 @@ impl ExecReport {
         let out = render_stream(&o.stdout, limit);
         let err = render_stream(&o.stderr, limit);
         let success = o.exit_code == Some(0) && !o.timed_out && !o.cancelled;
+        let ending = match (&o.end_note, o.ended_remotely) {
+            (Some(note), true) => format!(" and was ended ({note})"),
+            (None, true) => " and was ended".to_string(),
+            (Some(note), false) => format!("; ending it failed: {note}"),
+            (None, false) => "; its end could not be confirmed".to_string(),
+        };
         let (error, suggestion) = if o.timed_out {
             (
                 Some(format!(
-                    "the command did not finish within {timeout_secs} s and was ended{}",
-                    if o.ended_remotely { "" } else { " (its end could not be confirmed)" }
+                    "the command did not finish within {timeout_secs} s{ending}"
                 )),
-                Some("Raise `timeout` (up to 300 s), or run long jobs in the background, e.g. `nohup CMD > /tmp/log 2>&1 &`, and poll the log.".to_string()),
+                Some("Raise `timeout` (up to 300 s), or run long jobs in the background, e.g. `nohup CMD > /tmp/log 2>&1 &`, and poll the log. Waiting for input? Standard input is closed (EOF): pass answers in the command (e.g. `yes | CMD`, `CMD -y`, `DEBIAN_FRONTEND=noninteractive`).".to_string()),
             )
         } else if o.cancelled {
+            (Some(format!("the call was cancelled{ending}")), None)
+        } else if o.connection_lost {
             (
-                Some("the call was cancelled and the command was ended".into()),
-                None,
+                Some("the connection was lost while the command ran; it did not report an exit status (it will be ended on the host over the next connection if it is still running)".into()),
+                Some("Check whether it took effect, then retry; the next call reconnects.".into()),
             )
         } else if o.exit_code.is_none() && o.exit_signal.is_none() {
             (
-                Some("the command ended without reporting an exit status (the connection may have dropped)".into()),
+                Some("the command ended without reporting an exit status".into()),
                 Some("Check whether it took effect before running it again.".into()),
             )
         } else {
             (None, None)
         };
+        let note = o.output_left_open.then(|| {
+            "the command exited, but a process it started in the background kept its output open; that process runs on and its later output is not collected (redirect it, e.g. `CMD > /tmp/log 2>&1 &`)".to_string()
+        });
         ExecReport {
             success,
             exit_code: o.exit_code,
@@ -158,6 +171,7 @@ impl ExecReport {
             stderr_original_length: err.truncated.then_some(err.original_length),
             stdout_lossy: out.lossy.then_some(true),
             stderr_lossy: err.lossy.then_some(true),
+            note,
             error,
             suggestion,
         }
@@ -180,6 +194,7 @@ impl ExecReport {
             stderr_original_length: None,
             stdout_lossy: None,
             stderr_lossy: None,
+            note: None,
             error: Some(error),
             suggestion: Some(suggestion),
         }
@@ -231,6 +246,9 @@ impl ExecReport {
                 "=== TIMEOUT: {} ===\n",
                 self.error.as_deref().unwrap_or("the command was ended")
             ));
+        }
+        if let Some(note) = &self.note {
+            s.push_str(&format!("Note: {note}\n"));
         }
         match (self.exit_code, &self.exit_signal) {
             (Some(code), _) => s.push_str(&format!("=== EXIT CODE: {code} ===\n")),

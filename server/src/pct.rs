@@ -112,7 +112,8 @@ pub fn container_temp_path(dir: &str, name: &str, random: &str) -> String {
     format!("{}/.{short}.mcp-{random}.tmp", dir.trim_end_matches('/'))
 }
 
-/// Prefix of the host-side temporary files the file tools use.
+/// Prefix of the host-side temporary files (and, for pulls, private 0700
+/// directories) the file tools use.
 pub const HOST_TEMP_PREFIX: &str = "/tmp/.mcp-pct-";
 
 pub fn host_temp_path(random: &str) -> String {
@@ -177,6 +178,12 @@ pub fn push(ctid: Ctid, host_src: &str, ct_dst: &str, mode: u32) -> Result<Strin
     ))
 }
 
+/// `mkdir -m 700 DIR`: the private host directory a pulled file lands in, so the
+/// container's file is never readable by other users of the node during the copy.
+pub fn private_dir(dir: &str) -> Result<String, Unquotable> {
+    Ok(format!("mkdir -m 700 -- {}", quote(dir, "the host path")?))
+}
+
 /// `pct pull CTID SRC DST`.
 pub fn pull(ctid: Ctid, ct_src: &str, host_dst: &str) -> Result<String, Unquotable> {
     Ok(format!(
@@ -200,8 +207,14 @@ elif [ -d \"$2\" ]; then echo directory; \
 elif [ -e \"$2\" ]; then echo exists; \
 else echo absent; fi";
 
-/// Moves `$1` to `$2`, replacing it (rename(2): atomic).
-pub const REPLACE_SCRIPT: &str = "mv -f \"$1\" \"$2\"";
+/// Moves `$1` to `$2`, replacing it (rename(2): atomic). A file that is replaced
+/// passes its owner and group on to the new content, and its mode too when `$3` is
+/// `keep` (no permissions were asked for); chown before chmod, which may clear
+/// set-id bits.
+pub const REPLACE_SCRIPT: &str = "if [ -e \"$2\" ]; then \
+o=$(stat -c %u:%g \"$2\") && chown \"$o\" \"$1\" || exit 1; \
+if [ \"$3\" = keep ]; then m=$(stat -c %a \"$2\") && chmod \"$m\" \"$1\" || exit 1; fi; fi; \
+mv -f \"$1\" \"$2\"";
 
 /// Links `$1` as `$2` unless `$2` exists (link(2) never replaces: atomic, no race),
 /// then drops the temporary name.

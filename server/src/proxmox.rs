@@ -415,9 +415,11 @@ async fn remove_all(client: &SshClient, temps: Vec<Temp>) -> Vec<Temp> {
             .iter()
             .map(|p| crate::quote::quote(p, "a path"))
             .collect();
+        debug_assert!(host.iter().all(|p| p.starts_with(pct::HOST_TEMP_PREFIX)));
         let ok = match words {
             Ok(words) => {
-                let line = format!("rm -f -- {}", words.join(" "));
+                // Host temps are our own random names: files, or a pull's directory.
+                let line = format!("rm -rf -- {}", words.join(" "));
                 matches!(run(client, "rm", &line, Duration::from_secs(20), &never).await, Ok(o) if o.exit_code == Some(0))
             }
             Err(_) => true,
@@ -525,6 +527,8 @@ pub struct Copied {
     pub bytes: u64,
     /// SHA-256 of the content, when it could be checked on both sides.
     pub sha256: Option<String>,
+    /// The mode the file was given; `None` when a replaced file kept its own.
+    pub mode: Option<u32>,
 }
 
 /// Settings of one transfer.
@@ -579,9 +583,12 @@ pub async fn download(
     }
 
     let mut temps = Temps::new(client, leftovers);
-    let host_tmp = pct::host_temp_path(&random_hex());
-    temps.add(Temp::Host(host_tmp.clone()));
+    let host_dir = pct::host_temp_path(&random_hex());
+    let host_tmp = format!("{host_dir}/file");
+    temps.add(Temp::Host(host_dir.clone()));
     let result = async {
+        let out = run(client, "making a private directory on the host", &pct::private_dir(&host_dir)?, QUICK_TIMEOUT, cancel).await?;
+        expect_ok("making a private directory on the host", &out)?;
         let line = pct::pull(ctid, ct_path, &host_tmp)?;
         let out = run(client, "pct pull", &line, COPY_TIMEOUT, cancel).await?;
         if let Some(msg) = pct::transfer_failure(out.exit_code, &text(&out.stderr)) {
@@ -622,7 +629,7 @@ pub async fn download(
             _ => None,
         };
         let done = tokio::select! {
-            r = transfer::download(client, &host_tmp, local, opts.overwrite, opts.max_size, opts.progress) => r?,
+            r = transfer::download(client, &host_tmp, local, transfer::DownloadOptions { overwrite: opts.overwrite, max_size: opts.max_size }, opts.progress) => r?,
             _ = cancel.cancelled() => return Err(PctError::Cancelled),
         };
         if done.bytes != size {
@@ -634,6 +641,7 @@ pub async fn download(
         Ok(Copied {
             bytes: done.bytes,
             sha256: checked,
+            mode: None,
         })
     }
     .await;
@@ -641,17 +649,20 @@ pub async fn download(
     result
 }
 
-/// Copies local file `local` to `ct_path` in container `ctid` with mode `mode`
-/// (see the module docs).
+/// Copies local file `local` to `ct_path` in container `ctid` (see the module docs).
+/// The new file gets `mode`; without one, a replaced file keeps its mode and a new
+/// one gets 0644. A replaced file always keeps its owner and group.
 pub async fn upload(
     client: &Arc<SshClient>,
     leftovers: &Arc<Leftovers>,
     ctid: Ctid,
     local: &Path,
     ct_path: &str,
-    mode: u32,
+    mode: Option<u32>,
     opts: CopyOptions<'_>,
 ) -> Result<Copied, PctError> {
+    let keep_mode = mode.is_none();
+    let mode = mode.unwrap_or(0o644);
     let (dir, name) =
         pct::split_container_path(ct_path).map_err(|e| PctError::Input(e.to_string()))?;
     let local_err = |reason: String| {
@@ -697,7 +708,8 @@ pub async fn upload(
     )
     .await?;
     expect_ok("checking the target in the container", &out)?;
-    match pct::parse_target(&text(&out.stdout))? {
+    let target = pct::parse_target(&text(&out.stdout))?;
+    match target {
         Target::NoDirectory => {
             return Err(PctError::DirMissing {
                 ctid,
@@ -725,7 +737,7 @@ pub async fn upload(
     temps.add(Temp::Container(ctid, ct_tmp.clone()));
     let result = async {
         let sent = tokio::select! {
-            r = transfer::upload(client, local, &host_tmp, Some(0o600), false, opts.max_size, opts.progress) => r?,
+            r = transfer::upload(client, local, &host_tmp, transfer::UploadOptions { permissions: Some(0o600), overwrite: false, max_size: opts.max_size }, opts.progress) => r?,
             _ = cancel.cancelled() => return Err(PctError::Cancelled),
         };
         if sent.bytes != size {
@@ -774,7 +786,7 @@ pub async fn upload(
             ctid,
             what,
             script,
-            &[&ct_tmp, ct_path],
+            &[&ct_tmp, ct_path, if keep_mode { "keep" } else { "set" }],
             QUICK_TIMEOUT,
             cancel,
         )
@@ -790,6 +802,7 @@ pub async fn upload(
         Ok(Copied {
             bytes: size,
             sha256: checked,
+            mode: (!(keep_mode && target == Target::Exists)).then_some(mode),
         })
     }
     .await;

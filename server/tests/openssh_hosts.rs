@@ -572,7 +572,9 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
     );
 
     // Many calls at once right after a drop: each notices the dead connection, and
-    // together they must settle on one new connection, not undo each other's.
+    // together they must settle on as few new connections as the stock limit allows
+    // (MaxSessions 10: 9 calls per connection, one slot kept for kills), not undo
+    // each other's.
     let (code, _, _) = env.oob("pkill -KILL -f '^sshd: root'").await;
     assert_eq!(code, 0);
     let calls = (0..16).map(|i| mcp.exec(if i % 2 == 0 { "echo a" } else { "echo b" }));
@@ -584,10 +586,10 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
         failed.len()
     );
     let (_, sessions, _) = env.oob("pgrep -c -f '^sshd: root@notty' || true").await;
-    assert_eq!(
-        sessions.trim(),
-        "1",
-        "one connection after the reconnection"
+    let sessions: usize = sessions.trim().parse().unwrap();
+    assert!(
+        (1..=2).contains(&sessions),
+        "16 calls need at most 2 connections after the reconnection, not {sessions}"
     );
 }
 

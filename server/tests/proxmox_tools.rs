@@ -964,3 +964,51 @@ async fn use_case_lifecycle() {
         "running"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_container_file_keeps_its_owner_group_and_mode() {
+    let env = env().await;
+    {
+        let mut state = env.host().state();
+        let fs = &mut state.containers.get_mut(&100).unwrap().fs;
+        fs.write_file("/root/app.conf", b"old\n", 0o640).unwrap();
+        fs.set_owner("/root/app.conf", Some(33), Some(33)).unwrap();
+    }
+    let src = env.dir.path().join("app.conf");
+    std::fs::write(&src, "new\n").unwrap();
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        structured(&r).get("permissions"),
+        None,
+        "the old mode was kept"
+    );
+    let meta = env.host().state().containers[&100]
+        .fs
+        .stat("/root/app.conf")
+        .unwrap();
+    assert_eq!((meta.uid, meta.gid, meta.mode & 0o7777), (33, 33, 0o640));
+    assert_eq!(
+        env.host().container_file(100, "/root/app.conf").unwrap(),
+        b"new\n"
+    );
+    // Asked-for permissions win; the owner stays.
+    let r = env
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true, "permissions": "600"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let meta = env.host().state().containers[&100]
+        .fs
+        .stat("/root/app.conf")
+        .unwrap();
+    assert_eq!((meta.uid, meta.gid, meta.mode & 0o7777), (33, 33, 0o600));
+    assert_no_temps(&env);
+}

@@ -4,16 +4,17 @@
 
 pub mod exec;
 pub mod known_hosts;
+pub mod pool;
 pub mod session;
 pub mod transfer;
 
 pub use exec::{ExecOutcome, run_command};
-pub use session::{Connection, Hosts, SshClient};
+pub use pool::{Connection, Hosts, Orphan, SshClient};
 
 use std::path::PathBuf;
 
 /// Everything that can go wrong on the SSH side, with what the user can do about it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SshError {
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
@@ -42,6 +43,15 @@ pub enum SshError {
         path: PathBuf,
         line: usize,
     },
+    #[error(
+        "the host certificate of {host} is not acceptable: {reason} (authority: {path} line {line})"
+    )]
+    HostCertificateRejected {
+        host: String,
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("cannot read known_hosts file {path}: {reason}")]
     KnownHosts { path: PathBuf, reason: String },
     #[error("cannot load SSH key {path}: {reason}")]
@@ -50,6 +60,18 @@ pub enum SshError {
     Auth { user: String, methods: String },
     #[error("the connection to {target} was lost: {reason}")]
     Lost { target: String, reason: String },
+    #[error(
+        "all {channels} channels of {connections} connections to {target} stayed busy until the call's time ran out"
+    )]
+    Busy {
+        target: String,
+        channels: usize,
+        connections: usize,
+    },
+    #[error(
+        "{target} did not answer ({what}) before the call's time ran out; the connection is not used again"
+    )]
+    NoAnswer { target: String, what: String },
     #[error("SFTP: {0}")]
     Sftp(String),
     #[error("{0}")]
@@ -72,6 +94,9 @@ impl SshError {
             SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. } => {
                 "Do not connect until you have confirmed the new key with the host's administrator; then remove the old line from known_hosts."
             }
+            SshError::HostCertificateRejected { .. } => {
+                "Have the host's certificate renewed or reissued for this host name, or add the host's plain key to known_hosts after checking its fingerprint."
+            }
             SshError::KnownHosts { .. } => {
                 "Fix the file's permissions or set SSH_KNOWN_HOSTS to another file."
             }
@@ -82,7 +107,13 @@ impl SshError {
                 "Check SSH_USERNAME and the credentials (SSH_KEY, SSH_PASSWORD, or the ssh-agent's keys)."
             }
             SshError::Lost { .. } => {
-                "The connection dropped; the next call reconnects. Retry the call."
+                "The connection was lost; the next call reconnects. Retry the call (check first whether it took effect)."
+            }
+            SshError::Busy { .. } => {
+                "Too many calls run at once on this host: wait for some to finish, or give this call a longer timeout."
+            }
+            SshError::NoAnswer { .. } => {
+                "The host may be hung or overloaded: retry the call (it uses a new connection); check the host if it fails again."
             }
             SshError::Sftp(_) => "Check the path and permissions on the host.",
             SshError::Input(_) => "Remove NUL bytes from the input.",

@@ -1,149 +1,22 @@
-//! Connections: one shared russh connection per host, opened lazily, multiplexing
-//! every call as its own channel, and re-opened on the next call after it drops.
+//! Opening one connection: TCP within the deadline, host-key verification against
+//! known_hosts, and login with only the configured methods. The pool ([`super::pool`])
+//! decides when a connection is needed.
 //!
-//! Lazily, because the MCP client expects `initialize` and `tools/list` to answer at
-//! once even when the host is down; a connection problem then reaches the model as a
-//! tool error with a suggestion, and `mcp-remote-exec check` reports it up front.
+//! Connections are opened lazily, because the MCP client expects `initialize` and
+//! `tools/list` to answer at once even when the host is down; a connection problem then
+//! reaches the model as a tool error with a suggestion, and `mcp-remote-exec check`
+//! reports it up front.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use russh::client::{AuthResult, Handle};
 use russh::keys::ssh_key::PublicKey;
 use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use tokio::sync::{Mutex, OnceCell};
+use tokio::time::Instant;
 
 use super::SshError;
-use super::known_hosts::{self, Verdict};
+use super::known_hosts::{self, HostKeyVerdict};
 use crate::config::{AuthMethod, HostKeyPolicy, SshTarget};
-
-/// The connections of this process, keyed by `user@host:port`.
-#[derive(Default)]
-pub struct Hosts {
-    clients: StdMutex<HashMap<String, Arc<SshClient>>>,
-}
-
-impl Hosts {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The client for `target`, created on first use.
-    pub fn client(&self, target: &SshTarget) -> Arc<SshClient> {
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(target.display())
-            .or_insert_with(|| Arc::new(SshClient::new(target.clone())))
-            .clone()
-    }
-}
-
-/// One host's shared connection.
-pub struct SshClient {
-    target: SshTarget,
-    current: Mutex<Option<Arc<Connection>>>,
-}
-
-/// A live connection: channels for commands, one SFTP session for files.
-pub struct Connection {
-    pub handle: Handle<ClientHandler>,
-    sftp: OnceCell<Arc<russh_sftp::client::RawSftpSession>>,
-    target: String,
-}
-
-impl Connection {
-    pub fn target(&self) -> &str {
-        &self.target
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.handle.is_closed()
-    }
-
-    /// Opens a session channel, mapping failure to "connection lost".
-    pub async fn open_channel(&self) -> Result<russh::Channel<russh::client::Msg>, SshError> {
-        self.handle
-            .channel_open_session()
-            .await
-            .map_err(|e| SshError::Lost {
-                target: self.target.clone(),
-                reason: e.to_string(),
-            })
-    }
-
-    /// The connection's SFTP session, started on first use.
-    pub async fn sftp(&self) -> Result<Arc<russh_sftp::client::RawSftpSession>, SshError> {
-        self.sftp
-            .get_or_try_init(|| async {
-                let channel = self.open_channel().await?;
-                channel
-                    .request_subsystem(true, "sftp")
-                    .await
-                    .map_err(|e| SshError::Sftp(format!("cannot start the SFTP subsystem: {e}")))?;
-                let mut sftp = russh_sftp::client::RawSftpSession::new(channel.into_stream());
-                sftp.set_timeout(120);
-                sftp.set_limits(russh_sftp::client::rawsession::Limits {
-                    read_len: Some(super::transfer::CHUNK as u64),
-                    write_len: Some(super::transfer::CHUNK as u64),
-                    open_handles: None,
-                    packet_len: None,
-                });
-                sftp.init()
-                    .await
-                    .map_err(|e| SshError::Sftp(format!("cannot start the SFTP subsystem: {e}")))?;
-                Ok(Arc::new(sftp))
-            })
-            .await
-            .cloned()
-    }
-}
-
-impl SshClient {
-    pub fn new(target: SshTarget) -> Self {
-        SshClient {
-            target,
-            current: Mutex::new(None),
-        }
-    }
-
-    pub fn target(&self) -> &SshTarget {
-        &self.target
-    }
-
-    /// The live connection, connecting (again) when there is none or it dropped.
-    /// Concurrent callers wait for one connection attempt instead of racing.
-    pub async fn connection(&self) -> Result<Arc<Connection>, SshError> {
-        let mut current = self.current.lock().await;
-        if let Some(conn) = current.as_ref()
-            && !conn.is_closed()
-        {
-            return Ok(conn.clone());
-        }
-        if current.take().is_some() {
-            tracing::info!(
-                "connection to {} was lost; reconnecting",
-                self.target.display()
-            );
-        }
-        let conn = Arc::new(connect(&self.target).await?);
-        *current = Some(conn.clone());
-        Ok(conn)
-    }
-
-    /// Forgets `failed` if it is still the current connection; a newer one that
-    /// another call made meanwhile is kept.
-    pub async fn forget(&self, failed: &Arc<Connection>) {
-        let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
-            current.take();
-            drop(current);
-            let _ = failed
-                .handle
-                .disconnect(russh::Disconnect::ByApplication, "", "en")
-                .await;
-        }
-    }
-}
 
 /// russh client handler: verifies the host key and remembers why it refused one.
 pub struct ClientHandler {
@@ -158,11 +31,7 @@ impl russh::client::Handler for ClientHandler {
         &mut self,
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
-        let key = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.clone(),
-            PublicKeyOrCertificate::Certificate(cert) => PublicKey::from(cert.public_key().clone()),
-        };
-        match verify_host_key(&self.target, &key) {
+        match verify_host_key(&self.target, key) {
             Ok(()) => Ok(true),
             Err(e) => {
                 *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(e);
@@ -172,8 +41,11 @@ impl russh::client::Handler for ClientHandler {
     }
 }
 
-fn verify_host_key(target: &SshTarget, key: &PublicKey) -> Result<(), SshError> {
+fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Result<(), SshError> {
     let path = &target.known_hosts;
+    // The key itself, or the one inside the certificate.
+    let key: PublicKey = presented.public_key();
+    let key = &key;
     let fingerprint = known_hosts::fingerprint(key);
     if target.host_key_policy == HostKeyPolicy::AcceptAny {
         tracing::warn!(
@@ -182,27 +54,34 @@ fn verify_host_key(target: &SshTarget, key: &PublicKey) -> Result<(), SshError> 
         );
         return Ok(());
     }
-    let verdict = known_hosts::check(path, &target.host, target.port, key).map_err(|e| {
-        SshError::KnownHosts {
+    let verdict = known_hosts::check_server_key(path, &target.host, target.port, presented)
+        .map_err(|e| SshError::KnownHosts {
             path: path.clone(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let host = known_hosts::host_key_name(&target.host, target.port);
     match verdict {
-        Verdict::Known => Ok(()),
-        Verdict::Changed { line } => Err(SshError::HostKeyChanged {
+        HostKeyVerdict::Known => Ok(()),
+        HostKeyVerdict::CertificateRejected { line, reason } => {
+            Err(SshError::HostCertificateRejected {
+                host,
+                path: path.clone(),
+                line,
+                reason,
+            })
+        }
+        HostKeyVerdict::Changed { line } => Err(SshError::HostKeyChanged {
             host,
             path: path.clone(),
             line,
             fingerprint,
         }),
-        Verdict::Revoked { line } => Err(SshError::HostKeyRevoked {
+        HostKeyVerdict::Revoked { line } => Err(SshError::HostKeyRevoked {
             host,
             path: path.clone(),
             line,
         }),
-        Verdict::Unknown if target.host_key_policy == HostKeyPolicy::AcceptNew => {
+        HostKeyVerdict::Unknown if target.host_key_policy == HostKeyPolicy::AcceptNew => {
             known_hosts::learn(path, &target.host, target.port, key).map_err(|e| {
                 SshError::KnownHosts {
                     path: path.clone(),
@@ -215,7 +94,7 @@ fn verify_host_key(target: &SshTarget, key: &PublicKey) -> Result<(), SshError> 
             );
             Ok(())
         }
-        Verdict::Unknown => Err(SshError::HostKeyUnknown {
+        HostKeyVerdict::Unknown => Err(SshError::HostKeyUnknown {
             host,
             path: path.clone(),
             fingerprint,
@@ -223,8 +102,19 @@ fn verify_host_key(target: &SshTarget, key: &PublicKey) -> Result<(), SshError> 
     }
 }
 
+/// Client settings. The host-key algorithms put the types known_hosts already has for
+/// this host first (as OpenSSH does), so a host known only by its RSA or ECDSA key is
+/// asked for that key; host certificates are asked for only when an authority is
+/// listed for the host.
 fn client_config(target: &SshTarget) -> russh::client::Config {
+    let (kh, host, port) = (&target.known_hosts, target.host.as_str(), target.port);
+    let known = known_hosts::known_algorithms(kh, host, port);
     russh::client::Config {
+        preferred: russh::Preferred {
+            key: known_hosts::preferred_keys(&known).into(),
+            host_key_certificates: known_hosts::certificate_algorithms(kh, host, port).into(),
+            ..russh::Preferred::DEFAULT
+        },
         inactivity_timeout: None,
         keepalive_interval: Some(target.keepalive),
         keepalive_max: 3,
@@ -236,8 +126,11 @@ fn client_config(target: &SshTarget) -> russh::client::Config {
     }
 }
 
-/// Opens and authenticates a connection, within the connect timeout.
-pub async fn connect(target: &SshTarget) -> Result<Connection, SshError> {
+/// Opens and authenticates a connection before `deadline`.
+pub async fn connect(
+    target: &SshTarget,
+    deadline: Instant,
+) -> Result<Handle<ClientHandler>, SshError> {
     let refusal = Arc::new(StdMutex::new(None));
     let handler = ClientHandler {
         target: target.clone(),
@@ -263,18 +156,14 @@ pub async fn connect(target: &SshTarget) -> Result<Connection, SshError> {
         authenticate(&mut handle, target).await?;
         Ok::<_, SshError>(handle)
     };
-    let handle = tokio::time::timeout(target.connect_timeout, attempt)
+    let handle = tokio::time::timeout_at(deadline, attempt)
         .await
         .map_err(|_| SshError::ConnectTimeout {
             target: target_name.clone(),
             secs,
         })??;
     tracing::info!("connected to {}", target_name);
-    Ok(Connection {
-        handle,
-        sftp: OnceCell::new(),
-        target: target_name,
-    })
+    Ok(handle)
 }
 
 async fn authenticate(

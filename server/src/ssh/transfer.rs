@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+use super::pool::{Orphan, SftpLink};
 use super::{SshClient, SshError};
 
 /// Bytes per SFTP read or write request.
@@ -38,6 +38,9 @@ pub enum TransferError {
     Exists { what: &'static str, path: String },
     #[error(transparent)]
     Ssh(#[from] SshError),
+    /// A failed SFTP request, before it is told apart (time-out, lost, refused).
+    #[error("SFTP: {0}")]
+    Sftp(SftpError),
 }
 
 impl TransferError {
@@ -54,6 +57,7 @@ impl TransferError {
             }
             TransferError::Exists { .. } => "Set overwrite=true to replace the existing file.",
             TransferError::Ssh(e) => e.suggestion(),
+            TransferError::Sftp(_) => "Retry the call; check the host if it fails again.",
         }
     }
 }
@@ -115,80 +119,208 @@ fn ssh_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// The connection's SFTP session and the answer to a first `stat` of `path`. A
-/// connection that dropped since the last call (seen when the SFTP channel is opened,
-/// or by that first request on an SFTP session started earlier) is replaced once, as
-/// `run_command` does for commands, so the next call after a drop works.
-async fn sftp_and_stat(
+/// The host's SFTP session and the answer to a first `lstat` of `path`. A connection
+/// that dropped since the last call (seen when the SFTP channel is opened, or by that
+/// first request on an SFTP session started earlier) is replaced once, as commands do,
+/// so the next call after a drop works. A session whose request timed out is thrown
+/// away (the connection stays) and the error returned.
+async fn sftp_and_lstat(
     client: &SshClient,
     path: &str,
 ) -> Result<
     (
-        Arc<RawSftpSession>,
+        Arc<SftpLink>,
         Result<russh_sftp::protocol::Attrs, SftpError>,
     ),
     SshError,
 > {
     let mut retried = false;
     loop {
-        let conn = client.connection().await?;
-        let sftp = match conn.sftp().await {
+        let deadline = SshClient::deadline(client.target().connect_timeout);
+        crate::ssh::exec::clean_orphans(client, deadline).await;
+        let sftp = match client.sftp(deadline).await {
             Ok(sftp) => sftp,
             Err(SshError::Lost { .. }) if !retried => {
                 retried = true;
-                client.forget(&conn).await;
                 continue;
             }
             Err(e) => return Err(e),
         };
-        let first = sftp.stat(path).await;
-        // A status is the host's answer; a time-out is not worth a second wait.
-        // Anything else means the session is gone.
-        if let Err(e) = &first
-            && !retried
-            && !matches!(e, SftpError::Status(_) | SftpError::Timeout)
-        {
-            tracing::info!(
-                "SFTP session to {} failed ({e}); reconnecting",
-                conn.target()
-            );
-            retried = true;
-            client.forget(&conn).await;
-            continue;
+        let first = sftp.lstat(path).await;
+        match &first {
+            Err(SftpError::Timeout) => {
+                client.discard_sftp(&sftp).await;
+                return Err(SshError::NoAnswer {
+                    target: client.target().display(),
+                    what: format!("an SFTP request (lstat {path})"),
+                });
+            }
+            // A status is the host's answer; anything else means the session is gone.
+            Err(e) if !retried && !matches!(e, SftpError::Status(_)) => {
+                tracing::info!(
+                    "SFTP session to {} failed ({e}); starting a new one",
+                    sftp.conn().target()
+                );
+                retried = true;
+                client.discard_sftp(&sftp).await;
+                continue;
+            }
+            _ => {}
         }
         return Ok((sftp, first));
     }
 }
 
-/// Removes a remote temp file when dropped unless disarmed (covers errors and
-/// cancellation alike).
+/// A file's type from its mode bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Regular,
+    Directory,
+    Symlink,
+    /// FIFO, socket, device.
+    Special,
+    Unknown,
+}
+
+fn kind(attrs: &FileAttributes) -> Kind {
+    match attrs.permissions.map(|p| p & 0o170000) {
+        Some(0o100000) => Kind::Regular,
+        Some(0o040000) => Kind::Directory,
+        Some(0o120000) => Kind::Symlink,
+        Some(0) | None => Kind::Unknown,
+        Some(_) => Kind::Special,
+    }
+}
+
+/// Removes a remote temp file: at once on the error paths, by a spawned task when the
+/// transfer's future is dropped (cancellation). When the removal fails (the connection
+/// was lost), the path is recorded and removed over the next connection.
 struct RemoteTemp {
-    sftp: Arc<RawSftpSession>,
+    client: Arc<SshClient>,
+    sftp: Arc<SftpLink>,
     path: Option<String>,
+}
+
+impl RemoteTemp {
+    async fn remove(&mut self) {
+        if let Some(path) = self.path.take() {
+            remove_temp(&self.client, &self.sftp, path).await;
+        }
+    }
+}
+
+async fn remove_temp(client: &SshClient, sftp: &SftpLink, path: String) {
+    match sftp.remove(path.as_str()).await {
+        Ok(_) => {}
+        Err(e) if is_status(&e, StatusCode::NoSuchFile) => {}
+        Err(e) => {
+            tracing::warn!("could not remove temp file {path} now ({e}); will retry");
+            client.add_orphan(Orphan::File(path));
+        }
+    }
 }
 
 impl Drop for RemoteTemp {
     fn drop(&mut self) {
         if let Some(path) = self.path.take() {
+            let client = self.client.clone();
             let sftp = self.sftp.clone();
+            // Recorded first, so that even a task that never runs is covered.
+            client.add_orphan(Orphan::File(path.clone()));
             tokio::spawn(async move {
-                if let Err(e) = sftp.remove(path.as_str()).await {
-                    tracing::warn!("could not remove temp file {path}: {e}");
+                if sftp.remove(path.as_str()).await.is_ok() {
+                    client.forget_orphan(&Orphan::File(path));
                 }
             });
         }
     }
 }
 
-/// Uploads `local` to `remote`. `permissions` (e.g. 0o644) is applied before the
-/// rename; without it an overwritten file keeps its mode and a new one gets 0644.
-pub async fn upload(
+/// Closes a remote handle when dropped (a cancelled transfer leaves none open).
+struct RemoteHandle {
+    sftp: Arc<SftpLink>,
+    handle: Option<String>,
+}
+
+impl RemoteHandle {
+    async fn close(mut self) -> Result<(), SftpError> {
+        match self.handle.take() {
+            Some(h) => self.sftp.close(h).await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RemoteHandle {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let sftp = self.sftp.clone();
+            tokio::spawn(async move {
+                let _ = sftp.close(h).await;
+            });
+        }
+    }
+}
+
+/// A temp name for `name` that stays within NAME_MAX (255 bytes).
+fn temp_name(name: &str, kind: &str) -> String {
+    let mut base = name;
+    let budget = 255 - (1 + 1 + 16 + kind.len() + 5);
+    if base.len() > budget {
+        let mut cut = budget;
+        while !base.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        base = &base[..cut];
+    }
+    format!(".{base}.{}.{kind}.tmp", temp_suffix())
+}
+
+/// Maps an SFTP failure of a transfer; a timed-out session is thrown away.
+async fn sftp_failed(
     client: &SshClient,
+    sftp: &Arc<SftpLink>,
+    path: &str,
+    e: SftpError,
+) -> TransferError {
+    if matches!(e, SftpError::Timeout) {
+        client.discard_sftp(sftp).await;
+        return TransferError::Ssh(SshError::NoAnswer {
+            target: client.target().display(),
+            what: format!(
+                "an SFTP request for {path} (no answer in {} s)",
+                client.sftp_request_secs()
+            ),
+        });
+    }
+    if sftp.conn().is_closed() {
+        return TransferError::Ssh(SshError::Lost {
+            target: client.target().display(),
+            reason: format!("during the transfer of {path}: {e}"),
+        });
+    }
+    remote_err(path, e)
+}
+
+/// Settings of an upload.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadOptions {
+    /// Mode of the new file (e.g. 0o644); without it a replaced file keeps its mode
+    /// and a new one gets 0644.
+    pub permissions: Option<u32>,
+    pub overwrite: bool,
+    pub max_size: u64,
+}
+
+/// Uploads `local` to `remote`. A replaced file keeps its owner, group and (unless
+/// `permissions` is given) mode: they are set on the temp file before the rename.
+/// Only a regular file is replaced; a symbolic link, directory, FIFO or device at
+/// `remote` is refused before anything is written.
+pub async fn upload(
+    client: &Arc<SshClient>,
     local: &Path,
     remote: &str,
-    permissions: Option<u32>,
-    overwrite: bool,
-    max_size: u64,
+    opts: UploadOptions,
     progress: Progress<'_>,
 ) -> Result<Transferred, TransferError> {
     let local_err = |reason: String| TransferError::Local {
@@ -201,37 +333,54 @@ pub async fn upload(
     if !meta.is_file() {
         return Err(local_err("not a regular file".into()));
     }
-    if meta.len() > max_size {
+    if meta.len() > opts.max_size {
         return Err(TransferError::TooLarge {
             what: format!("local file {}", local.display()),
             size: meta.len(),
-            limit: max_size,
+            limit: opts.max_size,
         });
     }
     let (dir, name) = split_remote(remote)?;
-    let (sftp, first) = sftp_and_stat(client, remote).await?;
+    let (sftp, first) = sftp_and_lstat(client, remote).await?;
 
     // Early, friendly answers; the rename below is what really guarantees them.
     let existing = match first {
         Ok(attrs) => Some(attrs.attrs),
         Err(e) if is_status(&e, StatusCode::NoSuchFile) => None,
-        Err(e) => return Err(remote_err(remote, e)),
+        Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
     };
     if let Some(attrs) = &existing {
-        if attrs.is_dir() {
-            return Err(TransferError::Remote {
-                path: remote.into(),
-                reason: "is a directory; give the full path of the file to create".into(),
-            });
+        let refuse = |reason: &str| TransferError::Remote {
+            path: remote.into(),
+            reason: reason.into(),
+        };
+        match kind(attrs) {
+            Kind::Regular | Kind::Unknown => {}
+            Kind::Directory => {
+                return Err(refuse(
+                    "is a directory; give the full path of the file to create",
+                ));
+            }
+            Kind::Symlink => {
+                return Err(refuse(
+                    "is a symbolic link; give the path of the file it points to (replacing the link would turn it into a plain file)",
+                ));
+            }
+            Kind::Special => {
+                return Err(refuse(
+                    "is not a regular file (a FIFO, socket or device); only regular files are replaced",
+                ));
+            }
         }
-        if !overwrite {
+        if !opts.overwrite {
             return Err(TransferError::Exists {
                 what: "Remote file",
                 path: remote.into(),
             });
         }
     }
-    let mode = permissions
+    let mode = opts
+        .permissions
         .or_else(|| {
             existing
                 .as_ref()
@@ -241,78 +390,128 @@ pub async fn upload(
         .unwrap_or(0o644);
 
     let temp_path = format!(
-        "{}/.{name}.{}.mcp-upload.tmp",
+        "{}/{}",
         dir.trim_end_matches('/'),
-        temp_suffix()
+        temp_name(name, "mcp-upload")
     );
     let mut attrs = FileAttributes::empty();
     attrs.permissions = Some(0o600);
-    let handle = sftp
+    let handle = match sftp
         .open(
             temp_path.as_str(),
             OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::TRUNCATE,
             attrs,
         )
         .await
-        .map_err(|e| remote_err(remote, e))?
-        .handle;
+    {
+        Ok(h) => h.handle,
+        Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
+    };
     let mut temp = RemoteTemp {
+        client: client.clone(),
         sftp: sftp.clone(),
         path: Some(temp_path.clone()),
     };
-
-    let result = write_all(&sftp, &handle, local, meta.len(), max_size, progress).await;
-    let closed = sftp.close(handle.as_str()).await;
-    let bytes = result?;
-    closed.map_err(|e| remote_err(remote, e))?;
-
-    let written = sftp
-        .stat(temp_path.as_str())
-        .await
-        .map_err(|e| remote_err(remote, e))?
-        .attrs
-        .size
-        .unwrap_or(0);
-    if written != bytes {
-        return Err(TransferError::Remote {
-            path: remote.into(),
-            reason: format!("the host stored {written} of {bytes} bytes"),
-        });
-    }
-    let mut set = FileAttributes::empty();
-    set.permissions = Some(mode);
-    sftp.setstat(temp_path.as_str(), set)
-        .await
-        .map_err(|e| remote_err(remote, e))?;
-
-    if overwrite {
-        let mut data = Vec::new();
-        ssh_string(&mut data, &temp_path);
-        ssh_string(&mut data, remote);
-        sftp.extended("posix-rename@openssh.com", data)
-            .await
-            .map_err(|e| remote_err(remote, e))?;
-    } else {
-        // Plain SFTP rename never replaces an existing file.
-        if let Err(e) = sftp.rename(temp_path.as_str(), remote).await {
-            let exists = sftp.stat(remote).await.is_ok();
-            return Err(if exists {
-                TransferError::Exists {
-                    what: "Remote file",
-                    path: remote.into(),
-                }
-            } else {
-                remote_err(remote, e)
+    let result = async {
+        let handle = RemoteHandle {
+            sftp: sftp.clone(),
+            handle: Some(handle),
+        };
+        let h = handle.handle.clone().unwrap_or_default();
+        let result = write_all(&sftp, &h, local, meta.len(), opts.max_size, progress).await;
+        let closed = handle.close().await;
+        let bytes = match result {
+            Ok(b) => b,
+            Err(TransferError::Sftp(e)) => return Err(sftp_failed(client, &sftp, remote, e).await),
+            Err(e) => return Err(e),
+        };
+        if let Err(e) = closed {
+            return Err(sftp_failed(client, &sftp, remote, e).await);
+        }
+        let stored = match sftp.stat(temp_path.as_str()).await {
+            Ok(a) => a.attrs,
+            Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
+        };
+        let written = stored.size.unwrap_or(0);
+        if written != bytes {
+            return Err(TransferError::Remote {
+                path: remote.into(),
+                reason: format!("the host stored {written} of {bytes} bytes"),
             });
         }
+        // Owner and group of the file being replaced, then the mode (after chown,
+        // which may clear set-id bits).
+        if let Some(old) = &existing {
+            let (uid, gid) = (old.uid, old.gid);
+            if (uid.is_some() && uid != stored.uid) || (gid.is_some() && gid != stored.gid) {
+                let mut set = FileAttributes::empty();
+                set.uid = uid.or(stored.uid);
+                set.gid = gid.or(stored.gid);
+                if let Err(e) = sftp.setstat(temp_path.as_str(), set).await {
+                    return Err(TransferError::Remote {
+                        path: remote.into(),
+                        reason: format!(
+                            "cannot keep its owner and group ({}:{}) for the new content: {}; nothing was changed",
+                            uid.map_or("?".into(), |u| u.to_string()),
+                            gid.map_or("?".into(), |g| g.to_string()),
+                            remote_err(remote, e)
+                        ),
+                    });
+                }
+            }
+        }
+        let mut set = FileAttributes::empty();
+        set.permissions = Some(mode);
+        if let Err(e) = sftp.setstat(temp_path.as_str(), set).await {
+            return Err(sftp_failed(client, &sftp, remote, e).await);
+        }
+
+        if opts.overwrite {
+            let mut data = Vec::new();
+            ssh_string(&mut data, &temp_path);
+            ssh_string(&mut data, remote);
+            if let Err(e) = sftp.extended("posix-rename@openssh.com", data).await {
+                return Err(sftp_failed(client, &sftp, remote, e).await);
+            }
+        } else {
+            // Plain SFTP rename never replaces an existing file.
+            if let Err(e) = sftp.rename(temp_path.as_str(), remote).await {
+                let exists = sftp.lstat(remote).await.is_ok();
+                return Err(if exists {
+                    TransferError::Exists {
+                        what: "Remote file",
+                        path: remote.into(),
+                    }
+                } else {
+                    sftp_failed(client, &sftp, remote, e).await
+                });
+            }
+        }
+        Ok(bytes)
     }
-    temp.path = None;
-    Ok(Transferred { bytes })
+    .await;
+    match result {
+        Ok(bytes) => {
+            temp.path = None;
+            Ok(Transferred { bytes })
+        }
+        Err(e) => {
+            if sftp.conn().is_closed() {
+                // Record it for the next connection; nothing can be done now.
+                if let Some(path) = temp.path.take() {
+                    client.add_orphan(Orphan::File(path));
+                }
+            } else {
+                temp.remove().await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Streams the local file into the open remote handle, several writes in flight.
 async fn write_all(
-    sftp: &Arc<RawSftpSession>,
+    sftp: &Arc<SftpLink>,
     handle: &str,
     local: &Path,
     expected: u64,
@@ -366,7 +565,7 @@ async fn write_all(
                     sftp.write(handle, offset, data)
                         .await
                         .map(|_| len)
-                        .map_err(|e| remote_err("(upload)", e))
+                        .map_err(TransferError::Sftp)
                 }
             })
             .buffer_unordered(IN_FLIGHT);
@@ -429,46 +628,92 @@ pub(crate) async fn check_local_target(
     Ok((dir, name))
 }
 
-/// Downloads `remote` to `local` (a file path in an existing directory).
+/// Settings of a download.
+#[derive(Debug, Clone, Copy)]
+pub struct DownloadOptions {
+    pub overwrite: bool,
+    pub max_size: u64,
+}
+
+/// The process umask (Linux: from /proc, without changing it); 022 elsewhere.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
+}
+
+/// Downloads `remote` (a regular file) to `local` (a file path in an existing
+/// directory). The local file gets the remote mode masked by the local umask.
 pub async fn download(
-    client: &SshClient,
+    client: &Arc<SshClient>,
     remote: &str,
     local: &Path,
-    overwrite: bool,
-    max_size: u64,
+    opts: DownloadOptions,
     progress: Progress<'_>,
 ) -> Result<Transferred, TransferError> {
     let local_err = |reason: String| TransferError::Local {
         path: local.to_path_buf(),
         reason,
     };
-    let (dir, name) = check_local_target(local, overwrite).await?;
+    let (dir, name) = check_local_target(local, opts.overwrite).await?;
 
-    let (sftp, first) = sftp_and_stat(client, remote).await?;
-    let attrs = first.map_err(|e| remote_err(remote, e))?.attrs;
-    if attrs.is_dir() {
-        return Err(TransferError::Remote {
-            path: remote.into(),
-            reason: "is a directory, not a file".into(),
-        });
+    let (sftp, first) = sftp_and_lstat(client, remote).await?;
+    let mut attrs = match first {
+        Ok(a) => a.attrs,
+        Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
+    };
+    if kind(&attrs) == Kind::Symlink {
+        // A link is read through: what it points to must be a regular file.
+        attrs = match sftp.stat(remote).await {
+            Ok(a) => a.attrs,
+            Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
+        };
+    }
+    match kind(&attrs) {
+        Kind::Regular | Kind::Unknown => {}
+        Kind::Directory => {
+            return Err(TransferError::Remote {
+                path: remote.into(),
+                reason: "is a directory, not a file".into(),
+            });
+        }
+        Kind::Special | Kind::Symlink => {
+            // Opening a FIFO would block the host's SFTP server for every transfer.
+            return Err(TransferError::Remote {
+                path: remote.into(),
+                reason: "is not a regular file (a FIFO, socket or device); only regular files are downloaded".into(),
+            });
+        }
     }
     let size = attrs.size.unwrap_or(0);
-    if size > max_size {
+    if size > opts.max_size {
         return Err(TransferError::TooLarge {
             what: format!("remote file {remote}"),
             size,
-            limit: max_size,
+            limit: opts.max_size,
         });
     }
-    let handle = sftp
+    let handle = match sftp
         .open(remote, OpenFlags::READ, FileAttributes::empty())
         .await
-        .map_err(|e| remote_err(remote, e))?
-        .handle;
+    {
+        Ok(h) => h.handle,
+        Err(e) => return Err(sftp_failed(client, &sftp, remote, e).await),
+    };
+    let handle = RemoteHandle {
+        sftp: sftp.clone(),
+        handle: Some(handle),
+    };
 
     let temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".mcp-download.tmp")
+        .prefix(&temp_name(&name, "mcp-download"))
+        .suffix("")
+        .rand_bytes(0)
         .tempfile_in(&dir)
         .map_err(|e| {
             local_err(format!(
@@ -476,26 +721,31 @@ pub async fn download(
                 dir.display()
             ))
         })?;
+    let h = handle.handle.clone().unwrap_or_default();
     let result = read_all(
         &sftp,
-        &handle,
+        &h,
         remote,
         temp.path(),
         size,
-        max_size,
+        opts.max_size,
         progress,
     )
     .await;
-    let _ = sftp.close(handle.as_str()).await;
-    let bytes = result?;
+    let _ = handle.close().await;
+    let bytes = match result {
+        Ok(b) => b,
+        Err(TransferError::Sftp(e)) => return Err(sftp_failed(client, &sftp, remote, e).await),
+        Err(e) => return Err(e),
+    };
 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = attrs.permissions.map(|p| p & 0o777).unwrap_or(0o644);
+        let mode = attrs.permissions.map(|p| p & 0o777).unwrap_or(0o644) & !umask();
         let _ = std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(mode));
     }
-    let persisted = if overwrite {
+    let persisted = if opts.overwrite {
         temp.persist(local).map(|_| ())
     } else {
         temp.persist_noclobber(local).map(|_| ())
@@ -515,7 +765,7 @@ pub async fn download(
 
 /// Reads the remote handle into the local temp file, several reads in flight.
 async fn read_all(
-    sftp: &Arc<RawSftpSession>,
+    sftp: &Arc<SftpLink>,
     handle: &str,
     remote: &str,
     local: &Path,
@@ -545,7 +795,7 @@ async fn read_all(
                     Ok(data) if data.data.is_empty() => break,
                     Ok(data) => buf.extend_from_slice(&data.data),
                     Err(e) if is_status(&e, StatusCode::Eof) => break,
-                    Err(e) => return Err(remote_err(remote, e)),
+                    Err(e) => return Err(TransferError::Sftp(e)),
                 }
             }
             Ok(buf)
@@ -571,7 +821,7 @@ async fn read_all(
         let data = match sftp.read(handle, done, CHUNK as u32).await {
             Ok(d) => d.data,
             Err(e) if is_status(&e, StatusCode::Eof) => break,
-            Err(e) => return Err(remote_err(remote, e)),
+            Err(e) => return Err(TransferError::Sftp(e)),
         };
         if data.is_empty() {
             break;
@@ -594,6 +844,16 @@ async fn read_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temp_names_stay_within_name_max() {
+        let long = "é".repeat(200);
+        let t = temp_name(&long, "mcp-upload");
+        assert!(t.len() <= 255, "{}", t.len());
+        assert!(t.starts_with(".é"));
+        assert!(t.ends_with(".mcp-upload.tmp"));
+        assert!(temp_name("a.txt", "mcp-download").starts_with(".a.txt."));
+    }
 
     #[test]
     fn remote_paths_split_into_dir_and_name() {

@@ -83,8 +83,9 @@ A non-zero exit code is reported as an error result.",
         name = "ssh_upload_file",
         description = "Upload a file from this machine to the remote host over SFTP. The file is streamed to a \
 temporary name beside the target and renamed into place only when complete, so a failed transfer never leaves a \
-partial file or destroys the original. overwrite=false (default) refuses an existing remote file. `permissions` \
-(octal, e.g. \"644\") is applied before the file appears. Files larger than MAX_FILE_SIZE are refused.",
+partial file or destroys the original. overwrite=false (default) refuses an existing remote file; a replaced file \
+keeps its owner, group and (unless `permissions` is given) mode. Only regular files are replaced (symbolic links, \
+FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied before the file appears. Files larger than MAX_FILE_SIZE are refused.",
         input_schema = schema_for_input::<UploadParams>().expect("valid schema"),
         output_schema = schema_for_output::<TransferReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -120,15 +121,18 @@ partial file or destroys the original. overwrite=false (default) refuses an exis
             &client,
             &local,
             &p.remote_path,
-            mode,
-            p.overwrite,
-            self.state.config.max_file_size,
+            transfer::UploadOptions {
+                permissions: mode,
+                overwrite: p.overwrite,
+                max_size: self.state.config.max_file_size,
+            },
             &report_progress,
         );
         let result = tokio::select! {
             r = transfer => r,
             _ = ctx.ct.cancelled() => return Ok(transfer_error("the upload was cancelled; nothing was changed on the host".into(), "Run it again when ready.")),
         };
+        progress.finish().await;
         Ok(match result {
             Ok(done) => {
                 let report = TransferReport {
@@ -178,14 +182,17 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
             &client,
             &p.remote_path,
             &local,
-            p.overwrite,
-            self.state.config.max_file_size,
+            transfer::DownloadOptions {
+                overwrite: p.overwrite,
+                max_size: self.state.config.max_file_size,
+            },
             &report_progress,
         );
         let result = tokio::select! {
             r = transfer => r,
             _ = ctx.ct.cancelled() => return Ok(transfer_error("the download was cancelled; no local file was written".into(), "Run it again when ready.")),
         };
+        progress.finish().await;
         Ok(match result {
             Ok(done) => {
                 let report = TransferReport {

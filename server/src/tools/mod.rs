@@ -77,6 +77,14 @@ impl RemoteExec {
         self.state.hosts.client(&self.state.config.target)
     }
 
+    /// Ends, on every host, the commands still running (the server is stopping or its
+    /// client went away): each within a few seconds, over a new connection if needed.
+    pub async fn end_running(&self) {
+        for client in self.state.hosts.all() {
+            crate::ssh::exec::end_all(&client, std::time::Duration::from_secs(5)).await;
+        }
+    }
+
     /// Names of the registered tools.
     pub fn tool_names(&self) -> Vec<String> {
         self.tool_router
@@ -163,9 +171,11 @@ pub(crate) fn transfer_error(error: String, suggestion: impl Into<String>) -> Ca
 }
 
 /// Sends MCP progress notifications for a transfer when the client asked for them,
-/// at most one per MiB (and the last one).
+/// at most one per MiB (and the last one). [`ProgressSender::finish`] waits until every
+/// notification is written, so none arrives after the tool's result.
 pub(crate) struct ProgressSender {
     tx: Option<tokio::sync::mpsc::UnboundedSender<(u64, u64)>>,
+    task: Option<tokio::task::JoinHandle<()>>,
     last: std::sync::atomic::AtomicU64,
 }
 
@@ -174,12 +184,13 @@ impl ProgressSender {
         let Some(token) = ctx.meta.get_progress_token() else {
             return ProgressSender {
                 tx: None,
+                task: None,
                 last: Default::default(),
             };
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
         let peer = ctx.peer.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some((done, total)) = rx.recv().await {
                 let param = ProgressNotificationParam::new(token.clone(), done as f64)
                     .with_total(total as f64)
@@ -191,7 +202,16 @@ impl ProgressSender {
         });
         ProgressSender {
             tx: Some(tx),
+            task: Some(task),
             last: Default::default(),
+        }
+    }
+
+    /// Waits (briefly) until the notifications already reported are sent.
+    pub async fn finish(mut self) {
+        self.tx.take();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
         }
     }
 

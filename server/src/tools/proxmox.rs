@@ -148,7 +148,7 @@ pub struct CtUploadParams {
     /// must exist.
     #[schemars(length(min = 1, max = 4096))]
     pub container_path: String,
-    /// Octal permissions for the file in the container (default "644"), e.g. "600".
+    /// Octal permissions for the file in the container, e.g. "600" (default: "644" for a new file; a replaced file keeps its mode, and always its owner and group).
     #[serde(default)]
     pub permissions: Option<Permissions>,
     /// Replace the file in the container if it exists (default false: refused).
@@ -623,6 +623,7 @@ MAX_FILE_SIZE are refused before anything is copied.",
             },
         )
         .await;
+        progress.finish().await;
         Ok(match result {
             Ok(done) => {
                 let r = CtTransferReport {
@@ -645,7 +646,7 @@ MAX_FILE_SIZE are refused before anything is copied.",
         name = "proxmox_upload_file_to_container",
         description = "Copy a file from this machine into a running LXC container (through a temporary file on the \
 host, removed afterwards). It arrives complete or not at all: pushed to a hidden temporary name beside the target with \
-`permissions` (octal, default \"644\"), checked by size and SHA-256, then moved into place. overwrite=false (default) \
+`permissions` (octal; default \"644\" for a new file, the old mode for a replaced one, whose owner and group are always kept), checked by size and SHA-256, then moved into place. overwrite=false (default) \
 refuses an existing file in the container; the target's directory must exist. Files larger than MAX_FILE_SIZE are \
 refused.",
         input_schema = schema_for_input::<CtUploadParams>().expect("valid schema"),
@@ -665,8 +666,8 @@ refused.",
             params::check_path("local_path", &p.local_path)?;
             container_path("container_path", &p.container_path)?;
             let mode = match &p.permissions {
-                Some(m) => m.mode("permissions")?,
-                None => 0o644,
+                Some(m) => Some(m.mode("permissions")?),
+                None => None,
             };
             Ok((c, mode))
         });
@@ -693,6 +694,7 @@ refused.",
             },
         )
         .await;
+        progress.finish().await;
         Ok(match result {
             Ok(done) => {
                 let r = CtTransferReport {
@@ -701,7 +703,7 @@ refused.",
                     ctid: Some(ctid.get()),
                     local_path: Some(local.display().to_string()),
                     container_path: Some(p.container_path.clone()),
-                    permissions: Some(format!("{mode:o}")),
+                    permissions: done.mode.or(mode).map(|m| format!("{m:o}")),
                     bytes_transferred: Some(done.bytes),
                     sha256: done.sha256,
                     ..Default::default()

@@ -1,0 +1,396 @@
+//! The server against a stock OpenSSH sshd (Debian 12's sshd_config unchanged, as on
+//! every Proxmox VE node: `MaxSessions 10`), logged in as root, driven by a real MCP
+//! client: parallel calls beyond the channel budget, chatty and interactive commands,
+//! background children, file ownership, special files, and faults of the real host.
+//! Processes are looked at out of band (`docker exec`), never through the server.
+
+#[path = "support/openssh.rs"]
+mod openssh;
+
+use std::time::{Duration, Instant};
+
+use openssh::{HostEnv, Login, is_error, structured, text};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    // The SFTP session holds a channel from now on.
+    let src = env.dir.path().join("a.txt");
+    std::fs::write(&src, "a\n").unwrap();
+    let r = mcp
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": src, "remote_path": "/tmp/a.txt"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let commands: Vec<String> = (0..12).map(|i| format!("sleep 1; echo {i}")).collect();
+    let calls = commands.iter().map(|c| mcp.exec(c));
+    let results = futures::future::join_all(calls).await;
+    for (i, r) in results.iter().enumerate() {
+        assert!(!is_error(r), "call {i}: {}", text(r));
+        assert_eq!(structured(r)["stdout"], format!("{i}\n"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_parallel_mixed_calls_all_succeed() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let payload = vec![b'z'; 200_000];
+    let src = env.dir.path().join("up.bin");
+    std::fs::write(&src, &payload).unwrap();
+    let (code, _, _) = env.oob("head -c 100000 /dev/zero > /tmp/down.bin").await;
+    assert_eq!(code, 0);
+    let started = Instant::now();
+    let calls = (0..64).map(|i| {
+        let mcp = &mcp;
+        let src = src.clone();
+        let dir = env.dir.path().to_path_buf();
+        async move {
+            let r = match i % 4 {
+                0 => mcp.exec("sleep 0.1").await,
+                1 => mcp.exec("true").await,
+                2 => {
+                    mcp.call(
+                        "ssh_upload_file",
+                        json!({"local_path": src, "remote_path": format!("/tmp/up-{i}.bin")}),
+                    )
+                    .await
+                }
+                _ => {
+                    mcp.call(
+                        "ssh_download_file",
+                        json!({"remote_path": "/tmp/down.bin", "local_path": dir.join(format!("down-{i}.bin"))}),
+                    )
+                    .await
+                }
+            };
+            (i, r)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    println!("64 mixed calls took {:?}", started.elapsed());
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|(_, r)| is_error(r))
+        .map(|(i, r)| format!("{i}: {}", text(r)))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of 64 failed: {failed:?}",
+        failed.len()
+    );
+    let (_, sums, _) = env.oob("cat /tmp/up-*.bin | wc -c").await;
+    assert_eq!(sums.trim(), (16 * payload.len()).to_string());
+    // Never more connections than the pool allows.
+    let (_, n, _) = env.oob("pgrep -c -f '^sshd: root@notty' || true").await;
+    let n: usize = n.trim().parse().unwrap();
+    assert!((1..=4).contains(&n), "{n} connections");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooding_command_is_ended_at_its_timeout_and_other_calls_survive() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let started = Instant::now();
+    let (flood, other) = tokio::join!(
+        mcp.call("ssh_exec_command", json!({"command": "yes", "timeout": 3})),
+        mcp.exec("sleep 5; echo survived")
+    );
+    let took = started.elapsed();
+    println!("`yes` with timeout=3 returned after {took:?}");
+    let s = structured(&flood);
+    assert_eq!(s["timeout_reached"], true, "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.ends_with("and was ended"), "{error}");
+    assert!(s["stdout"].as_str().unwrap().starts_with("y\ny\n"));
+    assert!(!is_error(&other), "{}", text(&other));
+    assert_eq!(structured(&other)["stdout"], "survived\n");
+    env.gone_within("yes", Duration::from_secs(5))
+        .await
+        .expect("`yes` ended on the host");
+    // The shared connection still works.
+    let r = mcp.exec("echo still").await;
+    assert_eq!(structured(&r)["stdout"], "still\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_input_is_closed() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "cat; echo after-cat", "timeout": 20}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["stdout"], "after-cat\n");
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "read x; echo \"read=$?\"", "timeout": 20}),
+        )
+        .await;
+    assert_eq!(structured(&r)["stdout"], "read=1\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_background_child_holding_stdout_does_not_hold_the_call() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "sleep 37 & echo started; exit 4", "timeout": 30}),
+        )
+        .await;
+    let s = structured(&r);
+    assert_eq!(s["exit_code"], 4, "{s}");
+    assert_eq!(s["timeout_reached"], false, "{s}");
+    assert_eq!(s["stdout"], "started\n");
+    assert!(s["note"].as_str().unwrap().contains("background"), "{s}");
+    assert!(text(&r).contains("=== EXIT CODE: 4 ==="), "{}", text(&r));
+    // What was started in the background runs on.
+    assert!(!env.processes("sleep 37").await.trim().is_empty());
+    env.oob("pkill -f '^sleep 37$'").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_file_keeps_its_owner_group_and_mode() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let (code, _, err) = env
+        .oob("useradd -r app && mkdir -p /etc/app && echo old > /etc/app/app.conf && chown app:app /etc/app/app.conf && chmod 640 /etc/app/app.conf")
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let src = env.dir.path().join("app.conf");
+    std::fs::write(&src, "new\n").unwrap();
+    let r = mcp
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, stat, _) = env
+        .oob("stat -c '%U:%G %a' /etc/app/app.conf; cat /etc/app/app.conf; ls -a /etc/app")
+        .await;
+    assert_eq!(stat, "app:app 640\nnew\n.\n..\napp.conf\n");
+    // Asked-for permissions win over the old mode; the owner stays.
+    let r = mcp
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, stat, _) = env.oob("stat -c '%U:%G %a' /etc/app/app.conf").await;
+    assert_eq!(stat, "app:app 600\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn special_files_and_links_are_refused_before_anything_is_opened() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let (code, _, _) = env
+        .oob("mkfifo /tmp/fifo && echo real > /tmp/real && ln -s /tmp/real /tmp/link")
+        .await;
+    assert_eq!(code, 0);
+    let local = env.dir.path().join("fifo-copy");
+    let r = mcp
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/tmp/fifo", "local_path": local}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("not a regular file"), "{}", text(&r));
+    assert!(!local.exists());
+    // The SFTP server is not wedged: the next transfer works; a link is read through.
+    let r = mcp
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/tmp/link", "local_path": env.dir.path().join("via-link")}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(
+        std::fs::read(env.dir.path().join("via-link")).unwrap(),
+        b"real\n"
+    );
+    // Replacing a link would turn it into a plain file: refused, link and target kept.
+    let src = env.dir.path().join("new");
+    std::fs::write(&src, "new\n").unwrap();
+    let r = mcp
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": src, "remote_path": "/tmp/link", "overwrite": true}),
+        )
+        .await;
+    assert!(is_error(&r));
+    assert!(text(&r).contains("symbolic link"), "{}", text(&r));
+    let (_, out, _) = env
+        .oob("readlink /tmp/link; cat /tmp/real; ls -a /tmp | grep -c mcp-upload || true")
+        .await;
+    assert_eq!(out, "/tmp/real\nreal\n0\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let (code, _, _) = env.oob("echo original > /root/big.bin").await;
+    assert_eq!(code, 0);
+    let src = env.dir.path().join("big.bin");
+    std::fs::write(&src, vec![7u8; 120 << 20]).unwrap();
+    let upload = mcp.call(
+        "ssh_upload_file",
+        json!({"local_path": src, "remote_path": "/root/big.bin", "overwrite": true}),
+    );
+    let kill = async {
+        // Kill the session's sshd once the temp file is growing.
+        for _ in 0..200 {
+            let (_, n, _) = env
+                .oob("find /root -maxdepth 1 -name '.big.bin.*' -size +1M | wc -l")
+                .await;
+            if n.trim() != "0" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        env.oob("pkill -KILL -f '^sshd: root@notty'").await
+    };
+    let (r, _) = tokio::join!(upload, kill);
+    assert!(is_error(&r), "{}", text(&r));
+    let error = structured(&r)["error"].as_str().unwrap().to_string();
+    assert!(error.contains("connection"), "{error}");
+    let (_, content, _) = env.oob("cat /root/big.bin").await;
+    assert_eq!(content, "original\n");
+    // The next call reconnects and removes the temp the lost connection left.
+    let r = mcp.exec("echo back").await;
+    assert!(!is_error(&r), "{}", text(&r));
+    let (_, left, _) = env.oob("ls -a /root | grep -c mcp-upload || true").await;
+    assert_eq!(left.trim(), "0", "temp files left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let r = mcp.exec("true").await;
+    assert!(!is_error(&r));
+    // Stop the connection's sshd process: the connection hangs, the host does not.
+    let (code, _, _) = env.oob("pkill -STOP -f '^sshd: root@notty'").await;
+    assert_eq!(code, 0);
+    let started = Instant::now();
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "echo hi", "timeout": 5}),
+        )
+        .await;
+    println!(
+        "the call on a hung connection returned after {:?}",
+        started.elapsed()
+    );
+    assert!(is_error(&r));
+    let error = structured(&r)["error"].as_str().unwrap().to_string();
+    assert!(error.contains("did not answer"), "{error}");
+    // A new connection serves the next call.
+    let r = mcp.exec("echo again").await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["stdout"], "again\n");
+    env.oob("pkill -CONT -f '^sshd: root@notty'").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
+    let env = HostEnv::start().await;
+    let mcp = env.server().await;
+    let call = mcp.call(
+        "ssh_exec_command",
+        json!({"command": "sleep 47; echo late", "timeout": 60}),
+    );
+    let cut = async {
+        for _ in 0..100 {
+            if !env.processes("sleep 47").await.trim().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        env.oob("pkill -KILL -f '^sshd: root@notty'").await
+    };
+    let (r, _) = tokio::join!(call, cut);
+    assert!(is_error(&r));
+    let s = structured(&r);
+    assert!(
+        s["error"].as_str().unwrap().contains("connection was lost"),
+        "{s}"
+    );
+    // sshd's death does not end the command (no pty): it lives on, under pid 1.
+    assert!(!env.processes("sleep 47").await.trim().is_empty());
+    let r = mcp.exec("echo next").await;
+    assert!(!is_error(&r), "{}", text(&r));
+    env.gone_within("sleep 47", Duration::from_secs(5))
+        .await
+        .expect("the orphaned command was ended over the new connection");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_still_running_when_the_server_stops_are_ended() {
+    let env = HostEnv::start().await;
+    let raw = mcp_remote_exec::config::RawConfig::from_pairs(
+        env.vars(env.host.port(), &Login::Key, &[])
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move {
+            use rmcp::ServiceExt;
+            if let Ok(running) = server.serve(server_io).await {
+                let _ = running.waiting().await;
+            }
+        })
+    };
+    let client = {
+        use rmcp::ServiceExt;
+        ().serve(client_io).await.unwrap()
+    };
+    let call = {
+        let peer = client.peer().clone();
+        tokio::spawn(async move {
+            let params = rmcp::model::CallToolRequestParams::new("ssh_exec_command")
+                .with_arguments(
+                    json!({"command": "sleep 53", "timeout": 120})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                );
+            peer.call_tool(params).await
+        })
+    };
+    for _ in 0..100 {
+        if !env.processes("sleep 53").await.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!env.processes("sleep 53").await.trim().is_empty());
+    // The client goes away; the server winds down and ends what still runs.
+    drop(client.cancel().await);
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    call.abort();
+    tokio::time::timeout(Duration::from_secs(15), server.end_running())
+        .await
+        .expect("ending the running commands finished");
+    env.gone_within("sleep 53", Duration::from_secs(5))
+        .await
+        .expect("the command was ended when the server stopped");
+}
