@@ -447,6 +447,24 @@ fn end_script(sid: u32, nonce: &str) -> String {
     )
 }
 
+/// Runs a small script of ours with `/bin/sh` on `channel` (the script on stdin, as for
+/// commands); its exit status, when it reported one.
+async fn run_script(
+    channel: &mut russh::Channel<russh::client::Msg>,
+    script: &str,
+) -> Result<Option<u32>, russh::Error> {
+    channel.exec(true, EXEC_LINE.as_bytes()).await?;
+    channel.data(script.as_bytes()).await?;
+    channel.eof().await?;
+    let mut status = None;
+    while let Some(msg) = channel.wait().await {
+        if let ChannelMsg::ExitStatus { exit_status } = msg {
+            status = Some(exit_status);
+        }
+    }
+    Ok(status)
+}
+
 /// Ends every process of session `sid` (TERM, a short grace, then KILL) from another
 /// channel: the connection's kept slot, or any connection to the host.
 pub async fn end_session(
@@ -467,19 +485,7 @@ pub async fn end_session(
         Err(e) => return Ended::Unknown(format!("no channel to end it: {e}")),
     };
     let script = end_script(sid, nonce);
-    let run = async {
-        channel.exec(true, "exec /bin/sh".as_bytes()).await?;
-        channel.data(script.as_bytes()).await?;
-        channel.eof().await?;
-        let mut status = None;
-        while let Some(msg) = channel.wait().await {
-            if let ChannelMsg::ExitStatus { exit_status } = msg {
-                status = Some(exit_status);
-            }
-        }
-        Ok::<_, russh::Error>(status)
-    };
-    let status = tokio::time::timeout_at(deadline, run).await;
+    let status = tokio::time::timeout_at(deadline, run_script(&mut channel, &script)).await;
     drop(lease);
     match status {
         Ok(Ok(Some(0))) => Ended::Yes,
@@ -539,20 +545,10 @@ pub async fn clean_orphans(client: &SshClient, deadline: tokio::time::Instant) {
         .iter()
         .filter_map(|p| quote(p, "a path").ok())
         .collect();
-    let line = format!("rm -f -- {}", words.join(" "));
+    let script = format!("rm -f -- {}\n", words.join(" "));
     let removed = match client.channel(limit).await {
         Ok(Leased { mut channel, lease }) => {
-            let run = async {
-                channel.exec(true, line.as_bytes()).await?;
-                let mut status = None;
-                while let Some(msg) = channel.wait().await {
-                    if let ChannelMsg::ExitStatus { exit_status } = msg {
-                        status = Some(exit_status);
-                    }
-                }
-                Ok::<_, russh::Error>(status)
-            };
-            let r = tokio::time::timeout_at(limit, run).await;
+            let r = tokio::time::timeout_at(limit, run_script(&mut channel, &script)).await;
             drop(lease);
             matches!(r, Ok(Ok(Some(0))))
         }

@@ -45,7 +45,10 @@ pub const DEFAULT_SESSIONS: usize = 10;
 /// Connections the pool opens to one host at most.
 pub const MAX_CONNECTIONS: usize = 4;
 /// How long a refused channel open waits before it is tried again.
-const REFUSAL_PAUSE: Duration = Duration::from_millis(50);
+const REFUSAL_PAUSE: Duration = Duration::from_millis(20);
+/// A refusal this soon after a channel was given back on that connection may only
+/// mean the host has not freed it yet: it teaches nothing about the limit.
+const RELEASE_WINDOW: Duration = Duration::from_millis(500);
 
 /// The connections of this process, keyed by `user@host:port`.
 #[derive(Default)]
@@ -124,6 +127,10 @@ pub struct Connection {
     kill_slot: Arc<Semaphore>,
     /// No new channels: it stopped answering.
     retired: AtomicBool,
+    /// When a call last gave its channel back (ms since `born`): sshd frees a session
+    /// only after our close reached it, so a refusal right after is no evidence.
+    released_ms: AtomicU64,
+    born: std::time::Instant,
 }
 
 impl Connection {
@@ -137,6 +144,17 @@ impl Connection {
 
     fn usable(&self) -> bool {
         !self.is_closed() && !self.retired.load(Ordering::Relaxed)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.born.elapsed().as_millis() as u64
+    }
+
+    /// Whether a channel was given back within `RELEASE_WINDOW`.
+    fn released_lately(&self) -> bool {
+        self.now_ms()
+            .saturating_sub(self.released_ms.load(Ordering::Relaxed))
+            < RELEASE_WINDOW.as_millis() as u64
     }
 }
 
@@ -160,6 +178,9 @@ impl Drop for Lease {
             return;
         }
         self.conn.in_use.fetch_sub(1, Ordering::Relaxed);
+        self.conn
+            .released_ms
+            .store(self.conn.now_ms(), Ordering::Relaxed);
         if let Some(permit) = self.permit.take() {
             let mut pool = self.shared.pool.lock().unwrap_or_else(|e| e.into_inner());
             if pool.debt > 0 {
@@ -285,7 +306,9 @@ impl SshClient {
             {
                 Ok(Ok(channel)) => return Ok(Leased { channel, lease }),
                 Ok(Err(russh::Error::ChannelOpenFailure(reason))) => {
-                    refusals += 1;
+                    if !lease.conn.released_lately() {
+                        refusals += 1;
+                    }
                     let open = lease.conn.in_use.load(Ordering::Relaxed) - 1
                         + usize::from(lease.conn.kill_slot.available_permits() == 0);
                     tracing::debug!(
@@ -413,6 +436,8 @@ impl SshClient {
                     in_use: AtomicUsize::new(0),
                     kill_slot: Arc::new(Semaphore::new(1)),
                     retired: AtomicBool::new(false),
+                    released_ms: AtomicU64::new(0),
+                    born: std::time::Instant::now(),
                 });
                 let count = {
                     let mut pool = self.shared.pool.lock().unwrap_or_else(|e| e.into_inner());
