@@ -544,3 +544,54 @@ async fn transfers_report_progress_when_asked() {
             .all(|(_, total)| *total == Some((3 * 1024 * 1024) as f64))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() {
+    use fake_pve::host::{Faults, SftpFault, SftpFaultKind};
+    let env = start().await;
+    env.host()
+        .state()
+        .fs
+        .write_file("/tmp/keep.txt", b"original\n", 0o644)
+        .unwrap();
+    let src = env.dir.path().join("new.txt");
+    std::fs::write(&src, vec![b'n'; 300_000]).unwrap();
+    for kind in [SftpFaultKind::NoSpace, SftpFaultKind::PermissionDenied] {
+        env.host().set_faults(Faults {
+            sftp: Some(SftpFault {
+                kind: kind.clone(),
+                path_prefix: "/tmp".into(),
+            }),
+            ..Default::default()
+        });
+        let r = env
+            .call(
+                "ssh_upload_file",
+                json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
+            )
+            .await;
+        assert!(is_error(&r), "{kind:?}: {}", text(&r));
+        let error = structured(&r)["error"].as_str().unwrap().to_string();
+        assert!(error.contains("/tmp/keep.txt"), "{kind:?}: {error}");
+        env.host().set_faults(Default::default());
+        assert_eq!(
+            env.host().host_file("/tmp/keep.txt").unwrap(),
+            b"original\n"
+        );
+        let temps: Vec<String> = env
+            .host()
+            .host_files()
+            .into_iter()
+            .filter(|p| p.contains("mcp-upload"))
+            .collect();
+        assert!(temps.is_empty(), "{kind:?}: temps left: {temps:?}");
+    }
+    // The next transfer works.
+    let r = env
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
+        )
+        .await;
+    assert!(!is_error(&r), "{}", text(&r));
+}
