@@ -559,7 +559,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
     for kind in [SftpFaultKind::NoSpace, SftpFaultKind::PermissionDenied] {
         env.host().set_faults(Faults {
             sftp: Some(SftpFault {
-                kind: kind.clone(),
+                kind,
                 path_prefix: "/tmp".into(),
             }),
             ..Default::default()
