@@ -14,16 +14,8 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 
-if ((${#need[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
-        exit 1
-    fi
-    echo "installing: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/apt-install.sh"
+APT_INSTALL_OPTS=--no-install-recommends apt_install "${need[@]}"
 
 if docker info >/dev/null 2>&1; then
     echo "container engine: dockerd already running"

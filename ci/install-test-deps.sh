@@ -8,16 +8,8 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v sftp >/dev/null 2>&1 || need+=(openssh-client)
 command -v sshpass >/dev/null 2>&1 || need+=(sshpass)
 
-if ((${#need[@]})); then
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "missing: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
-        exit 1
-    fi
-    echo "installing: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source "$(dirname "$0")/apt-install.sh"
+apt_install "${need[@]}"
 
 # The official Python MCP SDK, for the test that drives the server with a client
 # nobody here wrote (server/tests/python_client.rs). Pinned; kept in target/.

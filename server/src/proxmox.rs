@@ -671,19 +671,7 @@ pub async fn upload(
             reason,
         })
     };
-    let meta = tokio::fs::metadata(local)
-        .await
-        .map_err(|e| local_err(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(local_err("not a regular file".into()));
-    }
-    if meta.len() > opts.max_size {
-        return Err(PctError::TooLarge {
-            what: format!("local file {}", local.display()),
-            size: meta.len(),
-            limit: opts.max_size,
-        });
-    }
+    transfer::check_local_source(local, opts.max_size).await?;
     let (size, sha) = local_sha256(local)
         .await
         .map_err(|e| local_err(e.to_string()))?;

@@ -312,6 +312,28 @@ pub struct UploadOptions {
     pub max_size: u64,
 }
 
+/// Checks that `local` is a regular file within `max_size`; returns its size.
+pub(crate) async fn check_local_source(local: &Path, max_size: u64) -> Result<u64, TransferError> {
+    let local_err = |reason: String| TransferError::Local {
+        path: local.to_path_buf(),
+        reason,
+    };
+    let meta = tokio::fs::metadata(local)
+        .await
+        .map_err(|e| local_err(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(local_err("not a regular file".into()));
+    }
+    if meta.len() > max_size {
+        return Err(TransferError::TooLarge {
+            what: format!("local file {}", local.display()),
+            size: meta.len(),
+            limit: max_size,
+        });
+    }
+    Ok(meta.len())
+}
+
 /// Uploads `local` to `remote`. A replaced file keeps its owner, group and (unless
 /// `permissions` is given) mode: they are set on the temp file before the rename.
 /// Only a regular file is replaced; a symbolic link, directory, FIFO or device at
@@ -323,23 +345,7 @@ pub async fn upload(
     opts: UploadOptions,
     progress: Progress<'_>,
 ) -> Result<Transferred, TransferError> {
-    let local_err = |reason: String| TransferError::Local {
-        path: local.to_path_buf(),
-        reason,
-    };
-    let meta = tokio::fs::metadata(local)
-        .await
-        .map_err(|e| local_err(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(local_err("not a regular file".into()));
-    }
-    if meta.len() > opts.max_size {
-        return Err(TransferError::TooLarge {
-            what: format!("local file {}", local.display()),
-            size: meta.len(),
-            limit: opts.max_size,
-        });
-    }
+    let len = check_local_source(local, opts.max_size).await?;
     let (dir, name) = split_remote(remote)?;
     let (sftp, first) = sftp_and_lstat(client, remote).await?;
 
@@ -418,7 +424,7 @@ pub async fn upload(
             handle: Some(handle),
         };
         let h = handle.handle.clone().unwrap_or_default();
-        let result = write_all(&sftp, &h, local, meta.len(), opts.max_size, progress).await;
+        let result = write_all(&sftp, &h, local, len, opts.max_size, progress).await;
         let closed = handle.close().await;
         let bytes = match result {
             Ok(b) => b,
