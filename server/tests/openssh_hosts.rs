@@ -129,7 +129,7 @@ fn text_has(s: &serde_json::Value, field: &str, needle: &str) -> bool {
     s[field].as_str().is_some_and(|t| t.contains(needle))
 }
 
-/// The known limitation (design.md, "Ending a timed-out remote command"): a child that
+/// The known limitation (docs/stock-nodes.md, "Ending a timed-out remote command"): a child that
 /// ran `setsid` is in a session of its own. Neither `pkill -s SID` nor the remote
 /// `timeout -k` wrapper (which signals its process group) reaches it, so it outlives
 /// the time-out. The call still returns promptly; only that child is left.

@@ -1,6 +1,6 @@
 //! The `pct` emulator: Proxmox VE's container CLI over the in-memory container table.
 //!
-//! `/work/shared/pct-fidelity.md` is the specification; where it is silent, the
+//! `docs/pct-fidelity.md` is the specification; where it is silent, the
 //! behaviour follows a reading of pve-container and pve-common.
 //!
 //! # Layout
