@@ -394,3 +394,41 @@ async fn commands_still_running_when_the_server_stops_are_ended() {
         .await
         .expect("the command was ended when the server stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrapper_needs_nothing_of_the_login_shell_and_carries_the_command_once() {
+    let env = HostEnv::start().await;
+    // A login shell that is not POSIX sh (as fish is not): it records each -c
+    // argument and refuses POSIX compound commands, then runs the rest with dash.
+    let (code, _, err) = env
+        .oob(
+            "printf '%s\\n' '#!/bin/sh' 'printf \"%s\\n---\\n\" \"$2\" >> /tmp/oddsh.log' \
+             'case \"$2\" in *\"if \"*|*\"; fi\"*) echo \"oddsh: unknown syntax\" >&2; exit 127;; esac' \
+             'exec /bin/sh \"$@\"' > /usr/local/bin/oddsh && chmod 755 /usr/local/bin/oddsh \
+             && usermod -s /usr/local/bin/oddsh root",
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let mcp = env.server().await;
+    let r = mcp.exec("echo 'one of a kind'").await;
+    assert!(!is_error(&r), "{}", text(&r));
+    assert_eq!(structured(&r)["stdout"], "one of a kind\n");
+    // The login shell saw the wrapper's `exec /bin/sh` and then the command, once.
+    let (_, log, _) = env.oob("cat /tmp/oddsh.log").await;
+    assert_eq!(log, "exec /bin/sh\n---\necho 'one of a kind'\n---\n");
+    // A time-out still ends the command: the end script needs no login-shell syntax.
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "sleep 71", "timeout": 1}),
+        )
+        .await;
+    let s = structured(&r);
+    assert!(
+        s["error"].as_str().unwrap().ends_with("and was ended"),
+        "{s}"
+    );
+    env.gone_within("sleep 71", Duration::from_secs(5))
+        .await
+        .expect("the command ended");
+}
