@@ -10,3 +10,4 @@ pub mod programs;
 pub mod sftp;
 pub mod shell;
 pub mod ssh;
+pub mod unix;

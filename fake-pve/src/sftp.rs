@@ -19,6 +19,7 @@ use tracing::debug;
 
 use crate::fs::{FsError, Meta, WriteMode, normalize};
 use crate::host::{Host, SftpFaultKind, State};
+use crate::unix::{ls_time, mode_string};
 
 /// The extension that renames over an existing target (`rename(2)` semantics).
 pub const POSIX_RENAME: &str = "posix-rename@openssh.com";
@@ -146,59 +147,6 @@ fn attrs(meta: &Meta) -> FileAttributes {
         permissions: Some(meta.st_mode()),
         atime: Some(time),
         mtime: Some(time),
-    }
-}
-
-/// `-rw-r--r--` for a file's metadata.
-fn mode_string(meta: &Meta) -> String {
-    let mut s = String::with_capacity(10);
-    s.push(if meta.is_dir() { 'd' } else { '-' });
-    let m = meta.mode;
-    for (shift, special, special_char) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
-        let bits = (m >> shift) & 7;
-        s.push(if bits & 4 != 0 { 'r' } else { '-' });
-        s.push(if bits & 2 != 0 { 'w' } else { '-' });
-        let exec = bits & 1 != 0;
-        s.push(match (m & special != 0, exec) {
-            (true, true) => special_char,
-            (true, false) => special_char.to_ascii_uppercase(),
-            (false, true) => 'x',
-            (false, false) => '-',
-        });
-    }
-    s
-}
-
-/// Year, month (1-12) and day of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The date column of `ls -l` (UTC): `Jan  1 00:00` within six months of `now`,
-/// `Jan  1  2020` otherwise.
-fn ls_time(mtime: u64, now: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    const SIX_MONTHS: i128 = 365 * 24 * 60 * 60 / 2;
-    let secs = i64::try_from(mtime).unwrap_or(i64::MAX);
-    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
-    let tod = secs.rem_euclid(86_400);
-    let mon = MONTHS[(month - 1) as usize];
-    let (mtime, now) = (i128::from(mtime), i128::from(now));
-    if now - SIX_MONTHS < mtime && mtime < now + SIX_MONTHS {
-        format!("{mon} {day:>2} {:02}:{:02}", tod / 3600, tod % 3600 / 60)
-    } else {
-        format!("{mon} {day:>2}  {year}")
     }
 }
 

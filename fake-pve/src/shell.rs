@@ -17,6 +17,7 @@ use crate::fs::{FsError, WriteMode, normalize};
 use crate::host::Host;
 use crate::io::{FileTarget, Input, Io, Output};
 use crate::programs;
+use crate::unix::glob_match;
 
 /// Where and as whom a process runs.
 #[derive(Debug, Clone)]
@@ -1320,46 +1321,6 @@ fn ansi_c_unescape(s: &str) -> String {
     out
 }
 
-/// Shell pattern matching with `*`, `?` and `[…]` classes.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    glob_at(&p, &t)
-}
-
-fn glob_at(p: &[char], t: &[char]) -> bool {
-    match p.first() {
-        None => t.is_empty(),
-        Some('*') => (0..=t.len()).any(|i| glob_at(&p[1..], &t[i..])),
-        Some('?') => !t.is_empty() && glob_at(&p[1..], &t[1..]),
-        Some('[') => {
-            let Some(end) = p.iter().skip(1).position(|c| *c == ']').map(|i| i + 1) else {
-                return !t.is_empty() && t[0] == '[' && glob_at(&p[1..], &t[1..]);
-            };
-            let Some(&c) = t.first() else { return false };
-            let class = &p[1..end];
-            let (negate, class) = match class.first() {
-                Some('!') | Some('^') => (true, &class[1..]),
-                _ => (false, class),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == '-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            hit != negate && glob_at(&p[end + 1..], &t[1..])
-        }
-        Some('\\') if p.len() > 1 => !t.is_empty() && t[0] == p[1] && glob_at(&p[2..], &t[1..]),
-        Some(c) => !t.is_empty() && t[0] == *c && glob_at(&p[1..], &t[1..]),
-    }
-}
-
 /// Runs a script with `bash -c` semantics in a new shell that is process `ctx.pid`.
 pub async fn run_script(ctx: &Ctx, script: &str, positional: Vec<String>, io: &Io) -> i32 {
     let mut shell = Shell::new(ctx.clone(), positional);
@@ -1418,15 +1379,5 @@ mod tests {
         assert_eq!(remove_pattern("a.tar.gz", ".*", true, false), "a.tar");
         assert_eq!(remove_pattern("a.tar.gz", ".*", true, true), "a");
         assert_eq!(remove_pattern("abc", "x*", true, true), "abc");
-    }
-
-    #[test]
-    fn glob_matches_like_a_shell() {
-        assert!(glob_match("*.log", "app.log"));
-        assert!(!glob_match("*.log", "app.txt"));
-        assert!(glob_match("a?c", "abc"));
-        assert!(glob_match("[a-c]x", "bx"));
-        assert!(!glob_match("[!a-c]x", "bx"));
-        assert!(glob_match("systemctl restart *", "systemctl restart app"));
     }
 }

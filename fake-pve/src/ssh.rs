@@ -625,7 +625,7 @@ async fn serve_exec(job: ExecJob) {
     host.link_session(sid, cut.clone());
 
     if let Some(pattern) = &faults.drop_on_command
-        && crate::shell::glob_match(pattern, &line)
+        && crate::unix::glob_match(pattern, &line)
     {
         // Let the command start, then cut the connection under it.
         let cut = cut.clone();

@@ -19,6 +19,7 @@ pub use cli::{Command, Transfer, Vmid, parse};
 
 use crate::io::Io;
 use crate::shell::Ctx;
+use crate::unix::SIGPIPE_STATUS;
 
 /// What pct prints and its exit status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,9 +48,6 @@ impl Reply {
     }
 }
 
-/// The exit status of a process killed by SIGPIPE.
-const SIGPIPE_EXIT: i32 = 141;
-
 /// Runs `pct <args…>` (args exclude the word "pct"). Returns the exit status.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     let step = match parse(args, ctx.uid == 0) {
@@ -74,10 +72,10 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
 
 async fn write_reply(reply: &Reply, io: &Io) -> i32 {
     if io.stdout.write_str(&reply.stdout).await.is_err() {
-        return SIGPIPE_EXIT;
+        return SIGPIPE_STATUS;
     }
     if io.stderr.write_str(&reply.stderr).await.is_err() {
-        return SIGPIPE_EXIT;
+        return SIGPIPE_STATUS;
     }
     reply.code
 }
