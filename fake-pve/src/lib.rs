@@ -5,6 +5,7 @@ pub mod fs;
 pub mod host;
 pub mod io;
 pub mod pct;
+pub mod proc;
 pub mod process;
 pub mod programs;
 pub mod sftp;

@@ -1,159 +1,21 @@
 //! The small shell: command lines are parsed by `brush-parser`; this module evaluates
 //! the syntax tree (lists, pipelines, redirections, quoting, expansions, `if`/`for`/
-//! `while`/`case`, subshells) against the in-memory filesystems. The programs it runs
-//! live in `programs.rs`; each runs as a child "process" in the host's process table.
+//! `while`/`case`, subshells) against the in-memory filesystems. It is one program
+//! among the others (`bash`, `sh` in the program table); the programs it runs are
+//! child processes started through the process layer (`proc`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::fs::WriteMode;
+use crate::io::{Input, Io, Output};
+use crate::proc::{Ctx, spawn_child, wait};
+use crate::unix::glob_match;
 use brush_parser::ast;
 use brush_parser::word::{
     Parameter, ParameterExpr, ParameterTestType, SpecialParameter, WordPiece,
 };
-use tokio::task::JoinHandle;
-
-use crate::fs::{FsError, WriteMode, normalize};
-use crate::host::Host;
-use crate::io::{FileTarget, Input, Io, Output};
-use crate::programs;
-use crate::unix::glob_match;
-
-/// Where and as whom a process runs.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub host: Host,
-    /// `None` on the host, `Some(ctid)` inside a container.
-    pub container: Option<u32>,
-    pub user: String,
-    pub uid: u32,
-    /// This process's pid and its session id.
-    pub pid: u32,
-    pub sid: u32,
-    pub cwd: String,
-    pub env: BTreeMap<String, String>,
-}
-
-impl Ctx {
-    /// The same caller, now inside container `vmid` as root in `/`.
-    pub fn in_container(&self, vmid: u32) -> Ctx {
-        let mut env = BTreeMap::new();
-        env.insert("PATH".into(), DEFAULT_PATH.into());
-        env.insert("HOME".into(), "/root".into());
-        Ctx {
-            container: Some(vmid),
-            user: "root".into(),
-            uid: 0,
-            cwd: "/".into(),
-            env,
-            ..self.clone()
-        }
-    }
-
-    /// A target for a file in this process's filesystem, resolved against its cwd.
-    pub fn file(&self, path: &str) -> FileTarget {
-        FileTarget {
-            host: self.host.clone(),
-            container: self.container,
-            path: normalize(&self.cwd, path),
-        }
-    }
-
-    /// Runs `f` on this process's filesystem (the host's or its container's).
-    pub fn with_fs<T>(
-        &self,
-        f: impl FnOnce(&mut crate::fs::Fs) -> Result<T, FsError>,
-    ) -> Result<T, FsError> {
-        self.file("/").with_fs(f)
-    }
-
-    pub fn resolve(&self, path: &str) -> String {
-        normalize(&self.cwd, path)
-    }
-}
-
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Starts `argv` as a child process of `ctx.pid` in its session and returns its handle.
-/// The child lives on its own task: if the parent ends first, the child goes on, as an
-/// orphan does on a real host. A signal ends it with status 128 + n.
-pub fn spawn_child(ctx: &Ctx, argv: Vec<String>, io: Io) -> JoinHandle<i32> {
-    let mut guard = ctx.host.processes().spawn(
-        ctx.pid,
-        Some(ctx.sid),
-        &ctx.user,
-        argv.join(" "),
-        ctx.container,
-    );
-    let child = Ctx {
-        pid: guard.pid,
-        ..ctx.clone()
-    };
-    tokio::spawn(async move {
-        // A signal wins over a result that became ready at the same time.
-        tokio::select! {
-            biased;
-            sig = guard.signalled() => 128 + sig,
-            status = programs::run(&child, argv, io) => status,
-        }
-    })
-}
-
-/// Runs one program with its argv (no shell involved) as a child process of `ctx.pid`.
-/// Returns its exit status (128 + n when killed by signal n). Inside a container an
-/// unknown program fails the way `lxc-attach` reports it.
-pub async fn run_argv(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
-    let Some(name) = argv.first() else { return 0 };
-    if !programs::exists(ctx, name) {
-        let msg = match ctx.container {
-            Some(id) => format!(
-                "lxc-attach: {id}: ../src/lxc/attach.c: lxc_attach_run_command: 1845 No such file or directory - Failed to exec \"{name}\"\n"
-            ),
-            None => format!("{name}: No such file or directory\n"),
-        };
-        let _ = io.stderr.write_str(&msg).await;
-        return 127;
-    }
-    wait(spawn_child(ctx, argv, io)).await
-}
-
-async fn wait(handle: JoinHandle<i32>) -> i32 {
-    handle.await.unwrap_or(1)
-}
-
-/// How a session's leader ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    Exited(i32),
-    /// Killed by this signal (sshd reports it as `exit-signal`).
-    Signalled(i32),
-}
-
-/// Starts a command line as sshd would (`bash -c LINE` as a new session leader, so
-/// pid = sid) and returns its session id and a handle to its end.
-pub fn start_session(ctx: Ctx, line: String, io: Io) -> (u32, JoinHandle<SessionEnd>) {
-    let mut guard =
-        ctx.host
-            .processes()
-            .spawn(0, None, &ctx.user, format!("bash -c {line}"), ctx.container);
-    let sid = guard.pid;
-    let ctx = Ctx {
-        pid: sid,
-        sid,
-        ..ctx
-    };
-    let handle = tokio::spawn(async move {
-        let mut shell = Shell::new(ctx, vec!["bash".into()]);
-        let end = tokio::select! {
-            biased;
-            sig = guard.signalled() => SessionEnd::Signalled(sig),
-            status = shell.run_str(&line, &io) => SessionEnd::Exited(status),
-        };
-        drop(io);
-        end
-    });
-    (sid, handle)
-}
 
 /// How evaluation goes on after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -539,7 +401,7 @@ impl Shell {
         }
 
         let name = argv[0].clone();
-        if !programs::exists(&self.ctx, &name) {
+        if !self.ctx.exists(&name) {
             let _ = io
                 .stderr
                 .write_str(&format!("bash: line 1: {name}: command not found\n"))
@@ -637,7 +499,7 @@ impl Shell {
             "exec" => {
                 // Replaces the shell: run the program, then the shell is done.
                 let name = &args[0];
-                if !programs::exists(&self.ctx, name) {
+                if !self.ctx.exists(name) {
                     let _ = io
                         .stderr
                         .write_str(&format!("bash: line 1: exec: {name}: not found\n"))
@@ -650,7 +512,7 @@ impl Shell {
                     .host
                     .processes()
                     .set_args(self.ctx.pid, args.join(" "));
-                Flow::Exit(programs::run(&self.ctx, args.to_vec(), io.clone()).await)
+                Flow::Exit(self.ctx.exec(args.to_vec(), io.clone()).await)
             }
             "shift" => {
                 let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);
@@ -1325,41 +1187,6 @@ fn ansi_c_unescape(s: &str) -> String {
 pub async fn run_script(ctx: &Ctx, script: &str, positional: Vec<String>, io: &Io) -> i32 {
     let mut shell = Shell::new(ctx.clone(), positional);
     shell.run_str(script, io).await
-}
-
-/// A `Ctx` for a login of `user` on the host (used by the SSH front end and tests).
-pub fn login_ctx(host: &Host, user: &str) -> Ctx {
-    let uid = if user == "root" {
-        0
-    } else {
-        crate::host::lookup_id(&host.state().fs, "/etc/passwd", user).unwrap_or(1000)
-    };
-    let home = if user == "root" {
-        "/root".to_string()
-    } else {
-        format!("/home/{user}")
-    };
-    let mut env = BTreeMap::new();
-    env.insert("HOME".into(), home.clone());
-    env.insert("USER".into(), user.into());
-    env.insert("LOGNAME".into(), user.into());
-    env.insert("SHELL".into(), "/bin/bash".into());
-    env.insert("PATH".into(), DEFAULT_PATH.into());
-    let cwd = if host.state().fs.exists(&home) {
-        home
-    } else {
-        "/".into()
-    };
-    Ctx {
-        host: host.clone(),
-        container: None,
-        user: user.into(),
-        uid,
-        pid: 0,
-        sid: 0,
-        cwd,
-        env,
-    }
 }
 
 #[cfg(test)]

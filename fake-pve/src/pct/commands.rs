@@ -12,7 +12,7 @@ use super::Reply;
 use super::cli::{Command, Transfer, Vmid, usage_line};
 use crate::fs::{Fs, FsError, WriteMode, normalize, now_secs};
 use crate::host::{Container, Snapshot, State, Status};
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 
 /// What `run` does next.
 pub(super) enum Step {

@@ -8,7 +8,7 @@
 //!   usage abort or parameter error.
 //! - `commands`: the execute step over [`crate::host::State`].
 //! - [`run`]: the entry point the shell calls; it writes the [`Reply`] to the streams
-//!   and hands `pct exec`/`pct enter` to [`crate::shell::run_argv`] inside the container.
+//!   and hands `pct exec`/`pct enter` to [`crate::proc::run_argv`] inside the container.
 
 pub mod cli;
 mod commands;
@@ -18,7 +18,7 @@ mod tests;
 pub use cli::{Command, Transfer, Vmid, parse};
 
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 use crate::unix::SIGPIPE_STATUS;
 
 /// What pct prints and its exit status.
@@ -65,7 +65,7 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             if !keep_env {
                 inner.env.clear();
             }
-            crate::shell::run_argv(&inner, argv, io.clone()).await
+            crate::proc::run_argv(&inner, argv, io.clone()).await
         }
     }
 }

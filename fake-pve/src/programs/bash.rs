@@ -1,7 +1,8 @@
 //! `bash` and `sh` as programs: `-c SCRIPT`, a script file, or a script on stdin.
 
 use crate::io::Io;
-use crate::shell::{Ctx, run_script};
+use crate::proc::Ctx;
+use crate::shell::run_script;
 
 use super::read_file;
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::fs::{FsError, Meta, WriteMode};
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 
 use super::{Status, fail, out, read_file, split_flags, stat_path, user_name};
 

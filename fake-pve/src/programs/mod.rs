@@ -16,15 +16,29 @@ mod system;
 mod test_expr;
 mod text;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use crate::fs::{FsError, Meta};
+use crate::host::Host;
 use crate::io::{BrokenPipe, Io};
-use crate::shell::Ctx;
+use crate::proc::{BoxFut, Ctx, Launch};
 use crate::unix::SIGPIPE_STATUS;
 
-type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+/// The process layer's hooks, wired here once: names resolve in [`PROGRAMS`], and a
+/// session's command line goes to the shell.
+pub const LAUNCH: Launch = Launch {
+    exists,
+    run: |ctx, argv, io| Box::pin(async move { run(&ctx, argv, io).await }),
+    shell: |ctx, line, io| {
+        Box::pin(
+            async move { crate::shell::run_script(&ctx, &line, vec!["bash".into()], &io).await },
+        )
+    },
+};
+
+/// A `Ctx` for a login of `user` on the host, with these programs (used by the SSH
+/// front end and tests).
+pub fn login_ctx(host: &Host, user: &str) -> Ctx {
+    crate::proc::login_ctx(host, user, LAUNCH)
+}
 
 /// A program's entry point: (context, its name as called (base name), its arguments,
 /// its streams) → its exit status, or `Err` when it met a closed pipe.

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::io::Io;
-use crate::shell::{Ctx, spawn_child};
+use crate::proc::{Ctx, spawn_child};
 
 use std::time::Duration;
 

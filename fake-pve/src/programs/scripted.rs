@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 use crate::unix::{SIGPIPE_STATUS, glob_match};
 
 /// Whether a script's `on` (none, `host`, `containers` or a ctid) covers `container`.

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::io::Io;
-use crate::shell::{Ctx, spawn_child};
+use crate::proc::{Ctx, spawn_child};
 
 use super::{Status, base_name, exists, fail, out, split_flags, user_name};
 

@@ -2,7 +2,7 @@
 
 use crate::fs::Kind;
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 
 use super::{Status, fail, stat_path};
 

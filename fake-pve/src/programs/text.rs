@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::fs::WriteMode;
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 
 use base64::Engine as _;
 use sha2::Digest as _;
