@@ -7,8 +7,9 @@
 //! - [`cli`]: the pure parse step — argv to a typed [`Command`], or the exact bytes of a
 //!   usage abort or parameter error.
 //! - `commands`: the execute step over [`crate::host::State`].
-//! - [`run`]: the entry point the shell calls; it writes the [`Reply`] to the streams
-//!   and hands `pct exec`/`pct enter` to [`crate::proc::run_argv`] inside the container.
+//! - [`run`]: the entry point the program table calls; it writes the [`Reply`] to the
+//!   streams and hands `pct exec`/`pct enter` to [`crate::proc::run_argv`] inside the
+//!   container.
 
 pub mod cli;
 mod commands;
