@@ -30,8 +30,9 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::host::{Host, SignalPolicy};
 use crate::io::{Input, Io, Output};
+use crate::proc::{SessionEnd, start_session};
 use crate::process::parse_signal;
-use crate::shell::{self, login_ctx};
+use crate::programs::login_ctx;
 
 /// Most connections served at once; more wait in the accept queue.
 const MAX_CONNECTIONS: usize = 1024;
@@ -620,12 +621,12 @@ async fn serve_exec(job: ExecJob) {
         stderr: Output::Pipe(err_tx),
     };
     let ctx = login_ctx(&host, &user);
-    let (sid, mut exit) = shell::start_session(ctx, line.clone(), io);
+    let (sid, mut exit) = start_session(ctx, line.clone(), io);
     sessions.lock().await.insert(id, sid);
     host.link_session(sid, cut.clone());
 
     if let Some(pattern) = &faults.drop_on_command
-        && crate::shell::glob_match(pattern, &line)
+        && crate::unix::glob_match(pattern, &line)
     {
         // Let the command start, then cut the connection under it.
         let cut = cut.clone();
@@ -697,11 +698,11 @@ async fn serve_exec(job: ExecJob) {
         // Closed by the client and the command is over: the session is free.
         return;
     }
-    match status.unwrap_or(shell::SessionEnd::Exited(1)) {
-        shell::SessionEnd::Exited(code) => {
+    match status.unwrap_or(SessionEnd::Exited(1)) {
+        SessionEnd::Exited(code) => {
             let _ = writer.exit_status(code as u32).await;
         }
-        shell::SessionEnd::Signalled(sig) => {
+        SessionEnd::Signalled(sig) => {
             let _ = handle
                 .exit_signal_request(
                     id,

@@ -4,7 +4,8 @@
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
 use fake_pve::io::{Input, Io, Output};
-use fake_pve::shell::{SessionEnd, login_ctx, start_session};
+use fake_pve::proc::{SessionEnd, start_session};
+use fake_pve::programs::login_ctx;
 
 fn host() -> Host {
     Host::new(Fixture::default_fixture().into_state().unwrap())

@@ -12,7 +12,7 @@ use super::Reply;
 use super::cli::{Command, Transfer, Vmid, usage_line};
 use crate::fs::{Fs, FsError, WriteMode, normalize, now_secs};
 use crate::host::{Container, Snapshot, State, Status};
-use crate::shell::Ctx;
+use crate::proc::Ctx;
 
 /// What `run` does next.
 pub(super) enum Step {
@@ -685,28 +685,6 @@ fn rollback(state: &mut State, ctx: &Ctx, vmid: Vmid, name: &str, start: bool) -
     Reply::default()
 }
 
-/// `strftime("%F %H:%M:%S")` in UTC (the fake host has no time zone).
-fn format_time(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// One node of `pct listsnapshot`'s tree; `snaptime` is None for `current`.
 struct TreeNode {
     name: String,
@@ -753,7 +731,10 @@ fn snapshot_tree(ct: &Container) -> String {
         } else {
             n.description.lines().next().unwrap_or("")
         };
-        let time = n.snaptime.map(format_time).unwrap_or_default();
+        let time = n
+            .snaptime
+            .map(crate::unix::format_datetime)
+            .unwrap_or_default();
         let width = 30usize.saturating_sub(prefix.chars().count());
         out.push_str(&format!(
             "{prefix} {:<width$} {time:<23} {description}\n",

@@ -7,8 +7,9 @@
 //! - [`cli`]: the pure parse step — argv to a typed [`Command`], or the exact bytes of a
 //!   usage abort or parameter error.
 //! - `commands`: the execute step over [`crate::host::State`].
-//! - [`run`]: the entry point the shell calls; it writes the [`Reply`] to the streams
-//!   and hands `pct exec`/`pct enter` to [`crate::shell::run_argv`] inside the container.
+//! - [`run`]: the entry point the program table calls; it writes the [`Reply`] to the
+//!   streams and hands `pct exec`/`pct enter` to [`crate::proc::run_argv`] inside the
+//!   container.
 
 pub mod cli;
 mod commands;
@@ -18,7 +19,8 @@ mod tests;
 pub use cli::{Command, Transfer, Vmid, parse};
 
 use crate::io::Io;
-use crate::shell::Ctx;
+use crate::proc::Ctx;
+use crate::unix::SIGPIPE_STATUS;
 
 /// What pct prints and its exit status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,9 +49,6 @@ impl Reply {
     }
 }
 
-/// The exit status of a process killed by SIGPIPE.
-const SIGPIPE_EXIT: i32 = 141;
-
 /// Runs `pct <args…>` (args exclude the word "pct"). Returns the exit status.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     let step = match parse(args, ctx.uid == 0) {
@@ -67,17 +66,17 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             if !keep_env {
                 inner.env.clear();
             }
-            crate::shell::run_argv(&inner, argv, io.clone()).await
+            crate::proc::run_argv(&inner, argv, io.clone()).await
         }
     }
 }
 
 async fn write_reply(reply: &Reply, io: &Io) -> i32 {
     if io.stdout.write_str(&reply.stdout).await.is_err() {
-        return SIGPIPE_EXIT;
+        return SIGPIPE_STATUS;
     }
     if io.stderr.write_str(&reply.stderr).await.is_err() {
-        return SIGPIPE_EXIT;
+        return SIGPIPE_STATUS;
     }
     reply.code
 }

@@ -95,6 +95,7 @@ fn ctx(host: &Host, uid: u32) -> Ctx {
         sid: 1,
         cwd: "/root".into(),
         env: BTreeMap::new(),
+        launch: crate::proc::Launch::NONE,
     }
 }
 

@@ -1,0 +1,737 @@
+//! Files and paths: `cat`, `ls`, `stat`, `mkdir`, `rmdir`, `rm`, `cp`, `ln`, `mv`,
+//! `chmod`, `chown`, `touch`, `mktemp`, `basename`, `dirname`.
+
+use std::fmt::Write as _;
+
+use crate::fs::{FsError, Meta, WriteMode};
+use crate::io::Io;
+use crate::proc::Ctx;
+
+use super::{Status, fail, out, read_file, split_flags, stat_path, user_name};
+
+pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (_, files) = split_flags(args);
+    if files.is_empty() || files == ["-"] {
+        while let Some(chunk) = io.stdin.read_chunk().await {
+            io.stdout.write(&chunk).await?;
+        }
+        return Ok(0);
+    }
+    let mut status = 0;
+    for f in &files {
+        if f == "-" {
+            while let Some(chunk) = io.stdin.read_chunk().await {
+                io.stdout.write(&chunk).await?;
+            }
+            continue;
+        }
+        match read_file(ctx, f) {
+            Ok(data) => {
+                for chunk in data.chunks(32 * 1024) {
+                    io.stdout.write(chunk).await?;
+                }
+            }
+            Err(e) => {
+                status = 1;
+                let _ = io.stderr.write_str(&format!("cat: {f}: {e}\n")).await;
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, mut paths) = split_flags(args);
+    let long = flags.contains('l');
+    let all = flags.contains('a');
+    let dir_only = flags.contains('d');
+    let hum = flags.contains('h');
+    if paths.is_empty() {
+        paths.push(".".into());
+    }
+    let mut status = 0;
+    let mut text = String::new();
+    let line = |name: &str, meta: &Meta| -> String {
+        if long {
+            let size = if hum {
+                crate::unix::human(meta.size)
+            } else {
+                meta.size.to_string()
+            };
+            format!(
+                "{} {} {} {} {:>5} {} {}\n",
+                crate::unix::mode_string(meta),
+                if meta.is_dir() { 2 } else { 1 },
+                user_name(ctx, meta.uid, "/etc/passwd"),
+                user_name(ctx, meta.gid, "/etc/group"),
+                size,
+                crate::unix::month_day_time(meta.mtime),
+                name
+            )
+        } else {
+            format!("{name}\n")
+        }
+    };
+    let multiple = paths.len() > 1;
+    for (n, p) in paths.iter().enumerate() {
+        let abs = ctx.resolve(p);
+        let meta = match ctx.with_fs(|fs| fs.stat(&abs)) {
+            Ok(m) => m,
+            Err(e) => {
+                status = 2;
+                let _ = io
+                    .stderr
+                    .write_str(&format!("ls: cannot access '{p}': {e}\n"))
+                    .await;
+                continue;
+            }
+        };
+        if !meta.is_dir() || dir_only {
+            text.push_str(&line(p, &meta));
+            continue;
+        }
+        if multiple {
+            if n > 0 {
+                text.push('\n');
+            }
+            let _ = writeln!(text, "{p}:");
+        }
+        let mut entries = ctx.with_fs(|fs| fs.list_dir(&abs)).unwrap_or_default();
+        if all {
+            let parent = ctx
+                .with_fs(|fs| fs.stat(crate::fs::parent(&abs)))
+                .unwrap_or_else(|_| meta.clone());
+            entries.insert(0, ("..".into(), parent));
+            entries.insert(0, (".".into(), meta.clone()));
+        } else {
+            entries.retain(|(name, _)| !name.starts_with('.'));
+        }
+        if long {
+            let blocks: u64 = entries.iter().map(|(_, m)| m.size.div_ceil(4096) * 4).sum();
+            let _ = writeln!(text, "total {blocks}");
+        }
+        for (name, m) in &entries {
+            text.push_str(&line(name, m));
+        }
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(status)
+}
+
+pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut format: Option<String> = None;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-c" || a == "--format" || a == "--printf" {
+            format = args.get(i + 1).cloned();
+            i += 2;
+            continue;
+        }
+        if let Some(f) = a
+            .strip_prefix("--format=")
+            .or_else(|| a.strip_prefix("-c"))
+            .filter(|f| !f.is_empty())
+        {
+            format = Some(f.to_string());
+        } else if a.starts_with('-') && a.len() > 1 {
+            // -L and friends: no symlinks here, nothing to do.
+        } else {
+            files.push(a.clone());
+        }
+        i += 1;
+    }
+    if files.is_empty() {
+        return fail(
+            io,
+            "stat",
+            "missing operand\nTry 'stat --help' for more information.",
+            1,
+        )
+        .await;
+    }
+    let mut status = 0;
+    for f in &files {
+        let meta = match stat_path(ctx, f) {
+            Ok(m) => m,
+            Err(e) => {
+                status = 1;
+                let _ = io
+                    .stderr
+                    .write_str(&format!("stat: cannot statx '{f}': {e}\n"))
+                    .await;
+                continue;
+            }
+        };
+        let text = match &format {
+            Some(fmt) => {
+                let mut s = String::new();
+                let mut chars = fmt.chars();
+                while let Some(c) = chars.next() {
+                    if c != '%' {
+                        s.push(c);
+                        continue;
+                    }
+                    match chars.next() {
+                        Some('s') => s.push_str(&meta.size.to_string()),
+                        Some('a') => s.push_str(&format!("{:o}", meta.mode)),
+                        Some('A') => s.push_str(&crate::unix::mode_string(&meta)),
+                        Some('f') => s.push_str(&format!("{:x}", meta.st_mode())),
+                        Some('u') => s.push_str(&meta.uid.to_string()),
+                        Some('g') => s.push_str(&meta.gid.to_string()),
+                        Some('U') => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
+                        Some('G') => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
+                        Some('n') => s.push_str(f),
+                        Some('Y') => s.push_str(&meta.mtime.to_string()),
+                        Some('F') => s.push_str(if meta.is_dir() {
+                            "directory"
+                        } else if meta.size == 0 {
+                            "regular empty file"
+                        } else {
+                            "regular file"
+                        }),
+                        Some('%') => s.push('%'),
+                        Some(o) => {
+                            s.push('?');
+                            let _ = o;
+                        }
+                        None => s.push('%'),
+                    }
+                }
+                s.push('\n');
+                s
+            }
+            None => format!(
+                "  File: {f}\n  Size: {:<15} Blocks: {:<10} IO Block: 4096   {}\nAccess: ({:04o}/{})  Uid: ({:>5}/{:>8})   Gid: ({:>5}/{:>8})\n",
+                meta.size,
+                meta.size.div_ceil(512),
+                if meta.is_dir() {
+                    "directory"
+                } else {
+                    "regular file"
+                },
+                meta.mode,
+                crate::unix::mode_string(&meta),
+                meta.uid,
+                user_name(ctx, meta.uid, "/etc/passwd"),
+                meta.gid,
+                user_name(ctx, meta.gid, "/etc/group"),
+            ),
+        };
+        io.stdout.write_str(&text).await?;
+    }
+    Ok(status)
+}
+
+pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut parents = false;
+    let mut mode = 0o777;
+    let mut dirs = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-p" | "--parents" => parents = true,
+            "-m" => {
+                i += 1;
+                mode = args
+                    .get(i)
+                    .and_then(|m| u32::from_str_radix(m, 8).ok())
+                    .unwrap_or(0o777);
+            }
+            "-pv" | "-vp" => parents = true,
+            a if a.starts_with('-') && a.len() > 1 => {}
+            a => dirs.push(a.to_string()),
+        }
+        i += 1;
+    }
+    if dirs.is_empty() {
+        return fail(io, "mkdir", "missing operand", 1).await;
+    }
+    let mut status = 0;
+    for d in &dirs {
+        let abs = ctx.resolve(d);
+        let r = ctx.with_fs(|fs| {
+            if parents {
+                fs.mkdir_all(&abs, mode)
+            } else {
+                fs.mkdir(&abs, mode)
+            }
+        });
+        if let Err(e) = r {
+            status = 1;
+            let _ = io
+                .stderr
+                .write_str(&format!("mkdir: cannot create directory '{d}': {e}\n"))
+                .await;
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (_, dirs) = split_flags(args);
+    let mut status = 0;
+    for d in &dirs {
+        let abs = ctx.resolve(d);
+        if let Err(e) = ctx.with_fs(|fs| fs.rmdir(&abs)) {
+            status = 1;
+            let _ = io
+                .stderr
+                .write_str(&format!("rmdir: failed to remove '{d}': {e}\n"))
+                .await;
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, paths) = split_flags(args);
+    let recursive = flags.contains('r') || flags.contains('R');
+    let force = flags.contains('f');
+    if paths.is_empty() && !force {
+        return fail(io, "rm", "missing operand", 1).await;
+    }
+    let mut status = 0;
+    for p in &paths {
+        let abs = ctx.resolve(p);
+        let r = ctx.with_fs(|fs| {
+            let meta = fs.stat(&abs)?;
+            if meta.is_dir() {
+                if recursive {
+                    fs.remove_all(&abs)
+                } else {
+                    Err(FsError::IsADirectory)
+                }
+            } else {
+                fs.remove_file(&abs)
+            }
+        });
+        match r {
+            Ok(()) => {}
+            Err(FsError::NotFound) if force => {}
+            Err(e) => {
+                status = 1;
+                let _ = io
+                    .stderr
+                    .write_str(&format!("rm: cannot remove '{p}': {e}\n"))
+                    .await;
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// The destination path for copying or moving `src` to `dst` (into it when a directory).
+pub(super) fn into_target(ctx: &Ctx, src: &str, dst: &str) -> String {
+    let abs = ctx.resolve(dst);
+    match ctx.with_fs(|fs| fs.stat(&abs)) {
+        Ok(m) if m.is_dir() => crate::fs::normalize(&abs, crate::fs::file_name(&ctx.resolve(src))),
+        _ => abs,
+    }
+}
+
+pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, paths) = split_flags(args);
+    let recursive = flags.contains('r') || flags.contains('R') || flags.contains('a');
+    let preserve = flags.contains('p') || flags.contains('a');
+    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+        return fail(io, "cp", "missing file operand", 1).await;
+    };
+    let mut status = 0;
+    for src in srcs {
+        let from = ctx.resolve(src);
+        let to = into_target(ctx, src, dst);
+        let r = ctx.with_fs(|fs| {
+            let meta = fs.stat(&from)?;
+            if meta.is_dir() {
+                if !recursive {
+                    return Err(FsError::IsADirectory);
+                }
+                // Copy a subtree: directories first, then files.
+                let mut stack = vec![(from.clone(), to.clone())];
+                while let Some((f, t)) = stack.pop() {
+                    fs.mkdir_all(&t, 0o777)?;
+                    for (name, m) in fs.list_dir(&f)? {
+                        let (cf, ct) = (format!("{f}/{name}"), format!("{t}/{name}"));
+                        if m.is_dir() {
+                            stack.push((cf, ct));
+                        } else {
+                            let data = fs.read(&cf)?.to_vec();
+                            fs.write_file(&ct, &data, m.mode)?;
+                        }
+                    }
+                }
+                Ok(())
+            } else {
+                let data = fs.read(&from)?.to_vec();
+                fs.open_for_write(&to, WriteMode::Truncate, meta.mode, (0, 0))?;
+                fs.write_at(&to, 0, &data)?;
+                if preserve {
+                    fs.set_mode(&to, meta.mode)?;
+                    fs.set_owner(&to, Some(meta.uid), Some(meta.gid))?;
+                    fs.set_mtime(&to, meta.mtime)?;
+                }
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            status = 1;
+            let msg = match e {
+                FsError::IsADirectory => {
+                    format!("cp: -r not specified; omitting directory '{src}'\n")
+                }
+                FsError::NotFound if ctx.with_fs(|fs| fs.stat(&from)).is_err() => {
+                    format!("cp: cannot stat '{src}': {e}\n")
+                }
+                _ => format!("cp: cannot create regular file '{dst}': {e}\n"),
+            };
+            let _ = io.stderr.write_str(&msg).await;
+        }
+    }
+    Ok(status)
+}
+
+/// `ln TARGET LINK_NAME` (hard links only; `-f`, `-s` and directory targets are not
+/// emulated). link(2) never replaces an existing name, so `ln` is an atomic
+/// no-clobber create, as on a real host.
+pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, paths) = split_flags(args);
+    if !flags.is_empty() {
+        return fail(
+            io,
+            "ln",
+            &format!("option -{flags} is not supported here"),
+            1,
+        )
+        .await;
+    }
+    let [src, dst] = paths.as_slice() else {
+        return fail(
+            io,
+            "ln",
+            "expected exactly two operands: TARGET LINK_NAME",
+            1,
+        )
+        .await;
+    };
+    let (from, to) = (ctx.resolve(src), ctx.resolve(dst));
+    match ctx.with_fs(|fs| fs.link(&from, &to)) {
+        Ok(()) => Ok(0),
+        Err(FsError::PermissionDenied)
+            if ctx.with_fs(|fs| fs.stat(&from)).is_ok_and(|m| m.is_dir()) =>
+        {
+            fail(
+                io,
+                "ln",
+                &format!("{src}: hard link not allowed for directory"),
+                1,
+            )
+            .await
+        }
+        Err(e) if ctx.with_fs(|fs| fs.stat(&from)).is_err() => {
+            fail(io, "ln", &format!("failed to access '{src}': {e}"), 1).await
+        }
+        Err(e) => {
+            fail(
+                io,
+                "ln",
+                &format!("failed to create hard link '{dst}' => '{src}': {e}"),
+                1,
+            )
+            .await
+        }
+    }
+}
+
+pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, paths) = split_flags(args);
+    let no_clobber = flags.contains('n');
+    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+        return fail(io, "mv", "missing file operand", 1).await;
+    };
+    let mut status = 0;
+    for src in srcs {
+        let from = ctx.resolve(src);
+        let to = into_target(ctx, src, dst);
+        // `-n`: an existing target is left alone, silently, as GNU mv does.
+        if no_clobber && ctx.with_fs(|fs| fs.stat(&to)).is_ok() {
+            continue;
+        }
+        if let Err(e) = ctx.with_fs(|fs| fs.rename(&from, &to)) {
+            status = 1;
+            let msg = if ctx.with_fs(|fs| fs.stat(&from)).is_err() {
+                format!("mv: cannot stat '{src}': {e}\n")
+            } else {
+                format!("mv: cannot move '{src}' to '{dst}': {e}\n")
+            };
+            let _ = io.stderr.write_str(&msg).await;
+        }
+    }
+    Ok(status)
+}
+
+/// Applies an octal (`755`) or symbolic (`u+x,go-w`, `+x`, `a=r`) mode to `old`.
+pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
+    if !spec.is_empty() && spec.chars().all(|c| c.is_digit(8)) {
+        return u32::from_str_radix(spec, 8).ok().filter(|m| *m <= 0o7777);
+    }
+    let mut mode = old;
+    for clause in spec.split(',') {
+        let op_pos = clause.find(['+', '-', '='])?;
+        let (who, rest) = clause.split_at(op_pos);
+        let op = rest.chars().next()?;
+        let perms = &rest[1..];
+        let mut mask = 0;
+        let who = if who.is_empty() { "a" } else { who };
+        for w in who.chars() {
+            mask |= match w {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                'a' => 0o7777,
+                _ => return None,
+            };
+        }
+        let mut bits = 0;
+        for p in perms.chars() {
+            bits |= match p {
+                'r' => 0o444,
+                'w' => 0o222,
+                'x' => 0o111,
+                's' => 0o6000,
+                't' => 0o1000,
+                _ => return None,
+            };
+        }
+        let mut bits = bits & mask;
+        if clause.starts_with(['+', '-', '=']) {
+            bits &= !umask;
+        }
+        mode = match op {
+            '+' => mode | bits,
+            '-' => mode & !bits,
+            _ => (mode & !(mask & 0o777)) | bits,
+        };
+    }
+    Some(mode)
+}
+
+pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut operands: Vec<&String> = args
+        .iter()
+        .filter(|a| !matches!(a.as_str(), "-R" | "-v" | "-f" | "--"))
+        .collect();
+    if operands.len() < 2 {
+        return fail(io, "chmod", "missing operand", 1).await;
+    }
+    let spec = operands.remove(0).clone();
+    let mut status = 0;
+    for f in operands {
+        let abs = ctx.resolve(f);
+        let r = ctx.with_fs(|fs| {
+            let meta = fs.stat(&abs)?;
+            let mode = apply_mode(&spec, meta.mode, fs.umask()).ok_or(FsError::InvalidArgument)?;
+            fs.set_mode(&abs, mode)
+        });
+        match r {
+            Ok(()) => {}
+            Err(FsError::InvalidArgument) => {
+                return fail(io, "chmod", &format!("invalid mode: '{spec}'"), 1).await;
+            }
+            Err(e) => {
+                status = 1;
+                let _ = io
+                    .stderr
+                    .write_str(&format!("chmod: cannot access '{f}': {e}\n"))
+                    .await;
+            }
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut operands: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if operands.len() < 2 {
+        return fail(io, "chown", "missing operand", 1).await;
+    }
+    let spec = operands.remove(0).clone();
+    let (user, group) = match spec.split_once([':', '.']) {
+        Some((u, g)) => (u.to_string(), Some(g.to_string())),
+        None => (spec.clone(), None),
+    };
+    let lookup = |file: &str, name: &str| {
+        ctx.with_fs(|fs| Ok(crate::host::lookup_id(fs, file, name)))
+            .ok()
+            .flatten()
+    };
+    let uid = if user.is_empty() {
+        None
+    } else {
+        match lookup("/etc/passwd", &user) {
+            Some(u) => Some(u),
+            None => return fail(io, "chown", &format!("invalid user: '{spec}'"), 1).await,
+        }
+    };
+    let gid = match group.as_deref() {
+        None | Some("") => None,
+        Some(g) => match lookup("/etc/group", g) {
+            Some(g) => Some(g),
+            None => return fail(io, "chown", &format!("invalid group: '{spec}'"), 1).await,
+        },
+    };
+    let mut status = 0;
+    for f in operands {
+        let abs = ctx.resolve(f);
+        if let Err(e) = ctx.with_fs(|fs| fs.set_owner(&abs, uid, gid)) {
+            status = 1;
+            let _ = io
+                .stderr
+                .write_str(&format!("chown: cannot access '{f}': {e}\n"))
+                .await;
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (_, files) = split_flags(args);
+    let mut status = 0;
+    for f in &files {
+        let abs = ctx.resolve(f);
+        let owner = (ctx.uid, ctx.uid);
+        let r = ctx.with_fs(|fs| {
+            fs.open_for_write(&abs, WriteMode::Keep, 0o666, owner)?;
+            fs.set_mtime(&abs, crate::fs::now_secs())
+        });
+        if let Err(e) = r {
+            status = 1;
+            let _ = io
+                .stderr
+                .write_str(&format!("touch: cannot touch '{f}': {e}\n"))
+                .await;
+        }
+    }
+    Ok(status)
+}
+
+pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut dir_mode = false;
+    let mut tmpdir: Option<String> = None;
+    let mut template: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "-d" | "--directory" => dir_mode = true,
+            "-p" | "--tmpdir" => {
+                tmpdir = args.get(i + 1).cloned();
+                i += 1;
+            }
+            "-t" | "-q" | "-u" => {}
+            _ if a.starts_with("--tmpdir=") => tmpdir = Some(a["--tmpdir=".len()..].to_string()),
+            _ => template = Some(a.to_string()),
+        }
+        i += 1;
+    }
+    let template = template.unwrap_or_else(|| "tmp.XXXXXXXXXX".into());
+    let xs = template.chars().rev().take_while(|c| *c == 'X').count();
+    if xs < 3 {
+        return fail(
+            io,
+            "mktemp",
+            &format!("too few X's in template '{template}'"),
+            1,
+        )
+        .await;
+    }
+    let base = if template.contains('/') && tmpdir.is_none() {
+        template.clone()
+    } else {
+        format!("{}/{}", tmpdir.unwrap_or_else(|| "/tmp".into()), template)
+    };
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for _ in 0..100 {
+        let suffix: String = (0..xs)
+            .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+            .collect();
+        let path = format!("{}{suffix}", &base[..base.len() - xs]);
+        let abs = ctx.resolve(&path);
+        let owner = (ctx.uid, ctx.uid);
+        let r = ctx.with_fs(|fs| {
+            if dir_mode {
+                fs.mkdir(&abs, 0o700)?;
+                fs.set_mode(&abs, 0o700)
+            } else {
+                fs.open_for_write(&abs, WriteMode::Exclusive, 0o600, owner)?;
+                fs.set_mode(&abs, 0o600)
+            }
+        });
+        match r {
+            Ok(()) => return out(io, &format!("{path}\n")).await,
+            Err(FsError::Exists) => continue,
+            Err(e) => {
+                return fail(
+                    io,
+                    "mktemp",
+                    &format!(
+                        "failed to create {} via template '{base}': {e}",
+                        if dir_mode { "directory" } else { "file" }
+                    ),
+                    1,
+                )
+                .await;
+            }
+        }
+    }
+    fail(io, "mktemp", "too many attempts", 1).await
+}
+
+pub(super) async fn basename(args: &[String], io: &Io) -> Status {
+    let Some(p) = args.first() else {
+        return fail(io, "basename", "missing operand", 1).await;
+    };
+    let trimmed = p.trim_end_matches('/');
+    let mut name = trimmed.rsplit('/').next().unwrap_or("").to_string();
+    if name.is_empty() && p.starts_with('/') {
+        name = "/".into();
+    }
+    if let Some(suffix) = args.get(1)
+        && name != *suffix
+        && let Some(stripped) = name.strip_suffix(suffix.as_str())
+    {
+        name = stripped.to_string();
+    }
+    out(io, &format!("{name}\n")).await
+}
+
+pub(super) async fn dirname(args: &[String], io: &Io) -> Status {
+    let Some(p) = args.first() else {
+        return fail(io, "dirname", "missing operand", 1).await;
+    };
+    let trimmed = p.trim_end_matches('/');
+    let dir = match trimmed.rfind('/') {
+        Some(0) => "/".to_string(),
+        Some(i) => trimmed[..i].to_string(),
+        None if p.starts_with('/') => "/".into(),
+        None => ".".into(),
+    };
+    out(io, &format!("{dir}\n")).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolic_and_octal_modes() {
+        assert_eq!(apply_mode("755", 0o644, 0o022), Some(0o755));
+        assert_eq!(apply_mode("4755", 0o644, 0o022), Some(0o4755));
+        assert_eq!(apply_mode("+x", 0o644, 0o022), Some(0o755));
+        assert_eq!(apply_mode("u+x", 0o644, 0o022), Some(0o744));
+        assert_eq!(apply_mode("go-rwx", 0o755, 0o022), Some(0o700));
+        assert_eq!(apply_mode("a=r", 0o755, 0o022), Some(0o444));
+        assert_eq!(apply_mode("0abc", 0o644, 0o022), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! The programs the fake shell can run (`cat`, `ls`, `sleep`, `ps`, `pct`, …), each
+//! over the in-memory filesystem of its context, plus fixture-scripted commands and
+//! the `hang` fault. Every program returns its exit status; a write to a closed pipe
+//! ends it with 141, as SIGPIPE would.
+//!
+//! [`PROGRAMS`] is the one registry: [`exists`] and [`run`] both look a name up there.
+//! The programs live by family: `files`, `text`, `procs`, `system`, `test_expr`,
+//! `bash` (the shell as a program) and `scripted` (fixture scripts and faults); `pct`
+//! is the emulator in `crate::pct`.
+
+mod bash;
+mod files;
+mod procs;
+mod scripted;
+mod system;
+mod test_expr;
+mod text;
+
+use crate::fs::{FsError, Meta};
+use crate::host::Host;
+use crate::io::{BrokenPipe, Io};
+use crate::proc::{BoxFut, Ctx, Launch};
+use crate::unix::SIGPIPE_STATUS;
+
+/// The process layer's hooks, wired here once: names resolve in [`PROGRAMS`], and a
+/// session's command line goes to the shell.
+pub const LAUNCH: Launch = Launch {
+    exists,
+    run: |ctx, argv, io| Box::pin(async move { run(&ctx, argv, io).await }),
+    shell: |ctx, line, io| {
+        Box::pin(
+            async move { crate::shell::run_script(&ctx, &line, vec!["bash".into()], &io).await },
+        )
+    },
+};
+
+/// A `Ctx` for a login of `user` on the host, with these programs (used by the SSH
+/// front end and tests).
+pub fn login_ctx(host: &Host, user: &str) -> Ctx {
+    crate::proc::login_ctx(host, user, LAUNCH)
+}
+
+/// A program's entry point: (context, its name as called (base name), its arguments,
+/// its streams) → its exit status, or `Err` when it met a closed pipe.
+pub type Main = for<'a> fn(&'a Ctx, &'a str, &'a [String], &'a Io) -> BoxFut<'a, Status>;
+
+/// One program of the registry.
+pub struct Program {
+    pub name: &'static str,
+    pub main: Main,
+    /// Whether it can be run in this context (e.g. `pct` only on the host).
+    pub available: fn(&Ctx) -> bool,
+}
+
+fn everywhere(_: &Ctx) -> bool {
+    true
+}
+
+/// `bash` and `sh` only where the filesystem has them.
+fn has_shell(ctx: &Ctx, base: &str) -> bool {
+    ctx.with_fs(|fs| {
+        Ok(fs.exists(&format!("/bin/{base}")) || fs.exists(&format!("/usr/bin/{base}")))
+    })
+    .unwrap_or(false)
+}
+
+const fn program(name: &'static str, main: Main) -> Program {
+    Program {
+        name,
+        main,
+        available: everywhere,
+    }
+}
+
+/// Every program, by name. The one list both [`exists`] and [`run`] use.
+pub static PROGRAMS: &[Program] = &[
+    program("base64", |c, _, a, io| Box::pin(text::base64_cmd(c, a, io))),
+    program("basename", |_, _, a, io| Box::pin(files::basename(a, io))),
+    Program {
+        name: "bash",
+        main: |c, n, a, io| Box::pin(async move { Ok(bash::shell(c, n, a, io).await) }),
+        available: |c| has_shell(c, "bash"),
+    },
+    program("cat", |c, _, a, io| Box::pin(files::cat(c, a, io))),
+    program("chmod", |c, _, a, io| Box::pin(files::chmod(c, a, io))),
+    program("chown", |c, _, a, io| Box::pin(files::chown(c, a, io))),
+    program("command", |c, n, a, io| {
+        Box::pin(system::command_v(c, n, a, io))
+    }),
+    program("cp", |c, _, a, io| Box::pin(files::cp(c, a, io))),
+    program("date", |_, _, _, io| Box::pin(system::date(io))),
+    program("df", |c, _, a, io| Box::pin(system::df(c, a, io))),
+    program("dirname", |_, _, a, io| Box::pin(files::dirname(a, io))),
+    program("echo", |_, _, a, io| Box::pin(text::echo(a, io))),
+    program("env", |c, _, a, io| Box::pin(system::env(c, a, io))),
+    program("false", |_, _, _, _| Box::pin(async { Ok(1) })),
+    program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
+    program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
+    program("head", |c, _, a, io| Box::pin(text::head(c, a, io))),
+    program("hostname", |c, _, _, io| Box::pin(system::hostname(c, io))),
+    program("id", |c, _, a, io| Box::pin(system::id(c, a, io))),
+    program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
+    program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
+    program("ls", |c, _, a, io| Box::pin(files::ls(c, a, io))),
+    program("mkdir", |c, _, a, io| Box::pin(files::mkdir(c, a, io))),
+    program("mktemp", |c, _, a, io| Box::pin(files::mktemp(c, a, io))),
+    program("mv", |c, _, a, io| Box::pin(files::mv(c, a, io))),
+    program("nproc", |_, _, _, io| Box::pin(out(io, "2\n"))),
+    Program {
+        name: "pct",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::pct::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
+    program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
+    program("pkill", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
+    program("printf", |_, _, a, io| Box::pin(text::printf(a, io))),
+    program("ps", |c, _, a, io| Box::pin(procs::ps(c, a, io))),
+    program("pwd", |c, _, _, io| {
+        Box::pin(async move { out(io, &format!("{}\n", c.cwd)).await })
+    }),
+    program("rm", |c, _, a, io| Box::pin(files::rm(c, a, io))),
+    program("rmdir", |c, _, a, io| Box::pin(files::rmdir(c, a, io))),
+    program("seq", |_, _, a, io| Box::pin(text::seq(a, io))),
+    Program {
+        name: "sh",
+        main: |c, n, a, io| Box::pin(async move { Ok(bash::shell(c, n, a, io).await) }),
+        available: |c| has_shell(c, "sh"),
+    },
+    program("sha256sum", |c, _, a, io| {
+        Box::pin(text::sha256sum(c, a, io))
+    }),
+    program("sleep", |_, _, a, io| Box::pin(procs::sleep(a, io))),
+    program("stat", |c, _, a, io| Box::pin(files::stat(c, a, io))),
+    program("sync", |_, _, _, _| Box::pin(async { Ok(0) })),
+    program("tail", |c, _, a, io| Box::pin(text::tail(c, a, io))),
+    program("tee", |c, _, a, io| Box::pin(text::tee(c, a, io))),
+    program("test", |c, _, a, io| {
+        Box::pin(test_expr::test(c, a, io, false))
+    }),
+    program("[", |c, _, a, io| Box::pin(test_expr::test(c, a, io, true))),
+    program("timeout", |c, _, a, io| Box::pin(procs::timeout(c, a, io))),
+    program("touch", |c, _, a, io| Box::pin(files::touch(c, a, io))),
+    program("true", |_, _, _, _| Box::pin(async { Ok(0) })),
+    program("uname", |_, _, a, io| Box::pin(system::uname(a, io))),
+    program("uptime", |_, _, _, io| {
+        Box::pin(out(
+            io,
+            " 12:00:00 up 3 days,  4:05,  0 users,  load average: 0.08, 0.03, 0.01\n",
+        ))
+    }),
+    program("wc", |c, _, a, io| Box::pin(text::wc(c, a, io))),
+    program("which", |c, n, a, io| {
+        Box::pin(system::command_v(c, n, a, io))
+    }),
+    program("whoami", |c, _, _, io| {
+        Box::pin(async move { out(io, &format!("{}\n", c.user)).await })
+    }),
+    program("yes", |_, _, a, io| Box::pin(text::yes(a, io))),
+];
+
+fn lookup(base: &str) -> Option<&'static Program> {
+    PROGRAMS.iter().find(|p| p.name == base)
+}
+
+/// `/usr/bin/cat` → `cat`.
+fn base_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Whether `name` can be run in `ctx`: a program of [`PROGRAMS`] available there (bash
+/// only where the filesystem has it, pct only on the host) or a fixture-scripted command.
+pub fn exists(ctx: &Ctx, name: &str) -> bool {
+    let base = base_name(name);
+    scripted::exists(ctx, base) || lookup(base).is_some_and(|p| (p.available)(ctx))
+}
+
+/// Runs one program. `argv[0]` is its name.
+pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
+    let line = argv.join(" ");
+    if let Some(status) = scripted::intercept(ctx, &line, &io).await {
+        return status;
+    }
+    let name = base_name(&argv[0]).to_string();
+    let args: Vec<String> = argv[1..].to_vec();
+    let result = match lookup(&name) {
+        Some(p) => (p.main)(ctx, &name, &args, &io).await,
+        None => {
+            let _ = io
+                .stderr
+                .write_str(&format!("bash: line 1: {name}: command not found\n"))
+                .await;
+            Ok(127)
+        }
+    };
+    result.unwrap_or(SIGPIPE_STATUS)
+}
+
+type Status = Result<i32, BrokenPipe>;
+
+pub(super) async fn out(io: &Io, s: &str) -> Status {
+    io.stdout.write_str(s).await?;
+    Ok(0)
+}
+
+/// Prints `prog: msg` on stderr and returns `status`.
+pub(super) async fn fail(io: &Io, prog: &str, msg: &str, status: i32) -> Status {
+    let _ = io.stderr.write_str(&format!("{prog}: {msg}\n")).await;
+    Ok(status)
+}
+
+/// Splits `-abc` style flags from operands; `--` ends flags. Returns (flags, operands).
+pub(super) fn split_flags(args: &[String]) -> (String, Vec<String>) {
+    let mut flags = String::new();
+    let mut operands = Vec::new();
+    let mut done = false;
+    for a in args {
+        if done || a == "-" || !a.starts_with('-') {
+            operands.push(a.clone());
+        } else if a == "--" {
+            done = true;
+        } else {
+            flags.push_str(&a[1..]);
+        }
+    }
+    (flags, operands)
+}
+
+pub(super) fn read_file(ctx: &Ctx, path: &str) -> Result<Vec<u8>, FsError> {
+    let abs = ctx.resolve(path);
+    ctx.with_fs(|fs| fs.read(&abs).map(<[u8]>::to_vec))
+}
+
+pub(super) fn stat_path(ctx: &Ctx, path: &str) -> Result<Meta, FsError> {
+    let abs = ctx.resolve(path);
+    ctx.with_fs(|fs| fs.stat(&abs))
+}
+
+/// Reads the named files (or stdin for none / `-`), reporting errors like coreutils.
+/// Returns the contents read and whether any failed.
+pub(super) async fn inputs(
+    ctx: &Ctx,
+    prog: &str,
+    files: &[String],
+    io: &Io,
+) -> (Vec<(String, Vec<u8>)>, bool) {
+    let mut outv = Vec::new();
+    let mut failed = false;
+    if files.is_empty() {
+        outv.push(("-".to_string(), io.stdin.read_all().await));
+        return (outv, false);
+    }
+    for f in files {
+        if f == "-" {
+            outv.push((f.clone(), io.stdin.read_all().await));
+            continue;
+        }
+        match read_file(ctx, f) {
+            Ok(data) => outv.push((f.clone(), data)),
+            Err(e) => {
+                failed = true;
+                let _ = io.stderr.write_str(&format!("{prog}: {f}: {e}\n")).await;
+            }
+        }
+    }
+    (outv, failed)
+}
+
+pub(super) fn user_name(ctx: &Ctx, uid: u32, file: &str) -> String {
+    let data = ctx
+        .with_fs(|fs| fs.read(file).map(<[u8]>::to_vec))
+        .unwrap_or_default();
+    String::from_utf8_lossy(&data)
+        .lines()
+        .find_map(|l| {
+            let mut p = l.split(':');
+            let name = p.next()?;
+            p.next()?;
+            (p.next()?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+        })
+        .unwrap_or_else(|| uid.to_string())
+}

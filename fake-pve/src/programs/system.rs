@@ -1,0 +1,259 @@
+//! The system and the caller: `hostname`, `uname`, `id`, `env`, `df`, `free`, `date`,
+//! `command`/`which`.
+
+use std::fmt::Write as _;
+
+use crate::io::Io;
+use crate::proc::{Ctx, spawn_child};
+
+use super::{Status, base_name, exists, fail, out, split_flags, user_name};
+
+pub(super) async fn hostname(ctx: &Ctx, io: &Io) -> Status {
+    let name = {
+        let state = ctx.host.state();
+        match ctx.container {
+            None => state.node.clone(),
+            Some(id) => state
+                .containers
+                .get(&id)
+                .and_then(|c| c.hostname().map(str::to_string))
+                .unwrap_or_else(|| format!("CT{id}")),
+        }
+    };
+    out(io, &format!("{name}\n")).await
+}
+
+pub(super) async fn uname(args: &[String], io: &Io) -> Status {
+    let (flags, _) = split_flags(args);
+    let text = if flags.contains('a') {
+        "Linux pve 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64 GNU/Linux".to_string()
+    } else {
+        let mut parts = Vec::new();
+        if flags.contains('s') || flags.is_empty() {
+            parts.push("Linux");
+        }
+        if flags.contains('n') {
+            parts.push("pve");
+        }
+        if flags.contains('r') {
+            parts.push("6.8.12-4-pve");
+        }
+        if flags.contains('m') || flags.contains('p') {
+            parts.push("x86_64");
+        }
+        if flags.contains('o') {
+            parts.push("GNU/Linux");
+        }
+        parts.join(" ")
+    };
+    out(io, &format!("{text}\n")).await
+}
+
+pub(super) async fn id(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, _) = split_flags(args);
+    let gid = ctx.uid;
+    let group = user_name(ctx, gid, "/etc/group");
+    let text = if flags.contains('u') {
+        if flags.contains('n') {
+            ctx.user.clone()
+        } else {
+            ctx.uid.to_string()
+        }
+    } else if flags.contains('g') {
+        if flags.contains('n') {
+            group
+        } else {
+            gid.to_string()
+        }
+    } else {
+        format!(
+            "uid={}({}) gid={gid}({group}) groups={gid}({group})",
+            ctx.uid, ctx.user
+        )
+    };
+    out(io, &format!("{text}\n")).await
+}
+
+pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut child = ctx.clone();
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        match a.split_once('=') {
+            Some((k, v)) if !a.starts_with('-') => {
+                child.env.insert(k.into(), v.into());
+                i += 1;
+            }
+            _ if a == "-i" => {
+                child.env.clear();
+                i += 1;
+            }
+            _ => break,
+        }
+    }
+    if i < args.len() {
+        let argv = args[i..].to_vec();
+        if !exists(&child, &argv[0]) {
+            return fail(
+                io,
+                "env",
+                &format!("'{}': No such file or directory", argv[0]),
+                127,
+            )
+            .await;
+        }
+        return Ok(spawn_child(&child, argv, io.clone()).await.unwrap_or(1));
+    }
+    let mut text = String::new();
+    for (k, v) in &child.env {
+        let _ = writeln!(text, "{k}={v}");
+    }
+    out(io, &text).await
+}
+
+pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, _) = split_flags(args);
+    let hum = flags.contains('h');
+    let (size, used) = {
+        let state = ctx.host.state();
+        match ctx.container {
+            Some(id) => state
+                .containers
+                .get(&id)
+                .map(|c| (c.rootfs_bytes(), c.fs.used_bytes() + 600 * 1024 * 1024))
+                .unwrap_or((0, 0)),
+            None => (100 * (1 << 30), state.fs.used_bytes() + 5 * (1 << 30)),
+        }
+    };
+    let avail = size.saturating_sub(used);
+    let pct = if size == 0 {
+        0
+    } else {
+        (used * 100).div_ceil(size)
+    };
+    let dev = match ctx.container {
+        Some(id) => format!("/dev/mapper/pve-vm--{id}--disk--0"),
+        None => "/dev/mapper/pve-root".into(),
+    };
+    let text = if hum {
+        format!(
+            "Filesystem                     Size  Used Avail Use% Mounted on\n{dev:<30} {:>4} {:>5} {:>5} {:>3}% /\ntmpfs                          {:>4} {:>5} {:>5} {:>3}% /dev/shm\n",
+            crate::unix::human(size),
+            crate::unix::human(used),
+            crate::unix::human(avail),
+            pct,
+            "1.0G",
+            "0",
+            "1.0G",
+            0
+        )
+    } else {
+        format!(
+            "Filesystem                     1K-blocks     Used Available Use% Mounted on\n{dev:<30} {:>9} {:>8} {:>9} {:>3}% /\n",
+            size / 1024,
+            used / 1024,
+            avail / 1024,
+            pct
+        )
+    };
+    out(io, &text).await
+}
+
+pub(super) async fn free(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, _) = split_flags(args);
+    let (total, swap) = {
+        let state = ctx.host.state();
+        match ctx.container.and_then(|id| state.containers.get(&id)) {
+            Some(c) => (c.memory_mib() << 20, c.swap_mib() << 20),
+            None => (16u64 << 30, 8u64 << 30),
+        }
+    };
+    let used = total / 5;
+    let free_b = total / 2;
+    let cache = total - used - free_b;
+    let fmt = |b: u64| {
+        if flags.contains('h') {
+            let s = crate::unix::human(b);
+            if s.chars().last().is_some_and(|c| c.is_ascii_alphabetic()) {
+                format!("{s}i")
+            } else {
+                format!("{s}B")
+            }
+        } else if flags.contains('m') {
+            (b >> 20).to_string()
+        } else if flags.contains('g') {
+            (b >> 30).to_string()
+        } else {
+            (b >> 10).to_string()
+        }
+    };
+    let text = format!(
+        "{:>15}{:>12}{:>12}{:>12}{:>12}{:>12}\n{:<7}{:>8}{:>12}{:>12}{:>12}{:>12}{:>12}\n{:<7}{:>8}{:>12}{:>12}\n",
+        "total",
+        "used",
+        "free",
+        "shared",
+        "buff/cache",
+        "available",
+        "Mem:",
+        fmt(total),
+        fmt(used),
+        fmt(free_b),
+        fmt(0),
+        fmt(cache),
+        fmt(total - used),
+        "Swap:",
+        fmt(swap),
+        fmt(0),
+        fmt(swap)
+    );
+    out(io, &text).await
+}
+
+pub(super) async fn date(io: &Io) -> Status {
+    let (y, m, d, hh, mm, ss) = crate::unix::civil(crate::fs::now_secs());
+    out(
+        io,
+        &format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC\n"),
+    )
+    .await
+}
+
+pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> Status {
+    let (flags, names) = split_flags(args);
+    if name == "command" && !flags.contains('v') && !flags.contains('V') {
+        // `command prog args…` runs prog.
+        let Some(prog) = names.first() else {
+            return Ok(0);
+        };
+        if !exists(ctx, prog) {
+            return fail(
+                io,
+                "bash: line 1",
+                &format!("{prog}: command not found"),
+                127,
+            )
+            .await;
+        }
+        return Ok(spawn_child(ctx, args.to_vec(), io.clone())
+            .await
+            .unwrap_or(1));
+    }
+    let mut status = 0;
+    let mut text = String::new();
+    for n in &names {
+        if exists(ctx, n) {
+            let dir = if matches!(base_name(n), "pct") {
+                "/usr/sbin"
+            } else if matches!(base_name(n), "bash" | "sh") {
+                "/bin"
+            } else {
+                "/usr/bin"
+            };
+            let _ = writeln!(text, "{dir}/{}", base_name(n));
+        } else {
+            status = 1;
+        }
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(status)
+}

@@ -1,0 +1,68 @@
+//! `test` and `[`.
+
+use crate::fs::Kind;
+use crate::io::Io;
+use crate::proc::Ctx;
+
+use super::{Status, fail, stat_path};
+
+pub(super) async fn test(ctx: &Ctx, args: &[String], io: &Io, bracket: bool) -> Status {
+    let args = if bracket {
+        match args.split_last() {
+            Some((last, rest)) if last == "]" => rest,
+            _ => return fail(io, "bash: line 1: [", "missing `]'", 2).await,
+        }
+    } else {
+        args
+    };
+    match brush_parser::test_command::parse(args) {
+        Ok(expr) => Ok(if eval_test(ctx, &expr) { 0 } else { 1 }),
+        Err(_) => fail(io, "bash: line 1: test", "syntax error", 2).await,
+    }
+}
+
+pub(super) fn eval_test(ctx: &Ctx, expr: &brush_parser::ast::TestExpr) -> bool {
+    use brush_parser::ast::{BinaryPredicate as B, TestExpr as T, UnaryPredicate as U};
+    match expr {
+        T::False => false,
+        T::Literal(s) => !s.is_empty(),
+        T::And(a, b) => eval_test(ctx, a) && eval_test(ctx, b),
+        T::Or(a, b) => eval_test(ctx, a) || eval_test(ctx, b),
+        T::Not(a) => !eval_test(ctx, a),
+        T::Parenthesized(a) => eval_test(ctx, a),
+        T::UnaryTest(op, s) => {
+            let meta = stat_path(ctx, s);
+            match op {
+                U::StringHasZeroLength => s.is_empty(),
+                U::StringHasNonZeroLength => !s.is_empty(),
+                U::FileExists => meta.is_ok(),
+                U::FileExistsAndIsDir => meta.is_ok_and(|m| m.is_dir()),
+                U::FileExistsAndIsRegularFile => meta.is_ok_and(|m| m.kind == Kind::File),
+                U::FileExistsAndIsNotZeroLength => meta.is_ok_and(|m| m.size > 0),
+                U::FileExistsAndIsReadable | U::FileExistsAndIsWritable => meta.is_ok(),
+                U::FileExistsAndIsExecutable => meta.is_ok_and(|m| m.mode & 0o111 != 0),
+                U::FileExistsAndIsSetuid => meta.is_ok_and(|m| m.mode & 0o4000 != 0),
+                U::FileExistsAndIsSetgid => meta.is_ok_and(|m| m.mode & 0o2000 != 0),
+                U::FileExistsAndHasStickyBit => meta.is_ok_and(|m| m.mode & 0o1000 != 0),
+                U::FileExistsAndOwnedByEffectiveUserId => meta.is_ok_and(|m| m.uid == ctx.uid),
+                _ => false,
+            }
+        }
+        T::BinaryTest(op, a, b) => {
+            let num = |s: &str| s.trim().parse::<i64>().unwrap_or(0);
+            match op {
+                B::StringExactlyMatchesString | B::StringExactlyMatchesPattern => a == b,
+                B::StringDoesNotExactlyMatchString | B::StringDoesNotExactlyMatchPattern => a != b,
+                B::LeftSortsBeforeRight => a < b,
+                B::LeftSortsAfterRight => a > b,
+                B::ArithmeticEqualTo => num(a) == num(b),
+                B::ArithmeticNotEqualTo => num(a) != num(b),
+                B::ArithmeticLessThan => num(a) < num(b),
+                B::ArithmeticLessThanOrEqualTo => num(a) <= num(b),
+                B::ArithmeticGreaterThan => num(a) > num(b),
+                B::ArithmeticGreaterThanOrEqualTo => num(a) >= num(b),
+                _ => false,
+            }
+        }
+    }
+}

@@ -1,0 +1,552 @@
+//! Text: `echo`, `printf`, `head`, `tail`, `wc`, `grep`, `sha256sum`, `base64`, `seq`,
+//! `yes`, `tee`.
+
+use std::fmt::Write as _;
+
+use crate::fs::WriteMode;
+use crate::io::Io;
+use crate::proc::Ctx;
+
+use base64::Engine as _;
+use sha2::Digest as _;
+
+use super::{Status, fail, inputs, split_flags};
+
+pub(super) async fn echo(args: &[String], io: &Io) -> Status {
+    let mut newline = true;
+    let mut escapes = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| matches!(c, 'n' | 'e' | 'E'))
+        {
+            newline &= !a.contains('n');
+            escapes = a.contains('e');
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    let joined = args[i..].join(" ");
+    let mut bytes = if escapes {
+        unescape(&joined, true)
+    } else {
+        joined.into_bytes()
+    };
+    if newline {
+        bytes.push(b'\n');
+    }
+    io.stdout.write(&bytes).await?;
+    Ok(0)
+}
+
+/// Backslash escapes as `printf` (and `echo -e`) read them, into raw bytes: `\n`, `\t`,
+/// `\\`, octal `\NNN` (`\0NNN` for echo), `\xHH`.
+pub(super) fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = b[i + 1];
+        i += 2;
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'e' => out.push(27),
+            b'\\' => out.push(b'\\'),
+            b'"' => out.push(b'"'),
+            b'\'' => out.push(b'\''),
+            b'x' => {
+                let mut v = 0u32;
+                let mut n = 0;
+                while n < 2 && i < b.len() && (b[i] as char).is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    out.push(v as u8);
+                }
+            }
+            b'0'..=b'7' => {
+                // printf: \NNN (1-3 digits); echo -e: \0NNN.
+                let (mut v, max) = if echo_style && c == b'0' {
+                    (0u32, 3)
+                } else {
+                    ((c - b'0') as u32, 2)
+                };
+                let mut n = 0;
+                while n < max && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
+                    v = v * 8 + (b[i] - b'0') as u32;
+                    i += 1;
+                    n += 1;
+                }
+                out.push(v as u8);
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    out
+}
+
+pub(super) async fn printf(args: &[String], io: &Io) -> Status {
+    let Some(format) = args.first() else {
+        return fail(io, "printf", "usage: printf format [arguments]", 2).await;
+    };
+    let format = unescape(format, false);
+    let mut rest = args[1..].iter();
+    let mut outs: Vec<u8> = Vec::new();
+    loop {
+        let mut consumed = false;
+        let mut i = 0;
+        while i < format.len() {
+            let c = format[i];
+            i += 1;
+            if c != b'%' {
+                outs.push(c);
+                continue;
+            }
+            let mut spec = String::new();
+            while i < format.len()
+                && (format[i].is_ascii_digit() || format[i] == b'-' || format[i] == b'.')
+            {
+                spec.push(format[i] as char);
+                i += 1;
+            }
+            let Some(&conv) = format.get(i) else { break };
+            i += 1;
+            if conv == b'%' {
+                outs.push(b'%');
+                continue;
+            }
+            let arg = rest.next();
+            consumed |= arg.is_some();
+            let arg = arg.map(String::as_str).unwrap_or("");
+            let left = spec.starts_with('-');
+            let zero = spec.trim_start_matches('-').starts_with('0');
+            let width: usize = spec
+                .trim_start_matches('-')
+                .split('.')
+                .next()
+                .unwrap_or("")
+                .parse()
+                .unwrap_or(0);
+            let text: Vec<u8> = match conv {
+                b'd' | b'i' | b'u' => arg
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap_or(0)
+                    .to_string()
+                    .into_bytes(),
+                b'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'c' => arg
+                    .chars()
+                    .next()
+                    .map(String::from)
+                    .unwrap_or_default()
+                    .into_bytes(),
+                b'b' => unescape(arg, true),
+                b'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)).into_bytes(),
+                _ => arg.as_bytes().to_vec(),
+            };
+            let pad = width.saturating_sub(String::from_utf8_lossy(&text).chars().count());
+            if left {
+                outs.extend_from_slice(&text);
+                outs.extend(std::iter::repeat_n(b' ', pad));
+            } else if zero && conv != b's' {
+                outs.extend(std::iter::repeat_n(b'0', pad));
+                outs.extend_from_slice(&text);
+            } else {
+                outs.extend(std::iter::repeat_n(b' ', pad));
+                outs.extend_from_slice(&text);
+            }
+        }
+        if !consumed || rest.len() == 0 {
+            break;
+        }
+    }
+    io.stdout.write(&outs).await?;
+    Ok(0)
+}
+
+/// Parses `-n N`, `-N`, `-nN`, `-c N`; returns (count, bytes?, files).
+pub(super) fn count_args(args: &[String], default: i64) -> (i64, bool, Vec<String>) {
+    let mut n = default;
+    let mut bytes = false;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-n" || a == "-c" {
+            bytes = a == "-c";
+            n = args
+                .get(i + 1)
+                .and_then(|v| v.trim_start_matches('+').parse().ok())
+                .unwrap_or(default);
+            i += 2;
+            continue;
+        }
+        if let Some(v) = a.strip_prefix("-n").or_else(|| a.strip_prefix("--lines=")) {
+            n = v.parse().unwrap_or(default);
+        } else if let Some(v) = a.strip_prefix("-c").or_else(|| a.strip_prefix("--bytes=")) {
+            bytes = true;
+            n = v.parse().unwrap_or(default);
+        } else if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| c.is_ascii_digit()) {
+            n = a[1..].parse().unwrap_or(default);
+        } else {
+            files.push(a.clone());
+        }
+        i += 1;
+    }
+    (n, bytes, files)
+}
+
+pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (n, bytes, files) = count_args(args, 10);
+    let n = n.max(0) as usize;
+    if files.is_empty() {
+        // Stream stdin and stop reading as soon as enough was seen, so that a
+        // writer like `yes` gets EPIPE.
+        let mut seen = 0usize;
+        while seen < n {
+            let Some(chunk) = io.stdin.read_chunk().await else {
+                break;
+            };
+            let take = if bytes {
+                (n - seen).min(chunk.len())
+            } else {
+                let mut end = chunk.len();
+                for (i, b) in chunk.iter().enumerate() {
+                    if *b == b'\n' {
+                        seen += 1;
+                        if seen == n {
+                            end = i + 1;
+                            break;
+                        }
+                    }
+                }
+                end
+            };
+            if bytes {
+                seen += take;
+            }
+            io.stdout.write(&chunk[..take]).await?;
+        }
+        io.stdin.close().await;
+        return Ok(0);
+    }
+    let (ins, failed) = inputs(ctx, "head", &files, io).await;
+    for (_, data) in ins {
+        let end = if bytes {
+            n.min(data.len())
+        } else {
+            data.iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .nth(n.saturating_sub(1))
+                .map(|(i, _)| i + 1)
+                .filter(|_| n > 0)
+                .unwrap_or(if n == 0 { 0 } else { data.len() })
+        };
+        io.stdout.write(&data[..end]).await?;
+    }
+    Ok(i32::from(failed))
+}
+
+pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (n, bytes, files) = count_args(args, 10);
+    let n = n.max(0) as usize;
+    let (ins, failed) = inputs(ctx, "tail", &files, io).await;
+    for (_, data) in ins {
+        let start = if bytes {
+            data.len().saturating_sub(n)
+        } else {
+            let body = data.strip_suffix(b"\n").unwrap_or(&data);
+            let newlines: Vec<usize> = body
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i)
+                .collect();
+            if n == 0 {
+                data.len()
+            } else if newlines.len() < n {
+                0
+            } else {
+                newlines[newlines.len() - n] + 1
+            }
+        };
+        io.stdout.write(&data[start..]).await?;
+    }
+    Ok(i32::from(failed))
+}
+
+pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, files) = split_flags(args);
+    let (mut l, mut w, mut c) = (
+        flags.contains('l'),
+        flags.contains('w'),
+        flags.contains('c'),
+    );
+    if !(l || w || c) {
+        (l, w, c) = (true, true, true);
+    }
+    let single = [l, w, c].iter().filter(|x| **x).count() == 1;
+    let (ins, failed) = inputs(ctx, "wc", &files, io).await;
+    let mut text = String::new();
+    for (name, data) in &ins {
+        let mut cols = Vec::new();
+        if l {
+            cols.push(data.iter().filter(|b| **b == b'\n').count());
+        }
+        if w {
+            cols.push(String::from_utf8_lossy(data).split_whitespace().count());
+        }
+        if c {
+            cols.push(data.len());
+        }
+        let width = if single { 0 } else { 7 };
+        let nums: Vec<String> = cols.iter().map(|n| format!("{n:>width$}")).collect();
+        text.push_str(&nums.join(" "));
+        if name != "-" || !files.is_empty() {
+            text.push(' ');
+            text.push_str(name);
+        }
+        text.push('\n');
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(i32::from(failed))
+}
+
+pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let mut flags = String::new();
+    let mut operands = Vec::new();
+    let mut patterns = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "-e" {
+            if let Some(p) = args.get(i + 1) {
+                patterns.push(p.clone());
+            }
+            i += 2;
+            continue;
+        }
+        if a.starts_with('-') && a.len() > 1 && operands.is_empty() {
+            flags.push_str(&a[1..]);
+        } else {
+            operands.push(a.clone());
+        }
+        i += 1;
+    }
+    if patterns.is_empty() {
+        if operands.is_empty() {
+            return fail(io, "Usage", "grep [OPTION]... PATTERNS [FILE]...", 2).await;
+        }
+        patterns.push(operands.remove(0));
+    }
+    let fixed = flags.contains('F');
+    let ignore = flags.contains('i');
+    let source = patterns
+        .iter()
+        .map(|p| {
+            if fixed {
+                regex_lite::escape(p)
+            } else {
+                p.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("|");
+    let source = if flags.contains('x') {
+        format!("^(?:{source})$")
+    } else {
+        source
+    };
+    let source = if flags.contains('w') {
+        format!(r"\b(?:{source})\b")
+    } else {
+        source
+    };
+    let re = match regex_lite::RegexBuilder::new(&source)
+        .case_insensitive(ignore)
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(io, "grep", &format!("invalid pattern: {e}"), 2).await,
+    };
+    let (ins, failed) = inputs(ctx, "grep", &operands, io).await;
+    let show_name = operands.len() > 1 && !flags.contains('h');
+    let mut matched = 0usize;
+    let mut text = String::new();
+    for (name, data) in &ins {
+        let mut count = 0;
+        for (n, line) in String::from_utf8_lossy(data).lines().enumerate() {
+            if re.is_match(line) != flags.contains('v') {
+                count += 1;
+                matched += 1;
+                if flags.contains('q') {
+                    return Ok(0);
+                }
+                if flags.contains('c') || flags.contains('l') {
+                    continue;
+                }
+                if show_name {
+                    let _ = write!(text, "{name}:");
+                }
+                if flags.contains('n') {
+                    let _ = write!(text, "{}:", n + 1);
+                }
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        if flags.contains('c') {
+            if show_name {
+                let _ = write!(text, "{name}:");
+            }
+            let _ = writeln!(text, "{count}");
+        } else if flags.contains('l') && count > 0 {
+            let _ = writeln!(text, "{name}");
+        }
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(if failed {
+        2
+    } else if matched > 0 {
+        0
+    } else {
+        1
+    })
+}
+
+pub(super) async fn sha256sum(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (_, files) = split_flags(args);
+    let (ins, failed) = inputs(ctx, "sha256sum", &files, io).await;
+    let mut text = String::new();
+    for (name, data) in ins {
+        let digest = sha2::Sha256::digest(&data);
+        for b in digest {
+            let _ = write!(text, "{b:02x}");
+        }
+        let _ = writeln!(text, "  {name}");
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(i32::from(failed))
+}
+
+pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, files) = split_flags(args);
+    let decode = flags.contains('d') || args.iter().any(|a| a == "--decode");
+    let files: Vec<String> = files.into_iter().filter(|f| f != "--decode").collect();
+    let (ins, failed) = inputs(ctx, "base64", &files, io).await;
+    if failed {
+        return Ok(1);
+    }
+    let data: Vec<u8> = ins.into_iter().flat_map(|(_, d)| d).collect();
+    let engine = base64::engine::general_purpose::STANDARD;
+    if decode {
+        let clean: Vec<u8> = data
+            .into_iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        match engine.decode(&clean) {
+            Ok(bytes) => {
+                io.stdout.write(&bytes).await?;
+                Ok(0)
+            }
+            Err(_) => fail(io, "base64", "invalid input", 1).await,
+        }
+    } else {
+        let encoded = engine.encode(&data);
+        let mut text = String::new();
+        for chunk in encoded.as_bytes().chunks(76) {
+            text.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+            text.push('\n');
+        }
+        io.stdout.write_str(&text).await?;
+        Ok(0)
+    }
+}
+
+pub(super) async fn seq(args: &[String], io: &Io) -> Status {
+    let nums: Vec<i64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let (first, step, last) = match nums.as_slice() {
+        [l] => (1, 1, *l),
+        [f, l] => (*f, 1, *l),
+        [f, s, l] => (*f, *s, *l),
+        _ => return fail(io, "seq", "missing operand", 1).await,
+    };
+    if step == 0 {
+        return fail(io, "seq", "invalid Zero increment value: '0'", 1).await;
+    }
+    let mut text = String::new();
+    let mut v = first;
+    while (step > 0 && v <= last) || (step < 0 && v >= last) {
+        let _ = writeln!(text, "{v}");
+        v += step;
+        if text.len() > 64 * 1024 {
+            io.stdout.write_str(&text).await?;
+            text.clear();
+        }
+    }
+    io.stdout.write_str(&text).await?;
+    Ok(0)
+}
+
+pub(super) async fn yes(args: &[String], io: &Io) -> Status {
+    let word = if args.is_empty() {
+        "y".to_string()
+    } else {
+        args.join(" ")
+    };
+    let line = format!("{word}\n");
+    let block = line.repeat((8192 / line.len()).max(1));
+    loop {
+        io.stdout.write_str(&block).await?;
+    }
+}
+
+pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, files) = split_flags(args);
+    let how = if flags.contains('a') {
+        WriteMode::Append
+    } else {
+        WriteMode::Truncate
+    };
+    let mut targets = Vec::new();
+    let mut status = 0;
+    for f in &files {
+        let t = ctx.file(f);
+        match t.open(how) {
+            Ok(()) => targets.push(crate::io::Output::File(t)),
+            Err(e) => {
+                status = 1;
+                let _ = io.stderr.write_str(&format!("tee: {f}: {e}\n")).await;
+            }
+        }
+    }
+    while let Some(chunk) = io.stdin.read_chunk().await {
+        for t in &targets {
+            let _ = t.write(&chunk).await;
+        }
+        io.stdout.write(&chunk).await?;
+    }
+    Ok(status)
+}

@@ -1,0 +1,167 @@
+//! Unix conventions shared by the programs, the SFTP server and pct: the SIGPIPE exit
+//! status, `ls -l` mode strings and times, calendar dates (UTC: the fake node has no
+//! time zone), human-readable sizes and shell patterns (fnmatch).
+
+/// The exit status of a process killed by SIGPIPE (128 + 13).
+pub const SIGPIPE_STATUS: i32 = 128 + 13;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `-rw-r--r--` for a file's metadata (`d` for a directory; setuid, setgid and sticky
+/// as `s`/`S` and `t`/`T`).
+pub fn mode_string(meta: &crate::fs::Meta) -> String {
+    let mut s = String::with_capacity(10);
+    s.push(if meta.is_dir() { 'd' } else { '-' });
+    let m = meta.mode;
+    for (shift, special, special_char) in [(6, 0o4000, 's'), (3, 0o2000, 's'), (0, 0o1000, 't')] {
+        let bits = (m >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        let exec = bits & 1 != 0;
+        s.push(match (m & special != 0, exec) {
+            (true, true) => special_char,
+            (true, false) => special_char.to_ascii_uppercase(),
+            (false, true) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// Year, month (1-12) and day of a day count since 1970-01-01 (proleptic Gregorian;
+/// Howard Hinnant's civil-from-days).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// (year, month, day, hour, minute, second) in UTC.
+pub fn civil(secs: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        ((rem % 3600) / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// `strftime("%F %H:%M:%S")` in UTC: `2025-01-10 12:00:00`.
+pub fn format_datetime(secs: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(secs);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+/// `Jan  1 00:00` (UTC): the recent form of the `ls -l` date column.
+pub fn month_day_time(secs: u64) -> String {
+    let (_, m, d, hh, mm, _) = civil(secs);
+    format!("{} {:>2} {:02}:{:02}", MONTHS[(m - 1) as usize], d, hh, mm)
+}
+
+/// The date column of `ls -l` (UTC): `Jan  1 00:00` within six months of `now`,
+/// `Jan  1  2020` otherwise.
+pub fn ls_time(mtime: u64, now: u64) -> String {
+    const SIX_MONTHS: i128 = 365 * 24 * 60 * 60 / 2;
+    let secs = i64::try_from(mtime).unwrap_or(i64::MAX);
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let tod = secs.rem_euclid(86_400);
+    let mon = MONTHS[(month - 1) as usize];
+    let (mtime, now) = (i128::from(mtime), i128::from(now));
+    if now - SIX_MONTHS < mtime && mtime < now + SIX_MONTHS {
+        format!("{mon} {day:>2} {:02}:{:02}", tod / 3600, tod % 3600 / 60)
+    } else {
+        format!("{mon} {day:>2}  {year}")
+    }
+}
+
+/// A size as `ls -h`/`df -h` print it: `512`, `1.5K`, `20M`.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 5] = ["", "K", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        n.to_string()
+    } else if v < 10.0 {
+        format!("{:.1}{}", v, UNITS[u])
+    } else {
+        format!("{:.0}{}", v, UNITS[u])
+    }
+}
+
+/// Shell pattern matching with `*`, `?` and `[…]` classes.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    glob_at(&p, &t)
+}
+
+fn glob_at(p: &[char], t: &[char]) -> bool {
+    match p.first() {
+        None => t.is_empty(),
+        Some('*') => (0..=t.len()).any(|i| glob_at(&p[1..], &t[i..])),
+        Some('?') => !t.is_empty() && glob_at(&p[1..], &t[1..]),
+        Some('[') => {
+            let Some(end) = p.iter().skip(1).position(|c| *c == ']').map(|i| i + 1) else {
+                return !t.is_empty() && t[0] == '[' && glob_at(&p[1..], &t[1..]);
+            };
+            let Some(&c) = t.first() else { return false };
+            let class = &p[1..end];
+            let (negate, class) = match class.first() {
+                Some('!') | Some('^') => (true, &class[1..]),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == '-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != negate && glob_at(&p[end + 1..], &t[1..])
+        }
+        Some('\\') if p.len() > 1 => !t.is_empty() && t[0] == p[1] && glob_at(&p[2..], &t[1..]),
+        Some(c) => !t.is_empty() && t[0] == *c && glob_at(&p[1..], &t[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(civil(1_736_510_400), (2025, 1, 10, 12, 0, 0));
+    }
+
+    #[test]
+    fn glob_matches_like_a_shell() {
+        assert!(glob_match("*.log", "app.log"));
+        assert!(!glob_match("*.log", "app.txt"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(glob_match("[a-c]x", "bx"));
+        assert!(!glob_match("[!a-c]x", "bx"));
+        assert!(glob_match("systemctl restart *", "systemctl restart app"));
+    }
+}
