@@ -8,19 +8,17 @@ use rmcp::model::{CallToolResult, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 
-use super::params::{self, DownloadParams, ExecParams, InvalidParam, UploadParams};
-use super::{
-    ProgressSender, RemoteExec, exec_failure, exec_hints, text_for, tool_result, transfer_error,
-};
-use crate::output::{ExecReport, ResponseFormat, TransferReport};
+use super::params::{self, DownloadParams, ExecParams, UploadParams};
+use super::{ProgressSender, RemoteExec, answer, exec_failure, exec_hints};
+use crate::output::{ExecReport, Failure, ResponseFormat, TransferReport};
 use crate::ssh::{run_command, transfer};
 
-fn invalid_exec(command: &str, format: ResponseFormat, e: InvalidParam) -> CallToolResult {
-    exec_failure(command, format, e.to_string(), e.fix)
-}
-
-fn invalid_transfer(e: InvalidParam) -> CallToolResult {
-    transfer_error(e.to_string(), e.fix)
+/// A failed call of a file tool (or bad arguments); file tools answer in JSON.
+fn transfer_failure(failure: impl Into<Failure>) -> CallToolResult {
+    answer(
+        &TransferReport::failed(failure.into()),
+        ResponseFormat::Json,
+    )
 }
 
 /// Resolves a local path against the server's working directory.
@@ -56,10 +54,10 @@ A non-zero exit code is reported as an error result.",
         let (command_hint, format_hint) = exec_hints(&args);
         let p: ExecParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(invalid_exec(&command_hint, format_hint, e)),
+            Err(e) => return Ok(exec_failure(&command_hint, format_hint, e)),
         };
         if let Err(e) = p.validate() {
-            return Ok(invalid_exec(&p.command, p.response_format, e));
+            return Ok(exec_failure(&p.command, p.response_format, e));
         }
         let limit = self.state.config.character_limit;
         let client = self.client();
@@ -71,12 +69,8 @@ A non-zero exit code is reported as an error result.",
             &ctx.ct,
         )
         .await;
-        let report = match outcome {
-            Ok(o) => ExecReport::from_outcome(&p.command, &o, limit, p.timeout),
-            Err(e) => ExecReport::failed(&p.command, e.to_string(), e.suggestion().to_string()),
-        };
-        let text = text_for(&report, p.response_format, report.to_text());
-        Ok(tool_result(&report, text, !report.success))
+        let report = ExecReport::from_result(&p.command, &outcome, limit, p.timeout);
+        Ok(answer(&report, p.response_format))
     }
 
     #[tool(
@@ -97,12 +91,12 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
     ) -> Result<CallToolResult, ErrorData> {
         let p: UploadParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(invalid_transfer(e)),
+            Err(e) => return Ok(transfer_failure(e)),
         };
         if let Err(e) = params::check_path("local_path", &p.local_path)
             .and_then(|_| params::check_path("remote_path", &p.remote_path))
         {
-            return Ok(invalid_transfer(e));
+            return Ok(transfer_failure(e));
         }
         let mode = match p
             .permissions
@@ -111,7 +105,7 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
             .transpose()
         {
             Ok(m) => m,
-            Err(e) => return Ok(invalid_transfer(e)),
+            Err(e) => return Ok(transfer_failure(e)),
         };
         let local = local_path(&p.local_path);
         let progress = ProgressSender::new(&ctx);
@@ -130,24 +124,15 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
         );
         let result = tokio::select! {
             r = transfer => r,
-            _ = ctx.ct.cancelled() => return Ok(transfer_error("the upload was cancelled; nothing was changed on the host".into(), "Run it again when ready.")),
+            _ = ctx.ct.cancelled() => return Ok(transfer_failure(Failure::new("the upload was cancelled; nothing was changed on the host", "Run it again when ready."))),
         };
         progress.finish().await;
         Ok(match result {
-            Ok(done) => {
-                let report = TransferReport {
-                    success: true,
-                    message: format!("File uploaded successfully to {}", p.remote_path),
-                    local_path: Some(local.display().to_string()),
-                    remote_path: Some(p.remote_path.clone()),
-                    permissions: mode.map(|m| format!("{m:o}")),
-                    bytes_transferred: Some(done.bytes),
-                    ..Default::default()
-                };
-                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-                tool_result(&report, text, false)
-            }
-            Err(e) => transfer_error(e.to_string(), e.suggestion()),
+            Ok(done) => answer(
+                &TransferReport::uploaded(&local, &p.remote_path, mode, done.bytes),
+                ResponseFormat::Json,
+            ),
+            Err(e) => transfer_failure(&e),
         })
     }
 
@@ -167,12 +152,12 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
     ) -> Result<CallToolResult, ErrorData> {
         let p: DownloadParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(invalid_transfer(e)),
+            Err(e) => return Ok(transfer_failure(e)),
         };
         if let Err(e) = params::check_path("remote_path", &p.remote_path)
             .and_then(|_| params::check_path("local_path", &p.local_path))
         {
-            return Ok(invalid_transfer(e));
+            return Ok(transfer_failure(e));
         }
         let local = local_path(&p.local_path);
         let progress = ProgressSender::new(&ctx);
@@ -190,23 +175,15 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
         );
         let result = tokio::select! {
             r = transfer => r,
-            _ = ctx.ct.cancelled() => return Ok(transfer_error("the download was cancelled; no local file was written".into(), "Run it again when ready.")),
+            _ = ctx.ct.cancelled() => return Ok(transfer_failure(Failure::new("the download was cancelled; no local file was written", "Run it again when ready."))),
         };
         progress.finish().await;
         Ok(match result {
-            Ok(done) => {
-                let report = TransferReport {
-                    success: true,
-                    message: format!("File downloaded successfully from {}", p.remote_path),
-                    local_path: Some(local.display().to_string()),
-                    remote_path: Some(p.remote_path.clone()),
-                    bytes_transferred: Some(done.bytes),
-                    ..Default::default()
-                };
-                let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-                tool_result(&report, text, false)
-            }
-            Err(e) => transfer_error(e.to_string(), e.suggestion()),
+            Ok(done) => answer(
+                &TransferReport::downloaded(&p.remote_path, &local, done.bytes),
+                ResponseFormat::Json,
+            ),
+            Err(e) => transfer_failure(&e),
         })
     }
 }

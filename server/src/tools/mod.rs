@@ -1,6 +1,7 @@
-//! The MCP face of the server (the only module that knows rmcp): tool routers per
-//! domain, input validation that turns every bad argument into a tool error a model can
-//! act on, and result building (structured content always, text as asked).
+//! The MCP face of the server (with the transport and the entry points, the only code
+//! that knows rmcp): tool routers per domain and input validation that turns every bad
+//! argument into a tool error a model can act on. Results are built and rendered by
+//! [`crate::output`]; this module only wraps them in rmcp's `CallToolResult`.
 
 pub mod core;
 pub mod params;
@@ -15,10 +16,9 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool_handler};
-use serde::Serialize;
 
 use crate::config::Config;
-use crate::output::{ResponseFormat, TransferReport};
+use crate::output::{ExecReport, Failure, Reply, Report, ResponseFormat};
 use crate::proxmox::Leftovers;
 use crate::ssh::{Hosts, SshClient};
 
@@ -111,15 +111,21 @@ impl ServerHandler for RemoteExec {
     }
 }
 
-/// A tool result: `value` as structured content, `text` as the text content.
-pub(crate) fn tool_result<T: Serialize>(value: &T, text: String, is_error: bool) -> CallToolResult {
-    let mut result = if is_error {
-        CallToolResult::error(vec![ContentBlock::text(text)])
+/// A rendered result as rmcp's: structured content, one text block, the error flag.
+pub(crate) fn to_result(reply: Reply) -> CallToolResult {
+    let content = vec![ContentBlock::text(reply.text)];
+    let mut result = if reply.is_error {
+        CallToolResult::error(content)
     } else {
-        CallToolResult::success(vec![ContentBlock::text(text)])
+        CallToolResult::success(content)
     };
-    result.structured_content = serde_json::to_value(value).ok();
+    result.structured_content = reply.structured;
     result
+}
+
+/// A report as a tool result, its text in `format`.
+pub(crate) fn answer<R: Report>(report: &R, format: ResponseFormat) -> CallToolResult {
+    to_result(report.reply(format))
 }
 
 /// What the raw arguments say about the command and the format, before they are
@@ -137,37 +143,13 @@ pub(crate) fn exec_hints(args: &rmcp::model::JsonObject) -> (String, ResponseFor
     (command, format)
 }
 
-/// A failed exec call (before or instead of running the command), as an error result.
+/// A failed exec call (before or instead of running the command).
 pub(crate) fn exec_failure(
     command: &str,
     format: ResponseFormat,
-    error: String,
-    suggestion: String,
+    failure: impl Into<Failure>,
 ) -> CallToolResult {
-    let report = crate::output::ExecReport::failed(command, error, suggestion);
-    let text = text_for(&report, format, report.to_text());
-    tool_result(&report, text, true)
-}
-
-/// Text for a structured value: JSON, or the given human text.
-pub(crate) fn text_for<T: Serialize>(value: &T, format: ResponseFormat, human: String) -> String {
-    match format {
-        ResponseFormat::Json => serde_json::to_string_pretty(value).unwrap_or_default(),
-        ResponseFormat::Text => human,
-    }
-}
-
-/// A failed call of a file tool (or bad arguments), in the transfer report's shape.
-pub(crate) fn transfer_error(error: String, suggestion: impl Into<String>) -> CallToolResult {
-    let report = TransferReport {
-        success: false,
-        message: error.clone(),
-        error: Some(error),
-        suggestion: Some(suggestion.into()),
-        ..Default::default()
-    };
-    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    tool_result(&report, text, true)
+    answer(&ExecReport::failed(command, failure.into()), format)
 }
 
 /// Sends MCP progress notifications for a transfer when the client asked for them,

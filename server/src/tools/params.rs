@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::output::ResponseFormat;
+use crate::output::{Failure, ResponseFormat};
 
 /// A bad argument: which one, what was wrong, how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,6 +15,13 @@ pub struct InvalidParam {
     pub param: String,
     pub problem: String,
     pub fix: String,
+}
+
+impl From<InvalidParam> for Failure {
+    fn from(e: InvalidParam) -> Self {
+        let error = e.to_string();
+        Failure::new(error, e.fix)
+    }
 }
 
 fn invalid(param: &str, problem: impl Into<String>, fix: impl Into<String>) -> InvalidParam {

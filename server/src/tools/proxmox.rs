@@ -9,14 +9,31 @@ use rmcp::model::{CallToolResult, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::params::{self, InvalidParam, Permissions};
-use super::{ProgressSender, RemoteExec, text_for, tool_result};
-use crate::output::{ExecReport, ResponseFormat};
+use super::{ProgressSender, RemoteExec, answer, exec_failure};
+use crate::output::proxmox::{CtTransferReport, ListReport, Power, PowerReport, StatusReport};
+use crate::output::{ExecReport, Failure, ResponseFormat};
 use crate::pct::{self, Ctid};
-use crate::proxmox::{self, CopyOptions, PctError};
+use crate::proxmox::{self, CopyOptions};
 use crate::ssh::run_command;
+
+/// A failed container file tool call (file tools answer in JSON).
+fn transfer_failure(ctid: Option<Ctid>, failure: impl Into<Failure>) -> CallToolResult {
+    answer(
+        &CtTransferReport::failed(ctid, failure.into()),
+        ResponseFormat::Json,
+    )
+}
+
+/// A failed start or stop (answered in JSON).
+fn power_failure(ctid: Option<Ctid>, failure: impl Into<Failure>) -> CallToolResult {
+    answer(
+        &PowerReport::failed(ctid, failure.into()),
+        ResponseFormat::Json,
+    )
+}
 
 fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
@@ -156,209 +173,8 @@ pub struct CtUploadParams {
     pub overwrite: bool,
 }
 
-/// One container in `proxmox_list_containers`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-pub struct ContainerRow {
-    pub ctid: u32,
-    /// `running` or `stopped`.
-    pub status: String,
-    pub name: String,
-    /// The lock held on the container (e.g. `backup`, `snapshot`), when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lock: Option<String>,
-}
-
-/// Result of `proxmox_list_containers`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct ListReport {
-    pub success: bool,
-    /// The containers of the node, by id (empty on error).
-    #[serde(default)]
-    pub containers: Vec<ContainerRow>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    /// pct's own message, when it gave one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// Result of `proxmox_container_status`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct StatusReport {
-    pub success: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctid: Option<u32>,
-    /// `running` or `stopped`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// Result of `proxmox_start_container` / `proxmox_stop_container`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct PowerReport {
-    pub success: bool,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    /// pct's own message (on failure, or e.g. an HA request on success).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// Result of the two container file tools.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct CtTransferReport {
-    pub success: bool,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container_path: Option<String>,
-    /// Octal permission bits of the uploaded file, e.g. "644".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_transferred: Option<u64>,
-    /// SHA-256 of the content, checked on both sides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-fn error_text(error: &str, suggestion: Option<&str>, detail: Option<&str>) -> String {
-    let mut s = format!("Error: {error}\n");
-    if let Some(d) = detail {
-        s.push_str(&format!("pct: {d}\n"));
-    }
-    if let Some(sug) = suggestion {
-        s.push_str(&format!("Suggestion: {sug}\n"));
-    }
-    s
-}
-
-fn pretty<T: Serialize>(v: &T) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
-}
-
-fn list_error(
-    error: String,
-    suggestion: String,
-    detail: Option<String>,
-    f: ResponseFormat,
-) -> CallToolResult {
-    let r = ListReport {
-        success: false,
-        error: Some(error),
-        suggestion: Some(suggestion),
-        detail,
-        ..Default::default()
-    };
-    let human = error_text(
-        r.error.as_deref().unwrap_or_default(),
-        r.suggestion.as_deref(),
-        r.detail.as_deref(),
-    );
-    tool_result(&r, text_for(&r, f, human), true)
-}
-
-fn status_error(
-    ctid: Option<Ctid>,
-    error: String,
-    suggestion: String,
-    detail: Option<String>,
-    f: ResponseFormat,
-) -> CallToolResult {
-    let r = StatusReport {
-        success: false,
-        ctid: ctid.map(Ctid::get),
-        error: Some(error),
-        suggestion: Some(suggestion),
-        detail,
-        ..Default::default()
-    };
-    let human = error_text(
-        r.error.as_deref().unwrap_or_default(),
-        r.suggestion.as_deref(),
-        r.detail.as_deref(),
-    );
-    tool_result(&r, text_for(&r, f, human), true)
-}
-
-fn power_error(
-    ctid: Option<Ctid>,
-    error: String,
-    suggestion: String,
-    detail: Option<String>,
-) -> CallToolResult {
-    let r = PowerReport {
-        success: false,
-        message: error.clone(),
-        ctid: ctid.map(Ctid::get),
-        error: Some(error),
-        suggestion: Some(suggestion),
-        detail,
-    };
-    tool_result(&r, pretty(&r), true)
-}
-
-fn transfer_error(
-    ctid: Option<Ctid>,
-    error: String,
-    suggestion: String,
-    detail: Option<String>,
-) -> CallToolResult {
-    let r = CtTransferReport {
-        success: false,
-        message: error.clone(),
-        ctid: ctid.map(Ctid::get),
-        error: Some(error),
-        suggestion: Some(suggestion),
-        detail,
-        ..Default::default()
-    };
-    tool_result(&r, pretty(&r), true)
-}
-
 fn format_hint(args: &JsonObject) -> ResponseFormat {
     super::exec_hints(args).1
-}
-
-/// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
-/// A lock is shown after the name: ` 101 | stopped | db01 (locked: backup)`.
-pub fn list_table(rows: &[ContainerRow]) -> String {
-    let mut s = String::from("CTID | Status  | Name\n");
-    s.push_str(&"-".repeat(50));
-    s.push('\n');
-    if rows.is_empty() {
-        s.push_str("(no containers on this node)\n");
-    }
-    for r in rows {
-        s.push_str(&format!("{:>4} | {:<7} | {}", r.ctid, r.status, r.name));
-        if let Some(lock) = &r.lock {
-            s.push_str(&format!(" (locked: {lock})"));
-        }
-        s.push('\n');
-    }
-    s
 }
 
 #[tool_router(router = proxmox_router, vis = "pub(crate)")]
@@ -380,10 +196,9 @@ stopped or unknown container are error results.",
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let (command_hint, hint) = super::exec_hints(&args);
-        let fail = super::exec_failure;
         let p: CtExecParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(fail(&command_hint, hint, e.to_string(), e.fix)),
+            Err(e) => return Ok(exec_failure(&command_hint, hint, e)),
         };
         let checked = ctid_of(&p.ctid).and_then(|ctid| {
             let probe = super::params::ExecParams {
@@ -395,16 +210,15 @@ stopped or unknown container are error results.",
         });
         let ctid = match checked {
             Ok(c) => c,
-            Err(e) => return Ok(fail(&p.command, p.response_format, e.to_string(), e.fix)),
+            Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
         };
         let line = match pct::exec(ctid, &p.command, p.timeout + 10) {
             Ok(l) => l,
             Err(e) => {
-                return Ok(fail(
+                return Ok(exec_failure(
                     &p.command,
                     p.response_format,
-                    e.to_string(),
-                    "Remove NUL bytes from the command.".into(),
+                    Failure::new(e.to_string(), "Remove NUL bytes from the command."),
                 ));
             }
         };
@@ -418,24 +232,8 @@ stopped or unknown container are error results.",
             &ctx.ct,
         )
         .await;
-        let mut report = match &outcome {
-            Ok(o) => ExecReport::from_outcome(&p.command, o, limit, p.timeout),
-            Err(e) => ExecReport::failed(&p.command, e.to_string(), e.suggestion().to_string()),
-        };
-        // pct's own refusal (exit 255, its message alone on stderr) is not the command's.
-        if let Ok(o) = &outcome
-            && o.exit_code == Some(255)
-            && o.stdout.total == 0
-            && proxmox::text(&o.stderr).trim().lines().count() == 1
-        {
-            let e = proxmox::failure(ctid, "pct exec", o);
-            if matches!(e, PctError::NotFound { .. } | PctError::NotRunning { .. }) {
-                report.error = Some(e.to_string());
-                report.suggestion = Some(e.suggestion());
-            }
-        }
-        let text = text_for(&report, p.response_format, report.to_text());
-        Ok(tool_result(&report, text, !report.success))
+        let report = ExecReport::from_container(&p.command, ctid, &outcome, limit, p.timeout);
+        Ok(answer(&report, p.response_format))
     }
 
     #[tool(
@@ -454,38 +252,14 @@ name, and the lock when one is held (e.g. during a backup).",
         let hint = format_hint(&args);
         let p: ListParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(list_error(e.to_string(), e.fix, None, hint)),
+            Err(e) => return Ok(answer(&ListReport::failed(e.into()), hint)),
         };
         let client = self.client();
-        match proxmox::list(&client, &ctx.ct).await {
-            Ok(rows) => {
-                let r = ListReport {
-                    success: true,
-                    containers: rows
-                        .into_iter()
-                        .map(|e| ContainerRow {
-                            ctid: e.ctid,
-                            status: e.status,
-                            name: e.name,
-                            lock: e.lock,
-                        })
-                        .collect(),
-                    ..Default::default()
-                };
-                let human = list_table(&r.containers);
-                Ok(tool_result(
-                    &r,
-                    text_for(&r, p.response_format, human),
-                    false,
-                ))
-            }
-            Err(e) => Ok(list_error(
-                e.to_string(),
-                e.suggestion(),
-                e.detail(),
-                p.response_format,
-            )),
-        }
+        let report = match proxmox::list(&client, &ctx.ct).await {
+            Ok(rows) => ListReport::of(rows),
+            Err(e) => ListReport::failed(Failure::from(&e)),
+        };
+        Ok(answer(&report, p.response_format))
     }
 
     #[tool(
@@ -504,44 +278,23 @@ error result.",
         let hint = format_hint(&args);
         let p: StatusParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(status_error(None, e.to_string(), e.fix, None, hint)),
+            Err(e) => return Ok(answer(&StatusReport::failed(None, e.into()), hint)),
         };
         let ctid = match ctid_of(&p.ctid) {
             Ok(c) => c,
             Err(e) => {
-                return Ok(status_error(
-                    None,
-                    e.to_string(),
-                    e.fix,
-                    None,
+                return Ok(answer(
+                    &StatusReport::failed(None, e.into()),
                     p.response_format,
                 ));
             }
         };
         let client = self.client();
-        match proxmox::status(&client, ctid, &ctx.ct).await {
-            Ok(status) => {
-                let human = format!("Container {ctid} is {status}\n");
-                let r = StatusReport {
-                    success: true,
-                    ctid: Some(ctid.get()),
-                    status: Some(status),
-                    ..Default::default()
-                };
-                Ok(tool_result(
-                    &r,
-                    text_for(&r, p.response_format, human),
-                    false,
-                ))
-            }
-            Err(e) => Ok(status_error(
-                Some(ctid),
-                e.to_string(),
-                e.suggestion(),
-                e.detail(),
-                p.response_format,
-            )),
-        }
+        let report = match proxmox::status(&client, ctid, &ctx.ct).await {
+            Ok(status) => StatusReport::of(ctid, status),
+            Err(e) => StatusReport::failed(Some(ctid), Failure::from(&e)),
+        };
+        Ok(answer(&report, p.response_format))
     }
 
     #[tool(
@@ -557,7 +310,7 @@ container is an error result carrying pct's message.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.power(args, ctx, true).await
+        self.power(args, ctx, Power::Start).await
     }
 
     #[tool(
@@ -574,7 +327,7 @@ locked or unknown container is an error result carrying pct's message.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.power(args, ctx, false).await
+        self.power(args, ctx, Power::Stop).await
     }
 
     #[tool(
@@ -594,7 +347,7 @@ MAX_FILE_SIZE are refused before anything is copied.",
     ) -> Result<CallToolResult, ErrorData> {
         let p: CtDownloadParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(transfer_failure(None, e)),
         };
         let checked = ctid_of(&p.ctid).and_then(|c| {
             container_path("container_path", &p.container_path)?;
@@ -603,7 +356,7 @@ MAX_FILE_SIZE are refused before anything is copied.",
         });
         let ctid = match checked {
             Ok(c) => c,
-            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(transfer_failure(None, e)),
         };
         let local = super::core::local_path(&p.local_path);
         let progress = ProgressSender::new(&ctx);
@@ -625,20 +378,11 @@ MAX_FILE_SIZE are refused before anything is copied.",
         .await;
         progress.finish().await;
         Ok(match result {
-            Ok(done) => {
-                let r = CtTransferReport {
-                    success: true,
-                    message: format!("File downloaded successfully from container {ctid}"),
-                    ctid: Some(ctid.get()),
-                    container_path: Some(p.container_path.clone()),
-                    local_path: Some(local.display().to_string()),
-                    bytes_transferred: Some(done.bytes),
-                    sha256: done.sha256,
-                    ..Default::default()
-                };
-                tool_result(&r, pretty(&r), false)
-            }
-            Err(e) => transfer_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+            Ok(done) => answer(
+                &CtTransferReport::downloaded(ctid, &p.container_path, &local, &done),
+                ResponseFormat::Json,
+            ),
+            Err(e) => transfer_failure(Some(ctid), &e),
         })
     }
 
@@ -660,7 +404,7 @@ refused.",
     ) -> Result<CallToolResult, ErrorData> {
         let p: CtUploadParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(transfer_failure(None, e)),
         };
         let checked = ctid_of(&p.ctid).and_then(|c| {
             params::check_path("local_path", &p.local_path)?;
@@ -673,7 +417,7 @@ refused.",
         });
         let (ctid, mode) = match checked {
             Ok(c) => c,
-            Err(e) => return Ok(transfer_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(transfer_failure(None, e)),
         };
         let local = super::core::local_path(&p.local_path);
         let progress = ProgressSender::new(&ctx);
@@ -696,21 +440,11 @@ refused.",
         .await;
         progress.finish().await;
         Ok(match result {
-            Ok(done) => {
-                let r = CtTransferReport {
-                    success: true,
-                    message: format!("File uploaded successfully to container {ctid}"),
-                    ctid: Some(ctid.get()),
-                    local_path: Some(local.display().to_string()),
-                    container_path: Some(p.container_path.clone()),
-                    permissions: done.mode.or(mode).map(|m| format!("{m:o}")),
-                    bytes_transferred: Some(done.bytes),
-                    sha256: done.sha256,
-                    ..Default::default()
-                };
-                tool_result(&r, pretty(&r), false)
-            }
-            Err(e) => transfer_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+            Ok(done) => answer(
+                &CtTransferReport::uploaded(ctid, &local, &p.container_path, &done, mode),
+                ResponseFormat::Json,
+            ),
+            Err(e) => transfer_failure(Some(ctid), &e),
         })
     }
 }
@@ -720,67 +454,24 @@ impl RemoteExec {
         &self,
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
-        start: bool,
+        power: Power,
     ) -> Result<CallToolResult, ErrorData> {
         let p: PowerParams = match params::parse(args) {
             Ok(p) => p,
-            Err(e) => return Ok(power_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(power_failure(None, e)),
         };
         let ctid = match ctid_of(&p.ctid) {
             Ok(c) => c,
-            Err(e) => return Ok(power_error(None, e.to_string(), e.fix, None)),
+            Err(e) => return Ok(power_failure(None, e)),
         };
         let client = self.client();
-        let result = if start {
-            proxmox::start(&client, ctid, &ctx.ct).await
-        } else {
-            proxmox::stop(&client, ctid, &ctx.ct).await
+        let result = match power {
+            Power::Start => proxmox::start(&client, ctid, &ctx.ct).await,
+            Power::Stop => proxmox::stop(&client, ctid, &ctx.ct).await,
         };
         Ok(match result {
-            Ok(said) => {
-                let r = PowerReport {
-                    success: true,
-                    message: format!(
-                        "Container {ctid} {} successfully",
-                        if start { "started" } else { "stopped" }
-                    ),
-                    ctid: Some(ctid.get()),
-                    detail: (!said.is_empty()).then_some(said),
-                    ..Default::default()
-                };
-                tool_result(&r, pretty(&r), false)
-            }
-            Err(e) => power_error(Some(ctid), e.to_string(), e.suggestion(), e.detail()),
+            Ok(said) => answer(&PowerReport::done(ctid, power, said), ResponseFormat::Json),
+            Err(e) => power_failure(Some(ctid), &e),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_is_the_references_and_shows_locks_after_the_name() {
-        let rows = vec![
-            ContainerRow {
-                ctid: 100,
-                status: "running".into(),
-                name: "webserver".into(),
-                lock: None,
-            },
-            ContainerRow {
-                ctid: 101,
-                status: "stopped".into(),
-                name: "database".into(),
-                lock: Some("backup".into()),
-            },
-        ];
-        assert_eq!(
-            list_table(&rows),
-            format!(
-                "CTID | Status  | Name\n{}\n 100 | running | webserver\n 101 | stopped | database (locked: backup)\n",
-                "-".repeat(50)
-            )
-        );
     }
 }

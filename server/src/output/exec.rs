@@ -1,83 +1,12 @@
-//! Rendering results for the model: the structured values every tool returns as
-//! `structuredContent`, the text the reference's users know, truncation that keeps
-//! both ends of a stream and never loses the exit code, and lossy UTF-8 that is flagged.
+//! [`ExecReport`]: the result of a command run on the host or in a container, and its
+//! text in the reference's layout (`=== STDOUT ===` … `=== EXIT CODE: n ===`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ssh::exec::{Captured, ExecOutcome};
-
-/// How the text content of a result is written (structured content is always there).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ResponseFormat {
-    /// Human-readable sections (default).
-    #[default]
-    Text,
-    /// The structured result as JSON text.
-    Json,
-}
-
-/// One output stream made fit for the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub text: String,
-    pub truncated: bool,
-    /// Length of the whole stream in characters (bytes for any middle part that was
-    /// not kept in memory).
-    pub original_length: u64,
-    /// Bytes that were not valid UTF-8 were replaced by U+FFFD.
-    pub lossy: bool,
-}
-
-/// Decodes a captured stream and cuts it to `limit` characters, keeping the first and
-/// the last parts and saying how much was left out.
-pub fn render_stream(c: &Captured, limit: usize) -> Rendered {
-    let head = String::from_utf8_lossy(&c.head);
-    let tail_bytes: Vec<u8> = c.tail.iter().copied().collect();
-    let lossy_head = matches!(head, std::borrow::Cow::Owned(_));
-    let (text, lossy, gap_bytes) = if c.gap() {
-        // The tail may start inside a multi-byte character: skip continuation bytes.
-        let start = tail_bytes
-            .iter()
-            .position(|b| (*b & 0xC0) != 0x80)
-            .unwrap_or(tail_bytes.len());
-        let tail = String::from_utf8_lossy(&tail_bytes[start..]);
-        let lossy = lossy_head || matches!(tail, std::borrow::Cow::Owned(_));
-        let gap = c.total - (c.head.len() + tail_bytes.len()) as u64 + start as u64;
-        (format!("{head}{tail}"), lossy, Some(gap))
-    } else {
-        let all = c.kept();
-        let s = String::from_utf8_lossy(&all).into_owned();
-        let lossy = s.contains('\u{FFFD}') && std::str::from_utf8(&all).is_err();
-        (s, lossy, None)
-    };
-    let chars = text.chars().count();
-    let original_length = chars as u64 + gap_bytes.unwrap_or(0);
-    if gap_bytes.is_none() && chars <= limit {
-        return Rendered {
-            text,
-            truncated: false,
-            original_length,
-            lossy,
-        };
-    }
-    // Keep 60% from the start and 40% from the end, with a marker between.
-    let keep_head = limit * 3 / 5;
-    let keep_tail = limit - keep_head;
-    let head_part: String = text.chars().take(keep_head.min(chars)).collect();
-    let tail_part: String = text
-        .chars()
-        .skip(chars.saturating_sub(keep_tail).max(keep_head.min(chars)))
-        .collect();
-    let omitted = original_length - (head_part.chars().count() + tail_part.chars().count()) as u64;
-    Rendered {
-        text: format!("{head_part}\n[... {omitted} characters omitted ...]\n{tail_part}"),
-        truncated: true,
-        original_length,
-        lossy,
-    }
-}
+use super::{Failure, Report, failure_text, render_stream};
+use crate::ssh::SshError;
+use crate::ssh::exec::ExecOutcome;
 
 /// The structured result of `ssh_exec_command` (and of exec in a container).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -177,8 +106,21 @@ impl ExecReport {
         }
     }
 
-    /// An exec that failed before the command ran.
-    pub fn failed(command: &str, error: String, suggestion: String) -> Self {
+    /// The report of a command that ran, or of the error that kept it from running.
+    pub fn from_result(
+        command: &str,
+        result: &Result<ExecOutcome, SshError>,
+        limit: usize,
+        timeout_secs: u64,
+    ) -> Self {
+        match result {
+            Ok(o) => ExecReport::from_outcome(command, o, limit, timeout_secs),
+            Err(e) => ExecReport::failed(command, Failure::from(e)),
+        }
+    }
+
+    /// An exec that failed before the command ran (its `detail`, if any, is not shown).
+    pub fn failed(command: &str, failure: Failure) -> Self {
         ExecReport {
             success: false,
             exit_code: None,
@@ -195,26 +137,22 @@ impl ExecReport {
             stdout_lossy: None,
             stderr_lossy: None,
             note: None,
-            error: Some(error),
-            suggestion: Some(suggestion),
+            error: Some(failure.error),
+            suggestion: Some(failure.suggestion),
         }
     }
 
     /// The reference's text layout, plus what it lacked.
     pub fn to_text(&self) -> String {
-        let mut s = String::new();
         if let Some(e) = &self.error
             && self.exit_code.is_none()
             && !self.timeout_reached
             && self.stdout.is_empty()
             && self.stderr.is_empty()
         {
-            s.push_str(&format!("Error: {e}\n"));
-            if let Some(sug) = &self.suggestion {
-                s.push_str(&format!("Suggestion: {sug}\n"));
-            }
-            return s;
+            return failure_text(e, self.suggestion.as_deref(), None);
         }
+        let mut s = String::new();
         if !self.stdout.is_empty() {
             s.push_str("=== STDOUT ===\n");
             s.push_str(&self.stdout);
@@ -265,46 +203,13 @@ impl ExecReport {
     }
 }
 
-/// The structured result of a file transfer (and of every failed tool call that is
-/// not an exec): `success`, a message, and on failure `error` and `suggestion`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
-pub struct TransferReport {
-    pub success: bool,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_path: Option<String>,
-    /// Octal permission bits applied to the uploaded file, e.g. "644".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_transferred: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-}
+impl Report for ExecReport {
+    fn succeeded(&self) -> bool {
+        self.success
+    }
 
-impl TransferReport {
-    pub fn to_text(&self) -> String {
-        if self.success {
-            let mut s = self.message.clone();
-            if let Some(b) = self.bytes_transferred {
-                s.push_str(&format!(" ({b} bytes)"));
-            }
-            s.push('\n');
-            s
-        } else {
-            let mut s = format!(
-                "Error: {}\n",
-                self.error.as_deref().unwrap_or(&self.message)
-            );
-            if let Some(sug) = &self.suggestion {
-                s.push_str(&format!("Suggestion: {sug}\n"));
-            }
-            s
-        }
+    fn human(&self) -> String {
+        self.to_text()
     }
 }
 
@@ -312,66 +217,9 @@ impl TransferReport {
 mod tests {
     use super::*;
 
-    fn captured(data: &[u8], keep: usize) -> Captured {
-        let mut c = Captured::new(keep);
-        c.push(data);
-        c
-    }
-
-    #[test]
-    fn short_output_is_untouched() {
-        let r = render_stream(&captured(b"hello\n", 100), 100);
-        assert_eq!(
-            r,
-            Rendered {
-                text: "hello\n".into(),
-                truncated: false,
-                original_length: 6,
-                lossy: false
-            }
-        );
-    }
-
-    #[test]
-    fn long_output_keeps_both_ends_and_counts_the_cut() {
-        let data: String = (0..1000).map(|i| format!("{i:04}\n")).collect();
-        let r = render_stream(&captured(data.as_bytes(), 1 << 20), 100);
-        assert!(r.truncated);
-        assert_eq!(r.original_length, 5000);
-        assert!(r.text.starts_with("0000\n0001\n"), "{}", r.text);
-        assert!(r.text.ends_with("0999\n"), "{}", r.text);
-        assert!(
-            r.text.contains("[... 4900 characters omitted ...]"),
-            "{}",
-            r.text
-        );
-    }
-
-    #[test]
-    fn output_beyond_what_was_kept_still_counts() {
-        let data = vec![b'x'; 10_000];
-        let r = render_stream(&captured(&data, 50), 40);
-        assert!(r.truncated);
-        assert_eq!(r.original_length, 10_000);
-        assert!(
-            r.text.contains("[... 9960 characters omitted ...]"),
-            "{}",
-            r.text
-        );
-    }
-
-    #[test]
-    fn invalid_utf8_is_flagged_not_fatal() {
-        let r = render_stream(&captured(b"ok \xff\xfe end", 100), 100);
-        assert!(r.lossy);
-        assert_eq!(r.text, "ok \u{FFFD}\u{FFFD} end");
-        let honest = render_stream(&captured("\u{FFFD} is fine".as_bytes(), 100), 100);
-        assert!(!honest.lossy);
-    }
-
     #[test]
     fn text_format_follows_the_reference_and_always_ends_with_the_exit_code() {
-        let mut r = ExecReport::failed("x", "e".into(), "s".into());
+        let mut r = ExecReport::failed("x", Failure::new("e", "s"));
         r.error = None;
         r.suggestion = None;
         r.stdout = "out".into();

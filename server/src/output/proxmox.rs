@@ -1,0 +1,421 @@
+//! The results of the `proxmox_*` tools: the container list (the reference's table),
+//! status, start/stop and container file transfers, and the exec report of a command
+//! run with `pct exec`.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{ExecReport, Failure, Report, failure_text, pretty};
+use crate::pct::{Ctid, ListEntry};
+use crate::proxmox::{self, Copied, PctError};
+use crate::ssh::{ExecOutcome, SshError};
+
+impl From<&PctError> for Failure {
+    fn from(e: &PctError) -> Self {
+        Failure::new(e.to_string(), e.suggestion()).with_detail(e.detail())
+    }
+}
+
+impl ExecReport {
+    /// The report of `command` run in container `ctid` through `pct exec`. pct's own
+    /// refusal (exit 255, its message alone on stderr: the container is absent or not
+    /// running) is reported as that, not as the command's failure.
+    pub fn from_container(
+        command: &str,
+        ctid: Ctid,
+        result: &Result<ExecOutcome, SshError>,
+        limit: usize,
+        timeout_secs: u64,
+    ) -> Self {
+        let mut report = ExecReport::from_result(command, result, limit, timeout_secs);
+        if let Ok(o) = result
+            && o.exit_code == Some(255)
+            && o.stdout.total == 0
+            && proxmox::text(&o.stderr).trim().lines().count() == 1
+        {
+            let e = proxmox::failure(ctid, "pct exec", o);
+            if matches!(e, PctError::NotFound { .. } | PctError::NotRunning { .. }) {
+                // Its detail (pct's message) is the stderr shown already.
+                let f = Failure::from(&e);
+                report.error = Some(f.error);
+                report.suggestion = Some(f.suggestion);
+            }
+        }
+        report
+    }
+}
+
+/// One container in `proxmox_list_containers`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct ContainerRow {
+    pub ctid: u32,
+    /// `running` or `stopped`.
+    pub status: String,
+    pub name: String,
+    /// The lock held on the container (e.g. `backup`, `snapshot`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+}
+
+/// Result of `proxmox_list_containers`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct ListReport {
+    pub success: bool,
+    /// The containers of the node, by id (empty on error).
+    #[serde(default)]
+    pub containers: Vec<ContainerRow>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// pct's own message, when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of `proxmox_container_status`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct StatusReport {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    /// `running` or `stopped`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of `proxmox_start_container` / `proxmox_stop_container`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct PowerReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// pct's own message (on failure, or e.g. an HA request on success).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Result of the two container file tools.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct CtTransferReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_path: Option<String>,
+    /// Octal permission bits of the uploaded file, e.g. "644".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_transferred: Option<u64>,
+    /// SHA-256 of the content, checked on both sides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl ListReport {
+    /// The containers `pct list` gave.
+    pub fn of(entries: Vec<ListEntry>) -> Self {
+        ListReport {
+            success: true,
+            containers: entries
+                .into_iter()
+                .map(|e| ContainerRow {
+                    ctid: e.ctid,
+                    status: e.status,
+                    name: e.name,
+                    lock: e.lock,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(failure: Failure) -> Self {
+        ListReport {
+            success: false,
+            error: Some(failure.error),
+            suggestion: Some(failure.suggestion),
+            detail: failure.detail,
+            ..Default::default()
+        }
+    }
+}
+
+impl Report for ListReport {
+    fn succeeded(&self) -> bool {
+        self.success
+    }
+
+    fn human(&self) -> String {
+        if self.success {
+            list_table(&self.containers)
+        } else {
+            failure_text(
+                self.error.as_deref().unwrap_or_default(),
+                self.suggestion.as_deref(),
+                self.detail.as_deref(),
+            )
+        }
+    }
+}
+
+impl StatusReport {
+    pub fn of(ctid: Ctid, status: String) -> Self {
+        StatusReport {
+            success: true,
+            ctid: Some(ctid.get()),
+            status: Some(status),
+            ..Default::default()
+        }
+    }
+
+    /// `ctid` is `None` when the call failed before it had a valid one.
+    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
+        StatusReport {
+            success: false,
+            ctid: ctid.map(Ctid::get),
+            error: Some(failure.error),
+            suggestion: Some(failure.suggestion),
+            detail: failure.detail,
+            ..Default::default()
+        }
+    }
+}
+
+impl Report for StatusReport {
+    fn succeeded(&self) -> bool {
+        self.success
+    }
+
+    /// One sentence: `Container 100 is running`.
+    fn human(&self) -> String {
+        if self.success {
+            format!(
+                "Container {} is {}\n",
+                self.ctid.unwrap_or_default(),
+                self.status.as_deref().unwrap_or_default()
+            )
+        } else {
+            failure_text(
+                self.error.as_deref().unwrap_or_default(),
+                self.suggestion.as_deref(),
+                self.detail.as_deref(),
+            )
+        }
+    }
+}
+
+/// Which of the two power tools ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Power {
+    Start,
+    Stop,
+}
+
+impl PowerReport {
+    /// The container was started or stopped; `said` is what pct printed (e.g. an HA
+    /// request), if anything.
+    pub fn done(ctid: Ctid, power: Power, said: String) -> Self {
+        PowerReport {
+            success: true,
+            message: format!(
+                "Container {ctid} {} successfully",
+                match power {
+                    Power::Start => "started",
+                    Power::Stop => "stopped",
+                }
+            ),
+            ctid: Some(ctid.get()),
+            detail: (!said.is_empty()).then_some(said),
+            ..Default::default()
+        }
+    }
+
+    /// A failed start or stop: the message is the error.
+    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
+        PowerReport {
+            success: false,
+            message: failure.error.clone(),
+            ctid: ctid.map(Ctid::get),
+            error: Some(failure.error),
+            suggestion: Some(failure.suggestion),
+            detail: failure.detail,
+        }
+    }
+}
+
+impl Report for PowerReport {
+    fn succeeded(&self) -> bool {
+        self.success
+    }
+
+    /// The power tools answer in JSON only.
+    fn human(&self) -> String {
+        pretty(self)
+    }
+}
+
+impl CtTransferReport {
+    /// A finished `proxmox_download_file_from_container`.
+    pub fn downloaded(ctid: Ctid, container_path: &str, local: &Path, copied: &Copied) -> Self {
+        CtTransferReport {
+            success: true,
+            message: format!("File downloaded successfully from container {ctid}"),
+            ctid: Some(ctid.get()),
+            container_path: Some(container_path.to_string()),
+            local_path: Some(local.display().to_string()),
+            bytes_transferred: Some(copied.bytes),
+            sha256: copied.sha256.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// A finished `proxmox_upload_file_to_container`; `mode` is the one asked for.
+    pub fn uploaded(
+        ctid: Ctid,
+        local: &Path,
+        container_path: &str,
+        copied: &Copied,
+        mode: Option<u32>,
+    ) -> Self {
+        CtTransferReport {
+            success: true,
+            message: format!("File uploaded successfully to container {ctid}"),
+            ctid: Some(ctid.get()),
+            local_path: Some(local.display().to_string()),
+            container_path: Some(container_path.to_string()),
+            permissions: copied.mode.or(mode).map(|m| format!("{m:o}")),
+            bytes_transferred: Some(copied.bytes),
+            sha256: copied.sha256.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// A failed container file tool call: the message is the error.
+    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
+        CtTransferReport {
+            success: false,
+            message: failure.error.clone(),
+            ctid: ctid.map(Ctid::get),
+            error: Some(failure.error),
+            suggestion: Some(failure.suggestion),
+            detail: failure.detail,
+            ..Default::default()
+        }
+    }
+}
+
+impl Report for CtTransferReport {
+    fn succeeded(&self) -> bool {
+        self.success
+    }
+
+    /// The container file tools answer in JSON only.
+    fn human(&self) -> String {
+        pretty(self)
+    }
+}
+
+/// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
+/// A lock is shown after the name: ` 101 | stopped | db01 (locked: backup)`.
+pub fn list_table(rows: &[ContainerRow]) -> String {
+    let mut s = String::from("CTID | Status  | Name\n");
+    s.push_str(&"-".repeat(50));
+    s.push('\n');
+    if rows.is_empty() {
+        s.push_str("(no containers on this node)\n");
+    }
+    for r in rows {
+        s.push_str(&format!("{:>4} | {:<7} | {}", r.ctid, r.status, r.name));
+        if let Some(lock) = &r.lock {
+            s.push_str(&format!(" (locked: {lock})"));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_shows_pcts_message_between_the_error_and_the_suggestion() {
+        let ctid = Ctid::new(999).unwrap();
+        let f = Failure::new("Container 999 not found", "Use proxmox_list_containers")
+            .with_detail(Some("Configuration file does not exist".into()));
+        let r = StatusReport::failed(Some(ctid), f.clone());
+        assert!(!r.succeeded());
+        assert_eq!(
+            r.text(crate::output::ResponseFormat::Text),
+            "Error: Container 999 not found\npct: Configuration file does not exist\nSuggestion: Use proxmox_list_containers\n"
+        );
+        assert_eq!(r.human(), f.to_text());
+        let p = PowerReport::failed(None, f);
+        assert_eq!(p.message, "Container 999 not found");
+        assert_eq!(p.ctid, None);
+    }
+
+    #[test]
+    fn success_texts() {
+        let ctid = Ctid::new(100).unwrap();
+        let s = StatusReport::of(ctid, "running".into());
+        assert_eq!(s.human(), "Container 100 is running\n");
+        let p = PowerReport::done(ctid, Power::Stop, String::new());
+        assert_eq!(p.message, "Container 100 stopped successfully");
+        assert_eq!(p.detail, None);
+        assert!(
+            p.reply(crate::output::ResponseFormat::Text)
+                .text
+                .starts_with("{\n")
+        );
+    }
+
+    #[test]
+    fn the_table_is_the_references_and_shows_locks_after_the_name() {
+        let rows = vec![
+            ContainerRow {
+                ctid: 100,
+                status: "running".into(),
+                name: "webserver".into(),
+                lock: None,
+            },
+            ContainerRow {
+                ctid: 101,
+                status: "stopped".into(),
+                name: "database".into(),
+                lock: Some("backup".into()),
+            },
+        ];
+        assert_eq!(
+            list_table(&rows),
+            format!(
+                "CTID | Status  | Name\n{}\n 100 | running | webserver\n 101 | stopped | database (locked: backup)\n",
+                "-".repeat(50)
+            )
+        );
+    }
+}
