@@ -520,7 +520,7 @@ async fn transfers_report_progress_when_asked() {
     );
     params.meta = Some(meta);
     let r = client.call_tool(params).await.unwrap();
-    assert_ne!(r.is_error, Some(true));
+    assert!(!is_error(&r), "{}", text(&r));
     eventually("progress arrived", || {
         seen.0.lock().unwrap().last().map(|(p, _)| *p) == Some((3 * 1024 * 1024) as f64)
     })

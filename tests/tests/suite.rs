@@ -275,8 +275,8 @@ async fn exec_cases(s: &mut Suite) {
             json!({"command": "echo hi; echo oops >&2; exit 3"}),
         )
         .await;
-    assert_eq!(r.is_error, Some(true));
-    let v = r.structured_content.unwrap();
+    assert!(is_error(&r));
+    let v = structured(&r);
     assert_eq!(
         (
             v["stdout"].as_str(),
@@ -314,7 +314,7 @@ async fn exec_cases(s: &mut Suite) {
                 json!({"command": "pgrep -f 'sleep 3[7]'"}),
             )
             .await;
-        if check.structured_content.unwrap()["exit_code"] == 1 {
+        if structured(&check)["exit_code"] == 1 {
             gone = true;
             break;
         }
@@ -417,7 +417,7 @@ async fn proxmox_cases(s: &mut Suite) {
             json!({"ctid": ctid, "command": "echo in-ct; exit 3"}),
         )
         .await;
-    let v = r.structured_content.unwrap();
+    let v = structured(&r);
     assert_eq!(
         (v["stdout"].as_str(), v["exit_code"].as_i64()),
         (Some("in-ct\n"), Some(3))
