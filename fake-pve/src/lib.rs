@@ -4,6 +4,7 @@ pub mod fixture;
 pub mod fs;
 pub mod host;
 pub mod io;
+pub mod node;
 pub mod pct;
 pub mod proc;
 pub mod process;

@@ -1,13 +1,13 @@
 //! Interop with programs nobody here wrote: OpenSSH's `ssh` and `sftp` against an
 //! in-process fake-pve, checking stdout, stderr and exit codes as a user would see them.
 
-mod support;
-
 use std::process::Stdio;
 
 use fake_pve::fixture::Fixture;
 use sha2::Digest;
-use support::{Fake, PASSWORD, eventually};
+use testkit::PASSWORD;
+use testkit::eventually;
+use testkit::fake::{self, Fake};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_login_runs_pct_list() {
@@ -238,7 +238,7 @@ async fn a_multiplexing_client_meets_max_sessions_and_falls_back_to_a_new_connec
     // opens a connection of its own.
     let mut third = fake.ssh_command(&mux);
     third.arg("root@127.0.0.1").arg("echo third");
-    let out = support::run(third, None).await;
+    let out = fake::run(third, None).await;
     assert_eq!(
         (out.code, out.stdout.as_str()),
         (Some(0), "third\n"),
@@ -266,7 +266,7 @@ async fn a_multiplexing_client_meets_max_sessions_and_falls_back_to_a_new_connec
     }
     let mut again = fake.ssh_command(&mux);
     again.arg("root@127.0.0.1").arg("echo again");
-    let out = support::run(again, None).await;
+    let out = fake::run(again, None).await;
     assert_eq!(
         (out.code, out.stdout.as_str(), out.stderr.as_str()),
         (Some(0), "again\n", "")

@@ -2,13 +2,13 @@
 //! the connection faults, driven by a russh client so that channels, signals and
 //! dropped connections are under the test's control.
 
-mod support;
-
 use std::time::Duration;
 
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Faults;
-use support::{Fake, eventually, exec};
+use testkit::eventually;
+use testkit::fake::Fake;
+use testkit::ssh::{ExpectKey, exec};
 
 fn running(fake: &Fake, needle: &str) -> Vec<u32> {
     fake.host()
@@ -221,7 +221,7 @@ async fn connection_faults_drop_the_connection() {
     );
 }
 
-async fn exec_fails(ssh: &russh::client::Handle<support::ExpectKey>) -> bool {
+async fn exec_fails(ssh: &russh::client::Handle<ExpectKey>) -> bool {
     ssh.channel_open_session().await.is_err()
 }
 
@@ -293,7 +293,7 @@ async fn two_hundred_connections_at_once() {
         let host_key = fake.server.host_public_key().clone();
         tasks.spawn(async move {
             let config = std::sync::Arc::new(russh::client::Config::default());
-            let mut ssh = russh::client::connect(config, addr, support::ExpectKey(host_key))
+            let mut ssh = russh::client::connect(config, addr, ExpectKey(host_key))
                 .await
                 .unwrap();
             let hash = ssh.best_supported_rsa_hash().await.unwrap().flatten();

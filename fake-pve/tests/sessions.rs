@@ -2,14 +2,14 @@
 //! connection may hold at once, what a refused open looks like, and when a slot is
 //! free again — driven by a russh client that holds channels open on purpose.
 
-mod support;
-
 use std::time::Duration;
 
 use fake_pve::fixture::Fixture;
 use russh::client::{Handle, Msg};
 use russh::{Channel, ChannelMsg, ChannelOpenFailure};
-use support::{ExpectKey, Fake, eventually, exec};
+use testkit::eventually;
+use testkit::fake::Fake;
+use testkit::ssh::{ExpectKey, exec};
 
 /// What russh's client reports for sshd's refusal: reason 2 (connect failed); the
 /// description ("open failed") is not passed on by russh.

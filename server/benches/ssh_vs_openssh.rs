@@ -13,15 +13,13 @@
 //! Needs the container engine and the test-host image (`bash ci/container-engine.sh &&
 //! bash ci/build-test-image.sh`) and OpenSSH's `ssh` and `sftp`.
 
-#[path = "../tests/support/openssh.rs"]
-mod openssh;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use openssh::{HostEnv, Mcp, is_error, text};
 use serde_json::json;
+use testkit::openssh::HostEnv;
+use testkit::{Mcp, is_error, text};
 
 const LATENCY_CALLS: usize = 50;
 const FILE_SIZE: usize = 50 * 1024 * 1024;

@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use fake_pve::fixture::Fixture;
-use fake_pve::host::Host;
-use fake_pve::ssh::{AuthConfig, FakePve, ServerConfig, generate_host_key, random_password};
+use fake_pve::node::TestNode;
+use fake_pve::ssh::FakePve;
 
 use crate::config::{AuthMethod, Config, HostKeyPolicy, Secret, SshTarget};
 
@@ -29,37 +29,22 @@ pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError
         Some(path) => Fixture::load(path).map_err(|e| EmbeddedError(e.to_string()))?,
         None => Fixture::default_fixture(),
     };
-    let state = fixture
-        .into_state()
-        .map_err(|e| EmbeddedError(e.to_string()))?;
-    let password = random_password();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let node = TestNode::builder(fixture)
+        .without_client_key()
+        .auth_rejection_time(Duration::from_millis(100))
+        .start()
         .await
-        .map_err(|e| EmbeddedError(format!("cannot listen on 127.0.0.1: {e}")))?;
-    let server = FakePve::start(
-        listener,
-        Host::new(state),
-        ServerConfig {
-            auth: AuthConfig {
-                user: "root".into(),
-                password: Some(password.clone()),
-                authorized_keys: Vec::new(),
-            },
-            host_key: generate_host_key(),
-            auth_rejection_time: Duration::from_millis(100),
-        },
-    )
-    .map_err(|e| EmbeddedError(e.to_string()))?;
+        .map_err(|e| EmbeddedError(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(|e| EmbeddedError(e.to_string()))?;
     let known_hosts = dir.path().join("known_hosts");
-    std::fs::write(&known_hosts, format!("{}\n", server.known_hosts_line()))
+    node.write_known_hosts(&known_hosts)
         .map_err(|e| EmbeddedError(e.to_string()))?;
     let config = Config {
         target: SshTarget {
             host: "127.0.0.1".into(),
-            port: server.addr().port(),
-            user: "root".into(),
-            auth: vec![AuthMethod::Password(Secret::new(password))],
+            port: node.port(),
+            user: node.user.clone(),
+            auth: vec![AuthMethod::Password(Secret::new(node.password.clone()))],
             known_hosts,
             host_key_policy: HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(10),
@@ -70,7 +55,7 @@ pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError
         enable_proxmox: true,
     };
     Ok(EmbeddedFake {
-        server,
+        server: node.server,
         config,
         _dir: dir,
     })

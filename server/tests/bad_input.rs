@@ -8,13 +8,12 @@
 //! a call that got past validation would end in an authentication error, not in the
 //! validation error that names the parameter.
 
-mod support;
-
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Faults;
 use rstest::rstest;
 use serde_json::{Value, json};
-use support::{Env, Options, is_error, start_with, structured, text};
+use testkit::component::{Env, Options, start_with};
+use testkit::{is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"

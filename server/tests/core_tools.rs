@@ -1,10 +1,10 @@
 //! The ssh_* tools through a real MCP client against an in-process fake-pve.
 
-mod support;
-
 use serde_json::json;
 use sha2::Digest;
-use support::{Options, eventually, is_error, start, start_with, structured, text};
+use testkit::component::{Options, start, start_with};
+use testkit::mcp::serve_in_process;
+use testkit::{eventually, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
@@ -494,7 +494,6 @@ impl rmcp::ClientHandler for ProgressClient {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_report_progress_when_asked() {
-    use rmcp::ServiceExt;
     let env = start().await;
     // A second client of our own, on its own server instance, that listens for progress.
     let raw = mcp_remote_exec::config::RawConfig::from_pairs([
@@ -504,15 +503,9 @@ async fn transfers_report_progress_when_asked() {
         ("SSH_KNOWN_HOSTS", &env.known_hosts.display().to_string()),
         ("SSH_KEY", &env.key_path.display().to_string()),
     ]);
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
     let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
-    tokio::spawn(async move {
-        if let Ok(s) = server.serve(server_io).await {
-            let _ = s.waiting().await;
-        }
-    });
     let seen = ProgressClient::default();
-    let client = seen.clone().serve(client_io).await.unwrap();
+    let (client, _serving) = serve_in_process(server, seen.clone()).await;
     let local = env.dir.path().join("progress.bin");
     std::fs::write(&local, random_bytes(3 * 1024 * 1024)).unwrap();
     let mut meta = rmcp::model::RequestMetaObject::new();
@@ -527,7 +520,7 @@ async fn transfers_report_progress_when_asked() {
     );
     params.meta = Some(meta);
     let r = client.call_tool(params).await.unwrap();
-    assert_ne!(r.is_error, Some(true));
+    assert!(!is_error(&r), "{}", text(&r));
     eventually("progress arrived", || {
         seen.0.lock().unwrap().last().map(|(p, _)| *p) == Some((3 * 1024 * 1024) as f64)
     })

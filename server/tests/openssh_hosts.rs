@@ -5,17 +5,16 @@
 //! container. Every remote fact is checked out of band (`docker exec`), not through
 //! the server under test.
 
-#[path = "support/openssh.rs"]
-mod openssh;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openssh::{Forwarder, HostEnv, Login, Mcp, is_error, structured, text, write_private};
-use russh::keys::ssh_key::{LineEnding, PublicKey};
+use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg};
 use serde_json::json;
 use sha2::Digest;
+use testkit::openssh::{Forwarder, HostEnv, Login};
+use testkit::ssh::ExpectKey;
+use testkit::{Mcp, is_error, structured, text, write_private};
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
@@ -157,35 +156,19 @@ async fn a_setsid_child_escapes_the_timeout_a_known_limitation() {
         .expect("cleaned up out of band");
 }
 
-/// A russh client handler trusting exactly one host key.
-struct TrustOne(PublicKey);
-
-impl russh::client::Handler for TrustOne {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(
-            matches!(key, russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } if key.key_data() == self.0.key_data()),
-        )
-    }
-}
-
 /// Logs in as root with the host's client key on a plain russh connection, bounded.
-async fn raw_connect(env: &HostEnv) -> russh::client::Handle<TrustOne> {
+async fn raw_connect(env: &HostEnv) -> russh::client::Handle<ExpectKey> {
     tokio::time::timeout(Duration::from_secs(20), raw_login(env))
         .await
         .expect("raw login within 20 s")
 }
 
-async fn raw_login(env: &HostEnv) -> russh::client::Handle<TrustOne> {
+async fn raw_login(env: &HostEnv) -> russh::client::Handle<ExpectKey> {
     let config = Arc::new(russh::client::Config::default());
     let mut h = russh::client::connect(
         config,
         ("127.0.0.1", env.host.port()),
-        TrustOne(env.host.host_key()),
+        ExpectKey(env.host.host_key()),
     )
     .await
     .unwrap();

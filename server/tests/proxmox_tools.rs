@@ -1,11 +1,10 @@
 //! The proxmox_* tools through a real MCP client against an in-process fake-pve.
 
-mod support;
-
 use fake_pve::fixture::Fixture;
 use serde_json::{Value, json};
 use sha2::Digest;
-use support::{Env, Options, eventually, is_error, start_with, structured, text};
+use testkit::component::{self, Env, Options, start_with};
+use testkit::{eventually, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -97,7 +96,7 @@ async fn exec(env: &Env, ctid: Value, command: &str) -> rmcp::model::CallToolRes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_are_listed_only_when_enabled_with_schemas_and_annotations() {
-    let off = support::start().await;
+    let off = component::start().await;
     let names: Vec<String> = off
         .client
         .list_all_tools()

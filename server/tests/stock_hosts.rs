@@ -4,13 +4,12 @@
 //! background children, file ownership, special files, and faults of the real host.
 //! Processes are looked at out of band (`docker exec`), never through the server.
 
-#[path = "support/openssh.rs"]
-mod openssh;
-
 use std::time::{Duration, Instant};
 
-use openssh::{HostEnv, Login, is_error, structured, text};
 use serde_json::json;
+use testkit::mcp::serve_in_process;
+use testkit::openssh::{HostEnv, Login};
+use testkit::{is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
@@ -349,20 +348,7 @@ async fn commands_still_running_when_the_server_stops_are_ended() {
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
     let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move {
-            use rmcp::ServiceExt;
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        })
-    };
-    let client = {
-        use rmcp::ServiceExt;
-        ().serve(client_io).await.unwrap()
-    };
+    let (client, serving) = serve_in_process(server.clone(), ()).await;
     let call = {
         let peer = client.peer().clone();
         tokio::spawn(async move {

@@ -17,17 +17,21 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
+use fake_pve::fixture::Fixture;
+use fake_pve::node::TestNode;
+use rmcp::ServiceExt;
+use rmcp::model::CallToolResult;
 use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use sha2::Digest;
+use testkit::mcp::Client;
+use testkit::openssh::HostEnv;
+use testkit::{is_error, structured};
 
 /// Where the suite runs.
 enum Target {
     Fake {
-        server: Box<fake_pve::ssh::FakePve>,
+        node: Box<TestNode>,
         _dir: tempfile::TempDir,
     },
     Real,
@@ -35,7 +39,7 @@ enum Target {
 
 struct Suite {
     target: Target,
-    client: RunningService<RoleClient, ()>,
+    client: Client,
     ctid: u64,
     /// Scratch directory on the host and in the container, removed at the end.
     host_scratch: String,
@@ -71,7 +75,7 @@ fn required(name: &str, what: &str) -> String {
     }
 }
 
-async fn start_client(env: HashMap<String, String>) -> RunningService<RoleClient, ()> {
+async fn start_client(env: HashMap<String, String>) -> Client {
     let mut cmd = tokio::process::Command::new(binary());
     cmd.env_clear();
     for keep in ["PATH", "HOME", "RUST_LOG"] {
@@ -90,43 +94,31 @@ impl Suite {
         let (target, env, ctid) = match mode.as_str() {
             "" | "fake" => {
                 let dir = tempfile::tempdir().unwrap();
-                let password = fake_pve::ssh::random_password();
-                let mut fixture = fake_pve::fixture::Fixture::default_fixture();
+                let mut fixture = Fixture::default_fixture();
                 fixture.containers.push(
-                    fake_pve::fixture::Fixture::parse(
+                    Fixture::parse(
                         "[[containers]]\nvmid = 103\nhostname = \"backup-target\"\nstatus = \"running\"\nlock = \"backup\"\n",
                     )
                     .unwrap()
                     .containers
                     .remove(0),
                 );
-                let host = fake_pve::host::Host::new(fixture.into_state().unwrap());
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let server = fake_pve::ssh::FakePve::start(
-                    listener,
-                    host,
-                    fake_pve::ssh::ServerConfig {
-                        auth: fake_pve::ssh::AuthConfig {
-                            user: "root".into(),
-                            password: Some(password.clone()),
-                            authorized_keys: vec![],
-                        },
-                        host_key: fake_pve::ssh::generate_host_key(),
-                        auth_rejection_time: Duration::from_millis(10),
-                    },
-                )
-                .unwrap();
+                let node = TestNode::builder(fixture)
+                    .without_client_key()
+                    .start()
+                    .await
+                    .unwrap();
                 let known = dir.path().join("known_hosts");
-                std::fs::write(&known, format!("{}\n", server.known_hosts_line())).unwrap();
+                node.write_known_hosts(&known).unwrap();
                 let env = HashMap::from([
                     ("HOST".to_string(), "127.0.0.1".to_string()),
-                    ("SSH_PORT".into(), server.addr().port().to_string()),
-                    ("SSH_PASSWORD".into(), password),
+                    ("SSH_PORT".into(), node.port().to_string()),
+                    ("SSH_PASSWORD".into(), node.password.clone()),
                     ("SSH_KNOWN_HOSTS".into(), known.display().to_string()),
                 ]);
                 (
                     Target::Fake {
-                        server: Box::new(server),
+                        node: Box::new(node),
                         _dir: dir,
                     },
                     env,
@@ -206,27 +198,22 @@ impl Suite {
     }
 
     async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let params = CallToolRequestParams::new(tool.to_string())
-            .with_arguments(args.as_object().cloned().unwrap_or_default());
-        self.client
-            .call_tool(params)
-            .await
-            .expect("no protocol error")
+        testkit::mcp::call(&self.client, tool, args).await
     }
 
     /// Calls a tool that must succeed; returns its structured content.
     async fn ok(&self, tool: &str, args: Value) -> Value {
         let r = self.call(tool, args.clone()).await;
-        let s = r.structured_content.clone().expect("structured content");
-        assert_ne!(r.is_error, Some(true), "{tool} {args} failed: {s}");
+        let s = structured(&r);
+        assert!(!is_error(&r), "{tool} {args} failed: {s}");
         s
     }
 
     /// Calls a tool that must fail; returns its structured content.
     async fn err(&self, tool: &str, args: Value) -> Value {
         let r = self.call(tool, args.clone()).await;
-        let s = r.structured_content.clone().expect("structured content");
-        assert_eq!(r.is_error, Some(true), "{tool} {args} should fail: {s}");
+        let s = structured(&r);
+        assert!(is_error(&r), "{tool} {args} should fail: {s}");
         assert!(s["error"].as_str().is_some_and(|e| !e.is_empty()), "{s}");
         s
     }
@@ -268,8 +255,8 @@ impl Suite {
                 .collect::<String>()
         );
         let _ = self.client.cancel().await;
-        if let Target::Fake { server, .. } = self.target {
-            server.shutdown().await;
+        if let Target::Fake { node, .. } = self.target {
+            node.shutdown().await;
         }
     }
 }
@@ -288,8 +275,8 @@ async fn exec_cases(s: &mut Suite) {
             json!({"command": "echo hi; echo oops >&2; exit 3"}),
         )
         .await;
-    assert_eq!(r.is_error, Some(true));
-    let v = r.structured_content.unwrap();
+    assert!(is_error(&r));
+    let v = structured(&r);
     assert_eq!(
         (
             v["stdout"].as_str(),
@@ -327,7 +314,7 @@ async fn exec_cases(s: &mut Suite) {
                 json!({"command": "pgrep -f 'sleep 3[7]'"}),
             )
             .await;
-        if check.structured_content.unwrap()["exit_code"] == 1 {
+        if structured(&check)["exit_code"] == 1 {
             gone = true;
             break;
         }
@@ -430,7 +417,7 @@ async fn proxmox_cases(s: &mut Suite) {
             json!({"ctid": ctid, "command": "echo in-ct; exit 3"}),
         )
         .await;
-    let v = r.structured_content.unwrap();
+    let v = structured(&r);
     assert_eq!(
         (v["stdout"].as_str(), v["exit_code"].as_i64()),
         (Some("in-ct\n"), Some(3))
@@ -489,7 +476,7 @@ async fn proxmox_cases(s: &mut Suite) {
 }
 
 async fn fake_only_cases(s: &mut Suite) {
-    let Target::Fake { server, .. } = &s.target else {
+    let Target::Fake { node, .. } = &s.target else {
         s.skipped.push((
             "faults: reconnect after a dropped connection",
             "needs fake-pve's fault injection",
@@ -500,7 +487,7 @@ async fn fake_only_cases(s: &mut Suite) {
         ));
         return;
     };
-    let host = server.host().clone();
+    let host = node.host().clone();
     host.drop_connections();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let v = s
@@ -558,19 +545,12 @@ async fn real_mode_against_a_container_host() {
         // Already inside a configured run: nothing to nest.
         return;
     }
-    let host = test_hosts::TestHost::start()
-        .await
-        .expect("container test host");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("id_ed25519");
-    std::fs::write(&key, host.client_key_openssh()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let known = dir.path().join("known_hosts");
-    std::fs::write(&known, format!("{}\n", host.known_hosts_line())).unwrap();
+    let HostEnv {
+        host,
+        key_path: key,
+        known_hosts: known,
+        dir: _dir,
+    } = HostEnv::start().await;
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "suite_against_configured_target", "--nocapture"])
         .env("E2E_TARGET", "real")

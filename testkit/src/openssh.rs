@@ -1,25 +1,14 @@
-//! Support for tests (and the benchmark) against a real OpenSSH sshd in a container
-//! (`test-hosts`): the MCP server configured for a [`TestHost`], driven by a real rmcp
-//! client over an in-memory duplex pipe, exactly as `support/mod.rs` does for fake-pve.
-//!
-//! Self-contained (no `super::`), so that `benches/` can include it with `#[path]`.
-#![allow(dead_code)]
+//! The MCP server in process against a real OpenSSH sshd in a container
+//! (`test-hosts`): a [`HostEnv`] holds the host, its client key and a known_hosts file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use mcp_remote_exec::config::RawConfig;
-use mcp_remote_exec::tools::RemoteExec;
-use rmcp::model::{CallToolRequestParams, CallToolResult};
-use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::Value;
 use test_hosts::TestHost;
 
-/// Bound on one tool call: the longest a test waits for the server.
-pub const CALL_BOUND: Duration = Duration::from_secs(120);
+use crate::{Mcp, write_private};
 
 /// How the server logs in.
 #[derive(Debug, Clone)]
@@ -135,75 +124,6 @@ impl HostEnv {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-}
-
-/// Writes a private key file with mode 0600, as ssh and the server expect.
-pub fn write_private(path: &Path, bytes: &[u8]) {
-    std::fs::write(path, bytes).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-}
-
-/// The MCP server, in process, and the real rmcp client talking to it.
-pub struct Mcp {
-    pub client: RunningService<RoleClient, ()>,
-}
-
-impl Mcp {
-    pub async fn serve(vars: &[(String, String)]) -> Mcp {
-        let raw = RawConfig::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let config = raw.validate().expect("valid configuration");
-        let (server_io, client_io) = tokio::io::duplex(1 << 20);
-        let server = RemoteExec::new(config);
-        tokio::spawn(async move {
-            if let Ok(running) = server.serve(server_io).await {
-                let _ = running.waiting().await;
-            }
-        });
-        let client = ().serve(client_io).await.expect("MCP initialize");
-        Mcp { client }
-    }
-
-    /// One tool call, bounded by [`CALL_BOUND`].
-    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let params = CallToolRequestParams::new(tool.to_string())
-            .with_arguments(args.as_object().cloned().unwrap_or_default());
-        tokio::time::timeout(CALL_BOUND, self.client.call_tool(params))
-            .await
-            .unwrap_or_else(|_| panic!("{tool} answered within {CALL_BOUND:?}"))
-            .expect("the call reached the server")
-    }
-
-    pub async fn exec(&self, command: &str) -> CallToolResult {
-        self.call(
-            "ssh_exec_command",
-            serde_json::json!({ "command": command }),
-        )
-        .await
-    }
-}
-
-/// The text content of a result.
-pub fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect::<Vec<_>>()
-        .join("")
-}
-
-/// The structured content of a result.
-pub fn structured(r: &CallToolResult) -> Value {
-    r.structured_content
-        .clone()
-        .expect("every result has structured content")
-}
-
-pub fn is_error(r: &CallToolResult) -> bool {
-    r.is_error == Some(true)
 }
 
 /// A TCP forwarder on a fixed loopback port to whatever port `target` holds: gives the

@@ -1,6 +1,5 @@
-//! Shared test support: an in-process fake-pve on 127.0.0.1:0 and helpers to drive
-//! it with OpenSSH's `ssh`/`sftp` and with a russh client.
-#![allow(dead_code)]
+//! A fake node on 127.0.0.1:0 driven with OpenSSH's `ssh`/`sftp` and with a russh
+//! client (fake-pve's own tests).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,11 +8,12 @@ use std::time::Duration;
 
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
-use fake_pve::ssh::{AuthConfig, FakePve, ServerConfig, generate_host_key};
+use fake_pve::node::TestNode;
+use fake_pve::ssh::FakePve;
 use russh::keys::PrivateKey;
-use russh::keys::ssh_key::LineEnding;
 
-pub const PASSWORD: &str = "pw-for-tests";
+use crate::ssh::ExpectKey;
+use crate::{PASSWORD, start_node};
 
 /// A running fake-pve plus a temp dir holding an OpenSSH client key and known_hosts.
 pub struct Fake {
@@ -32,36 +32,10 @@ impl Fake {
 
     pub async fn with_fixture(fixture: Fixture, user: &str) -> Fake {
         let dir = tempfile::tempdir().unwrap();
-        let client_key = generate_host_key();
-        let key_path = dir.path().join("id_ed25519");
-        std::fs::write(
-            &key_path,
-            client_key.to_openssh(LineEnding::LF).unwrap().as_bytes(),
-        )
-        .unwrap();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        let host = Host::new(fixture.into_state().unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let server = FakePve::start(
-            listener,
-            host,
-            ServerConfig {
-                auth: AuthConfig {
-                    user: user.into(),
-                    password: Some(PASSWORD.into()),
-                    authorized_keys: vec![client_key.public_key().clone()],
-                },
-                host_key: generate_host_key(),
-                auth_rejection_time: Duration::from_millis(10),
-            },
-        )
-        .unwrap();
-        let known_hosts = dir.path().join("known_hosts");
-        std::fs::write(&known_hosts, format!("{}\n", server.known_hosts_line())).unwrap();
+        let (node, key_path, known_hosts) =
+            start_node(TestNode::builder(fixture).user(user), dir.path(), true).await;
+        let client_key = node.client_key.expect("a client key");
+        let server = node.server;
         Fake {
             server,
             dir,
@@ -109,17 +83,21 @@ impl Fake {
         cmd.args(options);
         let base = self.ssh_base("unused");
         cmd.args(base.as_std().get_args());
-        cmd.arg("-p")
+        self.key_login(&mut cmd, "-p");
+        cmd.arg("-o").arg("PasswordAuthentication=no");
+        cmd
+    }
+
+    /// The fake's port (after `port_flag`), the test key, batch mode.
+    fn key_login(&self, cmd: &mut tokio::process::Command, port_flag: &str) {
+        cmd.arg(port_flag)
             .arg(self.port().to_string())
             .arg("-i")
             .arg(&self.key_path)
             .arg("-o")
             .arg("BatchMode=yes")
             .arg("-o")
-            .arg("IdentitiesOnly=yes")
-            .arg("-o")
-            .arg("PasswordAuthentication=no");
-        cmd
+            .arg("IdentitiesOnly=yes");
     }
 
     /// `sshpass -p PASSWORD ssh USER@127.0.0.1 LINE`, password authentication only.
@@ -144,17 +122,8 @@ impl Fake {
     /// Runs an `sftp -b -` batch (commands on stdin) with the client key.
     pub async fn sftp_batch(&self, batch: &str) -> Output {
         let mut cmd = self.ssh_base("sftp");
-        cmd.arg("-P")
-            .arg(self.port().to_string())
-            .arg("-i")
-            .arg(&self.key_path)
-            .arg("-o")
-            .arg("BatchMode=yes")
-            .arg("-o")
-            .arg("IdentitiesOnly=yes")
-            .arg("-b")
-            .arg("-")
-            .arg("root@127.0.0.1");
+        self.key_login(&mut cmd, "-P");
+        cmd.arg("-b").arg("-").arg("root@127.0.0.1");
         run(cmd, Some(batch.as_bytes().to_vec())).await
     }
 
@@ -190,25 +159,6 @@ impl Fake {
         };
         assert!(ok, "login as {user} failed");
         handle
-    }
-}
-
-/// Test client handler that accepts only the fake's own host key.
-pub struct ExpectKey(pub russh::keys::ssh_key::PublicKey);
-
-impl russh::client::Handler for ExpectKey {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(match key {
-            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
-                key.key_data() == self.0.key_data()
-            }
-            russh::keys::PublicKeyOrCertificate::Certificate(_) => false,
-        })
     }
 }
 
@@ -249,43 +199,4 @@ pub async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Ou
         code: out.status.code(),
         raw_stdout: out.stdout,
     }
-}
-
-/// Result of one exec over a russh client.
-#[derive(Debug, Default)]
-pub struct Exec {
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-    pub exit_status: Option<u32>,
-    pub exit_signal: Option<String>,
-}
-
-/// Runs `line` on a fresh channel and collects everything until the channel closes.
-pub async fn exec(handle: &russh::client::Handle<ExpectKey>, line: &str) -> Exec {
-    let mut channel = handle.channel_open_session().await.unwrap();
-    channel.exec(true, line).await.unwrap();
-    let mut result = Exec::default();
-    while let Some(msg) = channel.wait().await {
-        match msg {
-            russh::ChannelMsg::Data { data } => result.stdout.extend_from_slice(&data),
-            russh::ChannelMsg::ExtendedData { data, .. } => result.stderr.extend_from_slice(&data),
-            russh::ChannelMsg::ExitStatus { exit_status } => result.exit_status = Some(exit_status),
-            russh::ChannelMsg::ExitSignal { signal_name, .. } => {
-                result.exit_signal = Some(format!("{signal_name:?}"))
-            }
-            _ => {}
-        }
-    }
-    result
-}
-
-/// Waits (bounded) until `pred` holds.
-pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
-    for _ in 0..200 {
-        if pred() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }

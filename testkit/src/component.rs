@@ -1,0 +1,88 @@
+//! The MCP server in process against a fake node on 127.0.0.1:0, driven by a real rmcp
+//! client over an in-memory duplex pipe.
+
+use fake_pve::fixture::Fixture;
+use fake_pve::host::Host;
+use fake_pve::node::TestNode;
+use mcp_remote_exec::config::RawConfig;
+use rmcp::model::CallToolResult;
+use serde_json::Value;
+
+use crate::mcp::{Client, Mcp};
+use crate::{PASSWORD, start_node};
+
+pub struct Env {
+    pub fake: TestNode,
+    pub dir: tempfile::TempDir,
+    pub client: Client,
+    pub key_path: std::path::PathBuf,
+    pub known_hosts: std::path::PathBuf,
+}
+
+/// Settings a test may change before the server starts.
+pub struct Options {
+    pub fixture: Fixture,
+    /// Extra or replaced variables (e.g. CHARACTER_LIMIT).
+    pub vars: Vec<(&'static str, String)>,
+    /// Write the fake's key into known_hosts.
+    pub known: bool,
+    /// Log in with the key (else the password).
+    pub use_key: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            fixture: Fixture::default_fixture(),
+            vars: Vec::new(),
+            known: true,
+            use_key: true,
+        }
+    }
+}
+
+pub async fn start() -> Env {
+    start_with(Options::default()).await
+}
+
+pub async fn start_with(opts: Options) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, key_path, known_hosts) =
+        start_node(TestNode::builder(opts.fixture), dir.path(), opts.known).await;
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("I_ACCEPT_RISKS", "true".into()),
+        ("HOST", "127.0.0.1".into()),
+        ("SSH_PORT", fake.port().to_string()),
+        ("SSH_KNOWN_HOSTS", known_hosts.display().to_string()),
+        ("TIMEOUT", "10".into()),
+    ];
+    if opts.use_key {
+        pairs.push(("SSH_KEY", key_path.display().to_string()));
+    } else {
+        pairs.push(("SSH_PASSWORD", PASSWORD.into()));
+    }
+    for (k, v) in opts.vars {
+        pairs.retain(|(name, _)| *name != k);
+        pairs.push((k, v));
+    }
+    let raw = RawConfig::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    let client = Mcp::in_process(raw.validate().unwrap()).await.client;
+    Env {
+        fake,
+        dir,
+        client,
+        key_path,
+        known_hosts,
+    }
+}
+
+impl Env {
+    pub fn host(&self) -> &Host {
+        self.fake.host()
+    }
+
+    /// One tool call, bounded by [`crate::CALL_BOUND`].
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        crate::mcp::call(&self.client, tool, args).await
+    }
+}

@@ -1,0 +1,72 @@
+//! The workspace's one test kit (dev-only): fake nodes and container test hosts wired
+//! to the MCP server, the MCP result helpers, bounded polling and russh test clients.
+//!
+//! - [`component`]: the MCP server in process against a fake node (server tests);
+//! - [`openssh`]: the MCP server in process against a container test host (server
+//!   tests, the benchmark, e2e);
+//! - [`fake`]: OpenSSH's tools and a russh client against a fake node (fake-pve tests);
+//! - [`hosts`]: russh clients with strict known_hosts checks against a test host
+//!   (test-hosts tests);
+//! - [`mcp`], [`ssh`], [`eventually`]: the pieces they share.
+
+pub mod component;
+pub mod fake;
+pub mod hosts;
+pub mod mcp;
+pub mod openssh;
+pub mod ssh;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fake_pve::node::{NodeBuilder, TestNode};
+
+pub use mcp::{CALL_BOUND, Mcp, is_error, structured, text};
+
+/// The password every test node accepts.
+pub const PASSWORD: &str = "pw-for-tests";
+
+/// Starts `node` with [`PASSWORD`], writes its client key to `dir/id_ed25519` and, if
+/// `known`, a `dir/known_hosts` that lists it; returns the node and both paths.
+pub async fn start_node(
+    node: NodeBuilder,
+    dir: &Path,
+    known: bool,
+) -> (TestNode, PathBuf, PathBuf) {
+    let node = node
+        .password(PASSWORD)
+        .start()
+        .await
+        .expect("fake node started");
+    let key_path = dir.join("id_ed25519");
+    node.write_client_key(&key_path).unwrap();
+    let known_hosts = dir.join("known_hosts");
+    if known {
+        node.write_known_hosts(&known_hosts).unwrap();
+    }
+    (node, key_path, known_hosts)
+}
+
+/// How long [`eventually`] waits.
+pub const EVENTUALLY_BOUND: Duration = Duration::from_secs(10);
+
+/// Waits (bounded by [`EVENTUALLY_BOUND`]) until `pred` holds.
+pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY_BOUND;
+    while !pred() {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Writes a private key file with mode 0600, as ssh and the server expect.
+pub fn write_private(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}

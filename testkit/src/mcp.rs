@@ -1,0 +1,96 @@
+//! An MCP client on the server (in process or the built binary) and the helpers that
+//! read its results.
+
+use std::time::Duration;
+
+use mcp_remote_exec::config::{Config, RawConfig};
+use mcp_remote_exec::tools::RemoteExec;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+/// Bound on one tool call: the longest a test waits for the server.
+pub const CALL_BOUND: Duration = Duration::from_secs(120);
+
+/// A running MCP client session.
+pub type Client = RunningService<RoleClient, ()>;
+
+/// The MCP server and the real rmcp client talking to it.
+pub struct Mcp {
+    pub client: Client,
+}
+
+impl Mcp {
+    /// The server in process with `config`, over an in-memory duplex pipe.
+    pub async fn in_process(config: Config) -> Mcp {
+        let (client, _serving) = serve_in_process(RemoteExec::new(config), ()).await;
+        Mcp { client }
+    }
+
+    /// The server in process, configured by `vars` as the environment would.
+    pub async fn serve(vars: &[(String, String)]) -> Mcp {
+        let raw = RawConfig::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        Mcp::in_process(raw.validate().expect("valid configuration")).await
+    }
+
+    /// One tool call, bounded by [`CALL_BOUND`].
+    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+        call(&self.client, tool, args).await
+    }
+
+    pub async fn exec(&self, command: &str) -> CallToolResult {
+        self.call(
+            "ssh_exec_command",
+            serde_json::json!({ "command": command }),
+        )
+        .await
+    }
+}
+
+/// Serves `server` in process over an in-memory duplex pipe to `handler` (a client
+/// of the test's own, or `()`); returns the client session and the serving task.
+pub async fn serve_in_process<C: ClientHandler>(
+    server: RemoteExec,
+    handler: C,
+) -> (RunningService<RoleClient, C>, JoinHandle<()>) {
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let serving = tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = handler.serve(client_io).await.expect("MCP initialize");
+    (client, serving)
+}
+
+/// One tool call on `client`, bounded by [`CALL_BOUND`]; a protocol error panics.
+pub async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_string())
+        .with_arguments(args.as_object().cloned().unwrap_or_default());
+    tokio::time::timeout(CALL_BOUND, client.call_tool(params))
+        .await
+        .unwrap_or_else(|_| panic!("{tool} answered within {CALL_BOUND:?}"))
+        .expect("the call reached the server")
+}
+
+/// The text content of a result.
+pub fn text(r: &CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+/// The structured content of a result.
+pub fn structured(r: &CallToolResult) -> Value {
+    r.structured_content
+        .clone()
+        .expect("every result has structured content")
+}
+
+pub fn is_error(r: &CallToolResult) -> bool {
+    r.is_error == Some(true)
+}
