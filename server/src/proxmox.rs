@@ -233,23 +233,30 @@ pub async fn list(
     Ok(pct::parse_list(&text(&out.stdout))?)
 }
 
+/// Runs a pct command about container `ctid`; a non-zero exit is pct's error.
+async fn pct_ok(
+    client: &SshClient,
+    ctid: Ctid,
+    what: &str,
+    line: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<ExecOutcome, PctError> {
+    let out = run(client, what, line, timeout, cancel).await?;
+    if out.exit_code != Some(0) {
+        return Err(failure(ctid, what, &out));
+    }
+    Ok(out)
+}
+
 /// `pct status CTID` → `running` / `stopped`.
 pub async fn status(
     client: &SshClient,
     ctid: Ctid,
     cancel: &CancellationToken,
 ) -> Result<String, PctError> {
-    let out = run(
-        client,
-        "pct status",
-        &pct::status(ctid),
-        QUICK_TIMEOUT,
-        cancel,
-    )
-    .await?;
-    if out.exit_code != Some(0) {
-        return Err(failure(ctid, "pct status", &out));
-    }
+    let line = pct::status(ctid);
+    let out = pct_ok(client, ctid, "pct status", &line, QUICK_TIMEOUT, cancel).await?;
     Ok(pct::parse_status(&text(&out.stdout))?)
 }
 
@@ -259,17 +266,8 @@ pub async fn start(
     ctid: Ctid,
     cancel: &CancellationToken,
 ) -> Result<String, PctError> {
-    let out = run(
-        client,
-        "pct start",
-        &pct::start(ctid),
-        POWER_TIMEOUT,
-        cancel,
-    )
-    .await?;
-    if out.exit_code != Some(0) {
-        return Err(failure(ctid, "pct start", &out));
-    }
+    let line = pct::start(ctid);
+    let out = pct_ok(client, ctid, "pct start", &line, POWER_TIMEOUT, cancel).await?;
     Ok(pct::message(&text(&out.stdout)))
 }
 

@@ -515,6 +515,14 @@ pub async fn upload(
     }
 }
 
+/// Maps an I/O error on local file `path`.
+fn local_io(path: &Path) -> impl Fn(std::io::Error) -> TransferError + '_ {
+    move |e| TransferError::Local {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
 /// Streams the local file into the open remote handle, several writes in flight.
 async fn write_all(
     sftp: &Arc<SftpLink>,
@@ -524,11 +532,8 @@ async fn write_all(
     max_size: u64,
     progress: Progress<'_>,
 ) -> Result<u64, TransferError> {
-    let local_err = |e: std::io::Error| TransferError::Local {
-        path: local.to_path_buf(),
-        reason: e.to_string(),
-    };
-    let mut file = tokio::fs::File::open(local).await.map_err(local_err)?;
+    let local_err = local_io(local);
+    let mut file = tokio::fs::File::open(local).await.map_err(&local_err)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(IN_FLIGHT);
     let reader = async {
         // Owning the sender here ends the writer's stream when reading ends.
@@ -538,7 +543,7 @@ async fn write_all(
             let mut buf = vec![0u8; CHUNK];
             let mut filled = 0;
             while filled < CHUNK {
-                let n = file.read(&mut buf[filled..]).await.map_err(local_err)?;
+                let n = file.read(&mut buf[filled..]).await.map_err(&local_err)?;
                 if n == 0 {
                     break;
                 }
@@ -779,15 +784,12 @@ async fn read_all(
     max_size: u64,
     progress: Progress<'_>,
 ) -> Result<u64, TransferError> {
-    let local_err = |e: std::io::Error| TransferError::Local {
-        path: local.to_path_buf(),
-        reason: e.to_string(),
-    };
+    let local_err = local_io(local);
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(local)
         .await
-        .map_err(local_err)?;
+        .map_err(&local_err)?;
     let chunks = size.div_ceil(CHUNK as u64);
     let mut reads = futures::stream::iter(0..chunks)
         .map(|i| async move {
@@ -819,7 +821,7 @@ async fn read_all(
         }
         short |= data.len() < CHUNK;
         done += data.len() as u64;
-        file.write_all(&data).await.map_err(local_err)?;
+        file.write_all(&data).await.map_err(&local_err)?;
         progress(done, size);
     }
     // The file may have grown since it was measured: read on to its real end.
@@ -840,10 +842,10 @@ async fn read_all(
                 limit: max_size,
             });
         }
-        file.write_all(&data).await.map_err(local_err)?;
+        file.write_all(&data).await.map_err(&local_err)?;
     }
-    file.flush().await.map_err(local_err)?;
-    file.sync_all().await.map_err(local_err)?;
+    file.flush().await.map_err(&local_err)?;
+    file.sync_all().await.map_err(&local_err)?;
     Ok(done)
 }
 
