@@ -45,6 +45,19 @@ pub async fn start() -> Env {
     start_with(Options::default()).await
 }
 
+/// The server with the proxmox tools enabled and `vars` set, against a fake node built
+/// from the fixture text `fixture`.
+pub async fn start_proxmox(fixture: &str, vars: &[(&'static str, &str)]) -> Env {
+    let mut all = vec![("ENABLE_PROXMOX", "true".to_string())];
+    all.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
+    start_with(Options {
+        fixture: Fixture::parse(fixture).unwrap(),
+        vars: all,
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn start_with(opts: Options) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (fake, key_path, known_hosts) =
@@ -79,6 +92,14 @@ pub async fn start_with(opts: Options) -> Env {
 impl Env {
     pub fn host(&self) -> &Host {
         self.fake.host()
+    }
+
+    /// Waits (bounded) until no process on the host runs a command containing `args`.
+    pub async fn until_gone(&self, what: &str, args: &str) {
+        crate::eventually(what, || {
+            !self.host().running().iter().any(|p| p.args.contains(args))
+        })
+        .await;
     }
 
     /// One tool call, bounded by [`crate::CALL_BOUND`].

@@ -94,3 +94,9 @@ pub fn structured(r: &CallToolResult) -> Value {
 pub fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
 }
+
+/// Asserts that `r` is no error, showing its text if it is.
+#[track_caller]
+pub fn assert_ok(r: &CallToolResult) {
+    assert!(!is_error(r), "{}", text(r));
+}
