@@ -81,12 +81,32 @@ fn assert_no_temps(env: &Env) {
     }
 }
 
-async fn upload(env: &Env, args: Value) -> CallToolResult {
+/// Uploads `local_path` to container 100's `container_path`, with `extra` arguments.
+async fn upload(
+    env: &Env,
+    local_path: impl serde::Serialize,
+    container_path: &str,
+    extra: Value,
+) -> CallToolResult {
+    let mut args = json!({"ctid": 100, "local_path": local_path, "container_path": container_path});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        args[k] = v;
+    }
     env.call("proxmox_upload_file_to_container", args).await
 }
 
-async fn download(env: &Env, args: Value) -> CallToolResult {
-    env.call("proxmox_download_file_from_container", args).await
+/// Downloads container `ctid`'s `container_path` to `local_path`.
+async fn download(
+    env: &Env,
+    ctid: u32,
+    container_path: &str,
+    local_path: impl serde::Serialize,
+) -> CallToolResult {
+    env.call(
+        "proxmox_download_file_from_container",
+        json!({"ctid": ctid, "container_path": container_path, "local_path": local_path}),
+    )
+    .await
 }
 
 /// `tool` called with nothing but `ctid`.
@@ -438,11 +458,7 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
         .collect();
     let src = env.dir.path().join("blob.bin");
     std::fs::write(&src, &data).unwrap();
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/root/blob.bin"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/root/blob.bin", json!({})).await;
     assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["message"], "File uploaded successfully to container 100");
@@ -463,11 +479,7 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
     );
 
     let back = env.dir.path().join("back.bin");
-    let r = download(
-        &env,
-        json!({"ctid": 100, "container_path": "/root/blob.bin", "local_path": back}),
-    )
-    .await;
+    let r = download(&env, 100, "/root/blob.bin", &back).await;
     assert_ok(&r);
     let s = structured(&r);
     assert_eq!(
@@ -484,11 +496,7 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let env = env().await;
     let src = env.dir.path().join("app.conf");
     std::fs::write(&src, "port=9090\n").unwrap();
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/etc/app/app.conf", json!({})).await;
     assert!(is_error(&r));
     let s = structured(&r);
     assert_eq!(
@@ -505,7 +513,13 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     );
     assert_no_temps(&env);
 
-    let r = upload(&env, json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"})).await;
+    let r = upload(
+        &env,
+        &src,
+        "/etc/app/app.conf",
+        json!({"overwrite": true, "permissions": "600"}),
+    )
+    .await;
     assert_ok(&r);
     assert_eq!(structured(&r)["permissions"], "600");
     assert_eq!(
@@ -515,11 +529,7 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let meta = stat(&env, 100, "/etc/app/app.conf");
     assert_eq!(meta.mode, 0o600);
 
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/root/tool", "permissions": 755}),
-    )
-    .await;
+    let r = upload(&env, &src, "/root/tool", json!({"permissions": 755})).await;
     assert_ok(&r);
     let meta = stat(&env, 100, "/root/tool");
     assert_eq!(meta.mode, 0o755);
@@ -532,11 +542,7 @@ async fn pct_failures_that_exit_0_are_caught() {
     let src = env.dir.path().join("f.txt");
     std::fs::write(&src, "x").unwrap();
     // Missing directory: refused by the check (and pct push would exit 0 here).
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/no/such/dir/f.txt"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/no/such/dir/f.txt", json!({})).await;
     assert!(is_error(&r));
     let s = structured(&r);
     assert_eq!(
@@ -547,11 +553,7 @@ async fn pct_failures_that_exit_0_are_caught() {
 
     // Missing file in the container.
     let dst = env.dir.path().join("missing.txt");
-    let r = download(
-        &env,
-        json!({"ctid": 100, "container_path": "/etc/nope", "local_path": dst}),
-    )
-    .await;
+    let r = download(&env, 100, "/etc/nope", &dst).await;
     assert!(is_error(&r));
     assert_eq!(
         structured(&r)["error"],
@@ -560,11 +562,7 @@ async fn pct_failures_that_exit_0_are_caught() {
     assert!(!dst.exists(), "no local file written");
 
     // Stopped container.
-    let r = download(
-        &env,
-        json!({"ctid": 101, "container_path": "/etc/hostname", "local_path": dst}),
-    )
-    .await;
+    let r = download(&env, 101, "/etc/hostname", &dst).await;
     assert_eq!(structured(&r)["error"], "Container 101 is not running");
     assert!(!dst.exists());
     assert_no_temps(&env);
@@ -622,11 +620,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
         }
         false
     });
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/srv/drop/f.txt"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/srv/drop/f.txt", json!({})).await;
     if remover.await.unwrap() {
         assert!(is_error(&r), "{}", text(&r));
         let s = structured(&r);
@@ -653,11 +647,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
         "/root/`id`;rm -rf x",
         "/root/ünïcödé ✓.txt",
     ] {
-        let r = upload(
-            &env,
-            json!({"ctid": 100, "local_path": src, "container_path": name}),
-        )
-        .await;
+        let r = upload(&env, &src, name, json!({})).await;
         assert!(!is_error(&r), "{name}: {}", text(&r));
         assert_eq!(
             env.host().container_file(100, name).unwrap(),
@@ -668,11 +658,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
             .dir
             .path()
             .join(format!("back-{}", sha(name.as_bytes())));
-        let r = download(
-            &env,
-            json!({"ctid": 100, "container_path": name, "local_path": back}),
-        )
-        .await;
+        let r = download(&env, 100, name, &back).await;
         assert!(!is_error(&r), "{name}: {}", text(&r));
         assert_eq!(std::fs::read(&back).unwrap(), b"content\n");
     }
@@ -685,11 +671,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
 async fn dot_dot_and_relative_paths_are_refused() {
     let env = env().await;
     for path in ["/etc/../root/x", "../x", "/a/.."] {
-        let r = download(
-            &env,
-            json!({"ctid": 100, "container_path": path, "local_path": "/tmp/x"}),
-        )
-        .await;
+        let r = download(&env, 100, path, "/tmp/x").await;
         assert!(is_error(&r));
         assert!(
             structured(&r)["error"]
@@ -699,11 +681,7 @@ async fn dot_dot_and_relative_paths_are_refused() {
             "{path}"
         );
     }
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": "/etc/hostname", "container_path": "etc/x"}),
-    )
-    .await;
+    let r = upload(&env, "/etc/hostname", "etc/x", json!({})).await;
     assert!(
         structured(&r)["error"]
             .as_str()
@@ -721,11 +699,7 @@ async fn download_size_limit_is_checked_in_the_container_first() {
     })
     .unwrap();
     let dst = env.dir.path().join("big");
-    let r = download(
-        &env,
-        json!({"ctid": 100, "container_path": "/root/big", "local_path": dst}),
-    )
-    .await;
+    let r = download(&env, 100, "/root/big", &dst).await;
     assert!(is_error(&r));
     assert!(
         structured(&r)["error"]
@@ -752,11 +726,7 @@ async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
         refuse_auth: true,
         ..Default::default()
     });
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/root/f.txt"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/root/f.txt", json!({})).await;
     assert!(is_error(&r), "{}", text(&r));
     assert!(
         env.host()
@@ -772,11 +742,7 @@ async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
             env.host().processes().signal(p.pid, 9);
         }
     }
-    let r = upload(
-        &env,
-        json!({"ctid": 100, "local_path": src, "container_path": "/root/g.txt"}),
-    )
-    .await;
+    let r = upload(&env, &src, "/root/g.txt", json!({})).await;
     assert_ok(&r);
     assert_no_temps(&env);
 }
@@ -811,7 +777,13 @@ async fn use_case_deploy_a_config() {
     let env = env().await;
     let src = env.dir.path().join("nginx.conf");
     std::fs::write(&src, "user www-data;\nworker_processes 4;\n").unwrap();
-    let r = upload(&env, json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/nginx.conf", "permissions": "640"})).await;
+    let r = upload(
+        &env,
+        &src,
+        "/etc/app/nginx.conf",
+        json!({"permissions": "640"}),
+    )
+    .await;
     assert_ok(&r);
     let r = exec(
         &env,
@@ -829,19 +801,11 @@ async fn use_case_deploy_a_config() {
 async fn use_case_back_up_logs() {
     let env = env().await;
     let dst = env.dir.path().join("access.log");
-    let r = download(
-        &env,
-        json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
-    )
-    .await;
+    let r = download(&env, 100, "/var/log/nginx/access.log", &dst).await;
     assert_ok(&r);
     assert_eq!(std::fs::read(&dst).unwrap(), b"GET / 200\n");
     // A second backup to the same file is refused unless asked.
-    let r = download(
-        &env,
-        json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
-    )
-    .await;
+    let r = download(&env, 100, "/var/log/nginx/access.log", &dst).await;
     assert!(is_error(&r));
     assert_no_temps(&env);
 }
@@ -894,7 +858,7 @@ async fn replacing_a_container_file_keeps_its_owner_group_and_mode() {
     }
     let src = env.dir.path().join("app.conf");
     std::fs::write(&src, "new\n").unwrap();
-    let r = upload(&env, json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true})).await;
+    let r = upload(&env, &src, "/root/app.conf", json!({"overwrite": true})).await;
     assert_ok(&r);
     assert_eq!(
         structured(&r).get("permissions"),
@@ -908,7 +872,13 @@ async fn replacing_a_container_file_keeps_its_owner_group_and_mode() {
         b"new\n"
     );
     // Asked-for permissions win; the owner stays.
-    let r = upload(&env, json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true, "permissions": "600"})).await;
+    let r = upload(
+        &env,
+        &src,
+        "/root/app.conf",
+        json!({"overwrite": true, "permissions": "600"}),
+    )
+    .await;
     assert_ok(&r);
     let meta = stat(&env, 100, "/root/app.conf");
     assert_eq!((meta.uid, meta.gid, meta.mode & 0o7777), (33, 33, 0o600));
