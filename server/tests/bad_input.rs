@@ -8,12 +8,11 @@
 //! a call that got past validation would end in an authentication error, not in the
 //! validation error that names the parameter.
 
-use fake_pve::fixture::Fixture;
 use fake_pve::host::Faults;
 use rstest::rstest;
 use serde_json::{Value, json};
-use testkit::component::{Env, Options, start_with};
-use testkit::{is_error, structured, text};
+use testkit::component::{Env, start_proxmox};
+use testkit::{assert_ok, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -31,12 +30,7 @@ ostype = "alpine"
 "#;
 
 async fn env() -> Env {
-    start_with(Options {
-        fixture: Fixture::parse(FIXTURE).unwrap(),
-        vars: vec![("ENABLE_PROXMOX", "true".into())],
-        ..Options::default()
-    })
-    .await
+    start_proxmox(FIXTURE, &[]).await
 }
 
 /// A server whose host refuses every login: only validation can answer.
@@ -532,7 +526,7 @@ async fn the_marker_check_sees_a_marker() {
     let r = env
         .call("ssh_exec_command", json!({"command": "touch MARK"}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(
         markers(&env, &[]).len(),
         1,
@@ -545,7 +539,7 @@ async fn the_marker_check_sees_a_marker() {
                 json!({"ctid": ct, "command": "touch MARK"}),
             )
             .await;
-        assert!(!is_error(&r), "{}", text(&r));
+        assert_ok(&r);
         assert_eq!(
             markers(&env, &[ct]).len(),
             2,

@@ -4,7 +4,7 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::component::{Options, start, start_with};
 use testkit::mcp::serve_in_process;
-use testkit::{eventually, is_error, structured, text};
+use testkit::{assert_ok, eventually, failed, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
@@ -54,19 +54,12 @@ async fn a_timeout_ends_the_remote_command() {
             json!({"command": "echo started; sleep 60", "timeout": 1}),
         )
         .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["timeout_reached"], true, "{s}");
     assert_eq!(s["stdout"], "started\n", "partial output is returned");
     assert_eq!(s["exit_code"], json!(null));
     assert!(text(&r).contains("=== TIMEOUT:"), "{}", text(&r));
-    eventually("the remote sleep ended", || {
-        !env.host()
-            .running()
-            .iter()
-            .any(|p| p.args.contains("sleep 60"))
-    })
-    .await;
+    env.until_gone("the remote sleep ended", "sleep 60").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +177,7 @@ async fn the_next_call_reconnects_after_the_connection_dropped() {
     let r = env
         .call("ssh_exec_command", json!({"command": "echo two"}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "two\n");
 }
 
@@ -199,8 +192,7 @@ async fn host_keys_are_checked() {
     let r = env
         .call("ssh_exec_command", json!({"command": "true"}))
         .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     let err = s["error"].as_str().unwrap();
     assert!(
         err.contains("is not in") && err.contains("SHA256:"),
@@ -236,7 +228,7 @@ async fn host_keys_are_checked() {
     let r = env
         .call("ssh_exec_command", json!({"command": "echo ok"}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let learned = std::fs::read_to_string(&env.known_hosts).unwrap();
     assert!(learned.contains(&format!(
         "[127.0.0.1]:{} ssh-ed25519 ",
@@ -291,7 +283,7 @@ async fn upload_and_download_round_trip_a_binary_file() {
             json!({"local_path": local, "remote_path": remote, "permissions": "750"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["bytes_transferred"], data.len() as u64);
     assert_eq!(s["permissions"], "750");
@@ -306,7 +298,7 @@ async fn upload_and_download_round_trip_a_binary_file() {
             json!({"remote_path": remote, "local_path": back}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(
         sha2::Sha256::digest(std::fs::read(&back).unwrap()),
         sha2::Sha256::digest(&data)
@@ -344,8 +336,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
             json!({"local_path": local, "remote_path": "/root/app.conf"}),
         )
         .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert!(
         s["error"]
             .as_str()
@@ -362,7 +353,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
             json!({"local_path": local, "remote_path": "/root/app.conf", "overwrite": true}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"new");
     assert_eq!(
         env.host().state().fs.stat("/root/app.conf").unwrap().mode,
@@ -520,7 +511,7 @@ async fn transfers_report_progress_when_asked() {
     );
     params.meta = Some(meta);
     let r = client.call_tool(params).await.unwrap();
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     eventually("progress arrived", || {
         seen.0.lock().unwrap().last().map(|(p, _)| *p) == Some((3 * 1024 * 1024) as f64)
     })
@@ -586,5 +577,5 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
             json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
 }

@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::openssh::{Forwarder, HostEnv, Login};
 use testkit::ssh::ExpectKey;
-use testkit::{Mcp, is_error, structured, text, write_private};
+use testkit::{Mcp, assert_ok, is_error, structured, text, write_private};
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
@@ -39,7 +39,7 @@ async fn exec_reports_exit_codes_and_keeps_stderr_apart() {
     let mcp = env.server().await;
 
     let r = mcp.exec("echo hello; id -un; hostname").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["stdout"], "hello\nroot\npve\n");
     assert_eq!(s["stderr"], "");
@@ -275,7 +275,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
             json!({"local_path": local, "remote_path": "/root/xfer/big.bin", "permissions": "4755"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["bytes_transferred"], data.len() as u64);
     let (_, sum, _) = env.oob("sha256sum /root/xfer/big.bin").await;
     assert_eq!(
@@ -291,7 +291,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
             json!({"local_path": local, "remote_path": "/root/xfer/secret.bin", "permissions": "600"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, mode, _) = env.oob("stat -c %a /root/xfer/secret.bin").await;
     assert_eq!(mode.trim(), "600");
 
@@ -302,7 +302,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
             json!({"remote_path": "/root/xfer/big.bin", "local_path": back}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(
         sha256_hex(&std::fs::read(&back).unwrap()),
         sha256_hex(&data)
@@ -349,7 +349,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
             json!({"local_path": other, "remote_path": "/root/xfer/big.bin", "overwrite": true}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, out, _) = env
         .oob("stat -c %a /root/xfer/big.bin; cat /root/xfer/big.bin")
         .await;
@@ -407,7 +407,7 @@ async fn logs_in_with_a_key_a_password_and_an_encrypted_key() {
     };
     let mcp = env.server_with(&with(Some("correct horse")), &[]).await;
     let r = mcp.exec("echo encrypted key works").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "encrypted key works\n");
 
     let mcp = env.server_with(&with(Some("wrong horse")), &[]).await;
@@ -494,7 +494,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
         .await
         .exec("echo learned")
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let recorded = std::fs::read_to_string(&learned).unwrap();
     let new_key = env.host.host_key().to_openssh().unwrap();
     let new_key_data = new_key.split_whitespace().nth(1).unwrap();
@@ -509,7 +509,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
         .await
         .exec("true")
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -616,6 +616,6 @@ async fn the_next_call_works_after_the_host_was_stopped_and_started() {
     );
     fwd.retarget(env.host.port());
     let r = mcp.exec("echo after").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after\n");
 }

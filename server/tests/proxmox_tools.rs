@@ -4,7 +4,7 @@ use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use sha2::Digest;
 use testkit::component::{self, Env, start_proxmox};
-use testkit::{assert_ok, is_error, structured, text};
+use testkit::{assert_ok, failed, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -242,8 +242,7 @@ async fn status_of_running_stopped_and_absent_containers() {
         .await;
     assert_eq!(structured(&r)["status"], "stopped");
     let r = on(&env, "proxmox_container_status", 999).await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["error"], "Container 999 not found");
     assert_eq!(
         s["suggestion"],
@@ -330,8 +329,7 @@ async fn exec_reports_like_ssh_exec_and_handles_hostile_commands() {
 async fn exec_on_stopped_and_absent_containers_says_what_to_do() {
     let env = env().await;
     let r = exec(&env, json!(101), "true").await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["error"], "Container 101 is not running");
     assert!(
         s["suggestion"]
@@ -371,8 +369,7 @@ async fn a_timed_out_exec_ends_the_command_in_the_container() {
             json!({"ctid": 100, "command": "echo started; sleep 60", "timeout": 1}),
         )
         .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["timeout_reached"], true);
     assert_eq!(s["stdout"], "started\n");
     assert_eq!(s["exit_code"], Value::Null);
@@ -402,8 +399,7 @@ async fn start_and_stop_report_what_really_happened() {
     );
     // Already running.
     let r = on(&env, "proxmox_start_container", 101).await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["error"], "Container 101 is already running");
     assert_eq!(s["detail"], "CT 101 already running");
     // Stop, then stop again.
@@ -497,8 +493,7 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let src = env.dir.path().join("app.conf");
     std::fs::write(&src, "port=9090\n").unwrap();
     let r = upload(&env, &src, "/etc/app/app.conf", json!({})).await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(
         s["error"],
         "File already exists in container: /etc/app/app.conf"
@@ -543,8 +538,7 @@ async fn pct_failures_that_exit_0_are_caught() {
     std::fs::write(&src, "x").unwrap();
     // Missing directory: refused by the check (and pct push would exit 0 here).
     let r = upload(&env, &src, "/no/such/dir/f.txt", json!({})).await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(
         s["error"],
         "Directory does not exist in container 100: /no/such/dir"

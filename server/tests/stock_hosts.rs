@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use testkit::mcp::serve_in_process;
 use testkit::openssh::{HostEnv, Login};
-use testkit::{is_error, structured, text};
+use testkit::{assert_ok, failed, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
@@ -24,7 +24,7 @@ async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
             json!({"local_path": src, "remote_path": "/tmp/a.txt"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let commands: Vec<String> = (0..12).map(|i| format!("sleep 1; echo {i}")).collect();
     let calls = commands.iter().map(|c| mcp.exec(c));
     let results = futures::future::join_all(calls).await;
@@ -126,7 +126,7 @@ async fn standard_input_is_closed() {
             json!({"command": "cat; echo after-cat", "timeout": 20}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after-cat\n");
     let r = mcp
         .call(
@@ -174,7 +174,7 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
             json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, stat, _) = env
         .oob("stat -c '%U:%G %a' /etc/app/app.conf; cat /etc/app/app.conf; ls -a /etc/app")
         .await;
@@ -186,7 +186,7 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
             json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, stat, _) = env.oob("stat -c '%U:%G %a' /etc/app/app.conf").await;
     assert_eq!(stat, "app:app 600\n");
 }
@@ -216,7 +216,7 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
             json!({"remote_path": "/tmp/link", "local_path": env.dir.path().join("via-link")}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(
         std::fs::read(env.dir.path().join("via-link")).unwrap(),
         b"real\n"
@@ -271,7 +271,7 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
     assert_eq!(content, "original\n");
     // The next call reconnects and removes the temp the lost connection left.
     let r = mcp.exec("echo back").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, left, _) = env.oob("ls -a /root | grep -c mcp-upload || true").await;
     assert_eq!(left.trim(), "0", "temp files left");
 }
@@ -301,7 +301,7 @@ async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() 
     assert!(error.contains("did not answer"), "{error}");
     // A new connection serves the next call.
     let r = mcp.exec("echo again").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "again\n");
     env.oob("pkill -CONT -f '^sshd: root@notty'").await;
 }
@@ -324,8 +324,7 @@ async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
         env.oob("pkill -KILL -f '^sshd: root@notty'").await
     };
     let (r, _) = tokio::join!(call, cut);
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert!(
         s["error"].as_str().unwrap().contains("connection was lost"),
         "{s}"
@@ -333,7 +332,7 @@ async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
     // sshd's death does not end the command (no pty): it lives on, under pid 1.
     assert!(!env.processes("sleep 47").await.trim().is_empty());
     let r = mcp.exec("echo next").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     env.gone_within("sleep 47", Duration::from_secs(5))
         .await
         .expect("the orphaned command was ended over the new connection");
@@ -397,7 +396,7 @@ async fn the_wrapper_needs_nothing_of_the_login_shell_and_carries_the_command_on
     assert_eq!(code, 0, "{err}");
     let mcp = env.server().await;
     let r = mcp.exec("echo 'one of a kind'").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "one of a kind\n");
     // The login shell saw the wrapper's `exec /bin/sh` and then the command, once.
     let (_, log, _) = env.oob("cat /tmp/oddsh.log").await;

@@ -95,6 +95,13 @@ pub fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
 }
 
+/// Asserts that `r` is an error result; returns its structured content.
+#[track_caller]
+pub fn failed(r: &CallToolResult) -> Value {
+    assert!(is_error(r), "{}", text(r));
+    structured(r)
+}
+
 /// Asserts that `r` is no error, showing its text if it is.
 #[track_caller]
 pub fn assert_ok(r: &CallToolResult) {
