@@ -407,10 +407,7 @@ async fn paths_are_passed_literally(
 
     // ssh_upload_file to a relative remote path (the home): a leading '-' stays a name.
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": payload, "permissions": "640"}),
-        )
+        .upload(&local, payload, json!({"permissions": "640"}))
         .await;
     assert!(!is_error(&r), "upload {payload:?}: {}", text(&r));
     let landed: Vec<String> = env
@@ -424,12 +421,7 @@ async fn paths_are_passed_literally(
 
     // ssh_download_file of that name, to a local name carrying the payload too.
     let back = env.dir.path().join(format!("out-{payload}"));
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": payload, "local_path": back}),
-        )
-        .await;
+    let r = env.download(payload, &back, json!({})).await;
     assert!(!is_error(&r), "download {payload:?}: {}", text(&r));
     assert_eq!(std::fs::read(&back).unwrap(), content);
 

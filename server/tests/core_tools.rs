@@ -48,12 +48,7 @@ async fn exec_reports_streams_and_exit_code_in_text_and_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_ends_the_remote_command() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo started; sleep 60", "timeout": 1}),
-        )
-        .await;
+    let r = env.exec_within("echo started; sleep 60", 1).await;
     let s = failed(&r);
     assert_eq!(s["timeout_reached"], true, "{s}");
     assert_eq!(s["stdout"], "started\n", "partial output is returned");
@@ -278,10 +273,7 @@ async fn upload_and_download_round_trip_a_binary_file() {
     std::fs::write(&local, &data).unwrap();
     let remote = "/tmp/up load 'q' é.bin";
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": remote, "permissions": "750"}),
-        )
+        .upload(&local, remote, json!({"permissions": "750"}))
         .await;
     assert_ok(&r);
     let s = structured(&r);
@@ -292,12 +284,7 @@ async fn upload_and_download_round_trip_a_binary_file() {
     assert_eq!(mode, 0o750);
 
     let back = env.dir.path().join("back.bin");
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": remote, "local_path": back}),
-        )
-        .await;
+    let r = env.download(remote, &back, json!({})).await;
     assert_ok(&r);
     assert_eq!(
         sha2::Sha256::digest(std::fs::read(&back).unwrap()),
@@ -330,12 +317,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
         .fs
         .write_file("/root/app.conf", b"old", 0o600)
         .unwrap();
-    let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/app.conf"}),
-        )
-        .await;
+    let r = env.upload(&local, "/root/app.conf", json!({})).await;
     let s = failed(&r);
     assert!(
         s["error"]
@@ -348,10 +330,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"old");
 
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/app.conf", "overwrite": true}),
-        )
+        .upload(&local, "/root/app.conf", json!({"overwrite": true}))
         .await;
     assert_ok(&r);
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"new");
@@ -362,19 +341,11 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     );
 
     // Download onto an existing local file.
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/etc/hostname", "local_path": local}),
-        )
-        .await;
+    let r = env.download("/etc/hostname", &local, json!({})).await;
     assert!(is_error(&r));
     assert_eq!(std::fs::read(&local).unwrap(), b"new");
     let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/etc/hostname", "local_path": local, "overwrite": true}),
-        )
+        .download("/etc/hostname", &local, json!({"overwrite": true}))
         .await;
     assert!(!is_error(&r));
     assert_eq!(std::fs::read(&local).unwrap(), b"pve\n");
@@ -392,12 +363,7 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
     let small = env.dir.path().join("small.bin");
     std::fs::write(&small, b"small").unwrap();
     let before = env.host().host_files();
-    let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": big, "remote_path": "/tmp/big.bin"}),
-        )
-        .await;
+    let r = env.upload(&big, "/tmp/big.bin", json!({})).await;
     assert!(is_error(&r));
     assert!(
         structured(&r)["error"]
@@ -413,10 +379,7 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
         .write_file("/tmp/remote-big", &[0u8; 1001], 0o644)
         .unwrap();
     let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/remote-big", "local_path": env.dir.path().join("x")}),
-        )
+        .download("/tmp/remote-big", env.dir.path().join("x"), json!({}))
         .await;
     assert!(is_error(&r));
     assert!(!env.dir.path().join("x").exists());
@@ -549,10 +512,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
             ..Default::default()
         });
         let r = env
-            .call(
-                "ssh_upload_file",
-                json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
-            )
+            .upload(&src, "/tmp/keep.txt", json!({"overwrite": true}))
             .await;
         assert!(is_error(&r), "{kind:?}: {}", text(&r));
         let error = structured(&r)["error"].as_str().unwrap().to_string();
@@ -572,10 +532,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
     }
     // The next transfer works.
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
-        )
+        .upload(&src, "/tmp/keep.txt", json!({"overwrite": true}))
         .await;
     assert_ok(&r);
 }

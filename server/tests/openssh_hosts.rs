@@ -77,12 +77,7 @@ async fn exec_reports_exit_codes_and_keeps_stderr_apart() {
 /// before the command would have ended.
 async fn timed_out(mcp: &Mcp, command: &str) -> serde_json::Value {
     let started = Instant::now();
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": command, "timeout": 2}),
-        )
-        .await;
+    let r = mcp.exec_within(command, 2).await;
     let took = started.elapsed();
     assert!(is_error(&r), "{command}: {}", text(&r));
     let s = structured(&r);
@@ -270,10 +265,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     std::fs::write(&local, &data).unwrap();
 
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/xfer/big.bin", "permissions": "4755"}),
-        )
+        .upload(&local, "/root/xfer/big.bin", json!({"permissions": "4755"}))
         .await;
     assert_ok(&r);
     assert_eq!(structured(&r)["bytes_transferred"], data.len() as u64);
@@ -286,9 +278,10 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     assert_eq!(mode.trim(), "4755");
 
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/xfer/secret.bin", "permissions": "600"}),
+        .upload(
+            &local,
+            "/root/xfer/secret.bin",
+            json!({"permissions": "600"}),
         )
         .await;
     assert_ok(&r);
@@ -296,12 +289,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     assert_eq!(mode.trim(), "600");
 
     let back = env.dir.path().join("back.bin");
-    let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/root/xfer/big.bin", "local_path": back}),
-        )
-        .await;
+    let r = mcp.download("/root/xfer/big.bin", &back, json!({})).await;
     assert_ok(&r);
     assert_eq!(
         sha256_hex(&std::fs::read(&back).unwrap()),
@@ -319,12 +307,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     // Overwrite refused, both ways; the originals are intact.
     let other = env.dir.path().join("other.bin");
     std::fs::write(&other, b"another file\n").unwrap();
-    let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": other, "remote_path": "/root/xfer/big.bin"}),
-        )
-        .await;
+    let r = mcp.upload(&other, "/root/xfer/big.bin", json!({})).await;
     assert!(is_error(&r));
     assert!(error_of(&r).contains("already exists"), "{}", text(&r));
     let (_, sum, _) = env.oob("sha256sum /root/xfer/big.bin").await;
@@ -333,10 +316,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
         Some(sha256_hex(&data).as_str())
     );
     let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/root/xfer/secret.bin", "local_path": other}),
-        )
+        .download("/root/xfer/secret.bin", &other, json!({}))
         .await;
     assert!(is_error(&r));
     assert!(error_of(&r).contains("already exists"), "{}", text(&r));
@@ -344,10 +324,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
 
     // With overwrite=true and no permissions, the replaced file keeps its mode.
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": other, "remote_path": "/root/xfer/big.bin", "overwrite": true}),
-        )
+        .upload(&other, "/root/xfer/big.bin", json!({"overwrite": true}))
         .await;
     assert_ok(&r);
     let (_, out, _) = env
@@ -528,17 +505,12 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
         let remote = format!("/root/small{round}.txt");
         let r = match *tool {
             "exec" => mcp.exec("echo two").await,
-            "upload" => {
-                mcp.call(
-                    "ssh_upload_file",
-                    json!({"local_path": local, "remote_path": remote}),
-                )
-                .await
-            }
+            "upload" => mcp.upload(&local, &remote, json!({})).await,
             _ => {
-                mcp.call(
-                    "ssh_download_file",
-                    json!({"remote_path": "/root/small1.txt", "local_path": env.dir.path().join("back.txt")}),
+                mcp.download(
+                    "/root/small1.txt",
+                    env.dir.path().join("back.txt"),
+                    json!({}),
                 )
                 .await
             }

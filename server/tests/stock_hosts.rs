@@ -18,12 +18,7 @@ async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
     // The SFTP session holds a channel from now on.
     let src = env.dir.path().join("a.txt");
     std::fs::write(&src, "a\n").unwrap();
-    let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/a.txt"}),
-        )
-        .await;
+    let r = mcp.upload(&src, "/tmp/a.txt", json!({})).await;
     assert_ok(&r);
     let commands: Vec<String> = (0..12).map(|i| format!("sleep 1; echo {i}")).collect();
     let calls = commands.iter().map(|c| mcp.exec(c));
@@ -53,16 +48,14 @@ async fn sixty_four_parallel_mixed_calls_all_succeed() {
                 0 => mcp.exec("sleep 0.1").await,
                 1 => mcp.exec("true").await,
                 2 => {
-                    mcp.call(
-                        "ssh_upload_file",
-                        json!({"local_path": src, "remote_path": format!("/tmp/up-{i}.bin")}),
-                    )
-                    .await
+                    mcp.upload(&src, &format!("/tmp/up-{i}.bin"), json!({}))
+                        .await
                 }
                 _ => {
-                    mcp.call(
-                        "ssh_download_file",
-                        json!({"remote_path": "/tmp/down.bin", "local_path": dir.join(format!("down-{i}.bin"))}),
+                    mcp.download(
+                        "/tmp/down.bin",
+                        dir.join(format!("down-{i}.bin")),
+                        json!({}),
                     )
                     .await
                 }
@@ -120,20 +113,10 @@ async fn a_flooding_command_is_ended_at_its_timeout_and_other_calls_survive() {
 async fn standard_input_is_closed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "cat; echo after-cat", "timeout": 20}),
-        )
-        .await;
+    let r = mcp.exec_within("cat; echo after-cat", 20).await;
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after-cat\n");
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "read x; echo \"read=$?\"", "timeout": 20}),
-        )
-        .await;
+    let r = mcp.exec_within("read x; echo \"read=$?\"", 20).await;
     assert_eq!(structured(&r)["stdout"], "read=1\n");
 }
 
@@ -141,12 +124,7 @@ async fn standard_input_is_closed() {
 async fn a_background_child_holding_stdout_does_not_hold_the_call() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "sleep 37 & echo started; exit 4", "timeout": 30}),
-        )
-        .await;
+    let r = mcp.exec_within("sleep 37 & echo started; exit 4", 30).await;
     let s = structured(&r);
     assert_eq!(s["exit_code"], 4, "{s}");
     assert_eq!(s["timeout_reached"], false, "{s}");
@@ -169,10 +147,7 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
     let src = env.dir.path().join("app.conf");
     std::fs::write(&src, "new\n").unwrap();
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true}),
-        )
+        .upload(&src, "/etc/app/app.conf", json!({"overwrite": true}))
         .await;
     assert_ok(&r);
     let (_, stat, _) = env
@@ -181,9 +156,10 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
     assert_eq!(stat, "app:app 640\nnew\n.\n..\napp.conf\n");
     // Asked-for permissions win over the old mode; the owner stays.
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
+        .upload(
+            &src,
+            "/etc/app/app.conf",
+            json!({"overwrite": true, "permissions": "600"}),
         )
         .await;
     assert_ok(&r);
@@ -200,21 +176,13 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
         .await;
     assert_eq!(code, 0);
     let local = env.dir.path().join("fifo-copy");
-    let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/fifo", "local_path": local}),
-        )
-        .await;
+    let r = mcp.download("/tmp/fifo", &local, json!({})).await;
     assert!(is_error(&r));
     assert!(text(&r).contains("not a regular file"), "{}", text(&r));
     assert!(!local.exists());
     // The SFTP server is not wedged: the next transfer works; a link is read through.
     let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/link", "local_path": env.dir.path().join("via-link")}),
-        )
+        .download("/tmp/link", env.dir.path().join("via-link"), json!({}))
         .await;
     assert_ok(&r);
     assert_eq!(
@@ -225,10 +193,7 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
     let src = env.dir.path().join("new");
     std::fs::write(&src, "new\n").unwrap();
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/link", "overwrite": true}),
-        )
+        .upload(&src, "/tmp/link", json!({"overwrite": true}))
         .await;
     assert!(is_error(&r));
     assert!(text(&r).contains("symbolic link"), "{}", text(&r));
@@ -286,12 +251,7 @@ async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() 
     let (code, _, _) = env.oob("pkill -STOP -f '^sshd: root@notty'").await;
     assert_eq!(code, 0);
     let started = Instant::now();
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo hi", "timeout": 5}),
-        )
-        .await;
+    let r = mcp.exec_within("echo hi", 5).await;
     println!(
         "the call on a hung connection returned after {:?}",
         started.elapsed()
@@ -402,12 +362,7 @@ async fn the_wrapper_needs_nothing_of_the_login_shell_and_carries_the_command_on
     let (_, log, _) = env.oob("cat /tmp/oddsh.log").await;
     assert_eq!(log, "exec /bin/sh\n---\necho 'one of a kind'\n---\n");
     // A time-out still ends the command: the end script needs no login-shell syntax.
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "sleep 71", "timeout": 1}),
-        )
-        .await;
+    let r = mcp.exec_within("sleep 71", 1).await;
     let s = structured(&r);
     assert!(
         s["error"].as_str().unwrap().ends_with("and was ended"),

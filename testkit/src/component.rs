@@ -1,6 +1,8 @@
 //! The MCP server in process against a fake node on 127.0.0.1:0, driven by a real rmcp
 //! client over an in-memory duplex pipe.
 
+use std::path::Path;
+
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
 use fake_pve::node::TestNode;
@@ -105,5 +107,30 @@ impl Env {
     /// One tool call, bounded by [`crate::CALL_BOUND`].
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         crate::mcp::call(&self.client, tool, args).await
+    }
+
+    /// [`crate::mcp::exec_within`] on this server.
+    pub async fn exec_within(&self, command: &str, timeout: u64) -> CallToolResult {
+        crate::mcp::exec_within(&self.client, command, timeout).await
+    }
+
+    /// [`crate::mcp::upload`] on this server.
+    pub async fn upload(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        extra: Value,
+    ) -> CallToolResult {
+        crate::mcp::upload(&self.client, local, remote, extra).await
+    }
+
+    /// [`crate::mcp::download`] on this server.
+    pub async fn download(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        extra: Value,
+    ) -> CallToolResult {
+        crate::mcp::download(&self.client, remote, local, extra).await
     }
 }
