@@ -515,9 +515,7 @@ async fn a_command_is_the_shell_s_to_interpret(#[case] command: &str, #[case] st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_marker_check_sees_a_marker() {
     let env = env().await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "touch MARK"}))
-        .await;
+    let r = env.exec("touch MARK").await;
     assert_ok(&r);
     assert_eq!(
         markers(&env, &[]).len(),

@@ -9,12 +9,7 @@ use testkit::{assert_ok, eventually, failed, is_error, structured, text};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo hi; echo oops >&2; exit 3"}),
-        )
-        .await;
+    let r = env.exec("echo hi; echo oops >&2; exit 3").await;
     assert!(is_error(&r), "a non-zero exit is an error result");
     assert_eq!(
         text(&r),
@@ -79,24 +74,14 @@ async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
     assert!(out.starts_with("1\n2\n3\n"), "{out}");
     assert!(out.ends_with("19999\n20000\n"), "{out}");
     assert!(out.contains("characters omitted"), "{out}");
-    let t = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "seq 1 20000; exit 4"}),
-        )
-        .await;
+    let t = env.exec("seq 1 20000; exit 4").await;
     assert!(text(&t).ends_with("=== EXIT CODE: 4 ===\n"), "{}", text(&t));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_are_not_utf8_are_flagged() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": r"printf 'ok \377\376\n'"}),
-        )
-        .await;
+    let r = env.exec(r"printf 'ok \377\376\n'").await;
     assert!(!is_error(&r));
     let s = structured(&r);
     assert_eq!(s["stdout"], "ok \u{FFFD}\u{FFFD}\n");
@@ -138,19 +123,14 @@ async fn calls_run_concurrently_on_one_connection() {
     let env = std::sync::Arc::new(start().await);
     let slow = {
         let env = env.clone();
-        tokio::spawn(async move {
-            env.call("ssh_exec_command", json!({"command": "sleep 2; echo slow"}))
-                .await
-        })
+        tokio::spawn(async move { env.exec("sleep 2; echo slow").await })
     };
     // The slow call is running on the host before the quick one is made.
     eventually("sleep runs", || {
         env.host().running().iter().any(|p| p.args == "sleep 2")
     })
     .await;
-    let quick = env
-        .call("ssh_exec_command", json!({"command": "echo quick"}))
-        .await;
+    let quick = env.exec("echo quick").await;
     assert_eq!(structured(&quick)["stdout"], "quick\n");
     assert!(
         env.host().running().iter().any(|p| p.args == "sleep 2"),
@@ -163,15 +143,11 @@ async fn calls_run_concurrently_on_one_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_call_reconnects_after_the_connection_dropped() {
     let env = start().await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo one"}))
-        .await;
+    let r = env.exec("echo one").await;
     assert_eq!(structured(&r)["stdout"], "one\n");
     env.host().drop_connections();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo two"}))
-        .await;
+    let r = env.exec("echo two").await;
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "two\n");
 }
@@ -184,9 +160,7 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "true"}))
-        .await;
+    let r = env.exec("true").await;
     let s = failed(&r);
     let err = s["error"].as_str().unwrap();
     assert!(
@@ -203,9 +177,7 @@ async fn host_keys_are_checked() {
         other.public_key().to_openssh().unwrap()
     );
     std::fs::write(&env.known_hosts, line).unwrap();
-    let r = env
-        .call("ssh_exec_command", json!({"command": "true"}))
-        .await;
+    let r = env.exec("true").await;
     let err = structured(&r)["error"].as_str().unwrap().to_string();
     assert!(err.contains("CHANGED") && err.contains("line 2"), "{err}");
     assert!(
@@ -220,9 +192,7 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo ok"}))
-        .await;
+    let r = env.exec("echo ok").await;
     assert_ok(&r);
     let learned = std::fs::read_to_string(&env.known_hosts).unwrap();
     assert!(learned.contains(&format!(
@@ -238,9 +208,7 @@ async fn password_login_and_a_wrong_password() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "whoami"}))
-        .await;
+    let r = env.exec("whoami").await;
     assert_eq!(structured(&r)["stdout"], "root\n");
 
     let bad = start_with(Options {

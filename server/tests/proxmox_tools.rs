@@ -569,10 +569,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
     let env = env().await;
     // pct itself, through ssh_exec_command: exit 0 and a message.
     let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo x > /tmp/src; pct push 100 /tmp/src /no/dir/f; echo rc=$?; rm /tmp/src"}),
-        )
+        .exec("echo x > /tmp/src; pct push 100 /tmp/src /no/dir/f; echo rc=$?; rm /tmp/src")
         .await;
     let s = structured(&r);
     assert_eq!(s["stdout"], "rc=0\n");

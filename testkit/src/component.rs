@@ -109,6 +109,12 @@ impl Env {
         crate::mcp::call(&self.client, tool, args).await
     }
 
+    /// ssh_exec_command of `command`, with the default timeout.
+    pub async fn exec(&self, command: &str) -> CallToolResult {
+        let args = serde_json::json!({ "command": command });
+        self.call("ssh_exec_command", args).await
+    }
+
     /// [`crate::mcp::exec_within`] on this server.
     pub async fn exec_within(&self, command: &str, timeout: u64) -> CallToolResult {
         crate::mcp::exec_within(&self.client, command, timeout).await
