@@ -288,8 +288,7 @@ async fn accepted_by_validation(#[case] tool: &str, #[case] change: Value) {
     let env = unreachable_env().await;
     let mut a = args(tool, change.clone());
     if a["local_path"] == "/nonexistent/in" {
-        let local = env.dir.path().join("in");
-        std::fs::write(&local, b"data").unwrap();
+        let local = env.local_file("in", b"data");
         a["local_path"] = json!(local);
     }
     let r = env.call(tool, a).await;

@@ -237,8 +237,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 async fn upload_and_download_round_trip_a_binary_file() {
     let env = start().await;
     let data = random_bytes(5 * 1024 * 1024 + 123);
-    let local = env.dir.path().join("data with spaces 'q' é.bin");
-    std::fs::write(&local, &data).unwrap();
+    let local = env.local_file("data with spaces 'q' é.bin", &data);
     let remote = "/tmp/up load 'q' é.bin";
     let r = env
         .upload(&local, remote, json!({"permissions": "750"}))
@@ -278,8 +277,7 @@ async fn upload_and_download_round_trip_a_binary_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     let env = start().await;
-    let local = env.dir.path().join("new.txt");
-    std::fs::write(&local, b"new").unwrap();
+    let local = env.local_file("new.txt", b"new");
     env.host()
         .state()
         .fs
@@ -326,10 +324,8 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
         ..Options::default()
     })
     .await;
-    let big = env.dir.path().join("big.bin");
-    std::fs::write(&big, random_bytes(1001)).unwrap();
-    let small = env.dir.path().join("small.bin");
-    std::fs::write(&small, b"small").unwrap();
+    let big = env.local_file("big.bin", random_bytes(1001));
+    let small = env.local_file("small.bin", b"small");
     let before = env.host().host_files();
     let r = env.upload(&big, "/tmp/big.bin", json!({})).await;
     assert!(is_error(&r));
@@ -428,8 +424,7 @@ async fn transfers_report_progress_when_asked() {
     let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
     let seen = ProgressClient::default();
     let (client, _serving) = serve_in_process(server, seen.clone()).await;
-    let local = env.dir.path().join("progress.bin");
-    std::fs::write(&local, random_bytes(3 * 1024 * 1024)).unwrap();
+    let local = env.local_file("progress.bin", random_bytes(3 * 1024 * 1024));
     let mut meta = rmcp::model::RequestMetaObject::new();
     meta.set_progress_token(rmcp::model::ProgressToken(
         rmcp::model::NumberOrString::Number(7),
@@ -469,8 +464,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
         .fs
         .write_file("/tmp/keep.txt", b"original\n", 0o644)
         .unwrap();
-    let src = env.dir.path().join("new.txt");
-    std::fs::write(&src, vec![b'n'; 300_000]).unwrap();
+    let src = env.local_file("new.txt", vec![b'n'; 300_000]);
     for kind in [SftpFaultKind::NoSpace, SftpFaultKind::PermissionDenied] {
         env.host().set_faults(Faults {
             sftp: Some(SftpFault {

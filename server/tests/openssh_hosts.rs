@@ -261,8 +261,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     let mcp = env.server().await;
     assert_eq!(env.oob("mkdir -p /root/xfer").await.0, 0);
     let data = random_bytes(20 * 1024 * 1024 + 7);
-    let local = env.dir.path().join("big.bin");
-    std::fs::write(&local, &data).unwrap();
+    let local = env.local_file("big.bin", &data);
 
     let r = mcp
         .upload(&local, "/root/xfer/big.bin", json!({"permissions": "4755"}))
@@ -305,8 +304,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     }
 
     // Overwrite refused, both ways; the originals are intact.
-    let other = env.dir.path().join("other.bin");
-    std::fs::write(&other, b"another file\n").unwrap();
+    let other = env.local_file("other.bin", b"another file\n");
     let r = mcp.upload(&other, "/root/xfer/big.bin", json!({})).await;
     assert!(is_error(&r));
     assert!(error_of(&r).contains("already exists"), "{}", text(&r));
@@ -494,8 +492,7 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     assert_eq!(structured(&mcp.exec("echo one").await)["stdout"], "one\n");
-    let local = env.dir.path().join("small.txt");
-    std::fs::write(&local, b"small\n").unwrap();
+    let local = env.local_file("small.txt", b"small\n");
 
     for (round, tool) in ["exec", "upload", "download"].iter().enumerate() {
         // End the server's connection on the host: its sshd processes die, the

@@ -452,8 +452,7 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
     let data: Vec<u8> = (0..5 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let src = env.dir.path().join("blob.bin");
-    std::fs::write(&src, &data).unwrap();
+    let src = env.local_file("blob.bin", &data);
     let r = upload(&env, &src, "/root/blob.bin", json!({})).await;
     assert_ok(&r);
     let s = structured(&r);
@@ -490,8 +489,7 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let env = env().await;
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "port=9090\n").unwrap();
+    let src = env.local_file("app.conf", "port=9090\n");
     let r = upload(&env, &src, "/etc/app/app.conf", json!({})).await;
     let s = failed(&r);
     assert_eq!(
@@ -534,8 +532,7 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pct_failures_that_exit_0_are_caught() {
     let env = env().await;
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, "x").unwrap();
+    let src = env.local_file("f.txt", "x");
     // Missing directory: refused by the check (and pct push would exit 0 here).
     let r = upload(&env, &src, "/no/such/dir/f.txt", json!({})).await;
     let s = failed(&r);
@@ -582,8 +579,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
 
     // The tool: a slow target check is overtaken by the directory's removal.
     in_container(&env, 100, |fs| fs.mkdir_all("/srv/drop", 0o755)).unwrap();
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, vec![b'z'; 300_000]).unwrap();
+    let src = env.local_file("f.txt", vec![b'z'; 300_000]);
     // Every command starts late, so the directory is gone before pct push runs.
     env.host().set_faults(fake_pve::host::Faults {
         latency: std::time::Duration::from_millis(150),
@@ -629,8 +625,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interpreted() {
     let env = env().await;
-    let src = env.dir.path().join("weird.txt");
-    std::fs::write(&src, "content\n").unwrap();
+    let src = env.local_file("weird.txt", "content\n");
     for name in [
         "/root/with space.txt",
         "/root/it's \"quoted\".txt",
@@ -705,8 +700,7 @@ async fn download_size_limit_is_checked_in_the_container_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
     let env = env().await;
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, "x").unwrap();
+    let src = env.local_file("f.txt", "x");
     // Connect first; then pct push hangs, the connection drops under it, and logins
     // are refused, so nothing can be cleaned up for now.
     let r = on(&env, "proxmox_container_status", 100).await;
@@ -766,8 +760,7 @@ async fn use_case_health_check_across_running_containers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn use_case_deploy_a_config() {
     let env = env().await;
-    let src = env.dir.path().join("nginx.conf");
-    std::fs::write(&src, "user www-data;\nworker_processes 4;\n").unwrap();
+    let src = env.local_file("nginx.conf", "user www-data;\nworker_processes 4;\n");
     let r = upload(
         &env,
         &src,
@@ -847,8 +840,7 @@ async fn replacing_a_container_file_keeps_its_owner_group_and_mode() {
         fs.write_file("/root/app.conf", b"old\n", 0o640).unwrap();
         fs.set_owner("/root/app.conf", Some(33), Some(33)).unwrap();
     }
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "new\n").unwrap();
+    let src = env.local_file("app.conf", "new\n");
     let r = upload(&env, &src, "/root/app.conf", json!({"overwrite": true})).await;
     assert_ok(&r);
     assert_eq!(

@@ -16,8 +16,7 @@ async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     // The SFTP session holds a channel from now on.
-    let src = env.dir.path().join("a.txt");
-    std::fs::write(&src, "a\n").unwrap();
+    let src = env.local_file("a.txt", "a\n");
     let r = mcp.upload(&src, "/tmp/a.txt", json!({})).await;
     assert_ok(&r);
     let commands: Vec<String> = (0..12).map(|i| format!("sleep 1; echo {i}")).collect();
@@ -34,8 +33,7 @@ async fn sixty_four_parallel_mixed_calls_all_succeed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     let payload = vec![b'z'; 200_000];
-    let src = env.dir.path().join("up.bin");
-    std::fs::write(&src, &payload).unwrap();
+    let src = env.local_file("up.bin", &payload);
     let (code, _, _) = env.oob("head -c 100000 /dev/zero > /tmp/down.bin").await;
     assert_eq!(code, 0);
     let started = Instant::now();
@@ -144,8 +142,7 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
         .oob("useradd -r app && mkdir -p /etc/app && echo old > /etc/app/app.conf && chown app:app /etc/app/app.conf && chmod 640 /etc/app/app.conf")
         .await;
     assert_eq!(code, 0, "{err}");
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "new\n").unwrap();
+    let src = env.local_file("app.conf", "new\n");
     let r = mcp
         .upload(&src, "/etc/app/app.conf", json!({"overwrite": true}))
         .await;
@@ -190,8 +187,7 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
         b"real\n"
     );
     // Replacing a link would turn it into a plain file: refused, link and target kept.
-    let src = env.dir.path().join("new");
-    std::fs::write(&src, "new\n").unwrap();
+    let src = env.local_file("new", "new\n");
     let r = mcp
         .upload(&src, "/tmp/link", json!({"overwrite": true}))
         .await;
@@ -209,8 +205,7 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
     let mcp = env.server().await;
     let (code, _, _) = env.oob("echo original > /root/big.bin").await;
     assert_eq!(code, 0);
-    let src = env.dir.path().join("big.bin");
-    std::fs::write(&src, vec![7u8; 120 << 20]).unwrap();
+    let src = env.local_file("big.bin", vec![7u8; 120 << 20]);
     let upload = mcp.call(
         "ssh_upload_file",
         json!({"local_path": src, "remote_path": "/root/big.bin", "overwrite": true}),

@@ -92,6 +92,11 @@ pub async fn start_with(opts: Options) -> Env {
 }
 
 impl Env {
+    /// [`crate::local_file`] in this test's directory.
+    pub fn local_file(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        crate::local_file(&self.dir, name, contents)
+    }
+
     pub fn host(&self) -> &Host {
         self.fake.host()
     }

@@ -61,6 +61,13 @@ pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
     }
 }
 
+/// Writes `contents` to `name` in `dir`; returns its path.
+pub fn local_file(dir: &tempfile::TempDir, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
 /// Writes a private key file with mode 0600, as ssh and the server expect.
 pub fn write_private(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
