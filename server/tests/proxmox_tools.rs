@@ -4,7 +4,7 @@ use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use sha2::Digest;
 use testkit::component::{self, Env, start_proxmox};
-use testkit::{assert_ok, failed, is_error, structured, text};
+use testkit::{assert_ok, failed, failed_with, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -242,8 +242,7 @@ async fn status_of_running_stopped_and_absent_containers() {
         .await;
     assert_eq!(structured(&r)["status"], "stopped");
     let r = on(&env, "proxmox_container_status", 999).await;
-    let s = failed(&r);
-    assert_eq!(s["error"], "Container 999 not found");
+    let s = failed_with(&r, "Container 999 not found");
     assert_eq!(
         s["suggestion"],
         "Use proxmox_list_containers to see available containers"
@@ -329,8 +328,7 @@ async fn exec_reports_like_ssh_exec_and_handles_hostile_commands() {
 async fn exec_on_stopped_and_absent_containers_says_what_to_do() {
     let env = env().await;
     let r = exec(&env, json!(101), "true").await;
-    let s = failed(&r);
-    assert_eq!(s["error"], "Container 101 is not running");
+    let s = failed_with(&r, "Container 101 is not running");
     assert!(
         s["suggestion"]
             .as_str()
@@ -399,8 +397,7 @@ async fn start_and_stop_report_what_really_happened() {
     );
     // Already running.
     let r = on(&env, "proxmox_start_container", 101).await;
-    let s = failed(&r);
-    assert_eq!(s["error"], "Container 101 is already running");
+    let s = failed_with(&r, "Container 101 is already running");
     assert_eq!(s["detail"], "CT 101 already running");
     // Stop, then stop again.
     let r = on(&env, "proxmox_stop_container", 101).await;
@@ -491,11 +488,7 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let env = env().await;
     let src = env.local_file("app.conf", "port=9090\n");
     let r = upload(&env, &src, "/etc/app/app.conf", json!({})).await;
-    let s = failed(&r);
-    assert_eq!(
-        s["error"],
-        "File already exists in container: /etc/app/app.conf"
-    );
+    let s = failed_with(&r, "File already exists in container: /etc/app/app.conf");
     assert_eq!(
         s["suggestion"],
         "Set overwrite=true to replace existing file"
@@ -535,21 +528,16 @@ async fn pct_failures_that_exit_0_are_caught() {
     let src = env.local_file("f.txt", "x");
     // Missing directory: refused by the check (and pct push would exit 0 here).
     let r = upload(&env, &src, "/no/such/dir/f.txt", json!({})).await;
-    let s = failed(&r);
-    assert_eq!(
-        s["error"],
-        "Directory does not exist in container 100: /no/such/dir"
+    let s = failed_with(
+        &r,
+        "Directory does not exist in container 100: /no/such/dir",
     );
     assert!(s["suggestion"].as_str().unwrap().contains("mkdir -p"));
 
     // Missing file in the container.
     let dst = env.dir.path().join("missing.txt");
     let r = download(&env, 100, "/etc/nope", &dst).await;
-    assert!(is_error(&r));
-    assert_eq!(
-        structured(&r)["error"],
-        "File not found in container 100: /etc/nope"
-    );
+    failed_with(&r, "File not found in container 100: /etc/nope");
     assert!(!dst.exists(), "no local file written");
 
     // Stopped container.

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use fake_pve::node::{NodeBuilder, TestNode};
 
-pub use mcp::{CALL_BOUND, Mcp, assert_ok, failed, is_error, structured, text};
+pub use mcp::{CALL_BOUND, Mcp, assert_ok, failed, failed_with, is_error, structured, text};
 
 /// The password every test node accepts.
 pub const PASSWORD: &str = "pw-for-tests";

@@ -164,6 +164,15 @@ pub fn failed(r: &CallToolResult) -> Value {
     structured(r)
 }
 
+/// Asserts that `r` is an error result whose `error` is `error`; returns its
+/// structured content.
+#[track_caller]
+pub fn failed_with(r: &CallToolResult, error: &str) -> Value {
+    let s = failed(r);
+    assert_eq!(s["error"], error);
+    s
+}
+
 /// Asserts that `r` is no error, showing its text if it is.
 #[track_caller]
 pub fn assert_ok(r: &CallToolResult) {
