@@ -8,12 +8,11 @@
 //! a call that got past validation would end in an authentication error, not in the
 //! validation error that names the parameter.
 
-use fake_pve::fixture::Fixture;
 use fake_pve::host::Faults;
 use rstest::rstest;
 use serde_json::{Value, json};
-use testkit::component::{Env, Options, start_with};
-use testkit::{is_error, structured, text};
+use testkit::component::{Env, start_proxmox};
+use testkit::{assert_ok, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -31,12 +30,7 @@ ostype = "alpine"
 "#;
 
 async fn env() -> Env {
-    start_with(Options {
-        fixture: Fixture::parse(FIXTURE).unwrap(),
-        vars: vec![("ENABLE_PROXMOX", "true".into())],
-        ..Options::default()
-    })
-    .await
+    start_proxmox(FIXTURE, &[]).await
 }
 
 /// A server whose host refuses every login: only validation can answer.
@@ -294,8 +288,7 @@ async fn accepted_by_validation(#[case] tool: &str, #[case] change: Value) {
     let env = unreachable_env().await;
     let mut a = args(tool, change.clone());
     if a["local_path"] == "/nonexistent/in" {
-        let local = env.dir.path().join("in");
-        std::fs::write(&local, b"data").unwrap();
+        let local = env.local_file("in", b"data");
         a["local_path"] = json!(local);
     }
     let r = env.call(tool, a).await;
@@ -413,10 +406,7 @@ async fn paths_are_passed_literally(
 
     // ssh_upload_file to a relative remote path (the home): a leading '-' stays a name.
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": payload, "permissions": "640"}),
-        )
+        .upload(&local, payload, json!({"permissions": "640"}))
         .await;
     assert!(!is_error(&r), "upload {payload:?}: {}", text(&r));
     let landed: Vec<String> = env
@@ -430,12 +420,7 @@ async fn paths_are_passed_literally(
 
     // ssh_download_file of that name, to a local name carrying the payload too.
     let back = env.dir.path().join(format!("out-{payload}"));
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": payload, "local_path": back}),
-        )
-        .await;
+    let r = env.download(payload, &back, json!({})).await;
     assert!(!is_error(&r), "download {payload:?}: {}", text(&r));
     assert_eq!(std::fs::read(&back).unwrap(), content);
 
@@ -529,10 +514,8 @@ async fn a_command_is_the_shell_s_to_interpret(#[case] command: &str, #[case] st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_marker_check_sees_a_marker() {
     let env = env().await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "touch MARK"}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = env.exec("touch MARK").await;
+    assert_ok(&r);
     assert_eq!(
         markers(&env, &[]).len(),
         1,
@@ -545,7 +528,7 @@ async fn the_marker_check_sees_a_marker() {
                 json!({"ctid": ct, "command": "touch MARK"}),
             )
             .await;
-        assert!(!is_error(&r), "{}", text(&r));
+        assert_ok(&r);
         assert_eq!(
             markers(&env, &[ct]).len(),
             2,

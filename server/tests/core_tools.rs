@@ -4,17 +4,12 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::component::{Options, start, start_with};
 use testkit::mcp::serve_in_process;
-use testkit::{eventually, is_error, structured, text};
+use testkit::{assert_ok, eventually, failed, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo hi; echo oops >&2; exit 3"}),
-        )
-        .await;
+    let r = env.exec("echo hi; echo oops >&2; exit 3").await;
     assert!(is_error(&r), "a non-zero exit is an error result");
     assert_eq!(
         text(&r),
@@ -48,25 +43,13 @@ async fn exec_reports_streams_and_exit_code_in_text_and_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_ends_the_remote_command() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo started; sleep 60", "timeout": 1}),
-        )
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let r = env.exec_within("echo started; sleep 60", 1).await;
+    let s = failed(&r);
     assert_eq!(s["timeout_reached"], true, "{s}");
     assert_eq!(s["stdout"], "started\n", "partial output is returned");
     assert_eq!(s["exit_code"], json!(null));
     assert!(text(&r).contains("=== TIMEOUT:"), "{}", text(&r));
-    eventually("the remote sleep ended", || {
-        !env.host()
-            .running()
-            .iter()
-            .any(|p| p.args.contains("sleep 60"))
-    })
-    .await;
+    env.until_gone("the remote sleep ended", "sleep 60").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,24 +74,14 @@ async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
     assert!(out.starts_with("1\n2\n3\n"), "{out}");
     assert!(out.ends_with("19999\n20000\n"), "{out}");
     assert!(out.contains("characters omitted"), "{out}");
-    let t = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "seq 1 20000; exit 4"}),
-        )
-        .await;
+    let t = env.exec("seq 1 20000; exit 4").await;
     assert!(text(&t).ends_with("=== EXIT CODE: 4 ===\n"), "{}", text(&t));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_are_not_utf8_are_flagged() {
     let env = start().await;
-    let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": r"printf 'ok \377\376\n'"}),
-        )
-        .await;
+    let r = env.exec(r"printf 'ok \377\376\n'").await;
     assert!(!is_error(&r));
     let s = structured(&r);
     assert_eq!(s["stdout"], "ok \u{FFFD}\u{FFFD}\n");
@@ -150,19 +123,14 @@ async fn calls_run_concurrently_on_one_connection() {
     let env = std::sync::Arc::new(start().await);
     let slow = {
         let env = env.clone();
-        tokio::spawn(async move {
-            env.call("ssh_exec_command", json!({"command": "sleep 2; echo slow"}))
-                .await
-        })
+        tokio::spawn(async move { env.exec("sleep 2; echo slow").await })
     };
     // The slow call is running on the host before the quick one is made.
     eventually("sleep runs", || {
         env.host().running().iter().any(|p| p.args == "sleep 2")
     })
     .await;
-    let quick = env
-        .call("ssh_exec_command", json!({"command": "echo quick"}))
-        .await;
+    let quick = env.exec("echo quick").await;
     assert_eq!(structured(&quick)["stdout"], "quick\n");
     assert!(
         env.host().running().iter().any(|p| p.args == "sleep 2"),
@@ -175,16 +143,12 @@ async fn calls_run_concurrently_on_one_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_call_reconnects_after_the_connection_dropped() {
     let env = start().await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo one"}))
-        .await;
+    let r = env.exec("echo one").await;
     assert_eq!(structured(&r)["stdout"], "one\n");
     env.host().drop_connections();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo two"}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = env.exec("echo two").await;
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "two\n");
 }
 
@@ -196,11 +160,8 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "true"}))
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let r = env.exec("true").await;
+    let s = failed(&r);
     let err = s["error"].as_str().unwrap();
     assert!(
         err.contains("is not in") && err.contains("SHA256:"),
@@ -216,9 +177,7 @@ async fn host_keys_are_checked() {
         other.public_key().to_openssh().unwrap()
     );
     std::fs::write(&env.known_hosts, line).unwrap();
-    let r = env
-        .call("ssh_exec_command", json!({"command": "true"}))
-        .await;
+    let r = env.exec("true").await;
     let err = structured(&r)["error"].as_str().unwrap().to_string();
     assert!(err.contains("CHANGED") && err.contains("line 2"), "{err}");
     assert!(
@@ -233,10 +192,8 @@ async fn host_keys_are_checked() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "echo ok"}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = env.exec("echo ok").await;
+    assert_ok(&r);
     let learned = std::fs::read_to_string(&env.known_hosts).unwrap();
     assert!(learned.contains(&format!(
         "[127.0.0.1]:{} ssh-ed25519 ",
@@ -251,9 +208,7 @@ async fn password_login_and_a_wrong_password() {
         ..Options::default()
     })
     .await;
-    let r = env
-        .call("ssh_exec_command", json!({"command": "whoami"}))
-        .await;
+    let r = env.exec("whoami").await;
     assert_eq!(structured(&r)["stdout"], "root\n");
 
     let bad = start_with(Options {
@@ -282,16 +237,12 @@ fn random_bytes(n: usize) -> Vec<u8> {
 async fn upload_and_download_round_trip_a_binary_file() {
     let env = start().await;
     let data = random_bytes(5 * 1024 * 1024 + 123);
-    let local = env.dir.path().join("data with spaces 'q' é.bin");
-    std::fs::write(&local, &data).unwrap();
+    let local = env.local_file("data with spaces 'q' é.bin", &data);
     let remote = "/tmp/up load 'q' é.bin";
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": remote, "permissions": "750"}),
-        )
+        .upload(&local, remote, json!({"permissions": "750"}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["bytes_transferred"], data.len() as u64);
     assert_eq!(s["permissions"], "750");
@@ -300,13 +251,8 @@ async fn upload_and_download_round_trip_a_binary_file() {
     assert_eq!(mode, 0o750);
 
     let back = env.dir.path().join("back.bin");
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": remote, "local_path": back}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = env.download(remote, &back, json!({})).await;
+    assert_ok(&r);
     assert_eq!(
         sha2::Sha256::digest(std::fs::read(&back).unwrap()),
         sha2::Sha256::digest(&data)
@@ -331,21 +277,14 @@ async fn upload_and_download_round_trip_a_binary_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     let env = start().await;
-    let local = env.dir.path().join("new.txt");
-    std::fs::write(&local, b"new").unwrap();
+    let local = env.local_file("new.txt", b"new");
     env.host()
         .state()
         .fs
         .write_file("/root/app.conf", b"old", 0o600)
         .unwrap();
-    let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/app.conf"}),
-        )
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let r = env.upload(&local, "/root/app.conf", json!({})).await;
+    let s = failed(&r);
     assert!(
         s["error"]
             .as_str()
@@ -357,12 +296,9 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"old");
 
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/app.conf", "overwrite": true}),
-        )
+        .upload(&local, "/root/app.conf", json!({"overwrite": true}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"new");
     assert_eq!(
         env.host().state().fs.stat("/root/app.conf").unwrap().mode,
@@ -371,19 +307,11 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
     );
 
     // Download onto an existing local file.
-    let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/etc/hostname", "local_path": local}),
-        )
-        .await;
+    let r = env.download("/etc/hostname", &local, json!({})).await;
     assert!(is_error(&r));
     assert_eq!(std::fs::read(&local).unwrap(), b"new");
     let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/etc/hostname", "local_path": local, "overwrite": true}),
-        )
+        .download("/etc/hostname", &local, json!({"overwrite": true}))
         .await;
     assert!(!is_error(&r));
     assert_eq!(std::fs::read(&local).unwrap(), b"pve\n");
@@ -396,17 +324,10 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
         ..Options::default()
     })
     .await;
-    let big = env.dir.path().join("big.bin");
-    std::fs::write(&big, random_bytes(1001)).unwrap();
-    let small = env.dir.path().join("small.bin");
-    std::fs::write(&small, b"small").unwrap();
+    let big = env.local_file("big.bin", random_bytes(1001));
+    let small = env.local_file("small.bin", b"small");
     let before = env.host().host_files();
-    let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": big, "remote_path": "/tmp/big.bin"}),
-        )
-        .await;
+    let r = env.upload(&big, "/tmp/big.bin", json!({})).await;
     assert!(is_error(&r));
     assert!(
         structured(&r)["error"]
@@ -422,10 +343,7 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
         .write_file("/tmp/remote-big", &[0u8; 1001], 0o644)
         .unwrap();
     let r = env
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/remote-big", "local_path": env.dir.path().join("x")}),
-        )
+        .download("/tmp/remote-big", env.dir.path().join("x"), json!({}))
         .await;
     assert!(is_error(&r));
     assert!(!env.dir.path().join("x").exists());
@@ -506,8 +424,7 @@ async fn transfers_report_progress_when_asked() {
     let server = mcp_remote_exec::tools::RemoteExec::new(raw.validate().unwrap());
     let seen = ProgressClient::default();
     let (client, _serving) = serve_in_process(server, seen.clone()).await;
-    let local = env.dir.path().join("progress.bin");
-    std::fs::write(&local, random_bytes(3 * 1024 * 1024)).unwrap();
+    let local = env.local_file("progress.bin", random_bytes(3 * 1024 * 1024));
     let mut meta = rmcp::model::RequestMetaObject::new();
     meta.set_progress_token(rmcp::model::ProgressToken(
         rmcp::model::NumberOrString::Number(7),
@@ -520,7 +437,7 @@ async fn transfers_report_progress_when_asked() {
     );
     params.meta = Some(meta);
     let r = client.call_tool(params).await.unwrap();
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     eventually("progress arrived", || {
         seen.0.lock().unwrap().last().map(|(p, _)| *p) == Some((3 * 1024 * 1024) as f64)
     })
@@ -547,8 +464,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
         .fs
         .write_file("/tmp/keep.txt", b"original\n", 0o644)
         .unwrap();
-    let src = env.dir.path().join("new.txt");
-    std::fs::write(&src, vec![b'n'; 300_000]).unwrap();
+    let src = env.local_file("new.txt", vec![b'n'; 300_000]);
     for kind in [SftpFaultKind::NoSpace, SftpFaultKind::PermissionDenied] {
         env.host().set_faults(Faults {
             sftp: Some(SftpFault {
@@ -558,10 +474,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
             ..Default::default()
         });
         let r = env
-            .call(
-                "ssh_upload_file",
-                json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
-            )
+            .upload(&src, "/tmp/keep.txt", json!({"overwrite": true}))
             .await;
         assert!(is_error(&r), "{kind:?}: {}", text(&r));
         let error = structured(&r)["error"].as_str().unwrap().to_string();
@@ -581,10 +494,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
     }
     // The next transfer works.
     let r = env
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/keep.txt", "overwrite": true}),
-        )
+        .upload(&src, "/tmp/keep.txt", json!({"overwrite": true}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
 }

@@ -162,6 +162,33 @@ fn line(patterns: &str, key: &PrivateKey) -> String {
     format!("{patterns} {}", key.public_key().to_openssh().unwrap())
 }
 
+/// With russh's defaults the client asks for Ed25519 first: the server's bare
+/// Ed25519 key, refused with `verdict`.
+async fn refused_with_defaults(
+    server: russh::server::Config,
+    known_hosts: PathBuf,
+    verdict: HostKeyVerdict,
+) {
+    let (accepted, seen) = exchange(server, russh::Preferred::DEFAULT, known_hosts).await;
+    assert!(!accepted);
+    assert_eq!(seen.presented, "ssh-ed25519");
+    assert_eq!(seen.verdict, Some(verdict));
+}
+
+/// With the preferences built from known_hosts the client is shown `presented`, which
+/// it knows and accepts; returns what it saw.
+async fn accepted_with_preferences(
+    server: russh::server::Config,
+    known_hosts: PathBuf,
+    presented: &str,
+) -> Seen {
+    let (accepted, seen) = exchange(server, preferred_from(&known_hosts), known_hosts).await;
+    assert_eq!(seen.presented, presented);
+    assert_eq!(seen.verdict, Some(HostKeyVerdict::Known));
+    assert!(accepted);
+    seen
+}
+
 #[tokio::test]
 async fn a_host_known_by_its_ecdsa_key_is_asked_for_it() {
     let (ed, ec) = (ed25519(), ecdsa());
@@ -171,16 +198,10 @@ async fn a_host_known_by_its_ecdsa_key_is_asked_for_it() {
 
     // russh's defaults ask for Ed25519 first: a key nobody recorded where another
     // one is, which ssh calls a changed key.
-    let (accepted, seen) = exchange(server(), russh::Preferred::DEFAULT, path.clone()).await;
-    assert!(!accepted);
-    assert_eq!(seen.presented, "ssh-ed25519");
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Changed { line: 1 }));
+    refused_with_defaults(server(), path.clone(), HostKeyVerdict::Changed { line: 1 }).await;
 
-    let (accepted, seen) = exchange(server(), preferred_from(&path), path).await;
-    assert_eq!(seen.presented, "ecdsa-sha2-nistp256");
+    let seen = accepted_with_preferences(server(), path, "ecdsa-sha2-nistp256").await;
     assert_eq!(seen.negotiated.as_deref(), Some("ecdsa-sha2-nistp256"));
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Known));
-    assert!(accepted);
 }
 
 #[tokio::test]
@@ -190,16 +211,21 @@ async fn a_host_known_by_its_rsa_key_is_asked_for_it_with_sha2() {
     let dir = tempfile::tempdir().unwrap();
     let path = known_hosts_file(&dir, &[line("[PVE.lan]:2222", &rs)]);
 
-    let (accepted, seen) = exchange(server(), russh::Preferred::DEFAULT, path.clone()).await;
-    assert!(!accepted);
-    assert_eq!(seen.presented, "ssh-ed25519");
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Changed { line: 1 }));
+    refused_with_defaults(server(), path.clone(), HostKeyVerdict::Changed { line: 1 }).await;
 
-    let (accepted, seen) = exchange(server(), preferred_from(&path), path).await;
-    assert_eq!(seen.presented, "ssh-rsa");
+    let seen = accepted_with_preferences(server(), path, "ssh-rsa").await;
     assert_eq!(seen.negotiated.as_deref(), Some("rsa-sha2-512"));
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Known));
-    assert!(accepted);
+}
+
+/// A known_hosts in `dir` that trusts `ca` for every host and port under `.lan`.
+fn cert_authority_file(dir: &tempfile::TempDir, ca: &PrivateKey) -> PathBuf {
+    known_hosts_file(
+        dir,
+        &[format!(
+            "@cert-authority [*.lan]:* {}",
+            ca.public_key().to_openssh().unwrap()
+        )],
+    )
 }
 
 fn host_certificate(ca: &PrivateKey, host: &PrivateKey, principal: &str) -> Certificate {
@@ -226,24 +252,12 @@ async fn a_host_certificate_is_asked_for_and_trusted_when_its_authority_is_liste
     let cert = host_certificate(&ca, &host, HOST);
     let server = || server_with(vec![host.clone()], vec![cert.clone()]);
     let dir = tempfile::tempdir().unwrap();
-    let path = known_hosts_file(
-        &dir,
-        &[format!(
-            "@cert-authority [*.lan]:* {}",
-            ca.public_key().to_openssh().unwrap()
-        )],
-    );
+    let path = cert_authority_file(&dir, &ca);
 
     // Without certificate algorithms the server shows its bare key, which is unknown.
-    let (accepted, seen) = exchange(server(), russh::Preferred::DEFAULT, path.clone()).await;
-    assert!(!accepted);
-    assert_eq!(seen.presented, "ssh-ed25519");
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Unknown));
+    refused_with_defaults(server(), path.clone(), HostKeyVerdict::Unknown).await;
 
-    let (accepted, seen) = exchange(server(), preferred_from(&path), path).await;
-    assert_eq!(seen.presented, "ssh-ed25519-cert-v01@openssh.com");
-    assert_eq!(seen.verdict, Some(HostKeyVerdict::Known));
-    assert!(accepted);
+    accepted_with_preferences(server(), path, "ssh-ed25519-cert-v01@openssh.com").await;
 }
 
 #[tokio::test]
@@ -252,13 +266,7 @@ async fn a_host_certificate_for_another_name_is_refused() {
     let cert = host_certificate(&ca, &host, "other.lan");
     let server = server_with(vec![host.clone()], vec![cert]);
     let dir = tempfile::tempdir().unwrap();
-    let path = known_hosts_file(
-        &dir,
-        &[format!(
-            "@cert-authority [*.lan]:* {}",
-            ca.public_key().to_openssh().unwrap()
-        )],
-    );
+    let path = cert_authority_file(&dir, &ca);
 
     let (accepted, seen) = exchange(server, preferred_from(&path), path).await;
     assert!(!accepted);

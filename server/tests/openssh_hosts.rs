@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::openssh::{Forwarder, HostEnv, Login};
 use testkit::ssh::ExpectKey;
-use testkit::{Mcp, is_error, structured, text, write_private};
+use testkit::{Mcp, assert_ok, is_error, structured, text, write_private};
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
@@ -39,7 +39,7 @@ async fn exec_reports_exit_codes_and_keeps_stderr_apart() {
     let mcp = env.server().await;
 
     let r = mcp.exec("echo hello; id -un; hostname").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["stdout"], "hello\nroot\npve\n");
     assert_eq!(s["stderr"], "");
@@ -77,12 +77,7 @@ async fn exec_reports_exit_codes_and_keeps_stderr_apart() {
 /// before the command would have ended.
 async fn timed_out(mcp: &Mcp, command: &str) -> serde_json::Value {
     let started = Instant::now();
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": command, "timeout": 2}),
-        )
-        .await;
+    let r = mcp.exec_within(command, 2).await;
     let took = started.elapsed();
     assert!(is_error(&r), "{command}: {}", text(&r));
     let s = structured(&r);
@@ -266,16 +261,12 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     let mcp = env.server().await;
     assert_eq!(env.oob("mkdir -p /root/xfer").await.0, 0);
     let data = random_bytes(20 * 1024 * 1024 + 7);
-    let local = env.dir.path().join("big.bin");
-    std::fs::write(&local, &data).unwrap();
+    let local = env.local_file("big.bin", &data);
 
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/xfer/big.bin", "permissions": "4755"}),
-        )
+        .upload(&local, "/root/xfer/big.bin", json!({"permissions": "4755"}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["bytes_transferred"], data.len() as u64);
     let (_, sum, _) = env.oob("sha256sum /root/xfer/big.bin").await;
     assert_eq!(
@@ -286,23 +277,19 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     assert_eq!(mode.trim(), "4755");
 
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": local, "remote_path": "/root/xfer/secret.bin", "permissions": "600"}),
+        .upload(
+            &local,
+            "/root/xfer/secret.bin",
+            json!({"permissions": "600"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, mode, _) = env.oob("stat -c %a /root/xfer/secret.bin").await;
     assert_eq!(mode.trim(), "600");
 
     let back = env.dir.path().join("back.bin");
-    let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/root/xfer/big.bin", "local_path": back}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = mcp.download("/root/xfer/big.bin", &back, json!({})).await;
+    assert_ok(&r);
     assert_eq!(
         sha256_hex(&std::fs::read(&back).unwrap()),
         sha256_hex(&data)
@@ -317,14 +304,8 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
     }
 
     // Overwrite refused, both ways; the originals are intact.
-    let other = env.dir.path().join("other.bin");
-    std::fs::write(&other, b"another file\n").unwrap();
-    let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": other, "remote_path": "/root/xfer/big.bin"}),
-        )
-        .await;
+    let other = env.local_file("other.bin", b"another file\n");
+    let r = mcp.upload(&other, "/root/xfer/big.bin", json!({})).await;
     assert!(is_error(&r));
     assert!(error_of(&r).contains("already exists"), "{}", text(&r));
     let (_, sum, _) = env.oob("sha256sum /root/xfer/big.bin").await;
@@ -333,10 +314,7 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
         Some(sha256_hex(&data).as_str())
     );
     let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/root/xfer/secret.bin", "local_path": other}),
-        )
+        .download("/root/xfer/secret.bin", &other, json!({}))
         .await;
     assert!(is_error(&r));
     assert!(error_of(&r).contains("already exists"), "{}", text(&r));
@@ -344,12 +322,9 @@ async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
 
     // With overwrite=true and no permissions, the replaced file keeps its mode.
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": other, "remote_path": "/root/xfer/big.bin", "overwrite": true}),
-        )
+        .upload(&other, "/root/xfer/big.bin", json!({"overwrite": true}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, out, _) = env
         .oob("stat -c %a /root/xfer/big.bin; cat /root/xfer/big.bin")
         .await;
@@ -407,7 +382,7 @@ async fn logs_in_with_a_key_a_password_and_an_encrypted_key() {
     };
     let mcp = env.server_with(&with(Some("correct horse")), &[]).await;
     let r = mcp.exec("echo encrypted key works").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "encrypted key works\n");
 
     let mcp = env.server_with(&with(Some("wrong horse")), &[]).await;
@@ -494,7 +469,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
         .await
         .exec("echo learned")
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let recorded = std::fs::read_to_string(&learned).unwrap();
     let new_key = env.host.host_key().to_openssh().unwrap();
     let new_key_data = new_key.split_whitespace().nth(1).unwrap();
@@ -509,7 +484,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
         .await
         .exec("true")
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,8 +492,7 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     assert_eq!(structured(&mcp.exec("echo one").await)["stdout"], "one\n");
-    let local = env.dir.path().join("small.txt");
-    std::fs::write(&local, b"small\n").unwrap();
+    let local = env.local_file("small.txt", b"small\n");
 
     for (round, tool) in ["exec", "upload", "download"].iter().enumerate() {
         // End the server's connection on the host: its sshd processes die, the
@@ -528,17 +502,12 @@ async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
         let remote = format!("/root/small{round}.txt");
         let r = match *tool {
             "exec" => mcp.exec("echo two").await,
-            "upload" => {
-                mcp.call(
-                    "ssh_upload_file",
-                    json!({"local_path": local, "remote_path": remote}),
-                )
-                .await
-            }
+            "upload" => mcp.upload(&local, &remote, json!({})).await,
             _ => {
-                mcp.call(
-                    "ssh_download_file",
-                    json!({"remote_path": "/root/small1.txt", "local_path": env.dir.path().join("back.txt")}),
+                mcp.download(
+                    "/root/small1.txt",
+                    env.dir.path().join("back.txt"),
+                    json!({}),
                 )
                 .await
             }
@@ -616,6 +585,6 @@ async fn the_next_call_works_after_the_host_was_stopped_and_started() {
     );
     fwd.retarget(env.host.port());
     let r = mcp.exec("echo after").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after\n");
 }

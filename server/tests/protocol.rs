@@ -109,6 +109,13 @@ impl Server {
         }
     }
 
+    /// The answer with this id, an error with JSON-RPC error code `code`.
+    async fn error_answer(&mut self, id: Value, code: i64) -> Value {
+        let m = self.answer_to(id).await;
+        assert_eq!(error_code(&m), code, "{m}");
+        m
+    }
+
     /// `tools/list` still answers with the tools.
     async fn still_serving(&mut self) {
         let r = self.request("tools/list", json!({})).await;
@@ -148,8 +155,7 @@ async fn a_line_that_is_not_json_is_a_parse_error() {
     let mut s = Server::start().await;
     // Before initialize too: answered, and initialize still works.
     s.send(b"hello\n").await;
-    let m = s.answer_to(Value::Null).await;
-    assert_eq!(error_code(&m), -32700, "{m}");
+    s.error_answer(Value::Null, -32700).await;
     s.initialize().await;
     for garbage in [
         &b"not json at all\n"[..],
@@ -158,8 +164,7 @@ async fn a_line_that_is_not_json_is_a_parse_error() {
         b"{'single': 'quotes'}\r\n",
     ] {
         s.send(garbage).await;
-        let m = s.answer_to(Value::Null).await;
-        assert_eq!(error_code(&m), -32700, "{m}");
+        let m = s.error_answer(Value::Null, -32700).await;
         assert_eq!(m["jsonrpc"], "2.0");
         assert!(
             m["error"]["message"].as_str().unwrap().contains("not JSON"),
@@ -226,8 +231,7 @@ async fn an_oversized_request_is_answered_and_memory_stays_bounded() {
     s.still_serving().await;
     let baseline = s.peak_memory_kib();
     s.send(&oversized_call(7, false, LIMIT)).await;
-    let m = s.answer_to(json!(7)).await;
-    assert_eq!(error_code(&m), -32600, "{m}");
+    let m = s.error_answer(json!(7), -32600).await;
     let message = m["error"]["message"].as_str().unwrap();
     assert!(
         message.contains(&LIMIT.to_string()) && message.contains("16 MiB"),
@@ -238,16 +242,14 @@ async fn an_oversized_request_is_answered_and_memory_stays_bounded() {
 
     // The id is found even after the oversized params.
     s.send(&oversized_call(8, true, LIMIT)).await;
-    let m = s.answer_to(json!(8)).await;
-    assert_eq!(error_code(&m), -32600, "{m}");
+    s.error_answer(json!(8), -32600).await;
     s.still_serving().await;
 
     // A line eight times as long raises the peak by far less than its size: past the
     // limit it is scanned for the id and discarded, never kept. (How much a buffer of
     // up to the limit costs depends on the allocator; it is not what is measured.)
     s.send(&oversized_call(9, false, 8 * LIMIT)).await;
-    let m = s.answer_to(json!(9)).await;
-    assert_eq!(error_code(&m), -32600, "{m}");
+    s.error_answer(json!(9), -32600).await;
     s.still_serving().await;
     let peak = s.peak_memory_kib();
     let mib = |kib: u64| kib / 1024;
@@ -269,8 +271,7 @@ async fn an_oversized_request_is_answered_and_memory_stays_bounded() {
         l
     };
     s.send(&at_limit).await;
-    let m = s.answer_to(json!(10)).await;
-    assert_eq!(error_code(&m), -32602, "{m}");
+    s.error_answer(json!(10), -32602).await;
     s.still_serving().await;
     s.finish().await;
 }
@@ -297,8 +298,7 @@ async fn bad_tools_call_params_are_invalid_params() {
     // Without params at all.
     s.send(b"{\"jsonrpc\":\"2.0\",\"id\":\"np\",\"method\":\"tools/call\"}\n")
         .await;
-    let m = s.answer_to(json!("np")).await;
-    assert_eq!(error_code(&m), -32602, "{m}");
+    s.error_answer(json!("np"), -32602).await;
     // An unknown tool is invalid params too (rmcp's own answer), never "method not found".
     let r = s
         .request(

@@ -1,10 +1,10 @@
 //! The proxmox_* tools through a real MCP client against an in-process fake-pve.
 
-use fake_pve::fixture::Fixture;
+use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use sha2::Digest;
-use testkit::component::{self, Env, Options, start_with};
-use testkit::{eventually, is_error, structured, text};
+use testkit::component::{self, Env, start_proxmox};
+use testkit::{assert_ok, failed, failed_with, is_error, structured, text};
 
 const FIXTURE: &str = r#"
 node = "pve"
@@ -51,12 +51,7 @@ on = "containers"
 "#;
 
 async fn env() -> Env {
-    start_with(Options {
-        fixture: Fixture::parse(FIXTURE).unwrap(),
-        vars: vec![("ENABLE_PROXMOX", "true".into())],
-        ..Options::default()
-    })
-    .await
+    start_proxmox(FIXTURE, &[]).await
 }
 
 fn sha(data: &[u8]) -> String {
@@ -86,7 +81,50 @@ fn assert_no_temps(env: &Env) {
     }
 }
 
-async fn exec(env: &Env, ctid: Value, command: &str) -> rmcp::model::CallToolResult {
+/// Uploads `local_path` to container 100's `container_path`, with `extra` arguments.
+async fn upload(
+    env: &Env,
+    local_path: impl serde::Serialize,
+    container_path: &str,
+    extra: Value,
+) -> CallToolResult {
+    let mut args = json!({"ctid": 100, "local_path": local_path, "container_path": container_path});
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        args[k] = v;
+    }
+    env.call("proxmox_upload_file_to_container", args).await
+}
+
+/// Downloads container `ctid`'s `container_path` to `local_path`.
+async fn download(
+    env: &Env,
+    ctid: u32,
+    container_path: &str,
+    local_path: impl serde::Serialize,
+) -> CallToolResult {
+    env.call(
+        "proxmox_download_file_from_container",
+        json!({"ctid": ctid, "container_path": container_path, "local_path": local_path}),
+    )
+    .await
+}
+
+/// `tool` called with nothing but `ctid`.
+async fn on(env: &Env, tool: &str, ctid: u32) -> CallToolResult {
+    env.call(tool, json!({ "ctid": ctid })).await
+}
+
+/// What container `id`'s file system says of `path`.
+fn stat(env: &Env, id: u32, path: &str) -> fake_pve::fs::Meta {
+    env.host().state().containers[&id].fs.stat(path).unwrap()
+}
+
+/// Runs `change` on container `id`'s file system.
+fn in_container<T>(env: &Env, id: u32, change: impl FnOnce(&mut fake_pve::fs::Fs) -> T) -> T {
+    change(&mut env.host().state().containers.get_mut(&id).unwrap().fs)
+}
+
+async fn exec(env: &Env, ctid: Value, command: &str) -> CallToolResult {
     env.call(
         "proxmox_container_exec_command",
         json!({"ctid": ctid, "command": command}),
@@ -156,7 +194,7 @@ async fn list_reads_columns_so_a_lock_never_leaks_into_the_name() {
             json!({"response_format": "json"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), s);
     assert_eq!(
@@ -193,9 +231,7 @@ async fn list_reads_columns_so_a_lock_never_leaks_into_the_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_of_running_stopped_and_absent_containers() {
     let env = env().await;
-    let r = env
-        .call("proxmox_container_status", json!({"ctid": 100}))
-        .await;
+    let r = on(&env, "proxmox_container_status", 100).await;
     assert_eq!(text(&r), "Container 100 is running\n");
     assert_eq!(structured(&r)["status"], "running");
     let r = env
@@ -205,12 +241,8 @@ async fn status_of_running_stopped_and_absent_containers() {
         )
         .await;
     assert_eq!(structured(&r)["status"], "stopped");
-    let r = env
-        .call("proxmox_container_status", json!({"ctid": 999}))
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
-    assert_eq!(s["error"], "Container 999 not found");
+    let r = on(&env, "proxmox_container_status", 999).await;
+    let s = failed_with(&r, "Container 999 not found");
     assert_eq!(
         s["suggestion"],
         "Use proxmox_list_containers to see available containers"
@@ -274,7 +306,7 @@ async fn exec_reports_like_ssh_exec_and_handles_hostile_commands() {
             json!({"ctid": "100", "command": "hostname; ls -la / | head -n 1", "response_format": "json"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(serde_json::from_str::<Value>(&text(&r)).unwrap(), s);
     assert!(
@@ -296,9 +328,7 @@ async fn exec_reports_like_ssh_exec_and_handles_hostile_commands() {
 async fn exec_on_stopped_and_absent_containers_says_what_to_do() {
     let env = env().await;
     let r = exec(&env, json!(101), "true").await;
-    assert!(is_error(&r));
-    let s = structured(&r);
-    assert_eq!(s["error"], "Container 101 is not running");
+    let s = failed_with(&r, "Container 101 is not running");
     assert!(
         s["suggestion"]
             .as_str()
@@ -322,7 +352,7 @@ async fn alpine_without_bash_still_runs_commands() {
         "cat /etc/os-release | head -n 1; echo $((6*7))",
     )
     .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let out = structured(&r)["stdout"].as_str().unwrap().to_string();
     assert!(out.contains("Alpine"), "{out}");
     assert!(out.ends_with("42\n"), "{out}");
@@ -337,31 +367,17 @@ async fn a_timed_out_exec_ends_the_command_in_the_container() {
             json!({"ctid": 100, "command": "echo started; sleep 60", "timeout": 1}),
         )
         .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert_eq!(s["timeout_reached"], true);
     assert_eq!(s["stdout"], "started\n");
     assert_eq!(s["exit_code"], Value::Null);
-    eventually("the container's sleep ended", || {
-        !env.host()
-            .running()
-            .iter()
-            .any(|p| p.args.contains("sleep 60"))
-    })
-    .await;
+    env.until_gone("the container's sleep ended", "sleep 60")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_exec_output_is_cut_like_ssh_exec() {
-    let env = start_with(Options {
-        fixture: Fixture::parse(FIXTURE).unwrap(),
-        vars: vec![
-            ("ENABLE_PROXMOX", "true".into()),
-            ("CHARACTER_LIMIT", "1000".into()),
-        ],
-        ..Options::default()
-    })
-    .await;
+    let env = start_proxmox(FIXTURE, &[("CHARACTER_LIMIT", "1000")]).await;
     let r = exec(&env, json!(100), "seq 1 20000; exit 4").await;
     let s = structured(&r);
     assert_eq!(s["exit_code"], 4);
@@ -373,58 +389,40 @@ async fn long_exec_output_is_cut_like_ssh_exec() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_and_stop_report_what_really_happened() {
     let env = env().await;
-    let r = env
-        .call("proxmox_start_container", json!({"ctid": 101}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = on(&env, "proxmox_start_container", 101).await;
+    assert_ok(&r);
     assert_eq!(
         structured(&r),
         json!({"success": true, "message": "Container 101 started successfully", "ctid": 101})
     );
     // Already running.
-    let r = env
-        .call("proxmox_start_container", json!({"ctid": 101}))
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
-    assert_eq!(s["error"], "Container 101 is already running");
+    let r = on(&env, "proxmox_start_container", 101).await;
+    let s = failed_with(&r, "Container 101 is already running");
     assert_eq!(s["detail"], "CT 101 already running");
     // Stop, then stop again.
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 101}))
-        .await;
+    let r = on(&env, "proxmox_stop_container", 101).await;
     assert_eq!(
         structured(&r)["message"],
         "Container 101 stopped successfully"
     );
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 101}))
-        .await;
+    let r = on(&env, "proxmox_stop_container", 101).await;
     let s = structured(&r);
     assert_eq!(s["error"], "Container 101 is not running");
     assert_eq!(s["detail"], "CT 101 not running");
     // Absent: pct says "not running" for stop too; we say what it is.
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 999}))
-        .await;
+    let r = on(&env, "proxmox_stop_container", 999).await;
     assert_eq!(structured(&r)["error"], "Container 999 not found");
-    let r = env
-        .call("proxmox_start_container", json!({"ctid": 999}))
-        .await;
+    let r = on(&env, "proxmox_start_container", 999).await;
     assert_eq!(structured(&r)["error"], "Container 999 not found");
     // Locked.
-    let r = env
-        .call("proxmox_start_container", json!({"ctid": 104}))
-        .await;
+    let r = on(&env, "proxmox_start_container", 104).await;
     let s = structured(&r);
     assert!(is_error(&r));
     assert_eq!(s["error"], "Container 104 is locked (backup)");
     assert_eq!(s["detail"], "CT is locked (backup)");
     assert!(s["suggestion"].as_str().unwrap().contains("pct unlock 104"));
     env.host().set_lock(100, Some("snapshot"));
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 100}))
-        .await;
+    let r = on(&env, "proxmox_stop_container", 100).await;
     assert_eq!(
         structured(&r)["error"],
         "Container 100 is locked (snapshot)"
@@ -436,9 +434,7 @@ async fn start_and_stop_report_what_really_happened() {
     // A container that refuses to stop: pct's message, not success.
     env.host().set_lock(100, None);
     env.host().set_refuses_stop(100, true);
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 100}))
-        .await;
+    let r = on(&env, "proxmox_stop_container", 100).await;
     assert!(is_error(&r), "{}", text(&r));
     assert!(
         structured(&r)["detail"]
@@ -453,15 +449,9 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
     let data: Vec<u8> = (0..5 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let src = env.dir.path().join("blob.bin");
-    std::fs::write(&src, &data).unwrap();
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/blob.bin"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let src = env.local_file("blob.bin", &data);
+    let r = upload(&env, &src, "/root/blob.bin", json!({})).await;
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(s["message"], "File uploaded successfully to container 100");
     assert_eq!(s["bytes_transferred"], data.len());
@@ -481,13 +471,8 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
     );
 
     let back = env.dir.path().join("back.bin");
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/root/blob.bin", "local_path": back}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = download(&env, 100, "/root/blob.bin", &back).await;
+    assert_ok(&r);
     let s = structured(&r);
     assert_eq!(
         s["message"],
@@ -501,20 +486,9 @@ async fn a_5_mb_binary_round_trip_keeps_every_byte_and_leaves_no_temps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_refuses_to_overwrite_and_applies_permissions() {
     let env = env().await;
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "port=9090\n").unwrap();
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf"}),
-        )
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
-    assert_eq!(
-        s["error"],
-        "File already exists in container: /etc/app/app.conf"
-    );
+    let src = env.local_file("app.conf", "port=9090\n");
+    let r = upload(&env, &src, "/etc/app/app.conf", json!({})).await;
+    let s = failed_with(&r, "File already exists in container: /etc/app/app.conf");
     assert_eq!(
         s["suggestion"],
         "Set overwrite=true to replace existing file"
@@ -525,35 +499,25 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
     );
     assert_no_temps(&env);
 
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = upload(
+        &env,
+        &src,
+        "/etc/app/app.conf",
+        json!({"overwrite": true, "permissions": "600"}),
+    )
+    .await;
+    assert_ok(&r);
     assert_eq!(structured(&r)["permissions"], "600");
     assert_eq!(
         env.host().container_file(100, "/etc/app/app.conf").unwrap(),
         b"port=9090\n"
     );
-    let meta = env.host().state().containers[&100]
-        .fs
-        .stat("/etc/app/app.conf")
-        .unwrap();
+    let meta = stat(&env, 100, "/etc/app/app.conf");
     assert_eq!(meta.mode, 0o600);
 
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/tool", "permissions": 755}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
-    let meta = env.host().state().containers[&100]
-        .fs
-        .stat("/root/tool")
-        .unwrap();
+    let r = upload(&env, &src, "/root/tool", json!({"permissions": 755})).await;
+    assert_ok(&r);
+    let meta = stat(&env, 100, "/root/tool");
     assert_eq!(meta.mode, 0o755);
     assert_no_temps(&env);
 }
@@ -561,45 +525,23 @@ async fn upload_refuses_to_overwrite_and_applies_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pct_failures_that_exit_0_are_caught() {
     let env = env().await;
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, "x").unwrap();
+    let src = env.local_file("f.txt", "x");
     // Missing directory: refused by the check (and pct push would exit 0 here).
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/no/such/dir/f.txt"}),
-        )
-        .await;
-    assert!(is_error(&r));
-    let s = structured(&r);
-    assert_eq!(
-        s["error"],
-        "Directory does not exist in container 100: /no/such/dir"
+    let r = upload(&env, &src, "/no/such/dir/f.txt", json!({})).await;
+    let s = failed_with(
+        &r,
+        "Directory does not exist in container 100: /no/such/dir",
     );
     assert!(s["suggestion"].as_str().unwrap().contains("mkdir -p"));
 
     // Missing file in the container.
     let dst = env.dir.path().join("missing.txt");
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/etc/nope", "local_path": dst}),
-        )
-        .await;
-    assert!(is_error(&r));
-    assert_eq!(
-        structured(&r)["error"],
-        "File not found in container 100: /etc/nope"
-    );
+    let r = download(&env, 100, "/etc/nope", &dst).await;
+    failed_with(&r, "File not found in container 100: /etc/nope");
     assert!(!dst.exists(), "no local file written");
 
     // Stopped container.
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 101, "container_path": "/etc/hostname", "local_path": dst}),
-        )
-        .await;
+    let r = download(&env, 101, "/etc/hostname", &dst).await;
     assert_eq!(structured(&r)["error"], "Container 101 is not running");
     assert!(!dst.exists());
     assert_no_temps(&env);
@@ -612,10 +554,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
     let env = env().await;
     // pct itself, through ssh_exec_command: exit 0 and a message.
     let r = env
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo x > /tmp/src; pct push 100 /tmp/src /no/dir/f; echo rc=$?; rm /tmp/src"}),
-        )
+        .exec("echo x > /tmp/src; pct push 100 /tmp/src /no/dir/f; echo rc=$?; rm /tmp/src")
         .await;
     let s = structured(&r);
     assert_eq!(s["stdout"], "rc=0\n");
@@ -627,16 +566,8 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
     );
 
     // The tool: a slow target check is overtaken by the directory's removal.
-    env.host()
-        .state()
-        .containers
-        .get_mut(&100)
-        .unwrap()
-        .fs
-        .mkdir_all("/srv/drop", 0o755)
-        .unwrap();
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, vec![b'z'; 300_000]).unwrap();
+    in_container(&env, 100, |fs| fs.mkdir_all("/srv/drop", 0o755)).unwrap();
+    let src = env.local_file("f.txt", vec![b'z'; 300_000]);
     // Every command starts late, so the directory is gone before pct push runs.
     env.host().set_faults(fake_pve::host::Faults {
         latency: std::time::Duration::from_millis(150),
@@ -664,12 +595,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
         }
         false
     });
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/srv/drop/f.txt"}),
-        )
-        .await;
+    let r = upload(&env, &src, "/srv/drop/f.txt", json!({})).await;
     if remover.await.unwrap() {
         assert!(is_error(&r), "{}", text(&r));
         let s = structured(&r);
@@ -687,8 +613,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interpreted() {
     let env = env().await;
-    let src = env.dir.path().join("weird.txt");
-    std::fs::write(&src, "content\n").unwrap();
+    let src = env.local_file("weird.txt", "content\n");
     for name in [
         "/root/with space.txt",
         "/root/it's \"quoted\".txt",
@@ -696,12 +621,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
         "/root/`id`;rm -rf x",
         "/root/ünïcödé ✓.txt",
     ] {
-        let r = env
-            .call(
-                "proxmox_upload_file_to_container",
-                json!({"ctid": 100, "local_path": src, "container_path": name}),
-            )
-            .await;
+        let r = upload(&env, &src, name, json!({})).await;
         assert!(!is_error(&r), "{name}: {}", text(&r));
         assert_eq!(
             env.host().container_file(100, name).unwrap(),
@@ -712,12 +632,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
             .dir
             .path()
             .join(format!("back-{}", sha(name.as_bytes())));
-        let r = env
-            .call(
-                "proxmox_download_file_from_container",
-                json!({"ctid": 100, "container_path": name, "local_path": back}),
-            )
-            .await;
+        let r = download(&env, 100, name, &back).await;
         assert!(!is_error(&r), "{name}: {}", text(&r));
         assert_eq!(std::fs::read(&back).unwrap(), b"content\n");
     }
@@ -730,12 +645,7 @@ async fn paths_with_spaces_quotes_substitutions_and_unicode_are_never_interprete
 async fn dot_dot_and_relative_paths_are_refused() {
     let env = env().await;
     for path in ["/etc/../root/x", "../x", "/a/.."] {
-        let r = env
-            .call(
-                "proxmox_download_file_from_container",
-                json!({"ctid": 100, "container_path": path, "local_path": "/tmp/x"}),
-            )
-            .await;
+        let r = download(&env, 100, path, "/tmp/x").await;
         assert!(is_error(&r));
         assert!(
             structured(&r)["error"]
@@ -745,12 +655,7 @@ async fn dot_dot_and_relative_paths_are_refused() {
             "{path}"
         );
     }
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": "/etc/hostname", "container_path": "etc/x"}),
-        )
-        .await;
+    let r = upload(&env, "/etc/hostname", "etc/x", json!({})).await;
     assert!(
         structured(&r)["error"]
             .as_str()
@@ -762,30 +667,13 @@ async fn dot_dot_and_relative_paths_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn download_size_limit_is_checked_in_the_container_first() {
-    let env = start_with(Options {
-        fixture: Fixture::parse(FIXTURE).unwrap(),
-        vars: vec![
-            ("ENABLE_PROXMOX", "true".into()),
-            ("MAX_FILE_SIZE", "1000".into()),
-        ],
-        ..Options::default()
+    let env = start_proxmox(FIXTURE, &[("MAX_FILE_SIZE", "1000")]).await;
+    in_container(&env, 100, |fs| {
+        fs.write_file("/root/big", &[7u8; 5000], 0o644)
     })
-    .await;
-    env.host()
-        .state()
-        .containers
-        .get_mut(&100)
-        .unwrap()
-        .fs
-        .write_file("/root/big", &[7u8; 5000], 0o644)
-        .unwrap();
+    .unwrap();
     let dst = env.dir.path().join("big");
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/root/big", "local_path": dst}),
-        )
-        .await;
+    let r = download(&env, 100, "/root/big", &dst).await;
     assert!(is_error(&r));
     assert!(
         structured(&r)["error"]
@@ -800,13 +688,10 @@ async fn download_size_limit_is_checked_in_the_container_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
     let env = env().await;
-    let src = env.dir.path().join("f.txt");
-    std::fs::write(&src, "x").unwrap();
+    let src = env.local_file("f.txt", "x");
     // Connect first; then pct push hangs, the connection drops under it, and logins
     // are refused, so nothing can be cleaned up for now.
-    let r = env
-        .call("proxmox_container_status", json!({"ctid": 100}))
-        .await;
+    let r = on(&env, "proxmox_container_status", 100).await;
     assert!(!is_error(&r));
     env.host().set_faults(fake_pve::host::Faults {
         hang: vec!["pct push *".into()],
@@ -814,12 +699,7 @@ async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
         refuse_auth: true,
         ..Default::default()
     });
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/f.txt"}),
-        )
-        .await;
+    let r = upload(&env, &src, "/root/f.txt", json!({})).await;
     assert!(is_error(&r), "{}", text(&r));
     assert!(
         env.host()
@@ -835,13 +715,8 @@ async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
             env.host().processes().signal(p.pid, 9);
         }
     }
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/g.txt"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = upload(&env, &src, "/root/g.txt", json!({})).await;
+    assert_ok(&r);
     assert_no_temps(&env);
 }
 
@@ -873,15 +748,15 @@ async fn use_case_health_check_across_running_containers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn use_case_deploy_a_config() {
     let env = env().await;
-    let src = env.dir.path().join("nginx.conf");
-    std::fs::write(&src, "user www-data;\nworker_processes 4;\n").unwrap();
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/etc/app/nginx.conf", "permissions": "640"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let src = env.local_file("nginx.conf", "user www-data;\nworker_processes 4;\n");
+    let r = upload(
+        &env,
+        &src,
+        "/etc/app/nginx.conf",
+        json!({"permissions": "640"}),
+    )
+    .await;
+    assert_ok(&r);
     let r = exec(
         &env,
         json!(100),
@@ -898,21 +773,11 @@ async fn use_case_deploy_a_config() {
 async fn use_case_back_up_logs() {
     let env = env().await;
     let dst = env.dir.path().join("access.log");
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = download(&env, 100, "/var/log/nginx/access.log", &dst).await;
+    assert_ok(&r);
     assert_eq!(std::fs::read(&dst).unwrap(), b"GET / 200\n");
     // A second backup to the same file is refused unless asked.
-    let r = env
-        .call(
-            "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/var/log/nginx/access.log", "local_path": dst}),
-        )
-        .await;
+    let r = download(&env, 100, "/var/log/nginx/access.log", &dst).await;
     assert!(is_error(&r));
     assert_no_temps(&env);
 }
@@ -939,27 +804,17 @@ async fn use_case_update_running_containers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn use_case_lifecycle() {
     let env = env().await;
-    let status = |r: rmcp::model::CallToolResult| structured(&r)["status"].clone();
-    let r = env
-        .call("proxmox_stop_container", json!({"ctid": 102}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let status = |r: CallToolResult| structured(&r)["status"].clone();
+    let r = on(&env, "proxmox_stop_container", 102).await;
+    assert_ok(&r);
     assert_eq!(
-        status(
-            env.call("proxmox_container_status", json!({"ctid": 102}))
-                .await
-        ),
+        status(on(&env, "proxmox_container_status", 102).await),
         "stopped"
     );
-    let r = env
-        .call("proxmox_start_container", json!({"ctid": 102}))
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = on(&env, "proxmox_start_container", 102).await;
+    assert_ok(&r);
     assert_eq!(
-        status(
-            env.call("proxmox_container_status", json!({"ctid": 102}))
-                .await
-        ),
+        status(on(&env, "proxmox_container_status", 102).await),
         "running"
     );
 }
@@ -973,41 +828,30 @@ async fn replacing_a_container_file_keeps_its_owner_group_and_mode() {
         fs.write_file("/root/app.conf", b"old\n", 0o640).unwrap();
         fs.set_owner("/root/app.conf", Some(33), Some(33)).unwrap();
     }
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "new\n").unwrap();
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let src = env.local_file("app.conf", "new\n");
+    let r = upload(&env, &src, "/root/app.conf", json!({"overwrite": true})).await;
+    assert_ok(&r);
     assert_eq!(
         structured(&r).get("permissions"),
         None,
         "the old mode was kept"
     );
-    let meta = env.host().state().containers[&100]
-        .fs
-        .stat("/root/app.conf")
-        .unwrap();
+    let meta = stat(&env, 100, "/root/app.conf");
     assert_eq!((meta.uid, meta.gid, meta.mode & 0o7777), (33, 33, 0o640));
     assert_eq!(
         env.host().container_file(100, "/root/app.conf").unwrap(),
         b"new\n"
     );
     // Asked-for permissions win; the owner stays.
-    let r = env
-        .call(
-            "proxmox_upload_file_to_container",
-            json!({"ctid": 100, "local_path": src, "container_path": "/root/app.conf", "overwrite": true, "permissions": "600"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
-    let meta = env.host().state().containers[&100]
-        .fs
-        .stat("/root/app.conf")
-        .unwrap();
+    let r = upload(
+        &env,
+        &src,
+        "/root/app.conf",
+        json!({"overwrite": true, "permissions": "600"}),
+    )
+    .await;
+    assert_ok(&r);
+    let meta = stat(&env, 100, "/root/app.conf");
     assert_eq!((meta.uid, meta.gid, meta.mode & 0o7777), (33, 33, 0o600));
     assert_no_temps(&env);
 }

@@ -9,22 +9,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use testkit::mcp::serve_in_process;
 use testkit::openssh::{HostEnv, Login};
-use testkit::{is_error, structured, text};
+use testkit::{assert_ok, failed, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     // The SFTP session holds a channel from now on.
-    let src = env.dir.path().join("a.txt");
-    std::fs::write(&src, "a\n").unwrap();
-    let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/a.txt"}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let src = env.local_file("a.txt", "a\n");
+    let r = mcp.upload(&src, "/tmp/a.txt", json!({})).await;
+    assert_ok(&r);
     let commands: Vec<String> = (0..12).map(|i| format!("sleep 1; echo {i}")).collect();
     let calls = commands.iter().map(|c| mcp.exec(c));
     let results = futures::future::join_all(calls).await;
@@ -39,8 +33,7 @@ async fn sixty_four_parallel_mixed_calls_all_succeed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
     let payload = vec![b'z'; 200_000];
-    let src = env.dir.path().join("up.bin");
-    std::fs::write(&src, &payload).unwrap();
+    let src = env.local_file("up.bin", &payload);
     let (code, _, _) = env.oob("head -c 100000 /dev/zero > /tmp/down.bin").await;
     assert_eq!(code, 0);
     let started = Instant::now();
@@ -53,16 +46,14 @@ async fn sixty_four_parallel_mixed_calls_all_succeed() {
                 0 => mcp.exec("sleep 0.1").await,
                 1 => mcp.exec("true").await,
                 2 => {
-                    mcp.call(
-                        "ssh_upload_file",
-                        json!({"local_path": src, "remote_path": format!("/tmp/up-{i}.bin")}),
-                    )
-                    .await
+                    mcp.upload(&src, &format!("/tmp/up-{i}.bin"), json!({}))
+                        .await
                 }
                 _ => {
-                    mcp.call(
-                        "ssh_download_file",
-                        json!({"remote_path": "/tmp/down.bin", "local_path": dir.join(format!("down-{i}.bin"))}),
+                    mcp.download(
+                        "/tmp/down.bin",
+                        dir.join(format!("down-{i}.bin")),
+                        json!({}),
                     )
                     .await
                 }
@@ -120,20 +111,10 @@ async fn a_flooding_command_is_ended_at_its_timeout_and_other_calls_survive() {
 async fn standard_input_is_closed() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "cat; echo after-cat", "timeout": 20}),
-        )
-        .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    let r = mcp.exec_within("cat; echo after-cat", 20).await;
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after-cat\n");
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "read x; echo \"read=$?\"", "timeout": 20}),
-        )
-        .await;
+    let r = mcp.exec_within("read x; echo \"read=$?\"", 20).await;
     assert_eq!(structured(&r)["stdout"], "read=1\n");
 }
 
@@ -141,12 +122,7 @@ async fn standard_input_is_closed() {
 async fn a_background_child_holding_stdout_does_not_hold_the_call() {
     let env = HostEnv::start().await;
     let mcp = env.server().await;
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "sleep 37 & echo started; exit 4", "timeout": 30}),
-        )
-        .await;
+    let r = mcp.exec_within("sleep 37 & echo started; exit 4", 30).await;
     let s = structured(&r);
     assert_eq!(s["exit_code"], 4, "{s}");
     assert_eq!(s["timeout_reached"], false, "{s}");
@@ -166,27 +142,24 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
         .oob("useradd -r app && mkdir -p /etc/app && echo old > /etc/app/app.conf && chown app:app /etc/app/app.conf && chmod 640 /etc/app/app.conf")
         .await;
     assert_eq!(code, 0, "{err}");
-    let src = env.dir.path().join("app.conf");
-    std::fs::write(&src, "new\n").unwrap();
+    let src = env.local_file("app.conf", "new\n");
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true}),
-        )
+        .upload(&src, "/etc/app/app.conf", json!({"overwrite": true}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, stat, _) = env
         .oob("stat -c '%U:%G %a' /etc/app/app.conf; cat /etc/app/app.conf; ls -a /etc/app")
         .await;
     assert_eq!(stat, "app:app 640\nnew\n.\n..\napp.conf\n");
     // Asked-for permissions win over the old mode; the owner stays.
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/etc/app/app.conf", "overwrite": true, "permissions": "600"}),
+        .upload(
+            &src,
+            "/etc/app/app.conf",
+            json!({"overwrite": true, "permissions": "600"}),
         )
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, stat, _) = env.oob("stat -c '%U:%G %a' /etc/app/app.conf").await;
     assert_eq!(stat, "app:app 600\n");
 }
@@ -200,35 +173,23 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
         .await;
     assert_eq!(code, 0);
     let local = env.dir.path().join("fifo-copy");
-    let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/fifo", "local_path": local}),
-        )
-        .await;
+    let r = mcp.download("/tmp/fifo", &local, json!({})).await;
     assert!(is_error(&r));
     assert!(text(&r).contains("not a regular file"), "{}", text(&r));
     assert!(!local.exists());
     // The SFTP server is not wedged: the next transfer works; a link is read through.
     let r = mcp
-        .call(
-            "ssh_download_file",
-            json!({"remote_path": "/tmp/link", "local_path": env.dir.path().join("via-link")}),
-        )
+        .download("/tmp/link", env.dir.path().join("via-link"), json!({}))
         .await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(
         std::fs::read(env.dir.path().join("via-link")).unwrap(),
         b"real\n"
     );
     // Replacing a link would turn it into a plain file: refused, link and target kept.
-    let src = env.dir.path().join("new");
-    std::fs::write(&src, "new\n").unwrap();
+    let src = env.local_file("new", "new\n");
     let r = mcp
-        .call(
-            "ssh_upload_file",
-            json!({"local_path": src, "remote_path": "/tmp/link", "overwrite": true}),
-        )
+        .upload(&src, "/tmp/link", json!({"overwrite": true}))
         .await;
     assert!(is_error(&r));
     assert!(text(&r).contains("symbolic link"), "{}", text(&r));
@@ -244,8 +205,7 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
     let mcp = env.server().await;
     let (code, _, _) = env.oob("echo original > /root/big.bin").await;
     assert_eq!(code, 0);
-    let src = env.dir.path().join("big.bin");
-    std::fs::write(&src, vec![7u8; 120 << 20]).unwrap();
+    let src = env.local_file("big.bin", vec![7u8; 120 << 20]);
     let upload = mcp.call(
         "ssh_upload_file",
         json!({"local_path": src, "remote_path": "/root/big.bin", "overwrite": true}),
@@ -271,7 +231,7 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
     assert_eq!(content, "original\n");
     // The next call reconnects and removes the temp the lost connection left.
     let r = mcp.exec("echo back").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     let (_, left, _) = env.oob("ls -a /root | grep -c mcp-upload || true").await;
     assert_eq!(left.trim(), "0", "temp files left");
 }
@@ -286,12 +246,7 @@ async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() 
     let (code, _, _) = env.oob("pkill -STOP -f '^sshd: root@notty'").await;
     assert_eq!(code, 0);
     let started = Instant::now();
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "echo hi", "timeout": 5}),
-        )
-        .await;
+    let r = mcp.exec_within("echo hi", 5).await;
     println!(
         "the call on a hung connection returned after {:?}",
         started.elapsed()
@@ -301,7 +256,7 @@ async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() 
     assert!(error.contains("did not answer"), "{error}");
     // A new connection serves the next call.
     let r = mcp.exec("echo again").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "again\n");
     env.oob("pkill -CONT -f '^sshd: root@notty'").await;
 }
@@ -324,8 +279,7 @@ async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
         env.oob("pkill -KILL -f '^sshd: root@notty'").await
     };
     let (r, _) = tokio::join!(call, cut);
-    assert!(is_error(&r));
-    let s = structured(&r);
+    let s = failed(&r);
     assert!(
         s["error"].as_str().unwrap().contains("connection was lost"),
         "{s}"
@@ -333,7 +287,7 @@ async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
     // sshd's death does not end the command (no pty): it lives on, under pid 1.
     assert!(!env.processes("sleep 47").await.trim().is_empty());
     let r = mcp.exec("echo next").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     env.gone_within("sleep 47", Duration::from_secs(5))
         .await
         .expect("the orphaned command was ended over the new connection");
@@ -397,18 +351,13 @@ async fn the_wrapper_needs_nothing_of_the_login_shell_and_carries_the_command_on
     assert_eq!(code, 0, "{err}");
     let mcp = env.server().await;
     let r = mcp.exec("echo 'one of a kind'").await;
-    assert!(!is_error(&r), "{}", text(&r));
+    assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "one of a kind\n");
     // The login shell saw the wrapper's `exec /bin/sh` and then the command, once.
     let (_, log, _) = env.oob("cat /tmp/oddsh.log").await;
     assert_eq!(log, "exec /bin/sh\n---\necho 'one of a kind'\n---\n");
     // A time-out still ends the command: the end script needs no login-shell syntax.
-    let r = mcp
-        .call(
-            "ssh_exec_command",
-            json!({"command": "sleep 71", "timeout": 1}),
-        )
-        .await;
+    let r = mcp.exec_within("sleep 71", 1).await;
     let s = structured(&r);
     assert!(
         s["error"].as_str().unwrap().ends_with("and was ended"),

@@ -1,6 +1,8 @@
 //! The MCP server in process against a fake node on 127.0.0.1:0, driven by a real rmcp
 //! client over an in-memory duplex pipe.
 
+use std::path::Path;
+
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
 use fake_pve::node::TestNode;
@@ -45,6 +47,19 @@ pub async fn start() -> Env {
     start_with(Options::default()).await
 }
 
+/// The server with the proxmox tools enabled and `vars` set, against a fake node built
+/// from the fixture text `fixture`.
+pub async fn start_proxmox(fixture: &str, vars: &[(&'static str, &str)]) -> Env {
+    let mut all = vec![("ENABLE_PROXMOX", "true".to_string())];
+    all.extend(vars.iter().map(|(k, v)| (*k, v.to_string())));
+    start_with(Options {
+        fixture: Fixture::parse(fixture).unwrap(),
+        vars: all,
+        ..Options::default()
+    })
+    .await
+}
+
 pub async fn start_with(opts: Options) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let (fake, key_path, known_hosts) =
@@ -77,12 +92,56 @@ pub async fn start_with(opts: Options) -> Env {
 }
 
 impl Env {
+    /// [`crate::local_file`] in this test's directory.
+    pub fn local_file(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        crate::local_file(&self.dir, name, contents)
+    }
+
     pub fn host(&self) -> &Host {
         self.fake.host()
+    }
+
+    /// Waits (bounded) until no process on the host runs a command containing `args`.
+    pub async fn until_gone(&self, what: &str, args: &str) {
+        crate::eventually(what, || {
+            !self.host().running().iter().any(|p| p.args.contains(args))
+        })
+        .await;
     }
 
     /// One tool call, bounded by [`crate::CALL_BOUND`].
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         crate::mcp::call(&self.client, tool, args).await
+    }
+
+    /// ssh_exec_command of `command`, with the default timeout.
+    pub async fn exec(&self, command: &str) -> CallToolResult {
+        let args = serde_json::json!({ "command": command });
+        self.call("ssh_exec_command", args).await
+    }
+
+    /// [`crate::mcp::exec_within`] on this server.
+    pub async fn exec_within(&self, command: &str, timeout: u64) -> CallToolResult {
+        crate::mcp::exec_within(&self.client, command, timeout).await
+    }
+
+    /// [`crate::mcp::upload`] on this server.
+    pub async fn upload(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        extra: Value,
+    ) -> CallToolResult {
+        crate::mcp::upload(&self.client, local, remote, extra).await
+    }
+
+    /// [`crate::mcp::download`] on this server.
+    pub async fn download(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        extra: Value,
+    ) -> CallToolResult {
+        crate::mcp::download(&self.client, remote, local, extra).await
     }
 }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use fake_pve::node::{NodeBuilder, TestNode};
 
-pub use mcp::{CALL_BOUND, Mcp, is_error, structured, text};
+pub use mcp::{CALL_BOUND, Mcp, assert_ok, failed, failed_with, is_error, structured, text};
 
 /// The password every test node accepts.
 pub const PASSWORD: &str = "pw-for-tests";
@@ -59,6 +59,13 @@ pub async fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Writes `contents` to `name` in `dir`; returns its path.
+pub fn local_file(dir: &tempfile::TempDir, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
 }
 
 /// Writes a private key file with mode 0600, as ssh and the server expect.

@@ -1,6 +1,7 @@
 //! An MCP client on the server (in process or the built binary) and the helpers that
 //! read its results.
 
+use std::path::Path;
 use std::time::Duration;
 
 use mcp_remote_exec::config::{Config, RawConfig};
@@ -47,6 +48,67 @@ impl Mcp {
         )
         .await
     }
+
+    /// [`exec_within`] on this client.
+    pub async fn exec_within(&self, command: &str, timeout: u64) -> CallToolResult {
+        exec_within(&self.client, command, timeout).await
+    }
+
+    /// [`upload`] on this client.
+    pub async fn upload(
+        &self,
+        local: impl AsRef<Path>,
+        remote: &str,
+        extra: Value,
+    ) -> CallToolResult {
+        upload(&self.client, local, remote, extra).await
+    }
+
+    /// [`download`] on this client.
+    pub async fn download(
+        &self,
+        remote: &str,
+        local: impl AsRef<Path>,
+        extra: Value,
+    ) -> CallToolResult {
+        download(&self.client, remote, local, extra).await
+    }
+}
+
+/// `args` with the keys of the object `extra` added or replaced.
+fn merged(mut args: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        args[k] = v;
+    }
+    args
+}
+
+/// ssh_exec_command of `command` with a `timeout` in seconds.
+pub async fn exec_within(client: &Client, command: &str, timeout: u64) -> CallToolResult {
+    let args = serde_json::json!({ "command": command, "timeout": timeout });
+    call(client, "ssh_exec_command", args).await
+}
+
+/// ssh_upload_file of `local` to `remote`, with the `extra` arguments.
+pub async fn upload(
+    client: &Client,
+    local: impl AsRef<Path>,
+    remote: &str,
+    extra: Value,
+) -> CallToolResult {
+    let args = serde_json::json!({ "local_path": local.as_ref(), "remote_path": remote });
+    call(client, "ssh_upload_file", merged(args, extra)).await
+}
+
+/// ssh_download_file of `remote` to `local`, with the `extra` arguments.
+pub async fn download(
+    client: &Client,
+    remote: &str,
+    local: impl AsRef<Path>,
+    extra: Value,
+) -> CallToolResult {
+    let args = serde_json::json!({ "remote_path": remote, "local_path": local.as_ref() });
+    call(client, "ssh_download_file", merged(args, extra)).await
 }
 
 /// Serves `server` in process over an in-memory duplex pipe to `handler` (a client
@@ -93,4 +155,26 @@ pub fn structured(r: &CallToolResult) -> Value {
 
 pub fn is_error(r: &CallToolResult) -> bool {
     r.is_error == Some(true)
+}
+
+/// Asserts that `r` is an error result; returns its structured content.
+#[track_caller]
+pub fn failed(r: &CallToolResult) -> Value {
+    assert!(is_error(r), "{}", text(r));
+    structured(r)
+}
+
+/// Asserts that `r` is an error result whose `error` is `error`; returns its
+/// structured content.
+#[track_caller]
+pub fn failed_with(r: &CallToolResult, error: &str) -> Value {
+    let s = failed(r);
+    assert_eq!(s["error"], error);
+    s
+}
+
+/// Asserts that `r` is no error, showing its text if it is.
+#[track_caller]
+pub fn assert_ok(r: &CallToolResult) {
+    assert!(!is_error(r), "{}", text(r));
 }

@@ -34,6 +34,11 @@ pub struct HostEnv {
 }
 
 impl HostEnv {
+    /// [`crate::local_file`] in this test's directory.
+    pub fn local_file(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+        crate::local_file(&self.dir, name, contents)
+    }
+
     pub async fn start() -> HostEnv {
         let host = TestHost::start().await.expect("test host started");
         let dir = tempfile::tempdir().unwrap();
