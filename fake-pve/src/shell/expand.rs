@@ -184,6 +184,17 @@ impl Shell {
         })
     }
 
+    /// A parameter's value when it passes the `${p:-…}`-family test (`:` also
+    /// fails the empty string), `None` when it is null for that test.
+    fn tested_value(&self, p: &Parameter, test: &ParameterTestType) -> Option<String> {
+        let v = self.param_value(p);
+        let null = match test {
+            ParameterTestType::UnsetOrNull => v.as_deref().is_none_or(str::is_empty),
+            ParameterTestType::Unset => v.is_none(),
+        };
+        if null { None } else { v }
+    }
+
     pub(super) fn param_value(&self, p: &Parameter) -> Option<String> {
         match p {
             Parameter::Positional(n) => self.positional.get(*n as usize).cloned(),
@@ -217,10 +228,6 @@ impl Shell {
         expr: &ParameterExpr,
         io: &Io,
     ) -> Result<String, i32> {
-        let is_null = |v: &Option<String>, t: &ParameterTestType| match t {
-            ParameterTestType::UnsetOrNull => v.as_deref().is_none_or(str::is_empty),
-            ParameterTestType::Unset => v.is_none(),
-        };
         Ok(match expr {
             ParameterExpr::Parameter { parameter, .. } => {
                 self.param_value(parameter).unwrap_or_default()
@@ -230,23 +237,21 @@ impl Shell {
                 test_type,
                 default_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
+            } => match self.tested_value(parameter, test_type) {
+                Some(v) => v,
+                None => {
                     self.expand_plain(default_value.as_deref().unwrap_or(""), io)
                         .await?
-                } else {
-                    v.unwrap_or_default()
                 }
-            }
+            },
             ParameterExpr::AssignDefaultValues {
                 parameter,
                 test_type,
                 default_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
+            } => match self.tested_value(parameter, test_type) {
+                Some(v) => v,
+                None => {
                     let d = self
                         .expand_plain(default_value.as_deref().unwrap_or(""), io)
                         .await?;
@@ -254,32 +259,27 @@ impl Shell {
                         self.vars.insert(n.clone(), d.clone());
                     }
                     d
-                } else {
-                    v.unwrap_or_default()
                 }
-            }
+            },
             ParameterExpr::UseAlternativeValue {
                 parameter,
                 test_type,
                 alternative_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
-                    String::new()
-                } else {
+            } => match self.tested_value(parameter, test_type) {
+                Some(_) => {
                     self.expand_plain(alternative_value.as_deref().unwrap_or(""), io)
                         .await?
                 }
-            }
+                None => String::new(),
+            },
             ParameterExpr::IndicateErrorIfNullOrUnset {
                 parameter,
                 test_type,
                 error_message,
                 ..
             } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
+                let Some(v) = self.tested_value(parameter, test_type) else {
                     let msg = error_message
                         .clone()
                         .unwrap_or_else(|| "parameter null or not set".into());
@@ -288,8 +288,8 @@ impl Shell {
                         .write_str(&format!("bash: line 1: {parameter}: {msg}\n"))
                         .await;
                     return Err(1);
-                }
-                v.unwrap_or_default()
+                };
+                v
             }
             ParameterExpr::ParameterLength { parameter, .. } => self
                 .param_value(parameter)
