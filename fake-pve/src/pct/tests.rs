@@ -153,6 +153,18 @@ fn status_of(host: &Host, vmid: u32) -> Status {
     host.state().containers[&vmid].status
 }
 
+/// pct's answer to each line, in turn on `host`.
+async fn answers(host: &Host, cases: &[(&str, Ran)]) {
+    for (line, want) in cases {
+        assert_eq!(&pct(host, line).await, want, "{line}");
+    }
+}
+
+/// A usage error: the message, then the command's usage; status 255.
+fn usage_error(msg: &str, usage: &str) -> Ran {
+    fail(&format!("{msg}\n{usage}"), 255)
+}
+
 const STATUS_USAGE: &str = "pct status <vmid> [OPTIONS]\n";
 const EXEC_USAGE: &str = "pct exec <vmid> [<extra-args>] [OPTIONS]\n";
 const PULL_USAGE: &str = "pct pull <vmid> <path> <destination> [OPTIONS]\n";
@@ -338,70 +350,80 @@ async fn unique_prefixes_and_option_spellings_work() {
 
 #[tokio::test]
 async fn a_bare_boolean_swallows_the_next_word() {
-    let h = host();
-    assert_eq!(
-        pct(&h, "status --verbose 100").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&h, "status 100 --verbose maybe").await,
-        fail(
-            &format!("400 unable to parse boolean option\n{STATUS_USAGE}"),
-            255
-        )
-    );
+    answers(
+        &host(),
+        &[
+            (
+                "status --verbose 100",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status 100 --verbose maybe",
+                usage_error("400 unable to parse boolean option", STATUS_USAGE),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_vmid_given_only_as_an_option_is_not_enough() {
-    assert_eq!(
-        pct(&host(), "status --vmid 100").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&host(), "status").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&host(), "status 100 101").await,
-        fail(&format!("400 too many arguments\n{STATUS_USAGE}"), 255)
-    );
+    answers(
+        &host(),
+        &[
+            (
+                "status --vmid 100",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status 100 101",
+                usage_error("400 too many arguments", STATUS_USAGE),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_and_ambiguous_options_are_getopt_errors() {
-    assert_eq!(
-        pct(&host(), "status 100 --xyz").await,
-        fail(
-            &format!("Unknown option: xyz\n400 unable to parse option\n{STATUS_USAGE}"),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "pull 100 /etc/hostname /tmp/h -P 644").await,
-        fail(
-            &format!(
-                "Option p is ambiguous (path, perms)\n400 unable to parse option\n{PULL_USAGE}"
+    answers(
+        &host(),
+        &[
+            (
+                "status 100 --xyz",
+                usage_error(
+                    "Unknown option: xyz\n400 unable to parse option",
+                    STATUS_USAGE,
+                ),
             ),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "status -v 1 100").await,
-        fail(
-            &format!(
-                "Option v is ambiguous (verbose, vmid)\n400 unable to parse option\n{STATUS_USAGE}"
+            (
+                "pull 100 /etc/hostname /tmp/h -P 644",
+                usage_error(
+                    "Option p is ambiguous (path, perms)\n400 unable to parse option",
+                    PULL_USAGE,
+                ),
             ),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "shutdown 100 --timeout").await,
-        fail(
-            "Option timeout requires an argument\n400 unable to parse option\npct shutdown <vmid> [OPTIONS]\n",
-            255
-        )
-    );
+            (
+                "status -v 1 100",
+                usage_error(
+                    "Option v is ambiguous (verbose, vmid)\n400 unable to parse option",
+                    STATUS_USAGE,
+                ),
+            ),
+            (
+                "shutdown 100 --timeout",
+                fail(
+                    "Option timeout requires an argument\n400 unable to parse option\npct shutdown <vmid> [OPTIONS]\n",
+                    255,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -445,9 +467,9 @@ async fn vmids_are_type_checked_then_format_checked() {
     }
     assert_eq!(
         pct(&h, "status -5").await,
-        fail(
-            &format!("Unknown option: 5\n400 unable to parse option\n{STATUS_USAGE}"),
-            255
+        usage_error(
+            "Unknown option: 5\n400 unable to parse option",
+            STATUS_USAGE
         )
     );
     assert_eq!(Vmid::parse("999999999").map(Vmid::get), Ok(999_999_999));
@@ -733,11 +755,9 @@ async fn exec_checks_before_running_anything() {
     );
     assert_eq!(
         pct(&h, "exec abc -- true").await,
-        fail(
-            &format!(
-                "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'\n{EXEC_USAGE}"
-            ),
-            255
+        usage_error(
+            "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'",
+            EXEC_USAGE
         )
     );
 }
@@ -747,18 +767,12 @@ async fn exec_without_double_dash_loses_options_to_pct() {
     let h = host();
     assert_eq!(
         pct(&h, "exec 100 ls -la").await,
-        fail(
-            &format!("Unknown option: la\n400 unable to parse option\n{EXEC_USAGE}"),
-            255
-        )
+        usage_error("Unknown option: la\n400 unable to parse option", EXEC_USAGE)
     );
     // -k is --keep-env, which swallows the command as its boolean value
     assert_eq!(
         pct(&h, "exec 100 -k ls").await,
-        fail(
-            &format!("400 unable to parse boolean option\n{EXEC_USAGE}"),
-            255
-        )
+        usage_error("400 unable to parse boolean option", EXEC_USAGE)
     );
     // -v is --vmid and takes the command word as its value
     assert_eq!(
@@ -1247,9 +1261,9 @@ async fn snapshot_delsnapshot_and_rollback_round_trip() {
 async fn exec_dash_e_is_extra_args_given_as_an_option() {
     assert_eq!(
         pct(&host(), "exec 100 -e ls").await,
-        fail(
-            &format!("400 internal error: extra-args must be the last argument\n{EXEC_USAGE}"),
-            255
+        usage_error(
+            "400 internal error: extra-args must be the last argument",
+            EXEC_USAGE
         )
     );
 }
