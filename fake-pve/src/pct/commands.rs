@@ -255,6 +255,24 @@ fn power_lock(ct: &Container, skiplock: bool) -> Option<&str> {
     }
 }
 
+/// A stop or shutdown of an HA resource: the HA manager stops it (unless it
+/// refuses) outside this command.
+fn ha_stop(ct: &mut Container, ctx: &Ctx, vmid: Vmid) -> Reply {
+    if !ct.refuses_stop {
+        set_stopped(ct, ctx);
+    }
+    Reply::out(format!("Requesting HA stop for CT {vmid}\n"))
+}
+
+/// Stops the container, unless it refuses to stop.
+fn stop_now(ct: &mut Container, ctx: &Ctx) -> Reply {
+    if ct.refuses_stop {
+        return die("container did not stop");
+    }
+    set_stopped(ct, ctx);
+    Reply::default()
+}
+
 fn set_running(ct: &mut Container) {
     ct.status = Status::Running;
     ct.started_at = Some(now_secs());
@@ -331,19 +349,12 @@ fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool
                 255,
             );
         }
-        if !ct.refuses_stop {
-            set_stopped(ct, ctx);
-        }
-        return Reply::out(format!("Requesting HA stop for CT {vmid}\n"));
+        return ha_stop(ct, ctx, vmid);
     }
     if let Some(lock) = power_lock(ct, skiplock) {
         return locked(lock);
     }
-    if ct.refuses_stop {
-        return die("container did not stop");
-    }
-    set_stopped(ct, ctx);
-    Reply::default()
+    stop_now(ct, ctx)
 }
 
 fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
@@ -352,20 +363,13 @@ fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
     }
     let ct = state.containers.get_mut(&vmid.get()).expect("running");
     if ct.ha_managed {
-        if !ct.refuses_stop {
-            set_stopped(ct, ctx);
-        }
-        return Reply::out(format!("Requesting HA stop for CT {vmid}\n"));
+        return ha_stop(ct, ctx, vmid);
     }
     if let Some(lock) = &ct.lock {
         return locked(lock);
     }
     // Without --forceStop the clean shutdown times out; with it, the kill fails too.
-    if ct.refuses_stop {
-        return die("container did not stop");
-    }
-    set_stopped(ct, ctx);
-    Reply::default()
+    stop_now(ct, ctx)
 }
 
 fn reboot(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
