@@ -300,34 +300,19 @@ pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if paths.is_empty() && !force {
         return fail(io, "rm", "missing operand", 1).await;
     }
-    let mut status = 0;
-    for p in &paths {
-        let abs = ctx.resolve(p);
-        let r = ctx.with_fs(|fs| {
-            let meta = fs.stat(&abs)?;
-            if meta.is_dir() {
-                if recursive {
-                    fs.remove_all(&abs)
-                } else {
-                    Err(FsError::IsADirectory)
-                }
-            } else {
-                fs.remove_file(&abs)
-            }
-        });
-        match r {
-            Ok(()) => {}
-            Err(FsError::NotFound) if force => {}
-            Err(e) => {
-                status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("rm: cannot remove '{p}': {e}\n"))
-                    .await;
-            }
+    each_operand(ctx, &paths, io, "rm: cannot remove", |fs, abs| {
+        let removed = match fs.stat(abs) {
+            Ok(meta) if meta.is_dir() && !recursive => Err(FsError::IsADirectory),
+            Ok(meta) if meta.is_dir() => fs.remove_all(abs),
+            Ok(_) => fs.remove_file(abs),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Err(FsError::NotFound) if force => Ok(()),
+            other => other,
         }
-    }
-    Ok(status)
+    })
+    .await
 }
 
 /// The destination path for copying or moving `src` to `dst` (into it when a directory).
