@@ -14,12 +14,7 @@ impl Shell {
     /// arithmetic, field splitting of unquoted results, pathname expansion).
     pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Result<Vec<String>, i32> {
         let pieces = self.parse_word(word, io).await?;
-        let mut fields = vec![Field::default()];
-        let mut globbable = false;
-        for piece in pieces {
-            self.expand_piece(piece, false, &mut fields, &mut globbable, io)
-                .await?;
-        }
+        let (fields, globbable) = self.expand_pieces(pieces, false, io).await?;
         let mut out = Vec::new();
         for f in fields {
             if f.text.is_empty() && !f.quoted {
@@ -41,17 +36,7 @@ impl Shell {
     /// redirection targets, `case` values).
     pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Result<String, i32> {
         let pieces = self.parse_word(word, io).await?;
-        let mut fields = vec![Field::default()];
-        let mut globbable = false;
-        for piece in pieces {
-            self.expand_piece(piece, true, &mut fields, &mut globbable, io)
-                .await?;
-        }
-        Ok(fields
-            .into_iter()
-            .map(|f| f.text)
-            .collect::<Vec<_>>()
-            .join(" "))
+        self.expand_joined(pieces, io).await
     }
 
     pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Result<String, i32> {
@@ -62,12 +47,30 @@ impl Shell {
             Ok(p) => p,
             Err(_) => return Ok(text.to_string()),
         };
+        self.expand_joined(pieces.into_iter().map(|p| p.piece).collect(), io)
+            .await
+    }
+
+    /// Expands the pieces of one word into its fields, and whether any unquoted
+    /// part may glob.
+    async fn expand_pieces(
+        &mut self,
+        pieces: Vec<WordPiece>,
+        quoted: bool,
+        io: &Io,
+    ) -> Result<(Vec<Field>, bool), i32> {
         let mut fields = vec![Field::default()];
         let mut globbable = false;
         for piece in pieces {
-            self.expand_piece(piece.piece, true, &mut fields, &mut globbable, io)
+            self.expand_piece(piece, quoted, &mut fields, &mut globbable, io)
                 .await?;
         }
+        Ok((fields, globbable))
+    }
+
+    /// The pieces expanded as if quoted, their fields joined by spaces.
+    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Result<String, i32> {
+        let (fields, _) = self.expand_pieces(pieces, true, io).await?;
         Ok(fields
             .into_iter()
             .map(|f| f.text)
