@@ -379,12 +379,7 @@ impl russh::server::Handler for Connection {
         let ok = !self.host.faults().refuse_auth
             && user == self.auth.user
             && self.auth.password.as_deref() == Some(password);
-        Ok(if ok {
-            self.user = Some(user.to_string());
-            Auth::Accept
-        } else {
-            Auth::reject()
-        })
+        Ok(self.log_in(ok, user))
     }
 
     async fn auth_publickey_offered(
@@ -392,11 +387,7 @@ impl russh::server::Handler for Connection {
         user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        Ok(if self.key_allowed(user, offer.public_key) {
-            Auth::Accept
-        } else {
-            Auth::reject()
-        })
+        Ok(accept_if(self.key_allowed(user, offer.public_key)))
     }
 
     async fn auth_publickey(
@@ -404,14 +395,8 @@ impl russh::server::Handler for Connection {
         user: &str,
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        Ok(
-            if self.key_allowed(user, key.public_key) && !self.host.faults().refuse_auth {
-                self.user = Some(user.to_string());
-                Auth::Accept
-            } else {
-                Auth::reject()
-            },
-        )
+        let ok = self.key_allowed(user, key.public_key) && !self.host.faults().refuse_auth;
+        Ok(self.log_in(ok, user))
     }
 
     async fn channel_open_session(
@@ -531,7 +516,20 @@ impl russh::server::Handler for Connection {
     }
 }
 
+/// A key offer's answer: accepted (for now) or rejected.
+fn accept_if(ok: bool) -> Auth {
+    if ok { Auth::Accept } else { Auth::reject() }
+}
+
 impl Connection {
+    /// The end of an authentication: `user` is logged in when `ok`.
+    fn log_in(&mut self, ok: bool, user: &str) -> Auth {
+        if ok {
+            self.user = Some(user.to_string());
+        }
+        accept_if(ok)
+    }
+
     /// Answers a request for a channel's larval session: success and the session
     /// when there is one, failure (and `None`) when there is not.
     fn claim(
