@@ -496,8 +496,14 @@ async fn absent_containers_have_no_configuration_file() {
 #[tokio::test]
 async fn status_prints_the_state() {
     let h = host();
-    assert_eq!(pct(&h, "status 100").await, ok("status: running\n"));
-    assert_eq!(pct(&h, "status 101").await, ok("status: stopped\n"));
+    answers(
+        &h,
+        &[
+            ("status 100", ok("status: running\n")),
+            ("status 101", ok("status: stopped\n")),
+        ],
+    )
+    .await;
 }
 
 fn keys_of(out: &str) -> Vec<&str> {
@@ -637,51 +643,54 @@ async fn power_command_errors() {
 async fn locks_block_start_stop_shutdown_and_snapshot() {
     let h = host();
     h.set_lock(101, Some("backup"));
-    assert_eq!(
-        pct(&h, "start 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "snapshot 101 before").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "start 101 --skiplock").await, ok(""));
-    assert_eq!(
-        pct(&h, "shutdown 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "stop 101 --skiplock").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("start 101", fail("CT is locked (backup)\n", 255)),
+            ("snapshot 101 before", fail("CT is locked (backup)\n", 255)),
+            ("start 101 --skiplock", ok("")),
+            ("shutdown 101", fail("CT is locked (backup)\n", 255)),
+            ("stop 101 --skiplock", ok("")),
+        ],
+    )
+    .await;
     // start and stop look at the running state before the lock
     h.set_lock(102, Some("backup"));
-    assert_eq!(
-        pct(&h, "start 102").await,
-        fail("CT 102 already running\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "stop 102").await,
-        fail("CT is locked (backup)\n", 255)
-    );
+    answers(
+        &h,
+        &[
+            ("start 102", fail("CT 102 already running\n", 255)),
+            ("stop 102", fail("CT is locked (backup)\n", 255)),
+        ],
+    )
+    .await;
     assert_eq!(status_of(&h, 102), Status::Running);
     // locks do not matter to status, list, config, exec checks, push, pull, reboot
-    assert_eq!(pct(&h, "status 102").await, ok("status: running\n"));
-    assert_eq!(pct(&h, "reboot 102").await, ok(""));
-    assert_eq!(
-        pct(&h, "push 102 /tmp/hello.txt /root/hello.txt").await,
-        ok("")
-    );
-    assert_eq!(pct(&h, "pull 102 /etc/hostname /tmp/h").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("status 102", ok("status: running\n")),
+            ("reboot 102", ok("")),
+            ("push 102 /tmp/hello.txt /root/hello.txt", ok("")),
+            ("pull 102 /etc/hostname /tmp/h", ok("")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_mounted_lock_blocks_only_shutdown() {
     let h = host();
     h.set_lock(101, Some("mounted"));
-    assert_eq!(pct(&h, "start 101").await, ok(""));
-    assert_eq!(
-        pct(&h, "shutdown 101").await,
-        fail("CT is locked (mounted)\n", 255)
-    );
-    assert_eq!(pct(&h, "stop 101").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("start 101", ok("")),
+            ("shutdown 101", fail("CT is locked (mounted)\n", 255)),
+            ("stop 101", ok("")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -694,14 +703,14 @@ async fn ha_managed_containers_are_requested() {
         ok("Requesting HA start for CT 101\n")
     );
     assert_eq!(status_of(&h, 101), Status::Running);
-    assert_eq!(
-        pct(&h, "stop 101").await,
-        ok("Requesting HA stop for CT 101\n")
-    );
-    assert_eq!(
-        pct(&h, "shutdown 100").await,
-        ok("Requesting HA stop for CT 100\n")
-    );
+    answers(
+        &h,
+        &[
+            ("stop 101", ok("Requesting HA stop for CT 101\n")),
+            ("shutdown 100", ok("Requesting HA stop for CT 100\n")),
+        ],
+    )
+    .await;
     assert_eq!(status_of(&h, 100), Status::Stopped);
 }
 
@@ -735,31 +744,34 @@ async fn stopping_a_container_kills_its_processes() {
 #[tokio::test]
 async fn exec_checks_before_running_anything() {
     let h = host();
-    assert_eq!(
-        pct(&h, "exec 101 -- true").await,
-        fail("container '101' not running!\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "exec 100").await,
-        fail(
-            "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
-            255
-        )
-    );
-    assert_eq!(
-        pct(&h, "exec 100 --").await,
-        fail(
-            "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
-            255
-        )
-    );
-    assert_eq!(
-        pct(&h, "exec abc -- true").await,
-        usage_error(
-            "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'",
-            EXEC_USAGE
-        )
-    );
+    answers(
+        &h,
+        &[
+            ("exec 101 -- true", fail("container '101' not running!\n", 255)),
+            (
+                "exec 100",
+                fail(
+                    "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
+                    255,
+                ),
+            ),
+            (
+                "exec 100 --",
+                fail(
+                    "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
+                    255,
+                ),
+            ),
+            (
+                "exec abc -- true",
+                usage_error(
+                    "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'",
+                    EXEC_USAGE,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -988,14 +1000,14 @@ async fn pull_failures() {
     let h = host();
     let not_running =
         "can only pull files from a running VM at /usr/share/perl5/PVE/CLI/pct.pm line 664.\n";
-    assert_eq!(
-        pct(&h, "pull 101 /etc/hostname /tmp/h").await,
-        fail(not_running, 255)
-    );
-    assert_eq!(
-        pct(&h, "pull 999 /etc/hostname /tmp/h").await,
-        fail(not_running, 255)
-    );
+    answers(
+        &h,
+        &[
+            ("pull 101 /etc/hostname /tmp/h", fail(not_running, 255)),
+            ("pull 999 /etc/hostname /tmp/h", fail(not_running, 255)),
+        ],
+    )
+    .await;
     let cases = [
         (
             "pull 100 /etc/x /tmp/left",
@@ -1046,8 +1058,14 @@ async fn config_prints_sorted_keys_then_raw_lxc_lines() {
         "swap: 512\n",
         "unprivileged: 1\n",
     );
-    assert_eq!(pct(&h, "config 100").await, ok(expected));
-    assert_eq!(pct(&h, "config 100 --current").await, ok(expected));
+    answers(
+        &h,
+        &[
+            ("config 100", ok(expected)),
+            ("config 100 --current", ok(expected)),
+        ],
+    )
+    .await;
     {
         let mut st = h.state();
         let ct = st.containers.get_mut(&100).unwrap();
@@ -1150,18 +1168,24 @@ async fn snapshot_names_are_checked() {
         pct(&h, &format!("snapshot 100 A{}", "b".repeat(39))).await,
         ok("")
     );
-    assert_eq!(pct(&h, "snapshot 100 pre_up-1").await, ok(""));
-    assert_eq!(
-        pct(&h, "snapshot 100 pre_up-1").await,
-        fail("snapshot name 'pre_up-1' already used\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "snapshot 999 pre").await,
-        fail(
-            "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
-            255
-        )
-    );
+    answers(
+        &h,
+        &[
+            ("snapshot 100 pre_up-1", ok("")),
+            (
+                "snapshot 100 pre_up-1",
+                fail("snapshot name 'pre_up-1' already used\n", 255),
+            ),
+            (
+                "snapshot 999 pre",
+                fail(
+                    "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
+                    255,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 fn snap(name: &str, parent: Option<&str>, snaptime: u64, description: &str) -> Snapshot {
@@ -1279,10 +1303,13 @@ async fn mount_unmount_and_unlock_manage_the_lock() {
     assert_eq!(pct(&h, "unmount 101").await, ok(""));
     assert_eq!(h.state().containers[&101].lock, None);
     h.set_lock(101, Some("backup"));
-    assert_eq!(
-        pct(&h, "mount 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "unlock 101").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("mount 101", fail("CT is locked (backup)\n", 255)),
+            ("unlock 101", ok("")),
+        ],
+    )
+    .await;
     assert_eq!(h.state().containers[&101].lock, None);
 }
