@@ -255,6 +255,19 @@ fn power_lock(ct: &Container, skiplock: bool) -> Option<&str> {
     }
 }
 
+/// The running container `vmid`, or the error pct dies with (`CT`/`VM <vmid> not
+/// running`, as `kind` says) when it is not running.
+fn running_ct<'a>(
+    state: &'a mut State,
+    vmid: Vmid,
+    kind: &str,
+) -> Result<&'a mut Container, Reply> {
+    if !is_running(state, vmid) {
+        return Err(die(format!("{kind} {vmid} not running")));
+    }
+    Ok(state.containers.get_mut(&vmid.get()).expect("running"))
+}
+
 /// A stop or shutdown of an HA resource: the HA manager stops it (unless it
 /// refuses) outside this command.
 fn ha_stop(ct: &mut Container, ctx: &Ctx, vmid: Vmid) -> Reply {
@@ -335,10 +348,10 @@ fn start(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
 }
 
 fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("CT {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "CT") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.ha_managed {
         if overrule {
             return Reply::err(
@@ -358,10 +371,10 @@ fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool
 }
 
 fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("CT {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "CT") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.ha_managed {
         return ha_stop(ct, ctx, vmid);
     }
@@ -373,10 +386,10 @@ fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
 }
 
 fn reboot(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("VM {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "VM") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.refuses_stop {
         return die("container did not stop");
     }
