@@ -240,14 +240,8 @@ impl Shell {
                 test_type,
                 default_value,
                 ..
-            } => match self.tested_value(parameter, test_type) {
-                Some(v) => v,
-                None => {
-                    self.expand_plain(default_value.as_deref().unwrap_or(""), io)
-                        .await?
-                }
-            },
-            ParameterExpr::AssignDefaultValues {
+            }
+            | ParameterExpr::AssignDefaultValues {
                 parameter,
                 test_type,
                 default_value,
@@ -258,7 +252,10 @@ impl Shell {
                     let d = self
                         .expand_plain(default_value.as_deref().unwrap_or(""), io)
                         .await?;
-                    if let Parameter::Named(n) = parameter {
+                    // `${p:=…}` also assigns the default.
+                    if let (ParameterExpr::AssignDefaultValues { .. }, Parameter::Named(n)) =
+                        (expr, parameter)
+                    {
                         self.vars.insert(n.clone(), d.clone());
                     }
                     d
