@@ -7,7 +7,7 @@ use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, fail, out, read_file, split_flags, stat_path, user_name};
+use super::{Status, complain, fail, out, read_file, split_flags, stat_path, user_name};
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
 /// `<what> '<operand>': <error>`; the status is 1 when any failed.
@@ -24,7 +24,7 @@ async fn each_operand<S: AsRef<str>>(
         let abs = ctx.resolve(op);
         if let Err(e) = ctx.with_fs(|fs| change(fs, &abs)) {
             status = 1;
-            let _ = io.stderr.write_str(&format!("{what} '{op}': {e}\n")).await;
+            complain(io, &format!("{what} '{op}': {e}\n")).await;
         }
     }
     Ok(status)
@@ -54,7 +54,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                let _ = io.stderr.write_str(&format!("cat: {f}: {e}\n")).await;
+                complain(io, &format!("cat: {f}: {e}\n")).await;
             }
         }
     }
@@ -100,10 +100,7 @@ pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             Ok(m) => m,
             Err(e) => {
                 status = 2;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("ls: cannot access '{p}': {e}\n"))
-                    .await;
+                complain(io, &format!("ls: cannot access '{p}': {e}\n")).await;
                 continue;
             }
         };
@@ -178,10 +175,7 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             Ok(m) => m,
             Err(e) => {
                 status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("stat: cannot statx '{f}': {e}\n"))
-                    .await;
+                complain(io, &format!("stat: cannot statx '{f}': {e}\n")).await;
                 continue;
             }
         };
@@ -379,7 +373,7 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 }
                 _ => format!("cp: cannot create regular file '{dst}': {e}\n"),
             };
-            let _ = io.stderr.write_str(&msg).await;
+            complain(io, &msg).await;
         }
     }
     Ok(status)
@@ -458,7 +452,7 @@ pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             } else {
                 format!("mv: cannot move '{src}' to '{dst}': {e}\n")
             };
-            let _ = io.stderr.write_str(&msg).await;
+            complain(io, &msg).await;
         }
     }
     Ok(status)
@@ -534,10 +528,7 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("chmod: cannot access '{f}': {e}\n"))
-                    .await;
+                complain(io, &format!("chmod: cannot access '{f}': {e}\n")).await;
             }
         }
     }

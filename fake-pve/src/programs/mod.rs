@@ -186,10 +186,7 @@ pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     let result = match lookup(&name) {
         Some(p) => (p.main)(ctx, &name, &args, &io).await,
         None => {
-            let _ = io
-                .stderr
-                .write_str(&format!("bash: line 1: {name}: command not found\n"))
-                .await;
+            complain(&io, &format!("bash: line 1: {name}: command not found\n")).await;
             Ok(127)
         }
     };
@@ -203,9 +200,14 @@ pub(super) async fn out(io: &Io, s: &str) -> Status {
     Ok(0)
 }
 
+/// Writes `msg` on stderr; a closed stderr is no error.
+pub(super) async fn complain(io: &Io, msg: &str) {
+    let _ = io.stderr.write_str(msg).await;
+}
+
 /// Prints `prog: msg` on stderr and returns `status`.
 pub(super) async fn fail(io: &Io, prog: &str, msg: &str, status: i32) -> Status {
-    let _ = io.stderr.write_str(&format!("{prog}: {msg}\n")).await;
+    complain(io, &format!("{prog}: {msg}\n")).await;
     Ok(status)
 }
 
@@ -259,7 +261,7 @@ pub(super) async fn inputs(
             Ok(data) => outv.push((f.clone(), data)),
             Err(e) => {
                 failed = true;
-                let _ = io.stderr.write_str(&format!("{prog}: {f}: {e}\n")).await;
+                complain(io, &format!("{prog}: {f}: {e}\n")).await;
             }
         }
     }
