@@ -31,23 +31,17 @@ pub enum FixtureError {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct Fixture {
     #[serde(default = "default_node")]
     pub node: String,
     /// `refuse-root` (OpenSSH < 9.8, the default) or `honour`.
-    #[serde(default)]
     pub signal_policy: Option<String>,
     /// sshd's `MaxSessions` (≥ 1): session channels per connection; 10 when absent.
-    #[serde(default)]
     pub max_sessions: Option<u32>,
-    #[serde(default)]
     pub containers: Vec<ContainerSpec>,
-    #[serde(default)]
     pub host_files: Vec<FileSpec>,
-    #[serde(default)]
     pub scripts: Vec<ScriptedCommand>,
-    #[serde(default)]
     pub faults: FaultSpec,
 }
 
@@ -62,27 +56,20 @@ pub struct ContainerSpec {
     pub hostname: Option<String>,
     #[serde(default = "default_status")]
     pub status: Status,
-    #[serde(default)]
     pub lock: Option<String>,
     #[serde(default)]
     pub template: bool,
     #[serde(default)]
     pub ha: bool,
-    #[serde(default)]
     pub tags: Option<String>,
     /// `debian` (default) or `alpine` (no bash).
     #[serde(default = "default_ostype")]
     pub ostype: String,
-    #[serde(default)]
     pub cores: Option<u32>,
-    #[serde(default)]
     pub memory: Option<u32>,
-    #[serde(default)]
     pub swap: Option<u32>,
     /// e.g. `8G`.
-    #[serde(default)]
     pub disk: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
     /// Any other config keys, verbatim (`net1 = "…"`, `onboot = "1"`).
     #[serde(default)]
@@ -116,19 +103,13 @@ pub struct FileSpec {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
-    #[serde(default)]
     pub latency_ms: u64,
-    #[serde(default)]
     pub drop_after_bytes: Option<u64>,
-    #[serde(default)]
     pub drop_on_command: Option<String>,
-    #[serde(default)]
     pub hang: Vec<String>,
-    #[serde(default)]
     pub refuse_auth: bool,
-    #[serde(default)]
     pub sftp: Option<SftpFault>,
 }
 

@@ -418,35 +418,39 @@ impl Fs {
     }
 
     pub fn remove_file(&mut self, path: &str) -> Result<(), FsError> {
-        let key = Self::key(path);
-        self.check_ancestors(&key)?;
-        match self.entries.get(&key).map(|e| &e.content) {
-            None => Err(FsError::NotFound),
-            Some(Content::Dir) => Err(FsError::IsADirectory),
-            Some(Content::File(_)) => {
-                self.entries.remove(&key);
-                Ok(())
-            }
-        }
+        self.remove_entry(path, |_, _, content| match content {
+            Content::Dir => Err(FsError::IsADirectory),
+            Content::File(_) => Ok(()),
+        })
     }
 
     pub fn rmdir(&mut self, path: &str) -> Result<(), FsError> {
-        let key = Self::key(path);
-        if key == "/" {
+        if Self::key(path) == "/" {
             return Err(FsError::PermissionDenied);
         }
+        self.remove_entry(path, |fs, key, content| match content {
+            Content::File(_) => Err(FsError::NotADirectory),
+            Content::Dir if fs.children(key).next().is_some() => Err(FsError::NotEmpty),
+            Content::Dir => Ok(()),
+        })
+    }
+
+    /// Removes the one entry at `path` once `allowed` accepts its content.
+    fn remove_entry(
+        &mut self,
+        path: &str,
+        allowed: impl FnOnce(&Self, &str, &Content) -> Result<(), FsError>,
+    ) -> Result<(), FsError> {
+        let key = Self::key(path);
         self.check_ancestors(&key)?;
-        match self.entries.get(&key).map(|e| &e.content) {
-            None => Err(FsError::NotFound),
-            Some(Content::File(_)) => Err(FsError::NotADirectory),
-            Some(Content::Dir) => {
-                if self.children(&key).next().is_some() {
-                    return Err(FsError::NotEmpty);
-                }
-                self.entries.remove(&key);
-                Ok(())
-            }
-        }
+        let content = self
+            .entries
+            .get(&key)
+            .map(|e| &e.content)
+            .ok_or(FsError::NotFound)?;
+        allowed(self, &key, content)?;
+        self.entries.remove(&key);
+        Ok(())
     }
 
     /// `rm -r`: removes an entry and everything below it.

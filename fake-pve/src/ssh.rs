@@ -379,12 +379,7 @@ impl russh::server::Handler for Connection {
         let ok = !self.host.faults().refuse_auth
             && user == self.auth.user
             && self.auth.password.as_deref() == Some(password);
-        Ok(if ok {
-            self.user = Some(user.to_string());
-            Auth::Accept
-        } else {
-            Auth::reject()
-        })
+        Ok(self.log_in(ok, user))
     }
 
     async fn auth_publickey_offered(
@@ -392,11 +387,7 @@ impl russh::server::Handler for Connection {
         user: &str,
         offer: russh::server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        Ok(if self.key_allowed(user, offer.public_key) {
-            Auth::Accept
-        } else {
-            Auth::reject()
-        })
+        Ok(accept_if(self.key_allowed(user, offer.public_key)))
     }
 
     async fn auth_publickey(
@@ -404,14 +395,8 @@ impl russh::server::Handler for Connection {
         user: &str,
         key: russh::server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        Ok(
-            if self.key_allowed(user, key.public_key) && !self.host.faults().refuse_auth {
-                self.user = Some(user.to_string());
-                Auth::Accept
-            } else {
-                Auth::reject()
-            },
-        )
+        let ok = self.key_allowed(user, key.public_key) && !self.host.faults().refuse_auth;
+        Ok(self.log_in(ok, user))
     }
 
     async fn channel_open_session(
@@ -457,29 +442,11 @@ impl russh::server::Handler for Connection {
         data: &[u8],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(Larval {
-            channel: chan,
-            slot,
-        }) = self.pending.remove(&channel)
-        else {
-            session.channel_failure(channel)?;
+        let Some(larval) = Self::claim(self.pending.remove(&channel), channel, session)? else {
             return Ok(());
         };
-        session.channel_success(channel)?;
         let line = String::from_utf8_lossy(data).into_owned();
-        let user = self.user.clone().unwrap_or_else(|| "root".into());
-        let handle = session.handle();
-        tokio::spawn(serve_exec(ExecJob {
-            host: self.host.clone(),
-            user,
-            line,
-            channel: chan,
-            slot,
-            handle,
-            sessions: self.sessions.clone(),
-            cut: self.cut.clone(),
-            bytes_out: self.bytes_out.clone(),
-        }));
+        self.spawn_exec(larval, line, session);
         Ok(())
     }
 
@@ -489,28 +456,10 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         // Interactive shells are not emulated: read a script from stdin like `bash -s`.
-        let Some(Larval {
-            channel: chan,
-            slot,
-        }) = self.pending.remove(&channel)
-        else {
-            session.channel_failure(channel)?;
+        let Some(larval) = Self::claim(self.pending.remove(&channel), channel, session)? else {
             return Ok(());
         };
-        session.channel_success(channel)?;
-        let user = self.user.clone().unwrap_or_else(|| "root".into());
-        let handle = session.handle();
-        tokio::spawn(serve_exec(ExecJob {
-            host: self.host.clone(),
-            user,
-            line: "bash -s".into(),
-            channel: chan,
-            slot,
-            handle,
-            sessions: self.sessions.clone(),
-            cut: self.cut.clone(),
-            bytes_out: self.bytes_out.clone(),
-        }));
+        self.spawn_exec(larval, "bash -s".into(), session);
         Ok(())
     }
 
@@ -528,12 +477,10 @@ impl russh::server::Handler for Connection {
         let Some(Larval {
             channel: chan,
             slot,
-        }) = larval
+        }) = Self::claim(larval, channel, session)?
         else {
-            session.channel_failure(channel)?;
             return Ok(());
         };
-        session.channel_success(channel)?;
         let user = self.user.clone().unwrap_or_else(|| "root".into());
         let home = login_ctx(&self.host, &user).cwd;
         let handler = crate::sftp::SftpHandler::new(self.host.clone(), user, home);
@@ -569,7 +516,55 @@ impl russh::server::Handler for Connection {
     }
 }
 
+/// A key offer's answer: accepted (for now) or rejected.
+fn accept_if(ok: bool) -> Auth {
+    if ok { Auth::Accept } else { Auth::reject() }
+}
+
 impl Connection {
+    /// The end of an authentication: `user` is logged in when `ok`.
+    fn log_in(&mut self, ok: bool, user: &str) -> Auth {
+        if ok {
+            self.user = Some(user.to_string());
+        }
+        accept_if(ok)
+    }
+
+    /// Answers a request for a channel's larval session: success and the session
+    /// when there is one, failure (and `None`) when there is not.
+    fn claim(
+        larval: Option<Larval>,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<Option<Larval>, ConnectionError> {
+        match larval {
+            Some(larval) => {
+                session.channel_success(channel)?;
+                Ok(Some(larval))
+            }
+            None => {
+                session.channel_failure(channel)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Runs a command line on a claimed session, on its own task.
+    fn spawn_exec(&self, larval: Larval, line: String, session: &Session) {
+        let user = self.user.clone().unwrap_or_else(|| "root".into());
+        tokio::spawn(serve_exec(ExecJob {
+            host: self.host.clone(),
+            user,
+            line,
+            channel: larval.channel,
+            slot: larval.slot,
+            handle: session.handle(),
+            sessions: self.sessions.clone(),
+            cut: self.cut.clone(),
+            bytes_out: self.bytes_out.clone(),
+        }));
+    }
+
     fn key_allowed(&self, user: &str, key: &PublicKey) -> bool {
         user == self.auth.user
             && self

@@ -9,19 +9,27 @@ use testkit::PASSWORD;
 use testkit::eventually;
 use testkit::fake::{self, Fake};
 
+/// An ssh run's exit code, stdout and stderr.
+#[track_caller]
+fn assert_ran(out: &fake::Output, code: Option<i32>, stdout: &str, stderr: &str) {
+    assert_eq!(out.code, code, "{out:?}");
+    assert_eq!(out.stdout, stdout);
+    assert_eq!(out.stderr, stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_login_runs_pct_list() {
     let fake = Fake::start().await;
     let out = fake.ssh("pct list").await;
-    assert_eq!(out.code, Some(0), "{out:?}");
-    assert_eq!(
-        out.stdout,
+    assert_ran(
+        &out,
+        Some(0),
         "VMID       Status     Lock         Name                \n\
          100        running                 webserver           \n\
          101        stopped                 database            \n\
-         102        running                 cache               \n"
+         102        running                 cache               \n",
+        "",
     );
-    assert_eq!(out.stderr, "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,11 +51,11 @@ async fn password_login_works_and_wrong_credentials_are_refused() {
 async fn pct_status_of_an_absent_container() {
     let fake = Fake::start().await;
     let out = fake.ssh("pct status 999").await;
-    assert_eq!(out.code, Some(255), "{out:?}");
-    assert_eq!(out.stdout, "");
-    assert_eq!(
-        out.stderr,
-        "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n"
+    assert_ran(
+        &out,
+        Some(255),
+        "",
+        "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
     );
 }
 
@@ -57,9 +65,7 @@ async fn pct_exec_passes_exit_status_and_streams() {
     let out = fake
         .ssh("pct exec 100 -- bash -c 'echo hi; echo oops >&2; exit 3'")
         .await;
-    assert_eq!(out.code, Some(3), "{out:?}");
-    assert_eq!(out.stdout, "hi\n");
-    assert_eq!(out.stderr, "oops\n");
+    assert_ran(&out, Some(3), "hi\n", "oops\n");
 
     let hostname = fake.ssh("pct exec 102 -- hostname").await;
     assert_eq!(hostname.stdout, "cache\n");

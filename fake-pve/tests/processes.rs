@@ -19,6 +19,20 @@ fn running(fake: &Fake, needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Runs a `pkill` line, which must match (status 0), then waits until nothing
+/// running has `needle` in its command line.
+async fn pkill_until_gone(
+    fake: &Fake,
+    ssh: &russh::client::Handle<ExpectKey>,
+    pkill: &str,
+    needle: &str,
+    what: &str,
+) {
+    let out = exec(ssh, &format!("{pkill}; echo $?")).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
+    eventually(what, || running(fake, needle).is_empty()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_command_outlives_its_channel_and_connection() {
     let fake = Fake::start().await;
@@ -46,11 +60,13 @@ async fn a_silent_command_outlives_its_channel_and_connection() {
 
     // What a client must do instead: end the session out of band.
     let ssh = fake.russh("root", true).await;
-    let out = exec(&ssh, &format!("pkill -TERM -s {session}; echo $?")).await;
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
-    eventually("the session ended", || {
-        running(&fake, "sleep 60").is_empty()
-    })
+    pkill_until_gone(
+        &fake,
+        &ssh,
+        &format!("pkill -TERM -s {session}"),
+        "sleep 60",
+        "the session ended",
+    )
     .await;
 }
 
@@ -172,11 +188,13 @@ async fn a_hanging_command_hangs_until_killed() {
     );
     // As on a real host, `pkill -f` also matches the shell running it; the class
     // keeps the pattern from matching its own command line.
-    let out = exec(&ssh, "pkill -f 'systemctl restar[t]'; echo $?").await;
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
-    eventually("ended", || {
-        running(&fake, "systemctl restart app").is_empty()
-    })
+    pkill_until_gone(
+        &fake,
+        &ssh,
+        "pkill -f 'systemctl restar[t]'",
+        "systemctl restart app",
+        "ended",
+    )
     .await;
 }
 

@@ -67,6 +67,21 @@ async fn expect_success(channel: &mut Channel<Msg>, what: &str) {
     }
 }
 
+/// Runs `command` on the channel and reads it to its end: its stdout and exit status.
+async fn run_on(channel: &mut Channel<Msg>, command: &str) -> (Vec<u8>, Option<u32>) {
+    channel.exec(true, command).await.unwrap();
+    let mut stdout = Vec::new();
+    let mut status = None;
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            _ => {}
+        }
+    }
+    (stdout, status)
+}
+
 fn kill_all(fake: &Fake, needle: &str) {
     for p in fake.host().running() {
         if p.args.contains(needle) {
@@ -91,17 +106,7 @@ async fn the_eleventh_session_on_a_connection_is_refused_and_the_connection_live
     // The connection is fine: a running channel still answers, and once a channel is
     // closed its slot takes a new command.
     held[9].close().await.unwrap();
-    let mut channel = open(&ssh).await;
-    channel.exec(true, "echo ok").await.unwrap();
-    let mut stdout = Vec::new();
-    let mut status = None;
-    while let Some(msg) = channel.wait().await {
-        match msg {
-            ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            _ => {}
-        }
-    }
+    let (stdout, status) = run_on(&mut open(&ssh).await, "echo ok").await;
     assert_eq!((stdout.as_slice(), status), (&b"ok\n"[..], Some(0)));
     // That command is over and its channel closed, so the 10th slot is free again.
     let tenth = open(&ssh).await;
@@ -172,17 +177,9 @@ async fn a_closed_channel_keeps_its_slot_while_its_command_runs() {
             .any(|p| p.args.contains("sleep 30"))
     })
     .await;
-    let out = {
-        let mut channel = open_eventually(&ssh, "the slot of the ended command").await;
-        channel.exec(true, "echo free").await.unwrap();
-        let mut stdout = Vec::new();
-        while let Some(msg) = channel.wait().await {
-            if let ChannelMsg::Data { data } = msg {
-                stdout.extend_from_slice(&data);
-            }
-        }
-        stdout
-    };
+    let mut channel = open_eventually(&ssh, "the slot of the ended command").await;
+    let (out, _) = run_on(&mut channel, "echo free").await;
+    drop(channel);
     assert_eq!(out, b"free\n");
 }
 
@@ -209,12 +206,6 @@ async fn an_unknown_subsystem_is_refused_and_its_channel_still_holds_a_slot() {
     }
     assert_refused(&ssh, "a second session beside the refused subsystem").await;
     // The channel is still a session waiting for a request.
-    channel.exec(true, "echo still").await.unwrap();
-    let mut stdout = Vec::new();
-    while let Some(msg) = channel.wait().await {
-        if let ChannelMsg::Data { data } = msg {
-            stdout.extend_from_slice(&data);
-        }
-    }
+    let (stdout, _) = run_on(&mut channel, "echo still").await;
     assert_eq!(stdout, b"still\n");
 }

@@ -36,69 +36,75 @@ async fn stdout(host: &Host, line: &str) -> String {
     out
 }
 
+/// Each line's standard output, run one after another on `host`.
+async fn stdouts(host: &Host, cases: &[(&str, &str)]) {
+    for (line, want) in cases {
+        assert_eq!(stdout(host, line).await, *want, "{line}");
+    }
+}
+
+/// Each line fails with nothing on stdout, this message on stderr and this status.
+async fn fails(host: &Host, cases: &[(&str, &str, i32)]) {
+    for (line, err, status) in cases {
+        assert_eq!(
+            sh(host, line).await,
+            (String::new(), err.to_string(), *status),
+            "{line}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn quoting_and_expansions() {
     let h = host();
-    assert_eq!(
-        stdout(&h, r#"echo 'a  b' "c  d" e\ f"#).await,
-        "a  b c  d e f\n"
-    );
-    assert_eq!(
-        stdout(&h, r#"X='1 2'; echo $X; echo "$X""#).await,
-        "1 2\n1 2\n"
-    );
-    assert_eq!(
-        stdout(&h, r#"echo "it's" 'say "hi"' $'tab\there'"#).await,
-        "it's say \"hi\" tab\there\n"
-    );
-    assert_eq!(
-        stdout(&h, "echo ${UNSET:-dflt} ${#HOME} $((6*7))").await,
-        "dflt 5 42\n"
-    );
-    assert_eq!(
-        stdout(&h, "F=/var/log/app.log; echo ${F##*/} ${F%.log}").await,
-        "app.log /var/log/app\n"
-    );
-    assert_eq!(
-        stdout(&h, "echo $(echo inner) `echo back`").await,
-        "inner back\n"
-    );
-    assert_eq!(stdout(&h, "echo ~ ~/x").await, "/root /root/x\n");
-    assert_eq!(
-        stdout(&h, r#"printf '%s=%d\n' a 1 b 2"#).await,
-        "a=1\nb=2\n"
-    );
-    assert_eq!(
-        stdout(&h, r#"printf '%-6s|%5s|\n' ab cd"#).await,
-        "ab    |   cd|\n"
-    );
+    stdouts(
+        &h,
+        &[
+            (r#"echo 'a  b' "c  d" e\ f"#, "a  b c  d e f\n"),
+            (r#"X='1 2'; echo $X; echo "$X""#, "1 2\n1 2\n"),
+            (
+                r#"echo "it's" 'say "hi"' $'tab\there'"#,
+                "it's say \"hi\" tab\there\n",
+            ),
+            ("echo ${UNSET:-dflt} ${#HOME} $((6*7))", "dflt 5 42\n"),
+            (
+                "F=/var/log/app.log; echo ${F##*/} ${F%.log}",
+                "app.log /var/log/app\n",
+            ),
+            ("echo $(echo inner) `echo back`", "inner back\n"),
+            ("echo ~ ~/x", "/root /root/x\n"),
+            (r#"printf '%s=%d\n' a 1 b 2"#, "a=1\nb=2\n"),
+            (r#"printf '%-6s|%5s|\n' ab cd"#, "ab    |   cd|\n"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn lists_status_and_control_flow() {
     let h = host();
-    assert_eq!(
-        stdout(&h, "false; echo $?; true && echo and; false || echo or").await,
-        "1\nand\nor\n"
-    );
-    assert_eq!(
-        stdout(&h, "for i in 1 2 3; do echo $i; done").await,
-        "1\n2\n3\n"
-    );
-    assert_eq!(
-        stdout(&h, "if test -d /tmp; then echo dir; else echo no; fi").await,
-        "dir\n"
-    );
-    assert_eq!(
-        stdout(&h, "i=0; while [ $i -lt 3 ]; do i=$((i+1)); done; echo $i").await,
-        "3\n"
-    );
-    assert_eq!(
-        stdout(&h, "case web01 in db*) echo db;; web*) echo web;; esac").await,
-        "web\n"
-    );
-    assert_eq!(stdout(&h, "(cd /tmp; pwd); pwd").await, "/tmp\n/root\n");
-    assert_eq!(stdout(&h, "! false && echo negated").await, "negated\n");
+    stdouts(
+        &h,
+        &[
+            (
+                "false; echo $?; true && echo and; false || echo or",
+                "1\nand\nor\n",
+            ),
+            ("for i in 1 2 3; do echo $i; done", "1\n2\n3\n"),
+            ("if test -d /tmp; then echo dir; else echo no; fi", "dir\n"),
+            (
+                "i=0; while [ $i -lt 3 ]; do i=$((i+1)); done; echo $i",
+                "3\n",
+            ),
+            (
+                "case web01 in db*) echo db;; web*) echo web;; esac",
+                "web\n",
+            ),
+            ("(cd /tmp; pwd); pwd", "/tmp\n/root\n"),
+            ("! false && echo negated", "negated\n"),
+        ],
+    )
+    .await;
     let (out, _, status) = sh(&h, "echo before; exit 7; echo after").await;
     assert_eq!((out.as_str(), status), ("before\n", 7));
     assert_eq!(
@@ -115,17 +121,20 @@ async fn redirections() {
         "one\ntwo\n"
     );
     assert_eq!(h.host_file("/tmp/f").unwrap(), b"one\ntwo\n");
-    assert_eq!(stdout(&h, "wc -l < /tmp/f").await, "2\n");
-    assert_eq!(stdout(&h, "ls /nope 2>/dev/null; echo $?").await, "2\n");
-    assert_eq!(
-        stdout(&h, "ls /nope 2>&1 | head -n 1").await,
-        "ls: cannot access '/nope': No such file or directory\n"
-    );
-    assert_eq!(
-        stdout(&h, "cat <<EOF\nhello $HOME\nEOF").await,
-        "hello /root\n"
-    );
-    assert_eq!(stdout(&h, "grep -c o <<< 'foo'").await, "1\n");
+    stdouts(
+        &h,
+        &[
+            ("wc -l < /tmp/f", "2\n"),
+            ("ls /nope 2>/dev/null; echo $?", "2\n"),
+            (
+                "ls /nope 2>&1 | head -n 1",
+                "ls: cannot access '/nope': No such file or directory\n",
+            ),
+            ("cat <<EOF\nhello $HOME\nEOF", "hello /root\n"),
+            ("grep -c o <<< 'foo'", "1\n"),
+        ],
+    )
+    .await;
     let (_, err, status) = sh(&h, "echo x > /no/dir/f").await;
     assert_eq!(
         (err.as_str(), status),
@@ -142,44 +151,32 @@ async fn files_and_the_programs_a_client_uses() {
     )
     .await;
     assert_eq!(out, "4755 0 root regular empty file\n");
-    assert_eq!(
-        stdout(
-            &h,
-            "echo hi > /tmp/x; mv /tmp/x /tmp/y; test -f /tmp/x || cat /tmp/y"
-        )
-        .await,
-        "hi\n"
-    );
-    assert_eq!(
-        stdout(
-            &h,
-            "echo new > /tmp/n; mv -n /tmp/n /tmp/y; cat /tmp/y /tmp/n"
-        )
-        .await,
-        "hi\nnew\n"
-    );
-    assert_eq!(stdout(&h, "set -- a b c; shift; echo $1 $#").await, "b 2\n");
-    assert_eq!(stdout(&h, "cp /tmp/y /srv; ls /srv").await, "a\ny\n");
-    assert_eq!(
-        stdout(&h, "rm -r /srv/a; ls /srv; rm /srv/y; ls /srv | wc -l").await,
-        "y\n0\n"
-    );
-    assert_eq!(
-        stdout(
-            &h,
-            "echo aGVsbG8= | base64 -d; echo; echo -n hello | base64"
-        )
-        .await,
-        "hello\naGVsbG8=\n"
-    );
-    assert_eq!(
-        stdout(&h, "seq 3 | tail -n 2; seq 2 2 6 | head -n 1").await,
-        "2\n3\n2\n"
-    );
-    assert_eq!(
-        stdout(&h, "printf 'a\\nb\\na\\n' | grep -n a").await,
-        "1:a\n3:a\n"
-    );
+    stdouts(
+        &h,
+        &[
+            (
+                "echo hi > /tmp/x; mv /tmp/x /tmp/y; test -f /tmp/x || cat /tmp/y",
+                "hi\n",
+            ),
+            (
+                "echo new > /tmp/n; mv -n /tmp/n /tmp/y; cat /tmp/y /tmp/n",
+                "hi\nnew\n",
+            ),
+            ("set -- a b c; shift; echo $1 $#", "b 2\n"),
+            ("cp /tmp/y /srv; ls /srv", "a\ny\n"),
+            (
+                "rm -r /srv/a; ls /srv; rm /srv/y; ls /srv | wc -l",
+                "y\n0\n",
+            ),
+            (
+                "echo aGVsbG8= | base64 -d; echo; echo -n hello | base64",
+                "hello\naGVsbG8=\n",
+            ),
+            ("seq 3 | tail -n 2; seq 2 2 6 | head -n 1", "2\n3\n2\n"),
+            ("printf 'a\\nb\\na\\n' | grep -n a", "1:a\n3:a\n"),
+        ],
+    )
+    .await;
     let tmp = stdout(&h, "mktemp").await;
     assert!(
         tmp.starts_with("/tmp/tmp.") && tmp.len() == "/tmp/tmp.XXXXXXXXXX\n".len(),
@@ -189,55 +186,45 @@ async fn files_and_the_programs_a_client_uses() {
         stdout(&h, &format!("stat -c %a {}", tmp.trim())).await,
         "600\n"
     );
-    assert_eq!(
-        stdout(&h, "basename /a/b.txt .txt; dirname /a/b.txt").await,
-        "b\n/a\n"
-    );
-    assert_eq!(
-        stdout(&h, "command -v bash; command -v nope; echo $?").await,
-        "/bin/bash\n1\n"
-    );
-    assert_eq!(
-        stdout(&h, "whoami; id -u; hostname; uname -s").await,
-        "root\n0\npve\nLinux\n"
-    );
+    stdouts(
+        &h,
+        &[
+            ("basename /a/b.txt .txt; dirname /a/b.txt", "b\n/a\n"),
+            (
+                "command -v bash; command -v nope; echo $?",
+                "/bin/bash\n1\n",
+            ),
+            ("whoami; id -u; hostname; uname -s", "root\n0\npve\nLinux\n"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn errors_read_like_bash_and_coreutils() {
     let h = host();
-    assert_eq!(
-        sh(&h, "nosuch arg").await,
-        (
-            String::new(),
-            "bash: line 1: nosuch: command not found\n".into(),
-            127
-        )
-    );
-    assert_eq!(
-        sh(&h, "cat /nope").await,
-        (
-            String::new(),
-            "cat: /nope: No such file or directory\n".into(),
-            1
-        )
-    );
-    assert_eq!(
-        sh(&h, "mkdir /tmp").await,
-        (
-            String::new(),
-            "mkdir: cannot create directory '/tmp': File exists\n".into(),
-            1
-        )
-    );
-    assert_eq!(
-        sh(&h, "rm /nope").await,
-        (
-            String::new(),
-            "rm: cannot remove '/nope': No such file or directory\n".into(),
-            1
-        )
-    );
+    fails(
+        &h,
+        &[
+            (
+                "nosuch arg",
+                "bash: line 1: nosuch: command not found\n",
+                127,
+            ),
+            ("cat /nope", "cat: /nope: No such file or directory\n", 1),
+            (
+                "mkdir /tmp",
+                "mkdir: cannot create directory '/tmp': File exists\n",
+                1,
+            ),
+            (
+                "rm /nope",
+                "rm: cannot remove '/nope': No such file or directory\n",
+                1,
+            ),
+        ],
+    )
+    .await;
     let (_, err, status) = sh(&h, "echo 'unterminated").await;
     assert_eq!(status, 2, "{err}");
 }
@@ -245,8 +232,14 @@ async fn errors_read_like_bash_and_coreutils() {
 #[tokio::test]
 async fn pipelines_end_when_the_reader_is_done() {
     let h = host();
-    assert_eq!(stdout(&h, "yes | head -n 3").await, "y\ny\ny\n");
-    assert_eq!(stdout(&h, "yes abc | head -c 7").await, "abc\nabc");
+    stdouts(
+        &h,
+        &[
+            ("yes | head -n 3", "y\ny\ny\n"),
+            ("yes abc | head -c 7", "abc\nabc"),
+        ],
+    )
+    .await;
     assert!(h.running().is_empty(), "yes ended: {:?}", h.running());
 }
 

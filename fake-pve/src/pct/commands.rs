@@ -255,6 +255,37 @@ fn power_lock(ct: &Container, skiplock: bool) -> Option<&str> {
     }
 }
 
+/// The running container `vmid`, or the error pct dies with (`CT`/`VM <vmid> not
+/// running`, as `kind` says) when it is not running.
+fn running_ct<'a>(
+    state: &'a mut State,
+    vmid: Vmid,
+    kind: &str,
+) -> Result<&'a mut Container, Reply> {
+    if !is_running(state, vmid) {
+        return Err(die(format!("{kind} {vmid} not running")));
+    }
+    Ok(state.containers.get_mut(&vmid.get()).expect("running"))
+}
+
+/// A stop or shutdown of an HA resource: the HA manager stops it (unless it
+/// refuses) outside this command.
+fn ha_stop(ct: &mut Container, ctx: &Ctx, vmid: Vmid) -> Reply {
+    if !ct.refuses_stop {
+        set_stopped(ct, ctx);
+    }
+    Reply::out(format!("Requesting HA stop for CT {vmid}\n"))
+}
+
+/// Stops the container, unless it refuses to stop.
+fn stop_now(ct: &mut Container, ctx: &Ctx) -> Reply {
+    if ct.refuses_stop {
+        return die("container did not stop");
+    }
+    set_stopped(ct, ctx);
+    Reply::default()
+}
+
 fn set_running(ct: &mut Container) {
     ct.status = Status::Running;
     ct.started_at = Some(now_secs());
@@ -317,10 +348,10 @@ fn start(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
 }
 
 fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("CT {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "CT") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.ha_managed {
         if overrule {
             return Reply::err(
@@ -331,48 +362,34 @@ fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool
                 255,
             );
         }
-        if !ct.refuses_stop {
-            set_stopped(ct, ctx);
-        }
-        return Reply::out(format!("Requesting HA stop for CT {vmid}\n"));
+        return ha_stop(ct, ctx, vmid);
     }
     if let Some(lock) = power_lock(ct, skiplock) {
         return locked(lock);
     }
-    if ct.refuses_stop {
-        return die("container did not stop");
-    }
-    set_stopped(ct, ctx);
-    Reply::default()
+    stop_now(ct, ctx)
 }
 
 fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("CT {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "CT") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.ha_managed {
-        if !ct.refuses_stop {
-            set_stopped(ct, ctx);
-        }
-        return Reply::out(format!("Requesting HA stop for CT {vmid}\n"));
+        return ha_stop(ct, ctx, vmid);
     }
     if let Some(lock) = &ct.lock {
         return locked(lock);
     }
     // Without --forceStop the clean shutdown times out; with it, the kill fails too.
-    if ct.refuses_stop {
-        return die("container did not stop");
-    }
-    set_stopped(ct, ctx);
-    Reply::default()
+    stop_now(ct, ctx)
 }
 
 fn reboot(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
-    if !is_running(state, vmid) {
-        return die(format!("VM {vmid} not running"));
-    }
-    let ct = state.containers.get_mut(&vmid.get()).expect("running");
+    let ct = match running_ct(state, vmid, "VM") {
+        Ok(ct) => ct,
+        Err(reply) => return reply,
+    };
     if ct.refuses_stop {
         return die("container did not stop");
     }

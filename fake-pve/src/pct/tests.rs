@@ -153,6 +153,18 @@ fn status_of(host: &Host, vmid: u32) -> Status {
     host.state().containers[&vmid].status
 }
 
+/// pct's answer to each line, in turn on `host`.
+async fn answers(host: &Host, cases: &[(&str, Ran)]) {
+    for (line, want) in cases {
+        assert_eq!(&pct(host, line).await, want, "{line}");
+    }
+}
+
+/// A usage error: the message, then the command's usage; status 255.
+fn usage_error(msg: &str, usage: &str) -> Ran {
+    fail(&format!("{msg}\n{usage}"), 255)
+}
+
 const STATUS_USAGE: &str = "pct status <vmid> [OPTIONS]\n";
 const EXEC_USAGE: &str = "pct exec <vmid> [<extra-args>] [OPTIONS]\n";
 const PULL_USAGE: &str = "pct pull <vmid> <path> <destination> [OPTIONS]\n";
@@ -338,70 +350,80 @@ async fn unique_prefixes_and_option_spellings_work() {
 
 #[tokio::test]
 async fn a_bare_boolean_swallows_the_next_word() {
-    let h = host();
-    assert_eq!(
-        pct(&h, "status --verbose 100").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&h, "status 100 --verbose maybe").await,
-        fail(
-            &format!("400 unable to parse boolean option\n{STATUS_USAGE}"),
-            255
-        )
-    );
+    answers(
+        &host(),
+        &[
+            (
+                "status --verbose 100",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status 100 --verbose maybe",
+                usage_error("400 unable to parse boolean option", STATUS_USAGE),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_vmid_given_only_as_an_option_is_not_enough() {
-    assert_eq!(
-        pct(&host(), "status --vmid 100").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&host(), "status").await,
-        fail(&format!("400 not enough arguments\n{STATUS_USAGE}"), 255)
-    );
-    assert_eq!(
-        pct(&host(), "status 100 101").await,
-        fail(&format!("400 too many arguments\n{STATUS_USAGE}"), 255)
-    );
+    answers(
+        &host(),
+        &[
+            (
+                "status --vmid 100",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status",
+                usage_error("400 not enough arguments", STATUS_USAGE),
+            ),
+            (
+                "status 100 101",
+                usage_error("400 too many arguments", STATUS_USAGE),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_and_ambiguous_options_are_getopt_errors() {
-    assert_eq!(
-        pct(&host(), "status 100 --xyz").await,
-        fail(
-            &format!("Unknown option: xyz\n400 unable to parse option\n{STATUS_USAGE}"),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "pull 100 /etc/hostname /tmp/h -P 644").await,
-        fail(
-            &format!(
-                "Option p is ambiguous (path, perms)\n400 unable to parse option\n{PULL_USAGE}"
+    answers(
+        &host(),
+        &[
+            (
+                "status 100 --xyz",
+                usage_error(
+                    "Unknown option: xyz\n400 unable to parse option",
+                    STATUS_USAGE,
+                ),
             ),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "status -v 1 100").await,
-        fail(
-            &format!(
-                "Option v is ambiguous (verbose, vmid)\n400 unable to parse option\n{STATUS_USAGE}"
+            (
+                "pull 100 /etc/hostname /tmp/h -P 644",
+                usage_error(
+                    "Option p is ambiguous (path, perms)\n400 unable to parse option",
+                    PULL_USAGE,
+                ),
             ),
-            255
-        )
-    );
-    assert_eq!(
-        pct(&host(), "shutdown 100 --timeout").await,
-        fail(
-            "Option timeout requires an argument\n400 unable to parse option\npct shutdown <vmid> [OPTIONS]\n",
-            255
-        )
-    );
+            (
+                "status -v 1 100",
+                usage_error(
+                    "Option v is ambiguous (verbose, vmid)\n400 unable to parse option",
+                    STATUS_USAGE,
+                ),
+            ),
+            (
+                "shutdown 100 --timeout",
+                fail(
+                    "Option timeout requires an argument\n400 unable to parse option\npct shutdown <vmid> [OPTIONS]\n",
+                    255,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -445,9 +467,9 @@ async fn vmids_are_type_checked_then_format_checked() {
     }
     assert_eq!(
         pct(&h, "status -5").await,
-        fail(
-            &format!("Unknown option: 5\n400 unable to parse option\n{STATUS_USAGE}"),
-            255
+        usage_error(
+            "Unknown option: 5\n400 unable to parse option",
+            STATUS_USAGE
         )
     );
     assert_eq!(Vmid::parse("999999999").map(Vmid::get), Ok(999_999_999));
@@ -474,8 +496,14 @@ async fn absent_containers_have_no_configuration_file() {
 #[tokio::test]
 async fn status_prints_the_state() {
     let h = host();
-    assert_eq!(pct(&h, "status 100").await, ok("status: running\n"));
-    assert_eq!(pct(&h, "status 101").await, ok("status: stopped\n"));
+    answers(
+        &h,
+        &[
+            ("status 100", ok("status: running\n")),
+            ("status 101", ok("status: stopped\n")),
+        ],
+    )
+    .await;
 }
 
 fn keys_of(out: &str) -> Vec<&str> {
@@ -615,51 +643,54 @@ async fn power_command_errors() {
 async fn locks_block_start_stop_shutdown_and_snapshot() {
     let h = host();
     h.set_lock(101, Some("backup"));
-    assert_eq!(
-        pct(&h, "start 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "snapshot 101 before").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "start 101 --skiplock").await, ok(""));
-    assert_eq!(
-        pct(&h, "shutdown 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "stop 101 --skiplock").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("start 101", fail("CT is locked (backup)\n", 255)),
+            ("snapshot 101 before", fail("CT is locked (backup)\n", 255)),
+            ("start 101 --skiplock", ok("")),
+            ("shutdown 101", fail("CT is locked (backup)\n", 255)),
+            ("stop 101 --skiplock", ok("")),
+        ],
+    )
+    .await;
     // start and stop look at the running state before the lock
     h.set_lock(102, Some("backup"));
-    assert_eq!(
-        pct(&h, "start 102").await,
-        fail("CT 102 already running\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "stop 102").await,
-        fail("CT is locked (backup)\n", 255)
-    );
+    answers(
+        &h,
+        &[
+            ("start 102", fail("CT 102 already running\n", 255)),
+            ("stop 102", fail("CT is locked (backup)\n", 255)),
+        ],
+    )
+    .await;
     assert_eq!(status_of(&h, 102), Status::Running);
     // locks do not matter to status, list, config, exec checks, push, pull, reboot
-    assert_eq!(pct(&h, "status 102").await, ok("status: running\n"));
-    assert_eq!(pct(&h, "reboot 102").await, ok(""));
-    assert_eq!(
-        pct(&h, "push 102 /tmp/hello.txt /root/hello.txt").await,
-        ok("")
-    );
-    assert_eq!(pct(&h, "pull 102 /etc/hostname /tmp/h").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("status 102", ok("status: running\n")),
+            ("reboot 102", ok("")),
+            ("push 102 /tmp/hello.txt /root/hello.txt", ok("")),
+            ("pull 102 /etc/hostname /tmp/h", ok("")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_mounted_lock_blocks_only_shutdown() {
     let h = host();
     h.set_lock(101, Some("mounted"));
-    assert_eq!(pct(&h, "start 101").await, ok(""));
-    assert_eq!(
-        pct(&h, "shutdown 101").await,
-        fail("CT is locked (mounted)\n", 255)
-    );
-    assert_eq!(pct(&h, "stop 101").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("start 101", ok("")),
+            ("shutdown 101", fail("CT is locked (mounted)\n", 255)),
+            ("stop 101", ok("")),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -672,14 +703,14 @@ async fn ha_managed_containers_are_requested() {
         ok("Requesting HA start for CT 101\n")
     );
     assert_eq!(status_of(&h, 101), Status::Running);
-    assert_eq!(
-        pct(&h, "stop 101").await,
-        ok("Requesting HA stop for CT 101\n")
-    );
-    assert_eq!(
-        pct(&h, "shutdown 100").await,
-        ok("Requesting HA stop for CT 100\n")
-    );
+    answers(
+        &h,
+        &[
+            ("stop 101", ok("Requesting HA stop for CT 101\n")),
+            ("shutdown 100", ok("Requesting HA stop for CT 100\n")),
+        ],
+    )
+    .await;
     assert_eq!(status_of(&h, 100), Status::Stopped);
 }
 
@@ -713,33 +744,34 @@ async fn stopping_a_container_kills_its_processes() {
 #[tokio::test]
 async fn exec_checks_before_running_anything() {
     let h = host();
-    assert_eq!(
-        pct(&h, "exec 101 -- true").await,
-        fail("container '101' not running!\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "exec 100").await,
-        fail(
-            "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
-            255
-        )
-    );
-    assert_eq!(
-        pct(&h, "exec 100 --").await,
-        fail(
-            "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
-            255
-        )
-    );
-    assert_eq!(
-        pct(&h, "exec abc -- true").await,
-        fail(
-            &format!(
-                "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'\n{EXEC_USAGE}"
+    answers(
+        &h,
+        &[
+            ("exec 101 -- true", fail("container '101' not running!\n", 255)),
+            (
+                "exec 100",
+                fail(
+                    "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
+                    255,
+                ),
             ),
-            255
-        )
-    );
+            (
+                "exec 100 --",
+                fail(
+                    "missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.\n",
+                    255,
+                ),
+            ),
+            (
+                "exec abc -- true",
+                usage_error(
+                    "400 Parameter verification failed.\nvmid: type check ('integer') failed - got 'abc'",
+                    EXEC_USAGE,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -747,18 +779,12 @@ async fn exec_without_double_dash_loses_options_to_pct() {
     let h = host();
     assert_eq!(
         pct(&h, "exec 100 ls -la").await,
-        fail(
-            &format!("Unknown option: la\n400 unable to parse option\n{EXEC_USAGE}"),
-            255
-        )
+        usage_error("Unknown option: la\n400 unable to parse option", EXEC_USAGE)
     );
     // -k is --keep-env, which swallows the command as its boolean value
     assert_eq!(
         pct(&h, "exec 100 -k ls").await,
-        fail(
-            &format!("400 unable to parse boolean option\n{EXEC_USAGE}"),
-            255
-        )
+        usage_error("400 unable to parse boolean option", EXEC_USAGE)
     );
     // -v is --vmid and takes the command word as its value
     assert_eq!(
@@ -974,14 +1000,14 @@ async fn pull_failures() {
     let h = host();
     let not_running =
         "can only pull files from a running VM at /usr/share/perl5/PVE/CLI/pct.pm line 664.\n";
-    assert_eq!(
-        pct(&h, "pull 101 /etc/hostname /tmp/h").await,
-        fail(not_running, 255)
-    );
-    assert_eq!(
-        pct(&h, "pull 999 /etc/hostname /tmp/h").await,
-        fail(not_running, 255)
-    );
+    answers(
+        &h,
+        &[
+            ("pull 101 /etc/hostname /tmp/h", fail(not_running, 255)),
+            ("pull 999 /etc/hostname /tmp/h", fail(not_running, 255)),
+        ],
+    )
+    .await;
     let cases = [
         (
             "pull 100 /etc/x /tmp/left",
@@ -1032,8 +1058,14 @@ async fn config_prints_sorted_keys_then_raw_lxc_lines() {
         "swap: 512\n",
         "unprivileged: 1\n",
     );
-    assert_eq!(pct(&h, "config 100").await, ok(expected));
-    assert_eq!(pct(&h, "config 100 --current").await, ok(expected));
+    answers(
+        &h,
+        &[
+            ("config 100", ok(expected)),
+            ("config 100 --current", ok(expected)),
+        ],
+    )
+    .await;
     {
         let mut st = h.state();
         let ct = st.containers.get_mut(&100).unwrap();
@@ -1136,18 +1168,24 @@ async fn snapshot_names_are_checked() {
         pct(&h, &format!("snapshot 100 A{}", "b".repeat(39))).await,
         ok("")
     );
-    assert_eq!(pct(&h, "snapshot 100 pre_up-1").await, ok(""));
-    assert_eq!(
-        pct(&h, "snapshot 100 pre_up-1").await,
-        fail("snapshot name 'pre_up-1' already used\n", 255)
-    );
-    assert_eq!(
-        pct(&h, "snapshot 999 pre").await,
-        fail(
-            "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
-            255
-        )
-    );
+    answers(
+        &h,
+        &[
+            ("snapshot 100 pre_up-1", ok("")),
+            (
+                "snapshot 100 pre_up-1",
+                fail("snapshot name 'pre_up-1' already used\n", 255),
+            ),
+            (
+                "snapshot 999 pre",
+                fail(
+                    "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
+                    255,
+                ),
+            ),
+        ],
+    )
+    .await;
 }
 
 fn snap(name: &str, parent: Option<&str>, snaptime: u64, description: &str) -> Snapshot {
@@ -1247,9 +1285,9 @@ async fn snapshot_delsnapshot_and_rollback_round_trip() {
 async fn exec_dash_e_is_extra_args_given_as_an_option() {
     assert_eq!(
         pct(&host(), "exec 100 -e ls").await,
-        fail(
-            &format!("400 internal error: extra-args must be the last argument\n{EXEC_USAGE}"),
-            255
+        usage_error(
+            "400 internal error: extra-args must be the last argument",
+            EXEC_USAGE
         )
     );
 }
@@ -1265,10 +1303,13 @@ async fn mount_unmount_and_unlock_manage_the_lock() {
     assert_eq!(pct(&h, "unmount 101").await, ok(""));
     assert_eq!(h.state().containers[&101].lock, None);
     h.set_lock(101, Some("backup"));
-    assert_eq!(
-        pct(&h, "mount 101").await,
-        fail("CT is locked (backup)\n", 255)
-    );
-    assert_eq!(pct(&h, "unlock 101").await, ok(""));
+    answers(
+        &h,
+        &[
+            ("mount 101", fail("CT is locked (backup)\n", 255)),
+            ("unlock 101", ok("")),
+        ],
+    )
+    .await;
     assert_eq!(h.state().containers[&101].lock, None);
 }

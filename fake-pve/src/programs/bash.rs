@@ -4,7 +4,7 @@ use crate::io::Io;
 use crate::proc::Ctx;
 use crate::shell::run_script;
 
-use super::read_file;
+use super::{complain, read_file};
 
 pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i32 {
     let mut i = 0;
@@ -13,10 +13,7 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
     }
     if args.get(i).map(String::as_str) == Some("-c") {
         let Some(script) = args.get(i + 1) else {
-            let _ = io
-                .stderr
-                .write_str(&format!("{name}: -c: option requires an argument\n"))
-                .await;
+            complain(io, &format!("{name}: -c: option requires an argument\n")).await;
             return 2;
         };
         let mut positional: Vec<String> = args[i + 2..].to_vec();
@@ -29,7 +26,7 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
         Some(file) => match read_file(ctx, file) {
             Ok(d) => String::from_utf8_lossy(&d).into_owned(),
             Err(e) => {
-                let _ = io.stderr.write_str(&format!("{name}: {file}: {e}\n")).await;
+                complain(io, &format!("{name}: {file}: {e}\n")).await;
                 return 127;
             }
         },

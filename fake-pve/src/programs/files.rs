@@ -3,11 +3,32 @@
 
 use std::fmt::Write as _;
 
-use crate::fs::{FsError, Meta, WriteMode};
+use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, fail, out, read_file, split_flags, stat_path, user_name};
+use super::{Status, complain, fail, out, read_file, split_flags, stat_path, user_name};
+
+/// Applies `change` to each operand's resolved path, reporting a failure as
+/// `<what> '<operand>': <error>`; the status is 1 when any failed.
+async fn each_operand<S: AsRef<str>>(
+    ctx: &Ctx,
+    operands: &[S],
+    io: &Io,
+    what: &str,
+    change: impl Fn(&mut Fs, &str) -> Result<(), FsError>,
+) -> Status {
+    let mut status = 0;
+    for op in operands {
+        let op = op.as_ref();
+        let abs = ctx.resolve(op);
+        if let Err(e) = ctx.with_fs(|fs| change(fs, &abs)) {
+            status = 1;
+            complain(io, &format!("{what} '{op}': {e}\n")).await;
+        }
+    }
+    Ok(status)
+}
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (_, files) = split_flags(args);
@@ -33,7 +54,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                let _ = io.stderr.write_str(&format!("cat: {f}: {e}\n")).await;
+                complain(io, &format!("cat: {f}: {e}\n")).await;
             }
         }
     }
@@ -79,10 +100,7 @@ pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             Ok(m) => m,
             Err(e) => {
                 status = 2;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("ls: cannot access '{p}': {e}\n"))
-                    .await;
+                complain(io, &format!("ls: cannot access '{p}': {e}\n")).await;
                 continue;
             }
         };
@@ -157,10 +175,7 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             Ok(m) => m,
             Err(e) => {
                 status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("stat: cannot statx '{f}': {e}\n"))
-                    .await;
+                complain(io, &format!("stat: cannot statx '{f}': {e}\n")).await;
                 continue;
             }
         };
@@ -248,41 +263,28 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if dirs.is_empty() {
         return fail(io, "mkdir", "missing operand", 1).await;
     }
-    let mut status = 0;
-    for d in &dirs {
-        let abs = ctx.resolve(d);
-        let r = ctx.with_fs(|fs| {
+    each_operand(
+        ctx,
+        &dirs,
+        io,
+        "mkdir: cannot create directory",
+        |fs, abs| {
             if parents {
-                fs.mkdir_all(&abs, mode)
+                fs.mkdir_all(abs, mode)
             } else {
-                fs.mkdir(&abs, mode)
+                fs.mkdir(abs, mode)
             }
-        });
-        if let Err(e) = r {
-            status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!("mkdir: cannot create directory '{d}': {e}\n"))
-                .await;
-        }
-    }
-    Ok(status)
+        },
+    )
+    .await
 }
 
 pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (_, dirs) = split_flags(args);
-    let mut status = 0;
-    for d in &dirs {
-        let abs = ctx.resolve(d);
-        if let Err(e) = ctx.with_fs(|fs| fs.rmdir(&abs)) {
-            status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!("rmdir: failed to remove '{d}': {e}\n"))
-                .await;
-        }
-    }
-    Ok(status)
+    each_operand(ctx, &dirs, io, "rmdir: failed to remove", |fs, abs| {
+        fs.rmdir(abs)
+    })
+    .await
 }
 
 pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
@@ -292,34 +294,19 @@ pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if paths.is_empty() && !force {
         return fail(io, "rm", "missing operand", 1).await;
     }
-    let mut status = 0;
-    for p in &paths {
-        let abs = ctx.resolve(p);
-        let r = ctx.with_fs(|fs| {
-            let meta = fs.stat(&abs)?;
-            if meta.is_dir() {
-                if recursive {
-                    fs.remove_all(&abs)
-                } else {
-                    Err(FsError::IsADirectory)
-                }
-            } else {
-                fs.remove_file(&abs)
-            }
-        });
-        match r {
-            Ok(()) => {}
-            Err(FsError::NotFound) if force => {}
-            Err(e) => {
-                status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("rm: cannot remove '{p}': {e}\n"))
-                    .await;
-            }
+    each_operand(ctx, &paths, io, "rm: cannot remove", |fs, abs| {
+        let removed = match fs.stat(abs) {
+            Ok(meta) if meta.is_dir() && !recursive => Err(FsError::IsADirectory),
+            Ok(meta) if meta.is_dir() => fs.remove_all(abs),
+            Ok(_) => fs.remove_file(abs),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Err(FsError::NotFound) if force => Ok(()),
+            other => other,
         }
-    }
-    Ok(status)
+    })
+    .await
 }
 
 /// The destination path for copying or moving `src` to `dst` (into it when a directory).
@@ -386,7 +373,7 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 }
                 _ => format!("cp: cannot create regular file '{dst}': {e}\n"),
             };
-            let _ = io.stderr.write_str(&msg).await;
+            complain(io, &msg).await;
         }
     }
     Ok(status)
@@ -465,7 +452,7 @@ pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             } else {
                 format!("mv: cannot move '{src}' to '{dst}': {e}\n")
             };
-            let _ = io.stderr.write_str(&msg).await;
+            complain(io, &msg).await;
         }
     }
     Ok(status)
@@ -541,10 +528,7 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!("chmod: cannot access '{f}': {e}\n"))
-                    .await;
+                complain(io, &format!("chmod: cannot access '{f}': {e}\n")).await;
             }
         }
     }
@@ -581,39 +565,20 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             None => return fail(io, "chown", &format!("invalid group: '{spec}'"), 1).await,
         },
     };
-    let mut status = 0;
-    for f in operands {
-        let abs = ctx.resolve(f);
-        if let Err(e) = ctx.with_fs(|fs| fs.set_owner(&abs, uid, gid)) {
-            status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!("chown: cannot access '{f}': {e}\n"))
-                .await;
-        }
-    }
-    Ok(status)
+    each_operand(ctx, &operands, io, "chown: cannot access", |fs, abs| {
+        fs.set_owner(abs, uid, gid)
+    })
+    .await
 }
 
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (_, files) = split_flags(args);
-    let mut status = 0;
-    for f in &files {
-        let abs = ctx.resolve(f);
-        let owner = (ctx.uid, ctx.uid);
-        let r = ctx.with_fs(|fs| {
-            fs.open_for_write(&abs, WriteMode::Keep, 0o666, owner)?;
-            fs.set_mtime(&abs, crate::fs::now_secs())
-        });
-        if let Err(e) = r {
-            status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!("touch: cannot touch '{f}': {e}\n"))
-                .await;
-        }
-    }
-    Ok(status)
+    let owner = (ctx.uid, ctx.uid);
+    each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
+        fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;
+        fs.set_mtime(abs, crate::fs::now_secs())
+    })
+    .await
 }
 
 pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {

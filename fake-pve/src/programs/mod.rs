@@ -64,6 +64,15 @@ fn has_shell(ctx: &Ctx, base: &str) -> bool {
     .unwrap_or(false)
 }
 
+/// `bash` or `sh`: the shell, where `available` finds it.
+const fn shell(name: &'static str, available: fn(&Ctx) -> bool) -> Program {
+    Program {
+        name,
+        main: |c, n, a, io| Box::pin(async move { Ok(bash::shell(c, n, a, io).await) }),
+        available,
+    }
+}
+
 const fn program(name: &'static str, main: Main) -> Program {
     Program {
         name,
@@ -76,11 +85,7 @@ const fn program(name: &'static str, main: Main) -> Program {
 pub static PROGRAMS: &[Program] = &[
     program("base64", |c, _, a, io| Box::pin(text::base64_cmd(c, a, io))),
     program("basename", |_, _, a, io| Box::pin(files::basename(a, io))),
-    Program {
-        name: "bash",
-        main: |c, n, a, io| Box::pin(async move { Ok(bash::shell(c, n, a, io).await) }),
-        available: |c| has_shell(c, "bash"),
-    },
+    shell("bash", |c| has_shell(c, "bash")),
     program("cat", |c, _, a, io| Box::pin(files::cat(c, a, io))),
     program("chmod", |c, _, a, io| Box::pin(files::chmod(c, a, io))),
     program("chown", |c, _, a, io| Box::pin(files::chown(c, a, io))),
@@ -121,11 +126,7 @@ pub static PROGRAMS: &[Program] = &[
     program("rm", |c, _, a, io| Box::pin(files::rm(c, a, io))),
     program("rmdir", |c, _, a, io| Box::pin(files::rmdir(c, a, io))),
     program("seq", |_, _, a, io| Box::pin(text::seq(a, io))),
-    Program {
-        name: "sh",
-        main: |c, n, a, io| Box::pin(async move { Ok(bash::shell(c, n, a, io).await) }),
-        available: |c| has_shell(c, "sh"),
-    },
+    shell("sh", |c| has_shell(c, "sh")),
     program("sha256sum", |c, _, a, io| {
         Box::pin(text::sha256sum(c, a, io))
     }),
@@ -185,10 +186,7 @@ pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     let result = match lookup(&name) {
         Some(p) => (p.main)(ctx, &name, &args, &io).await,
         None => {
-            let _ = io
-                .stderr
-                .write_str(&format!("bash: line 1: {name}: command not found\n"))
-                .await;
+            complain(&io, &format!("bash: line 1: {name}: command not found\n")).await;
             Ok(127)
         }
     };
@@ -202,9 +200,14 @@ pub(super) async fn out(io: &Io, s: &str) -> Status {
     Ok(0)
 }
 
+/// Writes `msg` on stderr; a closed stderr is no error.
+pub(super) async fn complain(io: &Io, msg: &str) {
+    let _ = io.stderr.write_str(msg).await;
+}
+
 /// Prints `prog: msg` on stderr and returns `status`.
 pub(super) async fn fail(io: &Io, prog: &str, msg: &str, status: i32) -> Status {
-    let _ = io.stderr.write_str(&format!("{prog}: {msg}\n")).await;
+    complain(io, &format!("{prog}: {msg}\n")).await;
     Ok(status)
 }
 
@@ -258,7 +261,7 @@ pub(super) async fn inputs(
             Ok(data) => outv.push((f.clone(), data)),
             Err(e) => {
                 failed = true;
-                let _ = io.stderr.write_str(&format!("{prog}: {f}: {e}\n")).await;
+                complain(io, &format!("{prog}: {f}: {e}\n")).await;
             }
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::process::{ProcessInfo, parse_signal};
 
-use super::{Status, exists, fail, out};
+use super::{Status, complain, exists, fail, out};
 
 /// Parses `1`, `0.5`, `2m`, `1h`, `1d` into a duration.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
@@ -162,12 +162,11 @@ pub(super) async fn kill(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         };
         let Some(id) = id else {
             status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!(
-                    "bash: line 1: kill: {t}: arguments must be process or job IDs\n"
-                ))
-                .await;
+            complain(
+                io,
+                &format!("bash: line 1: kill: {t}: arguments must be process or job IDs\n"),
+            )
+            .await;
             continue;
         };
         let hits: Vec<&ProcessInfo> = procs
@@ -176,22 +175,24 @@ pub(super) async fn kill(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             .collect();
         if hits.is_empty() {
             status = 1;
-            let _ = io
-                .stderr
-                .write_str(&format!("bash: line 1: kill: ({id}) - No such process\n"))
-                .await;
+            complain(
+                io,
+                &format!("bash: line 1: kill: ({id}) - No such process\n"),
+            )
+            .await;
             continue;
         }
         for p in hits {
             if ctx.uid != 0 && p.user != ctx.user {
                 status = 1;
-                let _ = io
-                    .stderr
-                    .write_str(&format!(
+                complain(
+                    io,
+                    &format!(
                         "bash: line 1: kill: ({}) - Operation not permitted\n",
                         p.pid
-                    ))
-                    .await;
+                    ),
+                )
+                .await;
                 continue;
             }
             ctx.host.processes().signal(p.pid, sig);

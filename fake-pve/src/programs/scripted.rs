@@ -8,6 +8,8 @@ use crate::io::Io;
 use crate::proc::Ctx;
 use crate::unix::{SIGPIPE_STATUS, glob_match};
 
+use super::complain;
+
 /// Whether a script's `on` (none, `host`, `containers` or a ctid) covers `container`.
 fn applies(on: Option<&str>, container: Option<u32>) -> bool {
     match (on, container) {
@@ -59,6 +61,6 @@ pub(super) async fn intercept(ctx: &Ctx, line: &str, io: &Io) -> Option<i32> {
     if io.stdout.write_str(&s.stdout).await.is_err() {
         return Some(SIGPIPE_STATUS);
     }
-    let _ = io.stderr.write_str(&s.stderr).await;
+    complain(io, &s.stderr).await;
     Some(s.exit)
 }

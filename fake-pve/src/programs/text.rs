@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, fail, inputs, split_flags};
+use super::{Status, complain, fail, inputs, split_flags};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     let mut newline = true;
@@ -538,7 +538,7 @@ pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             Ok(()) => targets.push(crate::io::Output::File(t)),
             Err(e) => {
                 status = 1;
-                let _ = io.stderr.write_str(&format!("tee: {f}: {e}\n")).await;
+                complain(io, &format!("tee: {f}: {e}\n")).await;
             }
         }
     }

@@ -102,6 +102,23 @@ fn check_fault(state: &State, path: &str, op: Op) -> Result<(), StatusReply> {
 }
 
 impl SftpHandler {
+    /// Changes the tree at `path` (resolved against the home) unless a fault
+    /// refuses it: `remove`, `mkdir` and `rmdir`.
+    fn modify(
+        &self,
+        op: &str,
+        id: u32,
+        path: &str,
+        change: impl FnOnce(&mut crate::fs::Fs, &str) -> Result<(), FsError>,
+    ) -> Result<Status, StatusReply> {
+        let path = self.resolve(path);
+        debug!(path, "sftp {op}");
+        let mut state = self.host.state();
+        check_fault(&state, &path, Op::Modify)?;
+        change(&mut state.fs, &path).map_err(fs_status)?;
+        Ok(ok(id))
+    }
+
     /// A session for `user`, whose relative paths resolve against `home`.
     /// New files and directories belong to the user (uid/gid from the host's
     /// `/etc/passwd` and `/etc/group`; root is 0, an unknown user 1000).
@@ -423,12 +440,7 @@ impl russh_sftp::server::Handler for SftpHandler {
     }
 
     async fn remove(&mut self, id: u32, filename: String) -> Result<Status, Self::Error> {
-        let path = self.resolve(&filename);
-        debug!(path, "sftp remove");
-        let mut state = self.host.state();
-        check_fault(&state, &path, Op::Modify)?;
-        state.fs.remove_file(&path).map_err(fs_status)?;
-        Ok(ok(id))
+        self.modify("remove", id, &filename, |fs, path| fs.remove_file(path))
     }
 
     async fn mkdir(
@@ -437,26 +449,16 @@ impl russh_sftp::server::Handler for SftpHandler {
         path: String,
         attrs: FileAttributes,
     ) -> Result<Status, Self::Error> {
-        let path = self.resolve(&path);
-        debug!(path, "sftp mkdir");
         let mode = attrs.permissions.map_or(0o777, |p| p & 0o7777);
-        let mut state = self.host.state();
-        check_fault(&state, &path, Op::Modify)?;
-        state.fs.mkdir(&path, mode).map_err(fs_status)?;
-        state
-            .fs
-            .set_owner(&path, Some(self.uid), Some(self.gid))
-            .map_err(fs_status)?;
-        Ok(ok(id))
+        let (uid, gid) = (self.uid, self.gid);
+        self.modify("mkdir", id, &path, |fs, path| {
+            fs.mkdir(path, mode)?;
+            fs.set_owner(path, Some(uid), Some(gid))
+        })
     }
 
     async fn rmdir(&mut self, id: u32, path: String) -> Result<Status, Self::Error> {
-        let path = self.resolve(&path);
-        debug!(path, "sftp rmdir");
-        let mut state = self.host.state();
-        check_fault(&state, &path, Op::Modify)?;
-        state.fs.rmdir(&path).map_err(fs_status)?;
-        Ok(ok(id))
+        self.modify("rmdir", id, &path, |fs, path| fs.rmdir(path))
     }
 
     async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {

@@ -52,6 +52,19 @@ fn status<T>(result: Result<T, ClientError>) -> (StatusCode, String) {
     }
 }
 
+/// Writes a file every user may read and write.
+fn put(host: &Host, path: &str, data: &[u8]) {
+    host.state().fs.write_file(path, data, 0o666).unwrap();
+}
+
+/// The handle of a file opened through the raw session.
+async fn open(raw: &RawSftpSession, path: &str, flags: OpenFlags) -> String {
+    raw.open(path, flags, FileAttributes::empty())
+        .await
+        .unwrap()
+        .handle
+}
+
 fn ssh_string(s: &str) -> Vec<u8> {
     let mut out = (s.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(s.as_bytes());
@@ -115,16 +128,9 @@ async fn sftp_ten_megabytes_round_trip_in_chunks() {
 #[tokio::test]
 async fn sftp_read_returns_at_most_the_requested_range_then_eof() {
     let host = host();
-    host.state()
-        .fs
-        .write_file("/tmp/f", b"0123456789", 0o666)
-        .unwrap();
+    put(&host, "/tmp/f", b"0123456789");
     let raw = raw(&host).await;
-    let h = raw
-        .open("/tmp/f", OpenFlags::READ, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
+    let h = open(&raw, "/tmp/f", OpenFlags::READ).await;
     assert_eq!(raw.read(&h, 2, 3).await.unwrap().data, b"234");
     assert_eq!(raw.read(&h, 8, 100).await.unwrap().data, b"89");
     assert_eq!(status(raw.read(&h, 10, 100).await).0, StatusCode::Eof);
@@ -153,20 +159,9 @@ async fn sftp_exclusive_create_refuses_an_existing_file() {
 #[tokio::test]
 async fn sftp_append_writes_at_the_end() {
     let host = host();
-    host.state()
-        .fs
-        .write_file("/tmp/log", b"hello", 0o666)
-        .unwrap();
+    put(&host, "/tmp/log", b"hello");
     let raw = raw(&host).await;
-    let h = raw
-        .open(
-            "/tmp/log",
-            OpenFlags::WRITE | OpenFlags::APPEND,
-            FileAttributes::empty(),
-        )
-        .await
-        .unwrap()
-        .handle;
+    let h = open(&raw, "/tmp/log", OpenFlags::WRITE | OpenFlags::APPEND).await;
     raw.write(&h, 0, b" world".to_vec()).await.unwrap();
     raw.write(&h, 0, b"!".to_vec()).await.unwrap();
     raw.close(&h).await.unwrap();
@@ -234,11 +229,7 @@ async fn sftp_stat_fstat_and_setstat() {
 
     // fsetstat through an open handle.
     let raw = raw(&host).await;
-    let h = raw
-        .open("/tmp/secret", OpenFlags::READ, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
+    let h = open(&raw, "/tmp/secret", OpenFlags::READ).await;
     let mut mode = FileAttributes::empty();
     mode.permissions = Some(0o400);
     raw.fsetstat(&h, mode).await.unwrap();
@@ -309,10 +300,7 @@ async fn sftp_mkdir_readdir_rmdir_and_remove() {
         StatusCode::NoSuchFile
     );
     assert_eq!(host.state().fs.stat("/tmp/d").unwrap().mode, 0o755);
-    host.state()
-        .fs
-        .write_file("/tmp/d/a", b"1234", 0o666)
-        .unwrap();
+    put(&host, "/tmp/d/a", b"1234");
     sftp.create("/tmp/d/b")
         .await
         .unwrap()
@@ -454,21 +442,10 @@ async fn sftp_missing_files_and_dead_handles() {
     );
     assert_eq!(status(sftp.open("/tmp").await).1, "Is a directory");
 
-    host.state()
-        .fs
-        .write_file("/tmp/f", b"data", 0o666)
-        .unwrap();
+    put(&host, "/tmp/f", b"data");
     let raw = raw(&host).await;
-    let h = raw
-        .open("/tmp/f", OpenFlags::READ, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
-    let h2 = raw
-        .open("/tmp/f", OpenFlags::READ, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
+    let h = open(&raw, "/tmp/f", OpenFlags::READ).await;
+    let h2 = open(&raw, "/tmp/f", OpenFlags::READ).await;
     assert_ne!(h, h2);
     raw.close(&h).await.unwrap();
     assert_eq!(status(raw.read(&h, 0, 10).await).0, StatusCode::Failure);
@@ -488,14 +465,8 @@ async fn sftp_missing_files_and_dead_handles() {
 #[tokio::test]
 async fn sftp_permission_denied_fault() {
     let host = host();
-    host.state()
-        .fs
-        .write_file("/tmp/locked-file", b"keep", 0o666)
-        .unwrap();
-    host.state()
-        .fs
-        .write_file("/root/free", b"free", 0o666)
-        .unwrap();
+    put(&host, "/tmp/locked-file", b"keep");
+    put(&host, "/root/free", b"free");
     let sftp = session(&host).await;
     set_fault(&host, SftpFaultKind::PermissionDenied, "/tmp/locked");
     let denied = StatusCode::PermissionDenied;
@@ -539,11 +510,7 @@ async fn sftp_permission_denied_fault() {
     // fault sees it on its next write.
     host.set_faults(Default::default());
     let raw = raw(&host).await;
-    let h = raw
-        .open("/root/free", OpenFlags::WRITE, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
+    let h = open(&raw, "/root/free", OpenFlags::WRITE).await;
     set_fault(&host, SftpFaultKind::PermissionDenied, "");
     assert_eq!(status(raw.write(&h, 0, b"x".to_vec()).await).0, denied);
     assert_eq!(status(sftp.create("/root/new").await).0, denied);
@@ -556,22 +523,16 @@ async fn sftp_permission_denied_fault() {
 #[tokio::test]
 async fn sftp_no_space_fault() {
     let host = host();
-    host.state()
-        .fs
-        .write_file("/tmp/old", b"old data", 0o666)
-        .unwrap();
+    put(&host, "/tmp/old", b"old data");
     set_fault(&host, SftpFaultKind::NoSpace, "/tmp");
     let raw = raw(&host).await;
     // Opening (and creating) still works, as on a full disk; writing does not.
-    let h = raw
-        .open(
-            "/tmp/new",
-            OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
-            FileAttributes::empty(),
-        )
-        .await
-        .unwrap()
-        .handle;
+    let h = open(
+        &raw,
+        "/tmp/new",
+        OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE,
+    )
+    .await;
     let (code, msg) = status(raw.write(&h, 0, b"payload".to_vec()).await);
     assert_eq!(
         (code, msg.as_str()),
@@ -579,11 +540,7 @@ async fn sftp_no_space_fault() {
     );
     assert_eq!(host.host_file("/tmp/new").unwrap(), b"");
     // Reading is still allowed.
-    let r = raw
-        .open("/tmp/old", OpenFlags::READ, FileAttributes::empty())
-        .await
-        .unwrap()
-        .handle;
+    let r = open(&raw, "/tmp/old", OpenFlags::READ).await;
     assert_eq!(raw.read(&r, 0, 100).await.unwrap().data, b"old data");
     // The high-level client surfaces the error on shutdown at the latest.
     let sftp = session(&host).await;

@@ -37,17 +37,14 @@ impl Shell {
                         self.vars.insert("PWD".into(), path);
                         Flow::Next(0)
                     }
-                    Ok(_) => {
+                    other => {
+                        let why = match other {
+                            Ok(_) => "Not a directory".to_string(),
+                            Err(e) => e.to_string(),
+                        };
                         let _ = io
                             .stderr
-                            .write_str(&format!("bash: line 1: cd: {target}: Not a directory\n"))
-                            .await;
-                        Flow::Next(1)
-                    }
-                    Err(e) => {
-                        let _ = io
-                            .stderr
-                            .write_str(&format!("bash: line 1: cd: {target}: {e}\n"))
+                            .write_str(&format!("bash: line 1: cd: {target}: {why}\n"))
                             .await;
                         Flow::Next(1)
                     }

@@ -119,13 +119,7 @@ impl Shell {
                     };
                     self.eval_compound(compound, &io).await
                 }
-                ast::Command::Function(_) | ast::Command::ExtendedTest(..) => {
-                    let _ = io
-                        .stderr
-                        .write_str("bash: this construct is not supported by fake-pve's shell\n")
-                        .await;
-                    Flow::Next(2)
-                }
+                ast::Command::Function(_) | ast::Command::ExtendedTest(..) => unsupported(io).await,
             }
         })
     }
@@ -227,13 +221,7 @@ impl Shell {
                     Flow::Next(1)
                 }
             },
-            _ => {
-                let _ = io
-                    .stderr
-                    .write_str("bash: this construct is not supported by fake-pve's shell\n")
-                    .await;
-                Flow::Next(2)
-            }
+            _ => unsupported(io).await,
         }
     }
 
@@ -334,4 +322,13 @@ impl Shell {
         }
         Flow::Next(wait(spawn_child(&ctx, argv, io)).await)
     }
+}
+
+/// What the shell answers to a construct it does not emulate.
+async fn unsupported(io: &Io) -> Flow {
+    let _ = io
+        .stderr
+        .write_str("bash: this construct is not supported by fake-pve's shell\n")
+        .await;
+    Flow::Next(2)
 }

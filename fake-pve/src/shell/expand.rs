@@ -14,12 +14,7 @@ impl Shell {
     /// arithmetic, field splitting of unquoted results, pathname expansion).
     pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Result<Vec<String>, i32> {
         let pieces = self.parse_word(word, io).await?;
-        let mut fields = vec![Field::default()];
-        let mut globbable = false;
-        for piece in pieces {
-            self.expand_piece(piece, false, &mut fields, &mut globbable, io)
-                .await?;
-        }
+        let (fields, globbable) = self.expand_pieces(pieces, false, io).await?;
         let mut out = Vec::new();
         for f in fields {
             if f.text.is_empty() && !f.quoted {
@@ -41,17 +36,7 @@ impl Shell {
     /// redirection targets, `case` values).
     pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Result<String, i32> {
         let pieces = self.parse_word(word, io).await?;
-        let mut fields = vec![Field::default()];
-        let mut globbable = false;
-        for piece in pieces {
-            self.expand_piece(piece, true, &mut fields, &mut globbable, io)
-                .await?;
-        }
-        Ok(fields
-            .into_iter()
-            .map(|f| f.text)
-            .collect::<Vec<_>>()
-            .join(" "))
+        self.expand_joined(pieces, io).await
     }
 
     pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Result<String, i32> {
@@ -62,12 +47,30 @@ impl Shell {
             Ok(p) => p,
             Err(_) => return Ok(text.to_string()),
         };
+        self.expand_joined(pieces.into_iter().map(|p| p.piece).collect(), io)
+            .await
+    }
+
+    /// Expands the pieces of one word into its fields, and whether any unquoted
+    /// part may glob.
+    async fn expand_pieces(
+        &mut self,
+        pieces: Vec<WordPiece>,
+        quoted: bool,
+        io: &Io,
+    ) -> Result<(Vec<Field>, bool), i32> {
         let mut fields = vec![Field::default()];
         let mut globbable = false;
         for piece in pieces {
-            self.expand_piece(piece.piece, true, &mut fields, &mut globbable, io)
+            self.expand_piece(piece, quoted, &mut fields, &mut globbable, io)
                 .await?;
         }
+        Ok((fields, globbable))
+    }
+
+    /// The pieces expanded as if quoted, their fields joined by spaces.
+    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Result<String, i32> {
+        let (fields, _) = self.expand_pieces(pieces, true, io).await?;
         Ok(fields
             .into_iter()
             .map(|f| f.text)
@@ -184,6 +187,17 @@ impl Shell {
         })
     }
 
+    /// A parameter's value when it passes the `${p:-…}`-family test (`:` also
+    /// fails the empty string), `None` when it is null for that test.
+    fn tested_value(&self, p: &Parameter, test: &ParameterTestType) -> Option<String> {
+        let v = self.param_value(p);
+        let null = match test {
+            ParameterTestType::UnsetOrNull => v.as_deref().is_none_or(str::is_empty),
+            ParameterTestType::Unset => v.is_none(),
+        };
+        if null { None } else { v }
+    }
+
     pub(super) fn param_value(&self, p: &Parameter) -> Option<String> {
         match p {
             Parameter::Positional(n) => self.positional.get(*n as usize).cloned(),
@@ -217,10 +231,6 @@ impl Shell {
         expr: &ParameterExpr,
         io: &Io,
     ) -> Result<String, i32> {
-        let is_null = |v: &Option<String>, t: &ParameterTestType| match t {
-            ParameterTestType::UnsetOrNull => v.as_deref().is_none_or(str::is_empty),
-            ParameterTestType::Unset => v.is_none(),
-        };
         Ok(match expr {
             ParameterExpr::Parameter { parameter, .. } => {
                 self.param_value(parameter).unwrap_or_default()
@@ -230,56 +240,46 @@ impl Shell {
                 test_type,
                 default_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
-                    self.expand_plain(default_value.as_deref().unwrap_or(""), io)
-                        .await?
-                } else {
-                    v.unwrap_or_default()
-                }
             }
-            ParameterExpr::AssignDefaultValues {
+            | ParameterExpr::AssignDefaultValues {
                 parameter,
                 test_type,
                 default_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
+            } => match self.tested_value(parameter, test_type) {
+                Some(v) => v,
+                None => {
                     let d = self
                         .expand_plain(default_value.as_deref().unwrap_or(""), io)
                         .await?;
-                    if let Parameter::Named(n) = parameter {
+                    // `${p:=…}` also assigns the default.
+                    if let (ParameterExpr::AssignDefaultValues { .. }, Parameter::Named(n)) =
+                        (expr, parameter)
+                    {
                         self.vars.insert(n.clone(), d.clone());
                     }
                     d
-                } else {
-                    v.unwrap_or_default()
                 }
-            }
+            },
             ParameterExpr::UseAlternativeValue {
                 parameter,
                 test_type,
                 alternative_value,
                 ..
-            } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
-                    String::new()
-                } else {
+            } => match self.tested_value(parameter, test_type) {
+                Some(_) => {
                     self.expand_plain(alternative_value.as_deref().unwrap_or(""), io)
                         .await?
                 }
-            }
+                None => String::new(),
+            },
             ParameterExpr::IndicateErrorIfNullOrUnset {
                 parameter,
                 test_type,
                 error_message,
                 ..
             } => {
-                let v = self.param_value(parameter);
-                if is_null(&v, test_type) {
+                let Some(v) = self.tested_value(parameter, test_type) else {
                     let msg = error_message
                         .clone()
                         .unwrap_or_else(|| "parameter null or not set".into());
@@ -288,8 +288,8 @@ impl Shell {
                         .write_str(&format!("bash: line 1: {parameter}: {msg}\n"))
                         .await;
                     return Err(1);
-                }
-                v.unwrap_or_default()
+                };
+                v
             }
             ParameterExpr::ParameterLength { parameter, .. } => self
                 .param_value(parameter)

@@ -110,13 +110,7 @@ impl Shell {
         let path = self.ctx.resolve(word);
         match self.ctx.with_fs(|fs| fs.read(&path).map(<[u8]>::to_vec)) {
             Ok(data) => Ok(Input::bytes(data)),
-            Err(e) => {
-                let _ = io
-                    .stderr
-                    .write_str(&format!("bash: line 1: {word}: {e}\n"))
-                    .await;
-                Err(1)
-            }
+            Err(e) => Err(cannot_open(word, e, io).await),
         }
     }
 
@@ -135,13 +129,16 @@ impl Shell {
         let target = self.ctx.file(word);
         match target.open(how) {
             Ok(()) => Ok(Output::File(target)),
-            Err(e) => {
-                let _ = io
-                    .stderr
-                    .write_str(&format!("bash: line 1: {word}: {e}\n"))
-                    .await;
-                Err(1)
-            }
+            Err(e) => Err(cannot_open(word, e, io).await),
         }
     }
+}
+
+/// Reports a redirection target that cannot be opened; bash's status 1.
+async fn cannot_open(word: &str, e: impl std::fmt::Display, io: &Io) -> i32 {
+    let _ = io
+        .stderr
+        .write_str(&format!("bash: line 1: {word}: {e}\n"))
+        .await;
+    1
 }
