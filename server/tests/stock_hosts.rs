@@ -227,8 +227,15 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
     assert!(is_error(&r), "{}", text(&r));
     let error = structured(&r)["error"].as_str().unwrap().to_string();
     assert!(error.contains("connection"), "{error}");
-    let (_, content, _) = env.oob("cat /root/big.bin").await;
-    assert_eq!(content, "original\n");
+    // Atomic either way: the original, or (when the connection died after the rename
+    // but before its answer came back) the whole new file; never a part of it.
+    let (_, content, _) = env
+        .oob("if [ \"$(head -c 20 /root/big.bin)\" = original ]; then echo original; else stat -c %s /root/big.bin; tr -d '\\007' < /root/big.bin | wc -c; fi")
+        .await;
+    assert!(
+        content == "original\n" || content == format!("{}\n0\n", 120 << 20),
+        "neither the original nor the whole new file: {content:?}"
+    );
     // The next call reconnects and removes the temp the lost connection left.
     let r = mcp.exec("echo back").await;
     assert_ok(&r);
