@@ -3,31 +3,13 @@
 
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
-use fake_pve::io::{Input, Io, Output};
-use fake_pve::proc::{SessionEnd, start_session};
-use fake_pve::programs::login_ctx;
 
 fn host() -> Host {
     Host::new(Fixture::default_fixture().into_state().unwrap())
 }
 
 async fn sh(host: &Host, line: &str) -> (String, String, i32) {
-    let (out, out_buf) = Output::capture();
-    let (err, err_buf) = Output::capture();
-    let io = Io {
-        stdin: Input::empty(),
-        stdout: out,
-        stderr: err,
-    };
-    let (_, end) = start_session(login_ctx(host, "root"), line.to_string(), io);
-    let status = match end.await.unwrap() {
-        SessionEnd::Exited(n) => n,
-        SessionEnd::Signalled(n) => 128 + n,
-    };
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    (text(&out_buf), text(&err_buf), status)
+    testkit::fake::shell(host, line).await
 }
 
 async fn stdout(host: &Host, line: &str) -> String {

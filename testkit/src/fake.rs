@@ -200,3 +200,27 @@ pub async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Ou
         raw_stdout: out.stdout,
     }
 }
+
+/// Runs `line` as sshd would (a new session leader `bash -c LINE`, stdin empty) in
+/// `host`'s shell, without SSH: (stdout, stderr, exit status; 128 + n if killed by n).
+pub async fn shell(host: &Host, line: &str) -> (String, String, i32) {
+    use fake_pve::io::{Input, Io, Output};
+    use fake_pve::proc::{SessionEnd, start_session};
+    let (out, out_buf) = Output::capture();
+    let (err, err_buf) = Output::capture();
+    let io = Io {
+        stdin: Input::empty(),
+        stdout: out,
+        stderr: err,
+    };
+    let ctx = fake_pve::programs::login_ctx(host, "root");
+    let (_, end) = start_session(ctx, line.to_string(), io);
+    let status = match end.await.expect("the session task ends") {
+        SessionEnd::Exited(n) => n,
+        SessionEnd::Signalled(n) => 128 + n,
+    };
+    let text = |b: &Arc<std::sync::Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
+    };
+    (text(&out_buf), text(&err_buf), status)
+}
