@@ -50,8 +50,16 @@ async def main(binary):
             check(r.isError is False, "exec succeeds")
             check(json.loads(r.content[0].text)["stdout"] == "pve\n", "JSON text is valid JSON")
 
-            r = await session.call_tool("ssh_exec_command", {"command": "ls", "timeout": 9999})
+            r = await session.call_tool("ssh_exec_command", {"command": "ls", "timeout": 0})
             check(r.isError is True and "timeout" in r.structuredContent["error"], "bad argument is a tool error")
+
+            r = await session.call_tool("ssh_exec_command", {"command": "true", "timeout": "30"})
+            check(r.isError is False, "a timeout given as a string of digits is taken")
+            r = await session.call_tool("ssh_exec_command", {"command": "true", "timeout": 9999.0})
+            check(
+                r.isError is False and "300 s was used" in r.structuredContent.get("note", ""),
+                "a timeout above the maximum is clamped and the result says so",
+            )
 
             with tempfile.TemporaryDirectory() as d:
                 local = os.path.join(d, "f.txt")

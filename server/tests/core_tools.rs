@@ -92,7 +92,7 @@ async fn bytes_that_are_not_utf8_are_flagged() {
 async fn bad_arguments_are_tool_errors_that_name_the_parameter() {
     let env = start().await;
     for (args, param) in [
-        (json!({"command": "ls", "timeout": 301}), "timeout"),
+        (json!({"command": "ls", "timeout": 2.5}), "timeout"),
         (json!({"command": "ls", "timeout": 0}), "timeout"),
         (json!({"command": ""}), "command"),
         (json!({"timeout": 5}), "command"),

@@ -119,6 +119,17 @@ impl ExecReport {
         }
     }
 
+    /// The report with `extra` added to its note (after what it already says).
+    pub fn noting(mut self, extra: Option<String>) -> Self {
+        if let Some(extra) = extra {
+            self.note = Some(match self.note.take() {
+                Some(n) => format!("{n}; {extra}"),
+                None => extra,
+            });
+        }
+        self
+    }
+
     /// An exec that failed before the command ran (its `detail`, if any, is not shown).
     pub fn failed(command: &str, failure: Failure) -> Self {
         ExecReport {

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::model::{CallToolResult, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
@@ -37,13 +36,14 @@ pub(super) fn local_path(p: &str) -> PathBuf {
 impl RemoteExec {
     #[tool(
         name = "ssh_exec_command",
+        title = "Run a command on the host",
         description = "Run a shell command on the remote host over SSH and return its stdout, stderr and exit code. \
-The command runs in the SSH user's login shell without a terminal or standard input; `timeout` (1-300 s, default 30) \
+The command runs in the SSH user's login shell without a terminal or standard input; `timeout` (1-300 s, default 30; larger values are clamped to 300) \
 limits the whole run, after which the command is ended on the host and the partial output returned with \
 timeout_reached=true. Long output is cut to CHARACTER_LIMIT, keeping its beginning and end. \
 A non-zero exit code is reported as an error result.",
-        input_schema = schema_for_input::<ExecParams>().expect("valid schema"),
-        output_schema = schema_for_output::<ExecReport>(),
+        input_schema = super::schema::input::<ExecParams>(),
+        output_schema = super::schema::output::<ExecReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn ssh_exec_command(
@@ -64,24 +64,26 @@ A non-zero exit code is reported as an error result.",
         let outcome = run_command(
             &client,
             &p.command,
-            Duration::from_secs(p.timeout),
+            Duration::from_secs(p.timeout.secs),
             limit * 4,
             &ctx.ct,
         )
         .await;
-        let report = ExecReport::from_result(&p.command, &outcome, limit, p.timeout);
+        let report = ExecReport::from_result(&p.command, &outcome, limit, p.timeout.secs)
+            .noting(p.timeout.note());
         Ok(answer(&report, p.response_format))
     }
 
     #[tool(
         name = "ssh_upload_file",
+        title = "Upload a file to the host",
         description = "Upload a file from this machine to the remote host over SFTP. The file is streamed to a \
 temporary name beside the target and renamed into place only when complete, so a failed transfer never leaves a \
 partial file or destroys the original. overwrite=false (default) refuses an existing remote file; a replaced file \
 keeps its owner, group and (unless `permissions` is given) mode. Only regular files are replaced (symbolic links, \
 FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied before the file appears. Files larger than MAX_FILE_SIZE are refused.",
-        input_schema = schema_for_input::<UploadParams>().expect("valid schema"),
-        output_schema = schema_for_output::<TransferReport>(),
+        input_schema = super::schema::input::<UploadParams>(),
+        output_schema = super::schema::output::<TransferReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn ssh_upload_file(
@@ -138,12 +140,13 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
 
     #[tool(
         name = "ssh_download_file",
+        title = "Download a file from the host",
         description = "Download a file from the remote host to this machine over SFTP. The file is streamed to a \
 temporary name beside the target and renamed into place only when complete. overwrite=false (default) refuses an \
 existing local file. Files larger than MAX_FILE_SIZE are refused before anything is copied.",
-        input_schema = schema_for_input::<DownloadParams>().expect("valid schema"),
-        output_schema = schema_for_output::<TransferReport>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        input_schema = super::schema::input::<DownloadParams>(),
+        output_schema = super::schema::output::<TransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn ssh_download_file(
         &self,

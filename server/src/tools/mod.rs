@@ -6,6 +6,7 @@
 pub mod core;
 pub mod params;
 pub mod proxmox;
+pub mod schema;
 
 use std::sync::Arc;
 

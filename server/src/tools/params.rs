@@ -54,8 +54,112 @@ pub fn parse<T: DeserializeOwned>(
     })
 }
 
-fn default_timeout() -> u64 {
-    30
+/// The exec tools' `timeout`: whole seconds, 1 to [`Timeout::MAX`] (default 30).
+/// Given as a number (`30`, or `30.0`: JSON Schema counts that as an integer) or a string
+/// of one (`"30"`), as the reference server took it; a value above the maximum is
+/// clamped to it, as the reference did, and the result says so. Zero, negative or
+/// fractional values are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout {
+    pub secs: u64,
+    /// What was asked, when it was above the maximum.
+    pub clamped_from: Option<u64>,
+}
+
+impl Timeout {
+    pub const MAX: u64 = 300;
+    pub const DEFAULT: u64 = 30;
+
+    /// A sentence for the result when the value was clamped.
+    pub fn note(&self) -> Option<String> {
+        self.clamped_from.map(|asked| {
+            format!(
+                "timeout {asked} s is above the maximum of {} s; {} s was used",
+                Self::MAX,
+                self.secs
+            )
+        })
+    }
+
+    fn from_number(n: f64) -> Result<Self, String> {
+        if !n.is_finite() || n.fract() != 0.0 {
+            return Err(format!(
+                "{n} is not a whole number of seconds (give 1 to {})",
+                Self::MAX
+            ));
+        }
+        if n < 1.0 {
+            return Err(format!("{n} is below 1 second (give 1 to {})", Self::MAX));
+        }
+        let asked = if n >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            n as u64
+        };
+        Ok(if asked > Self::MAX {
+            Timeout {
+                secs: Self::MAX,
+                clamped_from: Some(asked),
+            }
+        } else {
+            Timeout {
+                secs: asked,
+                clamped_from: None,
+            }
+        })
+    }
+}
+
+impl Default for Timeout {
+    fn default() -> Self {
+        Timeout {
+            secs: Self::DEFAULT,
+            clamped_from: None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => {
+                let n = n.as_f64().ok_or_else(|| D::Error::custom("not a number"))?;
+                Timeout::from_number(n).map_err(D::Error::custom)
+            }
+            serde_json::Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(n) => Timeout::from_number(n).map_err(D::Error::custom),
+                Err(_) => Err(D::Error::custom(format!(
+                    "{s:?} is not a number of seconds (give 1 to {})",
+                    Timeout::MAX
+                ))),
+            },
+            other => Err(D::Error::custom(format!(
+                "invalid type: {other}, expected a number of seconds (1 to {})",
+                Timeout::MAX
+            ))),
+        }
+    }
+}
+
+impl serde::Serialize for Timeout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(self.secs)
+    }
+}
+
+impl JsonSchema for Timeout {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timeout".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "integer", "minimum": 1, "maximum": Timeout::MAX})
+    }
 }
 
 /// `ssh_exec_command` arguments.
@@ -66,11 +170,11 @@ pub struct ExecParams {
     /// the login shell of the SSH user, without a terminal and without standard input.
     #[schemars(length(min = 1, max = 10000))]
     pub command: String,
-    /// Wall-clock limit in seconds for the whole command (1-300, default 30). When it
+    /// Wall-clock limit in whole seconds for the whole command (1-300, default 30; a larger
+    /// value is clamped to 300, and the result says so). When it
     /// expires the remote command is ended and the partial output returned.
-    #[serde(default = "default_timeout")]
-    #[schemars(range(min = 1, max = 300))]
-    pub timeout: u64,
+    #[serde(default)]
+    pub timeout: Timeout,
     /// `text` (default) for readable sections, or `json` for one JSON object.
     #[serde(default)]
     pub response_format: ResponseFormat,
@@ -92,13 +196,6 @@ impl ExecParams {
                 "starts with '-', which the shell would take as one of its own options",
                 "Start the command with a program name, e.g. `ls -l`; to run a program whose name \
                  starts with '-', give its path, e.g. `./-name`.",
-            ));
-        }
-        if !(1..=300).contains(&self.timeout) {
-            return Err(invalid(
-                "timeout",
-                format!("{} is outside 1-300 seconds", self.timeout),
-                "Give a timeout from 1 to 300 seconds; run longer jobs in the background and poll them.",
             ));
         }
         Ok(())
@@ -213,10 +310,12 @@ mod tests {
     #[test]
     fn exec_defaults_and_limits() {
         let p: ExecParams = parse(args(json!({"command": "ls"}))).unwrap();
-        assert_eq!((p.timeout, p.response_format), (30, ResponseFormat::Text));
+        assert_eq!(
+            (p.timeout, p.response_format),
+            (Timeout::default(), ResponseFormat::Text)
+        );
+        assert_eq!(p.timeout.secs, 30);
         p.validate().unwrap();
-        let p: ExecParams = parse(args(json!({"command": "ls", "timeout": 301}))).unwrap();
-        assert_eq!(p.validate().unwrap_err().param, "timeout");
         let p: ExecParams = parse(args(json!({"command": ""}))).unwrap();
         assert_eq!(p.validate().unwrap_err().param, "command");
         for c in ["-x", "--version", "-c touch /tmp/m"] {
@@ -235,9 +334,59 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_are_whole_seconds_in_any_exact_form_and_clamped_above_the_maximum() {
+        let t = |v: serde_json::Value| {
+            parse::<ExecParams>(args(json!({"command": "ls", "timeout": v}))).map(|p| p.timeout)
+        };
+        for ok in [
+            json!(30),
+            json!(30.0),
+            json!("30"),
+            json!(" 30 "),
+            json!("30.0"),
+        ] {
+            assert_eq!(
+                t(ok.clone()).unwrap(),
+                Timeout {
+                    secs: 30,
+                    clamped_from: None
+                },
+                "{ok}"
+            );
+        }
+        let clamped = t(json!(600)).unwrap();
+        assert_eq!((clamped.secs, clamped.clamped_from), (300, Some(600)));
+        assert!(
+            clamped
+                .note()
+                .unwrap()
+                .contains("600 s is above the maximum of 300 s")
+        );
+        assert_eq!(t(json!(300)).unwrap().clamped_from, None);
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(30.5),
+            json!("soon"),
+            json!(true),
+            json!(null),
+        ] {
+            let e = t(bad.clone()).unwrap_err();
+            assert_eq!(e.param, "timeout", "{bad}: {e:?}");
+        }
+        assert!(
+            t(json!(30.5))
+                .unwrap_err()
+                .problem
+                .contains("not a whole number")
+        );
+        assert!(t(json!(0)).unwrap_err().problem.contains("below 1 second"));
+    }
+
+    #[test]
     fn bad_types_name_the_parameter() {
         let e = parse::<ExecParams>(args(json!({"command": "ls", "timeout": "soon"}))).unwrap_err();
-        assert!(e.problem.contains("invalid type"), "{e:?}");
+        assert!(e.problem.contains("not a number of seconds"), "{e:?}");
         assert_eq!(e.param, "timeout", "{e:?}");
         let e = parse::<ExecParams>(args(json!({"timeout": 3}))).unwrap_err();
         assert_eq!(e.param, "command", "{e:?}");

@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use rmcp::handler::server::common::{schema_for_input, schema_for_output};
 use rmcp::model::{CallToolResult, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::params::{self, InvalidParam, Permissions};
+use super::params::{self, InvalidParam, Permissions, Timeout};
 use super::{ProgressSender, RemoteExec, answer, exec_failure};
 use crate::output::proxmox::{CtTransferReport, ListReport, Power, PowerReport, StatusReport};
 use crate::output::{ExecReport, Failure, ResponseFormat};
@@ -92,18 +91,14 @@ pub struct CtExecParams {
     /// without a terminal and without standard input.
     #[schemars(length(min = 1, max = 10000))]
     pub command: String,
-    /// Wall-clock limit in seconds for the whole command (1-300, default 30). When it
+    /// Wall-clock limit in whole seconds for the whole command (1-300, default 30; a larger
+    /// value is clamped to 300, and the result says so). When it
     /// expires the command is ended and the partial output returned.
-    #[serde(default = "default_timeout")]
-    #[schemars(range(min = 1, max = 300))]
-    pub timeout: u64,
+    #[serde(default)]
+    pub timeout: Timeout,
     /// `text` (default) for readable sections, or `json` for one JSON object.
     #[serde(default)]
     pub response_format: ResponseFormat,
-}
-
-fn default_timeout() -> u64 {
-    30
 }
 
 /// `proxmox_list_containers` arguments.
@@ -181,13 +176,14 @@ fn format_hint(args: &JsonObject) -> ResponseFormat {
 impl RemoteExec {
     #[tool(
         name = "proxmox_container_exec_command",
+        title = "Run a command in a container",
         description = "Run a shell command inside a running LXC container (`pct exec CTID -- …`) and return its stdout, \
 stderr and exit code. The command runs as root with bash, or sh where there is no bash (Alpine), without a terminal or \
-standard input. `timeout` (1-300 s, default 30) limits the whole run; then the command is ended and the partial output \
+standard input. `timeout` (1-300 s, default 30; larger values are clamped to 300) limits the whole run; then the command is ended and the partial output \
 returned with timeout_reached=true. Long output is cut to CHARACTER_LIMIT, keeping both ends. A non-zero exit code, a \
 stopped or unknown container are error results.",
-        input_schema = schema_for_input::<CtExecParams>().expect("valid schema"),
-        output_schema = schema_for_output::<ExecReport>(),
+        input_schema = super::schema::input::<CtExecParams>(),
+        output_schema = super::schema::output::<ExecReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn proxmox_container_exec_command(
@@ -212,7 +208,7 @@ stopped or unknown container are error results.",
             Ok(c) => c,
             Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
         };
-        let line = match pct::exec(ctid, &p.command, p.timeout + 10) {
+        let line = match pct::exec(ctid, &p.command, p.timeout.secs + 10) {
             Ok(l) => l,
             Err(e) => {
                 return Ok(exec_failure(
@@ -227,21 +223,23 @@ stopped or unknown container are error results.",
         let outcome = run_command(
             &client,
             &line,
-            Duration::from_secs(p.timeout),
+            Duration::from_secs(p.timeout.secs),
             limit * 4,
             &ctx.ct,
         )
         .await;
-        let report = ExecReport::from_container(&p.command, ctid, &outcome, limit, p.timeout);
+        let report = ExecReport::from_container(&p.command, ctid, &outcome, limit, p.timeout.secs)
+            .noting(p.timeout.note());
         Ok(answer(&report, p.response_format))
     }
 
     #[tool(
         name = "proxmox_list_containers",
+        title = "List containers",
         description = "List the LXC containers of the Proxmox VE node (`pct list`): id, status (running/stopped), \
 name, and the lock when one is held (e.g. during a backup).",
-        input_schema = schema_for_input::<ListParams>().expect("valid schema"),
-        output_schema = schema_for_output::<ListReport>(),
+        input_schema = super::schema::input::<ListParams>(),
+        output_schema = super::schema::output::<ListReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     pub async fn proxmox_list_containers(
@@ -264,10 +262,11 @@ name, and the lock when one is held (e.g. during a backup).",
 
     #[tool(
         name = "proxmox_container_status",
+        title = "Container status",
         description = "The status of one LXC container (`pct status`): running or stopped. An unknown container is an \
 error result.",
-        input_schema = schema_for_input::<StatusParams>().expect("valid schema"),
-        output_schema = schema_for_output::<StatusReport>(),
+        input_schema = super::schema::input::<StatusParams>(),
+        output_schema = super::schema::output::<StatusReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
     pub async fn proxmox_container_status(
@@ -299,11 +298,12 @@ error result.",
 
     #[tool(
         name = "proxmox_start_container",
+        title = "Start a container",
         description = "Start a stopped LXC container (`pct start`). Starting a running, locked, template or unknown \
 container is an error result carrying pct's message.",
-        input_schema = schema_for_input::<PowerParams>().expect("valid schema"),
-        output_schema = schema_for_output::<PowerReport>(),
-        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+        input_schema = super::schema::input::<PowerParams>(),
+        output_schema = super::schema::output::<PowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn proxmox_start_container(
         &self,
@@ -315,12 +315,13 @@ container is an error result carrying pct's message.",
 
     #[tool(
         name = "proxmox_stop_container",
+        title = "Stop a container (hard)",
         description = "Stop a running LXC container at once (`pct stop`: like pulling the plug, without a clean \
 shutdown of its services; for a clean one run `poweroff` with proxmox_container_exec_command). Stopping a stopped, \
 locked or unknown container is an error result carrying pct's message.",
-        input_schema = schema_for_input::<PowerParams>().expect("valid schema"),
-        output_schema = schema_for_output::<PowerReport>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        input_schema = super::schema::input::<PowerParams>(),
+        output_schema = super::schema::output::<PowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn proxmox_stop_container(
         &self,
@@ -332,13 +333,14 @@ locked or unknown container is an error result carrying pct's message.",
 
     #[tool(
         name = "proxmox_download_file_from_container",
+        title = "Download a file from a container",
         description = "Copy a file from a running LXC container to this machine (through a temporary file on the host, \
 removed afterwards). The copy is checked by size and SHA-256 and written to a temporary name beside the target, renamed \
 into place only when complete. overwrite=false (default) refuses an existing local file. Files larger than \
 MAX_FILE_SIZE are refused before anything is copied.",
-        input_schema = schema_for_input::<CtDownloadParams>().expect("valid schema"),
-        output_schema = schema_for_output::<CtTransferReport>(),
-        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+        input_schema = super::schema::input::<CtDownloadParams>(),
+        output_schema = super::schema::output::<CtTransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn proxmox_download_file_from_container(
         &self,
@@ -388,13 +390,14 @@ MAX_FILE_SIZE are refused before anything is copied.",
 
     #[tool(
         name = "proxmox_upload_file_to_container",
+        title = "Upload a file to a container",
         description = "Copy a file from this machine into a running LXC container (through a temporary file on the \
 host, removed afterwards). It arrives complete or not at all: pushed to a hidden temporary name beside the target with \
 `permissions` (octal; default \"644\" for a new file, the old mode for a replaced one, whose owner and group are always kept), checked by size and SHA-256, then moved into place. overwrite=false (default) \
 refuses an existing file in the container; the target's directory must exist. Files larger than MAX_FILE_SIZE are \
 refused.",
-        input_schema = schema_for_input::<CtUploadParams>().expect("valid schema"),
-        output_schema = schema_for_output::<CtTransferReport>(),
+        input_schema = super::schema::input::<CtUploadParams>(),
+        output_schema = super::schema::output::<CtTransferReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
     )]
     pub async fn proxmox_upload_file_to_container(
