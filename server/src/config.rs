@@ -80,6 +80,8 @@ pub struct Config {
     /// Largest file moved by one transfer, in bytes.
     pub max_file_size: u64,
     pub enable_proxmox: bool,
+    /// What the assistant may do, beyond the host's own permissions.
+    pub policy: crate::policy::Policy,
 }
 
 /// A configuration error a user can act on.
@@ -91,7 +93,58 @@ pub struct ConfigError {
     pub fix: String,
 }
 
-fn error(variable: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+/// Every configuration error found, in the order of the settings; never empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let [one] = self.0.as_slice() {
+            return write!(f, "{one}");
+        }
+        write!(f, "{} configuration errors:", self.0.len())?;
+        for e in &self.0 {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl std::ops::Deref for ConfigErrors {
+    type Target = [ConfigError];
+    fn deref(&self) -> &[ConfigError] {
+        &self.0
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}
+
+/// Collects errors while validation goes on, so that all are reported at once.
+#[derive(Default)]
+pub(crate) struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    /// The value, or `None` with the error kept.
+    pub(crate) fn take<T>(&mut self, r: Result<T, ConfigError>) -> Option<T> {
+        r.map_err(|e| self.0.push(e)).ok()
+    }
+
+    pub(crate) fn push(&mut self, e: ConfigError) {
+        self.0.push(e);
+    }
+}
+
+pub(crate) fn error(
+    variable: &str,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> ConfigError {
     ConfigError {
         variable: variable.into(),
         problem: problem.into(),
@@ -115,6 +168,14 @@ pub const VARIABLES: &[&str] = &[
     "MAX_FILE_SIZE",
     "TIMEOUT",
     "ENABLE_PROXMOX",
+    "READ_ONLY",
+    "COMMAND_ALLOW",
+    "COMMAND_DENY",
+    "LOCAL_ROOTS",
+    "PROXMOX_GUEST_ALLOW",
+    "CONFIRM_DESTRUCTIVE",
+    "CONFIRM_EXEC",
+    "AUDIT_LOG",
     "HOME",
 ];
 
@@ -182,7 +243,7 @@ impl RawConfig {
             .filter(|v| !v.trim().is_empty())
     }
 
-    fn shown(&self, name: &str) -> String {
+    pub(crate) fn shown(&self, name: &str) -> String {
         match self.get(name) {
             Some(_) if SECRETS.contains(&name) => "<redacted>".into(),
             Some(v) => format!("{v:?}"),
@@ -210,7 +271,7 @@ impl RawConfig {
         }
     }
 
-    fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+    pub(crate) fn boolean(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
             Some(v) if v == "true" => Ok(true),
@@ -223,29 +284,140 @@ impl RawConfig {
         }
     }
 
-    /// Settings the server needs even before it connects (`check` and serving).
-    pub fn validate(&self) -> Result<Config, ConfigError> {
+    /// Settings the server needs even before it connects (`check` and serving): every
+    /// error at once.
+    pub fn validate(&self) -> Result<Config, ConfigErrors> {
+        let mut errs = Errors::default();
         match self
             .get("I_ACCEPT_RISKS")
             .map(|v| v.trim().to_ascii_lowercase())
         {
             Some(v) if v == "true" => {}
-            _ => {
-                return Err(error(
-                    "I_ACCEPT_RISKS",
-                    format!(
-                        "is {}; this server lets an AI assistant run any command on the configured host",
-                        self.shown("I_ACCEPT_RISKS")
-                    ),
-                    "If you accept that, set I_ACCEPT_RISKS=true.",
-                ));
-            }
+            _ => errs.push(error(
+                "I_ACCEPT_RISKS",
+                format!(
+                    "is {}; this server lets an AI assistant run any command on the configured host",
+                    self.shown("I_ACCEPT_RISKS")
+                ),
+                "If you accept that, set I_ACCEPT_RISKS=true.",
+            )),
         }
-        self.validate_target_and_limits()
+        let config = self.collect(&mut errs);
+        match config {
+            Some(c) if errs.0.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(errs.0)),
+        }
     }
 
     /// Everything except the risk acknowledgement.
-    pub fn validate_target_and_limits(&self) -> Result<Config, ConfigError> {
+    pub fn validate_target_and_limits(&self) -> Result<Config, ConfigErrors> {
+        let mut errs = Errors::default();
+        match self.collect(&mut errs) {
+            Some(c) if errs.0.is_empty() => Ok(c),
+            _ => Err(ConfigErrors(errs.0)),
+        }
+    }
+
+    fn collect(&self, errs: &mut Errors) -> Option<Config> {
+        let host = errs.take(self.host());
+        let port: Option<u16> = errs.take(self.number(
+            "SSH_PORT",
+            22,
+            1,
+            65535,
+            "Set SSH_PORT to the SSH port, e.g. 22.",
+        ));
+        let user = self
+            .get("SSH_USERNAME")
+            .unwrap_or("root")
+            .trim()
+            .to_string();
+        let auth = errs.take(self.auth());
+        let known_hosts = errs.take(self.known_hosts());
+        let host_key_policy = errs.take(self.host_key_policy());
+        let timeout: Option<u64> = errs.take(self.number(
+            "TIMEOUT",
+            30,
+            1,
+            3600,
+            "Set TIMEOUT to the connect timeout in seconds, e.g. 30.",
+        ));
+        let character_limit: Option<usize> = errs.take(self.number(
+            "CHARACTER_LIMIT",
+            25_000,
+            100,
+            10_000_000,
+            "Set CHARACTER_LIMIT to the most characters of output a tool returns, e.g. 25000.",
+        ));
+        let max_file_size: Option<u64> = errs.take(self.number(
+            "MAX_FILE_SIZE",
+            10_485_760,
+            1,
+            u64::MAX / 2,
+            "Set MAX_FILE_SIZE to the largest transfer in bytes, e.g. 10485760.",
+        ));
+        let enable_proxmox = errs.take(self.boolean("ENABLE_PROXMOX", false));
+        let key = auth.as_ref().and_then(|a| {
+            a.iter().find_map(|m| match m {
+                AuthMethod::Key { path, .. } => Some(path.clone()),
+                _ => None,
+            })
+        });
+        let policy = crate::policy::Policy::from_raw(
+            self,
+            errs,
+            &crate::policy::OwnFiles {
+                home: self.home(),
+                key,
+                known_hosts: known_hosts.clone(),
+            },
+        );
+        Some(Config {
+            target: SshTarget {
+                host: host?,
+                port: port?,
+                user,
+                auth: auth?,
+                known_hosts: known_hosts?,
+                host_key_policy: host_key_policy?,
+                connect_timeout: Duration::from_secs(timeout?),
+                keepalive: Duration::from_secs(15),
+            },
+            character_limit: character_limit?,
+            max_file_size: max_file_size?,
+            enable_proxmox: enable_proxmox?,
+            policy: policy?,
+        })
+    }
+
+    /// The policy settings alone (for a target that is not configured here, e.g. the
+    /// embedded fake node).
+    pub fn policy(&self) -> Result<crate::policy::Policy, ConfigErrors> {
+        let mut errs = Errors::default();
+        let own = crate::policy::OwnFiles {
+            home: self.home(),
+            key: None,
+            known_hosts: None,
+        };
+        match crate::policy::Policy::from_raw(self, &mut errs, &own) {
+            Some(p) if errs.0.is_empty() => Ok(p),
+            _ => Err(ConfigErrors(errs.0)),
+        }
+    }
+
+    pub(crate) fn home(&self) -> Option<PathBuf> {
+        self.get("HOME").map(PathBuf::from)
+    }
+
+    /// `~/x` against HOME.
+    pub(crate) fn expand(&self, p: &str) -> PathBuf {
+        match (p.strip_prefix("~/"), self.home()) {
+            (Some(rest), Some(h)) => h.join(rest),
+            _ => PathBuf::from(p),
+        }
+    }
+
+    fn host(&self) -> Result<String, ConfigError> {
         let host = self
             .get("HOST")
             .map(|h| h.trim().to_string())
@@ -263,30 +435,13 @@ impl RawConfig {
                 "Give only the host (the user goes in SSH_USERNAME, the port in SSH_PORT).",
             ));
         }
-        let port: u16 = self.number(
-            "SSH_PORT",
-            22,
-            1,
-            65535,
-            "Set SSH_PORT to the SSH port, e.g. 22.",
-        )?;
-        let user = self
-            .get("SSH_USERNAME")
-            .unwrap_or("root")
-            .trim()
-            .to_string();
+        Ok(host)
+    }
 
-        let home = self.get("HOME").map(PathBuf::from);
-        let expand = |p: &str| -> PathBuf {
-            match (p.strip_prefix("~/"), &home) {
-                (Some(rest), Some(h)) => h.join(rest),
-                _ => PathBuf::from(p),
-            }
-        };
-
+    fn auth(&self) -> Result<Vec<AuthMethod>, ConfigError> {
         let mut auth = Vec::new();
         if let Some(key) = self.get("SSH_KEY") {
-            let path = expand(key.trim());
+            let path = self.expand(key.trim());
             if !path.is_file() {
                 return Err(error(
                     "SSH_KEY",
@@ -320,77 +475,41 @@ impl RawConfig {
                 }
             }
         }
+        Ok(auth)
+    }
 
-        let known_hosts = match self.get("SSH_KNOWN_HOSTS") {
-            Some(p) => expand(p.trim()),
-            None => match &home {
-                Some(h) => h.join(".ssh").join("known_hosts"),
-                None => {
-                    return Err(error(
-                        "SSH_KNOWN_HOSTS",
-                        "is unset and HOME is unset, so ~/.ssh/known_hosts cannot be found",
-                        "Set SSH_KNOWN_HOSTS to your known_hosts file.",
-                    ));
-                }
+    fn known_hosts(&self) -> Result<PathBuf, ConfigError> {
+        match self.get("SSH_KNOWN_HOSTS") {
+            Some(p) => Ok(self.expand(p.trim())),
+            None => match self.home() {
+                Some(h) => Ok(h.join(".ssh").join("known_hosts")),
+                None => Err(error(
+                    "SSH_KNOWN_HOSTS",
+                    "is unset and HOME is unset, so ~/.ssh/known_hosts cannot be found",
+                    "Set SSH_KNOWN_HOSTS to your known_hosts file.",
+                )),
             },
-        };
-        let host_key_policy = match self
+        }
+    }
+
+    fn host_key_policy(&self) -> Result<HostKeyPolicy, ConfigError> {
+        match self
             .get("SSH_STRICT_HOST_KEY_CHECKING")
             .map(|v| v.trim().to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("true") => HostKeyPolicy::Strict,
-            Some("accept-new") => HostKeyPolicy::AcceptNew,
-            Some("false") => HostKeyPolicy::AcceptAny,
-            Some(_) => {
-                return Err(error(
-                    "SSH_STRICT_HOST_KEY_CHECKING",
-                    format!(
-                        "{} is not a known setting",
-                        self.shown("SSH_STRICT_HOST_KEY_CHECKING")
-                    ),
-                    "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
-                ));
-            }
-        };
-        let timeout: u64 = self.number(
-            "TIMEOUT",
-            30,
-            1,
-            3600,
-            "Set TIMEOUT to the connect timeout in seconds, e.g. 30.",
-        )?;
-        let character_limit: usize = self.number(
-            "CHARACTER_LIMIT",
-            25_000,
-            100,
-            10_000_000,
-            "Set CHARACTER_LIMIT to the most characters of output a tool returns, e.g. 25000.",
-        )?;
-        let max_file_size: u64 = self.number(
-            "MAX_FILE_SIZE",
-            10_485_760,
-            1,
-            u64::MAX / 2,
-            "Set MAX_FILE_SIZE to the largest transfer in bytes, e.g. 10485760.",
-        )?;
-        let enable_proxmox = self.boolean("ENABLE_PROXMOX", false)?;
-
-        Ok(Config {
-            target: SshTarget {
-                host,
-                port,
-                user,
-                auth,
-                known_hosts,
-                host_key_policy,
-                connect_timeout: Duration::from_secs(timeout),
-                keepalive: Duration::from_secs(15),
-            },
-            character_limit,
-            max_file_size,
-            enable_proxmox,
-        })
+            None | Some("true") => Ok(HostKeyPolicy::Strict),
+            Some("accept-new") => Ok(HostKeyPolicy::AcceptNew),
+            Some("false") => Ok(HostKeyPolicy::AcceptAny),
+            Some(_) => Err(error(
+                "SSH_STRICT_HOST_KEY_CHECKING",
+                format!(
+                    "{} is not a known setting",
+                    self.shown("SSH_STRICT_HOST_KEY_CHECKING")
+                ),
+                "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
+            )),
+        }
     }
 }
 
@@ -407,7 +526,7 @@ mod tests {
         ]
     }
 
-    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigErrors> {
         let mut pairs = base();
         pairs.extend_from_slice(extra);
         RawConfig::from_pairs(pairs).validate()
@@ -439,7 +558,7 @@ mod tests {
         let err = RawConfig::from_pairs([("HOST", "h"), ("SSH_PASSWORD", "x")])
             .validate()
             .unwrap_err();
-        assert_eq!(err.variable, "I_ACCEPT_RISKS");
+        assert_eq!(err[0].variable, "I_ACCEPT_RISKS");
         assert!(err.to_string().contains("set I_ACCEPT_RISKS=true"), "{err}");
         assert!(with(&[("I_ACCEPT_RISKS", "TRUE")]).is_ok());
     }
@@ -447,7 +566,7 @@ mod tests {
     #[test]
     fn a_typo_in_host_key_checking_is_an_error_not_a_downgrade() {
         let err = with(&[("SSH_STRICT_HOST_KEY_CHECKING", "flase")]).unwrap_err();
-        assert_eq!(err.variable, "SSH_STRICT_HOST_KEY_CHECKING");
+        assert_eq!(err[0].variable, "SSH_STRICT_HOST_KEY_CHECKING");
         assert!(err.to_string().contains("\"flase\""), "{err}");
         assert_eq!(
             with(&[("SSH_STRICT_HOST_KEY_CHECKING", "accept-new")])
@@ -470,7 +589,7 @@ mod tests {
         let err = RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("SSH_PASSWORD", "hunter2")])
             .validate()
             .unwrap_err();
-        assert_eq!(err.variable, "HOST");
+        assert_eq!(err[0].variable, "HOST");
         let err = with(&[("SSH_KEY_PASSPHRASE", "sekrit")]).unwrap_err();
         assert!(!err.to_string().contains("sekrit"), "{err}");
         assert!(!format!("{:?}", with(&[]).unwrap()).contains("hunter2"));
@@ -479,18 +598,18 @@ mod tests {
     #[test]
     fn numbers_are_checked_with_their_range() {
         let err = with(&[("SSH_PORT", "70000")]).unwrap_err();
-        assert_eq!(err.variable, "SSH_PORT");
+        assert_eq!(err[0].variable, "SSH_PORT");
         assert!(
             err.to_string()
                 .contains("\"70000\" is not a whole number from 1 to 65535"),
             "{err}"
         );
         assert_eq!(
-            with(&[("CHARACTER_LIMIT", "abc")]).unwrap_err().variable,
+            with(&[("CHARACTER_LIMIT", "abc")]).unwrap_err()[0].variable,
             "CHARACTER_LIMIT"
         );
         assert_eq!(
-            with(&[("ENABLE_PROXMOX", "yes")]).unwrap_err().variable,
+            with(&[("ENABLE_PROXMOX", "yes")]).unwrap_err()[0].variable,
             "ENABLE_PROXMOX"
         );
     }
@@ -515,6 +634,6 @@ mod tests {
             vec![AuthMethod::Agent("/run/agent.sock".into())]
         );
         let missing_key = with(&[("SSH_KEY", "/nonexistent/key")]).unwrap_err();
-        assert_eq!(missing_key.variable, "SSH_KEY");
+        assert_eq!(missing_key[0].variable, "SSH_KEY");
     }
 }

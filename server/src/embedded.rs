@@ -53,6 +53,13 @@ pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError
         character_limit: 25_000,
         max_file_size: 10 * 1024 * 1024,
         enable_proxmox: true,
+        // The owner's limits apply to the fake as to a real host (READ_ONLY etc. from
+        // the environment and `.env`), so they can be tried out safely.
+        policy: crate::config::RawConfig::from_env_and_dotenv(
+            &std::env::current_dir().map_err(|e| EmbeddedError(e.to_string()))?,
+        )
+        .and_then(|raw| raw.policy().map_err(|e| e[0].clone()))
+        .map_err(|e| EmbeddedError(e.to_string()))?,
     };
     Ok(EmbeddedFake {
         server: node.server,

@@ -9,6 +9,8 @@
 //! - [`pct`]: `pct` command lines and output parsers (pure).
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
+//! - [`policy`]: the owner's limits (read-only, command rules, local roots, guests,
+//!   approvals, audit file), checked before anything reaches a host.
 //! - [`output`]: structured results, text rendering, truncation.
 //! - [`tools`]: the rmcp glue (tools, their parameters and results).
 //! - [`transport`]: the stdio transport, which answers malformed, oversized and
@@ -16,12 +18,14 @@
 //! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
 //! - [`embedded`], [`demo`]: an in-process fake-pve and the demo that runs against it.
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod embedded;
 pub mod output;
 pub mod pct;
+pub mod policy;
 pub mod proxmox;
 pub mod quote;
 pub mod ssh;

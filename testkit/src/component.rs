@@ -6,7 +6,7 @@ use std::path::Path;
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
 use fake_pve::node::TestNode;
-use mcp_remote_exec::config::RawConfig;
+use mcp_remote_exec::config::{Config, RawConfig};
 use rmcp::model::CallToolResult;
 use serde_json::Value;
 
@@ -61,6 +61,28 @@ pub async fn start_proxmox(fixture: &str, vars: &[(&'static str, &str)]) -> Env 
 }
 
 pub async fn start_with(opts: Options) -> Env {
+    let (prepared, config) = prepare(opts).await;
+    let client = Mcp::in_process(config).await.client;
+    Env {
+        fake: prepared.fake,
+        dir: prepared.dir,
+        client,
+        key_path: prepared.key_path,
+        known_hosts: prepared.known_hosts,
+    }
+}
+
+/// A fake node and the files that reach it, before a server is started.
+pub struct Prepared {
+    pub fake: TestNode,
+    pub dir: tempfile::TempDir,
+    pub key_path: std::path::PathBuf,
+    pub known_hosts: std::path::PathBuf,
+}
+
+/// A fake node per `opts` and the validated configuration that reaches it, for a test
+/// that starts the server itself (e.g. with a client handler of its own).
+pub async fn prepare(opts: Options) -> (Prepared, Config) {
     let dir = tempfile::tempdir().unwrap();
     let (fake, key_path, known_hosts) =
         start_node(TestNode::builder(opts.fixture), dir.path(), opts.known).await;
@@ -81,14 +103,16 @@ pub async fn start_with(opts: Options) -> Env {
         pairs.push((k, v));
     }
     let raw = RawConfig::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
-    let client = Mcp::in_process(raw.validate().unwrap()).await.client;
-    Env {
-        fake,
-        dir,
-        client,
-        key_path,
-        known_hosts,
-    }
+    let config = raw.validate().unwrap();
+    (
+        Prepared {
+            fake,
+            dir,
+            key_path,
+            known_hosts,
+        },
+        config,
+    )
 }
 
 impl Env {

@@ -10,6 +10,7 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use super::params::{self, DownloadParams, ExecParams, UploadParams};
 use super::{ProgressSender, RemoteExec, answer, exec_failure, exec_hints};
 use crate::output::{ExecReport, Failure, ResponseFormat, TransferReport};
+use crate::policy::Access;
 use crate::ssh::{run_command, transfer};
 
 /// A failed call of a file tool (or bad arguments); file tools answer in JSON.
@@ -58,6 +59,9 @@ A non-zero exit code is reported as an error result.",
         };
         if let Err(e) = p.validate() {
             return Ok(exec_failure(&p.command, p.response_format, e));
+        }
+        if let Err(f) = self.may_exec(&ctx, &p.command, None).await {
+            return Ok(exec_failure(&p.command, p.response_format, f));
         }
         let limit = self.state.config.character_limit;
         let client = self.client();
@@ -110,6 +114,9 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
             Err(e) => return Ok(transfer_failure(e)),
         };
         let local = local_path(&p.local_path);
+        if let Err(r) = self.state.config.policy.check_local(&local, Access::Read) {
+            return Ok(transfer_failure(r));
+        }
         let progress = ProgressSender::new(&ctx);
         let report_progress = |done, total| progress.report(done, total);
         let client = self.client();
@@ -163,6 +170,9 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
             return Ok(transfer_failure(e));
         }
         let local = local_path(&p.local_path);
+        if let Err(r) = self.state.config.policy.check_local(&local, Access::Write) {
+            return Ok(transfer_failure(r));
+        }
         let progress = ProgressSender::new(&ctx);
         let report_progress = |done, total| progress.report(done, total);
         let client = self.client();

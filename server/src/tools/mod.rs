@@ -11,15 +11,19 @@ pub mod schema;
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Implementation, ProgressNotificationParam, ServerCapabilities,
-    ServerConfig,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ProgressNotificationParam, ServerCapabilities, ServerConfig,
 };
-use rmcp::service::RequestContext;
-use rmcp::{RoleServer, ServerHandler, tool_handler};
+use rmcp::service::{ElicitationError, ElicitationMode, RequestContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool_handler};
 
+use crate::audit::{self, AuditLog};
 use crate::config::Config;
 use crate::output::{ExecReport, Failure, Reply, Report, ResponseFormat};
+use crate::pct::Ctid;
+use crate::policy::Confirm;
 use crate::proxmox::Leftovers;
 use crate::ssh::{Hosts, SshClient};
 
@@ -35,16 +39,80 @@ pub(crate) struct State {
     pub hosts: Hosts,
     /// Temp files of the proxmox file tools still to be removed, per host.
     pub leftovers: Arc<Leftovers>,
+    pub audit: Option<AuditLog>,
 }
 
+/// The user's answer to an approval request (MCP elicitation).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+struct Approval {
+    /// true to go ahead, false to leave everything as it is.
+    approve: bool,
+}
+
+rmcp::elicit_safe!(Approval);
+
+/// Tools that change nothing on a host, for READ_ONLY (the download tools write only
+/// on this machine, within LOCAL_ROOTS).
+const READ_ONLY_TOOLS: &[&str] = &[
+    "proxmox_list_containers",
+    "proxmox_container_status",
+    "ssh_download_file",
+    "proxmox_download_file_from_container",
+];
+const EXEC_TOOLS: &[&str] = &["ssh_exec_command", "proxmox_container_exec_command"];
+const ALL_TOOLS: &[&str] = &[
+    "ssh_exec_command",
+    "ssh_upload_file",
+    "ssh_download_file",
+    "proxmox_container_exec_command",
+    "proxmox_list_containers",
+    "proxmox_container_status",
+    "proxmox_start_container",
+    "proxmox_stop_container",
+    "proxmox_download_file_from_container",
+    "proxmox_upload_file_to_container",
+];
+
 impl RemoteExec {
+    /// The server for `config`; panics if AUDIT_LOG cannot be opened (see
+    /// [`RemoteExec::try_new`]).
     pub fn new(config: Config) -> Self {
+        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The server for `config`, or why it cannot start (the audit file cannot be opened).
+    pub fn try_new(config: Config) -> Result<Self, String> {
         let mut router = Self::core_router();
         let mut groups = vec!["core (ssh_*)"];
         if config.enable_proxmox {
             router += Self::proxmox_router();
             groups.push("proxmox (proxmox_*)");
         }
+        let policy = &config.policy;
+        if policy.read_only {
+            let names: Vec<String> = router
+                .list_all()
+                .iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            for name in names {
+                let exec_allowed =
+                    EXEC_TOOLS.contains(&name.as_str()) && policy.command_allow.is_some();
+                if !READ_ONLY_TOOLS.contains(&name.as_str()) && !exec_allowed {
+                    router.remove_route(&name);
+                }
+            }
+            groups.push("READ_ONLY=true");
+        }
+        let audit = match &policy.audit_log {
+            Some(path) => Some(AuditLog::open(path).map_err(|e| {
+                format!(
+                    "AUDIT_LOG: cannot open {} for appending: {e}. Fix its permissions or choose another file.",
+                    path.display()
+                )
+            })?),
+            None => None,
+        };
         tracing::info!(
             "tool groups: {}{}",
             groups.join(", "),
@@ -63,13 +131,84 @@ impl RemoteExec {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        RemoteExec {
+        Ok(RemoteExec {
             state: Arc::new(State {
                 config,
                 hosts: Hosts::new(),
                 leftovers: Arc::new(Leftovers::new()),
+                audit,
             }),
             tool_router: router,
+        })
+    }
+
+    /// The policy's word on running `command` (on the host, or in container `ctid`),
+    /// and the user's when exec needs approval (CONFIRM_EXEC).
+    pub(crate) async fn may_exec(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        command: &str,
+        ctid: Option<Ctid>,
+    ) -> Result<(), Failure> {
+        let policy = &self.state.config.policy;
+        if let Some(ctid) = ctid {
+            policy.check_guest(ctid.get().into())?;
+        }
+        policy.check_command(command)?;
+        if policy.confirm_exec {
+            let place = match ctid {
+                Some(c) => format!("in container {c}"),
+                None => format!("on {}", self.state.config.target.display()),
+            };
+            self.approve(ctx, &format!("Run this command {place}?\n\n{command}"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the user to approve `what` (CONFIRM_DESTRUCTIVE): through MCP elicitation
+    /// when the client supports it; without it, goes ahead (`ask`) or refuses
+    /// (`require`). A decline, a dismissal or a failed request is a clean refusal.
+    pub(crate) async fn approve(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        what: &str,
+    ) -> Result<(), Failure> {
+        let confirm = self.state.config.policy.confirm;
+        if confirm == Confirm::Never {
+            return Ok(());
+        }
+        if !ctx
+            .peer
+            .supported_elicitation_modes()
+            .contains(&ElicitationMode::Form)
+        {
+            return match confirm {
+                Confirm::Require => Err(Failure::new(
+                    "this operation needs the user's approval (CONFIRM_DESTRUCTIVE=require), and this client cannot ask for it (it does not support MCP elicitation); nothing was done",
+                    "Use a client that supports elicitation, or ask the server's owner to set CONFIRM_DESTRUCTIVE=ask or never.",
+                )),
+                _ => Ok(()),
+            };
+        }
+        let asked = ctx
+            .peer
+            .elicit_with_timeout::<Approval>(what, Some(std::time::Duration::from_secs(600)))
+            .await;
+        match asked {
+            Ok(Some(Approval { approve: true })) => Ok(()),
+            Ok(_) | Err(ElicitationError::UserDeclined) => Err(Failure::new(
+                "the user declined; nothing was done",
+                "Do not retry the same operation; ask the user what to do instead.",
+            )),
+            Err(ElicitationError::UserCancelled) => Err(Failure::new(
+                "the user dismissed the approval request; nothing was done",
+                "Ask the user whether to go ahead, then call the tool again.",
+            )),
+            Err(e) => Err(Failure::new(
+                format!("asking the user for approval failed ({e}); nothing was done"),
+                "Call the tool again; if this keeps failing, the client's elicitation support is broken.",
+            )),
         }
     }
 
@@ -98,6 +237,80 @@ impl RemoteExec {
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for RemoteExec {
+    /// Every tool call: routed to its tool, then logged (one INFO line: tool, host,
+    /// outcome, duration; never arguments) and recorded in the audit file, if any,
+    /// before the result goes back.
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let started = std::time::Instant::now();
+        let tool = request.name.to_string();
+        let arguments = self
+            .state
+            .audit
+            .as_ref()
+            .map(|_| audit::redacted(request.arguments.as_ref()));
+        let client = context.peer.peer_info().map(|i| audit::ClientName {
+            name: i.client_info.name.clone(),
+            version: i.client_info.version.clone(),
+        });
+        let response = if self.state.config.policy.read_only
+            && !self.tool_router.has_route(&tool)
+            && ALL_TOOLS.contains(&tool.as_str())
+        {
+            // Say why, rather than rmcp's bare "tool not found".
+            Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text(format!(
+                    "Error: {tool} is not available: this server is read-only (READ_ONLY=true{})\nSuggestion: Use the read-only tools, or ask the server's owner.",
+                    if EXEC_TOOLS.contains(&tool.as_str()) {
+                        "; exec tools need a COMMAND_ALLOW rule"
+                    } else {
+                        ""
+                    }
+                )),
+            ])))
+        } else {
+            self.tool_router
+                .call(ToolCallContext::new(self, request, context))
+                .await
+        };
+        let (outcome, error) = match &response {
+            Ok(CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                let s = r.structured_content.as_ref();
+                let said = s.and_then(|s| s.get("error")).and_then(|e| e.as_str());
+                let code = s.and_then(|s| s.get("exit_code")).and_then(|c| c.as_i64());
+                (
+                    "error",
+                    said.map(str::to_string)
+                        .or_else(|| code.map(|c| format!("exit code {c}"))),
+                )
+            }
+            Ok(_) => ("ok", None),
+            Err(e) => ("protocol-error", Some(e.message.to_string())),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let host = self.state.config.target.display();
+        tracing::info!(tool = %tool, host = %host, outcome, duration_ms, "tool call");
+        if let (Some(log), Some(arguments)) = (&self.state.audit, arguments) {
+            let entry = audit::Entry {
+                time: audit::rfc3339(std::time::SystemTime::now()),
+                client,
+                host: &host,
+                tool: &tool,
+                arguments,
+                outcome,
+                error,
+                duration_ms,
+            };
+            if let Err(e) = log.record(&entry) {
+                tracing::error!("AUDIT_LOG {}: cannot append: {e}", log.path().display());
+            }
+        }
+        response
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new(
@@ -106,9 +319,43 @@ impl ServerHandler for RemoteExec {
             ))
             .with_instructions(format!(
                 "Runs commands and moves files on {} over SSH. Every tool returns structured content; \
-                 failures are tool errors with an `error` and a `suggestion`.",
-                self.state.config.target.display()
+                 failures are tool errors with an `error` and a `suggestion`.{}",
+                self.state.config.target.display(),
+                limits(&self.state.config.policy)
             ))
+    }
+}
+
+/// The owner's limits in words, for the instructions (empty when there are none).
+fn limits(policy: &crate::policy::Policy) -> String {
+    let mut said = Vec::new();
+    if policy.read_only {
+        said.push("the server is read-only".to_string());
+    }
+    if let Some(allow) = &policy.command_allow {
+        said.push(format!(
+            "a command must match {:?} as a whole",
+            allow.pattern
+        ));
+    }
+    if let Some(deny) = &policy.command_deny {
+        said.push(format!("commands matching {:?} are refused", deny.pattern));
+    }
+    if let Some(g) = &policy.guests {
+        said.push(format!("only guests {} may be managed", g.text));
+    }
+    if !policy.local_roots.is_empty() {
+        let roots: Vec<String> = policy
+            .local_roots
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect();
+        said.push(format!("local files only under {}", roots.join(", ")));
+    }
+    if said.is_empty() {
+        String::new()
+    } else {
+        format!(" Limits set by the owner: {}.", said.join("; "))
     }
 }
 

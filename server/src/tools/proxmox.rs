@@ -15,6 +15,7 @@ use super::{ProgressSender, RemoteExec, answer, exec_failure};
 use crate::output::proxmox::{CtTransferReport, ListReport, Power, PowerReport, StatusReport};
 use crate::output::{ExecReport, Failure, ResponseFormat};
 use crate::pct::{self, Ctid};
+use crate::policy::Access;
 use crate::proxmox::{self, CopyOptions};
 use crate::ssh::run_command;
 
@@ -208,6 +209,9 @@ stopped or unknown container are error results.",
             Ok(c) => c,
             Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
         };
+        if let Err(f) = self.may_exec(&ctx, &p.command, Some(ctid)).await {
+            return Ok(exec_failure(&p.command, p.response_format, f));
+        }
         let line = match pct::exec(ctid, &p.command, p.timeout.secs + 10) {
             Ok(l) => l,
             Err(e) => {
@@ -254,7 +258,14 @@ name, and the lock when one is held (e.g. during a backup).",
         };
         let client = self.client();
         let report = match proxmox::list(&client, &ctx.ct).await {
-            Ok(rows) => ListReport::of(rows),
+            Ok(rows) => {
+                let policy = &self.state.config.policy;
+                ListReport::of(
+                    rows.into_iter()
+                        .filter(|r| policy.guest_allowed(r.ctid.into()))
+                        .collect(),
+                )
+            }
             Err(e) => ListReport::failed(Failure::from(&e)),
         };
         Ok(answer(&report, p.response_format))
@@ -279,14 +290,9 @@ error result.",
             Ok(p) => p,
             Err(e) => return Ok(answer(&StatusReport::failed(None, e.into()), hint)),
         };
-        let ctid = match ctid_of(&p.ctid) {
+        let ctid = match self.guest(&p.ctid) {
             Ok(c) => c,
-            Err(e) => {
-                return Ok(answer(
-                    &StatusReport::failed(None, e.into()),
-                    p.response_format,
-                ));
-            }
+            Err(f) => return Ok(answer(&StatusReport::failed(None, f), p.response_format)),
         };
         let client = self.client();
         let report = match proxmox::status(&client, ctid, &ctx.ct).await {
@@ -361,6 +367,9 @@ MAX_FILE_SIZE are refused before anything is copied.",
             Err(e) => return Ok(transfer_failure(None, e)),
         };
         let local = super::core::local_path(&p.local_path);
+        if let Err(f) = self.may_touch_guest_and_local(ctid, &local, Access::Write) {
+            return Ok(transfer_failure(Some(ctid), f));
+        }
         let progress = ProgressSender::new(&ctx);
         let report_progress = |done, total| progress.report(done, total);
         let client = self.client();
@@ -423,6 +432,9 @@ refused.",
             Err(e) => return Ok(transfer_failure(None, e)),
         };
         let local = super::core::local_path(&p.local_path);
+        if let Err(f) = self.may_touch_guest_and_local(ctid, &local, Access::Read) {
+            return Ok(transfer_failure(Some(ctid), f));
+        }
         let progress = ProgressSender::new(&ctx);
         let report_progress = |done, total| progress.report(done, total);
         let client = self.client();
@@ -453,6 +465,25 @@ refused.",
 }
 
 impl RemoteExec {
+    /// A valid container id that the policy lets the tools act on.
+    fn guest(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
+        let ctid = ctid_of(v)?;
+        self.state.config.policy.check_guest(ctid.get().into())?;
+        Ok(ctid)
+    }
+
+    fn may_touch_guest_and_local(
+        &self,
+        ctid: Ctid,
+        local: &std::path::Path,
+        access: Access,
+    ) -> Result<(), Failure> {
+        let policy = &self.state.config.policy;
+        policy.check_guest(ctid.get().into())?;
+        policy.check_local(local, access)?;
+        Ok(())
+    }
+
     async fn power(
         &self,
         args: JsonObject,
@@ -463,10 +494,22 @@ impl RemoteExec {
             Ok(p) => p,
             Err(e) => return Ok(power_failure(None, e)),
         };
-        let ctid = match ctid_of(&p.ctid) {
+        let ctid = match self.guest(&p.ctid) {
             Ok(c) => c,
-            Err(e) => return Ok(power_failure(None, e)),
+            Err(f) => return Ok(power_failure(None, f)),
         };
+        if power == Power::Stop
+            && let Err(f) = self
+                .approve(
+                    &ctx,
+                    &format!(
+                        "Stop container {ctid} at once (`pct stop {ctid}`)? Its services get no clean shutdown."
+                    ),
+                )
+                .await
+        {
+            return Ok(power_failure(Some(ctid), f));
+        }
         let client = self.client();
         let result = match power {
             Power::Start => proxmox::start(&client, ctid, &ctx.ct).await,
