@@ -493,23 +493,41 @@ impl RawConfig {
     }
 
     fn host_key_policy(&self) -> Result<HostKeyPolicy, ConfigError> {
-        match self
-            .get("SSH_STRICT_HOST_KEY_CHECKING")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("true") => Ok(HostKeyPolicy::Strict),
-            Some("accept-new") => Ok(HostKeyPolicy::AcceptNew),
-            Some("false") => Ok(HostKeyPolicy::AcceptAny),
-            Some(_) => Err(error(
-                "SSH_STRICT_HOST_KEY_CHECKING",
-                format!(
-                    "{} is not a known setting",
-                    self.shown("SSH_STRICT_HOST_KEY_CHECKING")
-                ),
-                "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
-            )),
-        }
+        self.choice(
+            "SSH_STRICT_HOST_KEY_CHECKING",
+            &[
+                ("true", HostKeyPolicy::Strict),
+                ("accept-new", HostKeyPolicy::AcceptNew),
+                ("false", HostKeyPolicy::AcceptAny),
+            ],
+            HostKeyPolicy::Strict,
+            "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
+        )
+    }
+
+    /// One of a setting's words (case-insensitive), or `default` when unset.
+    pub(crate) fn choice<T: Copy>(
+        &self,
+        name: &str,
+        choices: &[(&str, T)],
+        default: T,
+        fix: &str,
+    ) -> Result<T, ConfigError> {
+        let Some(v) = self.get(name) else {
+            return Ok(default);
+        };
+        let v = v.trim().to_ascii_lowercase();
+        choices
+            .iter()
+            .find(|(word, _)| *word == v)
+            .map(|(_, t)| *t)
+            .ok_or_else(|| {
+                error(
+                    name,
+                    format!("{} is not a known setting", self.shown(name)),
+                    fix,
+                )
+            })
     }
 }
 

@@ -29,5 +29,6 @@ pub mod policy;
 pub mod proxmox;
 pub mod quote;
 pub mod ssh;
+pub mod time;
 pub mod tools;
 pub mod transport;

@@ -159,22 +159,16 @@ impl Policy {
                 )
             }),
         });
-        let confirm = errs.take(
-            match raw
-                .get("CONFIRM_DESTRUCTIVE")
-                .map(|v| v.trim().to_ascii_lowercase())
-                .as_deref()
-            {
-                None | Some("ask") => Ok(Confirm::Ask),
-                Some("never") => Ok(Confirm::Never),
-                Some("require") => Ok(Confirm::Require),
-                Some(_) => Err(error(
-                    "CONFIRM_DESTRUCTIVE",
-                    format!("{} is not a known setting", raw.shown("CONFIRM_DESTRUCTIVE")),
-                    "Use ask (ask the user when the client can), never, or require (refuse when the client cannot ask).",
-                )),
-            },
-        );
+        let confirm = errs.take(raw.choice(
+            "CONFIRM_DESTRUCTIVE",
+            &[
+                ("ask", Confirm::Ask),
+                ("never", Confirm::Never),
+                ("require", Confirm::Require),
+            ],
+            Confirm::Ask,
+            "Use ask (ask the user when the client can), never, or require (refuse when the client cannot ask).",
+        ));
         let confirm_exec = errs.take(raw.boolean("CONFIRM_EXEC", false));
         let audit_log = errs.take(audit_log(raw));
         let mut protected: Vec<(PathBuf, &'static str)> = vec![

@@ -11,23 +11,8 @@
 use fake_pve::host::Faults;
 use rstest::rstest;
 use serde_json::{Value, json};
-use testkit::component::{Env, start_proxmox};
+use testkit::component::{Env, FIXTURE, start_proxmox};
 use testkit::{assert_ok, is_error, structured, text};
-
-const FIXTURE: &str = r#"
-node = "pve"
-
-[[containers]]
-vmid = 100
-hostname = "webserver"
-status = "running"
-
-[[containers]]
-vmid = 103
-hostname = "alpine"
-status = "running"
-ostype = "alpine"
-"#;
 
 async fn env() -> Env {
     start_proxmox(FIXTURE, &[]).await

@@ -3,52 +3,8 @@
 use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use sha2::Digest;
-use testkit::component::{self, Env, start_proxmox};
+use testkit::component::{self, Env, FIXTURE, start_proxmox};
 use testkit::{assert_ok, failed, failed_with, is_error, structured, text};
-
-const FIXTURE: &str = r#"
-node = "pve"
-
-[[containers]]
-vmid = 100
-hostname = "webserver"
-status = "running"
-
-  [[containers.files]]
-  path = "/var/log/nginx/access.log"
-  content = "GET / 200\n"
-
-  [[containers.files]]
-  path = "/etc/app/app.conf"
-  content = "port=8080\n"
-
-[[containers]]
-vmid = 101
-hostname = "database"
-status = "stopped"
-
-[[containers]]
-vmid = 102
-hostname = "cache"
-status = "running"
-
-[[containers]]
-vmid = 103
-hostname = "alpine"
-status = "running"
-ostype = "alpine"
-
-[[containers]]
-vmid = 104
-hostname = "a-container-with-a-rather-long-hostname"
-status = "stopped"
-lock = "backup"
-
-[[scripts]]
-pattern = "apt update"
-stdout = "Reading package lists...\nAll packages are up to date.\n"
-on = "containers"
-"#;
 
 async fn env() -> Env {
     start_proxmox(FIXTURE, &[]).await
@@ -135,14 +91,7 @@ async fn exec(env: &Env, ctid: Value, command: &str) -> CallToolResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_are_listed_only_when_enabled_with_schemas_and_annotations() {
     let off = component::start().await;
-    let names: Vec<String> = off
-        .client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
+    let names = off.tool_names().await;
     assert!(
         names.iter().all(|n| !n.starts_with("proxmox_")),
         "{names:?}"

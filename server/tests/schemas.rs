@@ -2,50 +2,10 @@
 //! accepts it, with no formats or keywords only some validators know), and every
 //! structured result the tools return, successful or failed, fits its outputSchema.
 
+use mcp_remote_exec::tools::schema::STANDARD_FORMATS;
 use rmcp::model::Tool;
 use serde_json::{Value, json};
-use testkit::component::start_proxmox;
-
-const FIXTURE: &str = r#"
-node = "pve"
-
-[[containers]]
-vmid = 100
-hostname = "web"
-status = "running"
-
-  [[containers.files]]
-  path = "/etc/app.conf"
-  content = "port=8080\n"
-
-[[containers]]
-vmid = 101
-hostname = "db"
-status = "stopped"
-"#;
-
-/// JSON Schema 2020-12's own formats (§7.3).
-const STANDARD_FORMATS: &[&str] = &[
-    "date-time",
-    "date",
-    "time",
-    "duration",
-    "email",
-    "idn-email",
-    "hostname",
-    "idn-hostname",
-    "ipv4",
-    "ipv6",
-    "uri",
-    "uri-reference",
-    "iri",
-    "iri-reference",
-    "uuid",
-    "uri-template",
-    "json-pointer",
-    "relative-json-pointer",
-    "regex",
-];
+use testkit::component::{FIXTURE, start_proxmox};
 
 /// What a portable schema must not hold, as `path: problem` lines.
 fn unportable(path: &str, v: &Value, out: &mut Vec<String>) {
@@ -192,7 +152,7 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
         ("proxmox_stop_container", json!({"ctid": 101}), false),
         (
             "proxmox_download_file_from_container",
-            json!({"ctid": 100, "container_path": "/etc/app.conf", "local_path": env.dir.path().join("ct.conf")}),
+            json!({"ctid": 100, "container_path": "/etc/app/app.conf", "local_path": env.dir.path().join("ct.conf")}),
             true,
         ),
         (

@@ -13,6 +13,52 @@ use serde_json::Value;
 use crate::mcp::{Client, Mcp};
 use crate::{PASSWORD, start_node};
 
+/// The server tests' Proxmox node: running 100 (with files), 102 and 103 (Alpine),
+/// stopped 101 and 104 (locked by a backup), and a scripted `apt update`.
+pub const FIXTURE: &str = r#"
+node = "pve"
+
+[[containers]]
+vmid = 100
+hostname = "webserver"
+status = "running"
+
+  [[containers.files]]
+  path = "/var/log/nginx/access.log"
+  content = "GET / 200\n"
+
+  [[containers.files]]
+  path = "/etc/app/app.conf"
+  content = "port=8080\n"
+
+[[containers]]
+vmid = 101
+hostname = "database"
+status = "stopped"
+
+[[containers]]
+vmid = 102
+hostname = "cache"
+status = "running"
+
+[[containers]]
+vmid = 103
+hostname = "alpine"
+status = "running"
+ostype = "alpine"
+
+[[containers]]
+vmid = 104
+hostname = "a-container-with-a-rather-long-hostname"
+status = "stopped"
+lock = "backup"
+
+[[scripts]]
+pattern = "apt update"
+stdout = "Reading package lists...\nAll packages are up to date.\n"
+on = "containers"
+"#;
+
 pub struct Env {
     pub fake: TestNode,
     pub dir: tempfile::TempDir,
@@ -131,6 +177,14 @@ impl Env {
             !self.host().running().iter().any(|p| p.args.contains(args))
         })
         .await;
+    }
+
+    /// The names of the tools the server lists, sorted.
+    pub async fn tool_names(&self) -> Vec<String> {
+        let tools = self.client.list_all_tools().await.expect("tools/list");
+        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        names
     }
 
     /// One tool call, bounded by [`crate::CALL_BOUND`].

@@ -60,18 +60,6 @@ const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_download_file_from_container",
 ];
 const EXEC_TOOLS: &[&str] = &["ssh_exec_command", "proxmox_container_exec_command"];
-const ALL_TOOLS: &[&str] = &[
-    "ssh_exec_command",
-    "ssh_upload_file",
-    "ssh_download_file",
-    "proxmox_container_exec_command",
-    "proxmox_list_containers",
-    "proxmox_container_status",
-    "proxmox_start_container",
-    "proxmox_stop_container",
-    "proxmox_download_file_from_container",
-    "proxmox_upload_file_to_container",
-];
 
 impl RemoteExec {
     /// The server for `config`; panics if AUDIT_LOG cannot be opened (see
@@ -258,7 +246,7 @@ impl ServerHandler for RemoteExec {
         });
         let response = if self.state.config.policy.read_only
             && !self.tool_router.has_route(&tool)
-            && ALL_TOOLS.contains(&tool.as_str())
+            && (Self::core_router().has_route(&tool) || Self::proxmox_router().has_route(&tool))
         {
             // Say why, rather than rmcp's bare "tool not found".
             Ok(CallToolResponse::Complete(CallToolResult::error(vec![

@@ -92,9 +92,8 @@ pub struct CtExecParams {
     /// without a terminal and without standard input.
     #[schemars(length(min = 1, max = 10000))]
     pub command: String,
-    /// Wall-clock limit in whole seconds for the whole command (1-300, default 30; a larger
-    /// value is clamped to 300, and the result says so). When it
-    /// expires the command is ended and the partial output returned.
+    /// Seconds the command may run in the container (1-300, default 30; more is clamped to
+    /// 300, with a note). Then it is ended there and its partial output returned.
     #[serde(default)]
     pub timeout: Timeout,
     /// `text` (default) for readable sections, or `json` for one JSON object.

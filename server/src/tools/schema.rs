@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde_json::Value;
 
 /// The formats JSON Schema 2020-12 defines (§7.3); any other is dropped.
-const STANDARD_FORMATS: &[&str] = &[
+pub const STANDARD_FORMATS: &[&str] = &[
     "date-time",
     "date",
     "time",
