@@ -134,6 +134,42 @@ impl From<&crate::ssh::SshError> for Failure {
 
 /// The text of a failure as the reports hold it (a suggestion or a detail may be
 /// missing).
+/// The failure fields every report but the exec one carries, flattened into it (the
+/// JSON keeps three optional top-level fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    /// What went wrong, when something did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+    /// The program's own message (pct's), when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl From<Failure> for Problem {
+    fn from(f: Failure) -> Self {
+        Problem {
+            error: Some(f.error),
+            suggestion: Some(f.suggestion),
+            detail: f.detail,
+        }
+    }
+}
+
+impl Problem {
+    /// The failure's text layout; `fallback` when there is no error.
+    pub fn text(&self, fallback: &str) -> String {
+        failure_text(
+            self.error.as_deref().unwrap_or(fallback),
+            self.suggestion.as_deref(),
+            self.detail.as_deref(),
+        )
+    }
+}
+
 pub(crate) fn failure_text(error: &str, suggestion: Option<&str>, detail: Option<&str>) -> String {
     let mut s = format!("Error: {error}\n");
     if let Some(d) = detail {

@@ -7,7 +7,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ExecReport, Failure, Report, failure_text, pretty};
+use super::{ExecReport, Failure, Problem, Report, pretty};
 use crate::pct::{Ctid, ListEntry};
 use crate::proxmox::{self, Copied, PctError};
 use crate::ssh::{ExecOutcome, SshError};
@@ -66,13 +66,8 @@ pub struct ListReport {
     /// The containers of the node, by id (empty on error).
     #[serde(default)]
     pub containers: Vec<ContainerRow>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    /// pct's own message, when it gave one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 /// Result of `proxmox_container_status`.
@@ -84,12 +79,8 @@ pub struct StatusReport {
     /// `running` or `stopped`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 /// Result of `proxmox_start_container` / `proxmox_stop_container`.
@@ -99,13 +90,8 @@ pub struct PowerReport {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ctid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    /// pct's own message (on failure, or e.g. an HA request on success).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 /// Result of the two container file tools.
@@ -127,12 +113,8 @@ pub struct CtTransferReport {
     /// SHA-256 of the content, checked on both sides.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 impl ListReport {
@@ -156,9 +138,7 @@ impl ListReport {
     pub fn failed(failure: Failure) -> Self {
         ListReport {
             success: false,
-            error: Some(failure.error),
-            suggestion: Some(failure.suggestion),
-            detail: failure.detail,
+            problem: failure.into(),
             ..Default::default()
         }
     }
@@ -173,11 +153,7 @@ impl Report for ListReport {
         if self.success {
             list_table(&self.containers)
         } else {
-            failure_text(
-                self.error.as_deref().unwrap_or_default(),
-                self.suggestion.as_deref(),
-                self.detail.as_deref(),
-            )
+            self.problem.text("")
         }
     }
 }
@@ -197,9 +173,7 @@ impl StatusReport {
         StatusReport {
             success: false,
             ctid: ctid.map(Ctid::get),
-            error: Some(failure.error),
-            suggestion: Some(failure.suggestion),
-            detail: failure.detail,
+            problem: failure.into(),
             ..Default::default()
         }
     }
@@ -219,11 +193,7 @@ impl Report for StatusReport {
                 self.status.as_deref().unwrap_or_default()
             )
         } else {
-            failure_text(
-                self.error.as_deref().unwrap_or_default(),
-                self.suggestion.as_deref(),
-                self.detail.as_deref(),
-            )
+            self.problem.text("")
         }
     }
 }
@@ -249,7 +219,10 @@ impl PowerReport {
                 }
             ),
             ctid: Some(ctid.get()),
-            detail: (!said.is_empty()).then_some(said),
+            problem: Problem {
+                detail: (!said.is_empty()).then_some(said),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -260,9 +233,7 @@ impl PowerReport {
             success: false,
             message: failure.error.clone(),
             ctid: ctid.map(Ctid::get),
-            error: Some(failure.error),
-            suggestion: Some(failure.suggestion),
-            detail: failure.detail,
+            problem: failure.into(),
         }
     }
 }
@@ -320,9 +291,7 @@ impl CtTransferReport {
             success: false,
             message: failure.error.clone(),
             ctid: ctid.map(Ctid::get),
-            error: Some(failure.error),
-            suggestion: Some(failure.suggestion),
-            detail: failure.detail,
+            problem: failure.into(),
             ..Default::default()
         }
     }
@@ -386,7 +355,7 @@ mod tests {
         assert_eq!(s.human(), "Container 100 is running\n");
         let p = PowerReport::done(ctid, Power::Stop, String::new());
         assert_eq!(p.message, "Container 100 stopped successfully");
-        assert_eq!(p.detail, None);
+        assert_eq!(p.problem.detail, None);
         assert!(
             p.reply(crate::output::ResponseFormat::Text)
                 .text

@@ -5,7 +5,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, Report, failure_text};
+use super::{Failure, Problem, Report};
 use crate::ssh::transfer::TransferError;
 
 /// The structured result of a file transfer (and of every failed tool call that is
@@ -23,10 +23,8 @@ pub struct TransferReport {
     pub permissions: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_transferred: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub suggestion: Option<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 impl TransferReport {
@@ -60,8 +58,11 @@ impl TransferReport {
         TransferReport {
             success: false,
             message: failure.error.clone(),
-            error: Some(failure.error),
-            suggestion: Some(failure.suggestion),
+            // Transfer failures carry no program message of their own.
+            problem: Problem {
+                detail: None,
+                ..failure.into()
+            },
             ..Default::default()
         }
     }
@@ -75,11 +76,7 @@ impl TransferReport {
             s.push('\n');
             s
         } else {
-            failure_text(
-                self.error.as_deref().unwrap_or(&self.message),
-                self.suggestion.as_deref(),
-                None,
-            )
+            self.problem.text(&self.message)
         }
     }
 }
