@@ -15,6 +15,8 @@ use crate::config::{AuthMethod, Config, HostKeyPolicy, Secret, SshTarget};
 pub struct EmbeddedFake {
     pub server: FakePve,
     pub config: Config,
+    /// The fixture it was started from, for messages: a path or "bundled default".
+    pub fixture: String,
     /// Holds the known_hosts file for as long as the fake runs.
     _dir: tempfile::TempDir,
 }
@@ -25,6 +27,9 @@ pub struct EmbeddedError(String);
 
 /// Starts a fake node from `fixture` (the bundled default when `None`).
 pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError> {
+    let fixture_name = fixture
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "bundled default".into());
     let fixture = match fixture {
         Some(path) => Fixture::load(path).map_err(|e| EmbeddedError(e.to_string()))?,
         None => Fixture::default_fixture(),
@@ -57,6 +62,31 @@ pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError
     Ok(EmbeddedFake {
         server: node.server,
         config,
+        fixture: fixture_name,
         _dir: dir,
     })
+}
+
+impl EmbeddedFake {
+    /// `an embedded fake-pve on ADDR (fixture: …); nothing real is touched`.
+    pub fn description(&self) -> String {
+        format!(
+            "an embedded fake-pve on {} (fixture: {}); nothing real is touched",
+            self.server.addr(),
+            self.fixture
+        )
+    }
+
+    /// The banner on stderr when serving against it, shown whatever RUST_LOG says.
+    pub fn banner(&self) -> String {
+        format!("SERVING AGAINST A FAKE HOST: {}", self.description())
+    }
+
+    /// The note for the MCP `instructions`, so that the model knows too.
+    pub fn instructions_note(&self) -> String {
+        format!(
+            "THIS IS A FAKE HOST, not a real machine: {}.",
+            self.description()
+        )
+    }
 }
