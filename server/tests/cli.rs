@@ -401,3 +401,38 @@ async fn configuration_errors_are_reported_by_check_and_by_serve() {
     );
     assert_eq!(r.stdout, "", "{r:?}");
 }
+
+/// On a real OpenSSH host (a container test host, `test-hosts/`): `check` with
+/// ENABLE_PROXMOX=true finds its `pct`, and fails once `pct` is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_proxmox_enabled_fails_on_a_host_without_pct() {
+    let env = testkit::openssh::HostEnv::start().await;
+    let vars = env.vars(env.host.port(), &testkit::openssh::Login::Key, &[]);
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+
+    let r = run_in(dir.path(), &["check", "--enable-proxmox"], &vars).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("ok    ENABLE_PROXMOX=true and the host has pct (/usr/sbin/pct)"),
+        "{r:?}"
+    );
+
+    let (code, _, err) = env.host.exec_out_of_band("rm /usr/sbin/pct").await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let r = run_in(dir.path(), &["check", "--enable-proxmox"], &vars).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stdout.contains("ok    ran `true`"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("FAIL  ENABLE_PROXMOX=true: but 127.0.0.1 has no `pct` on its PATH"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("ready:"), "{r:?}");
+
+    // Without ENABLE_PROXMOX, pct is not asked for.
+    let r = run_in(dir.path(), &["check"], &vars).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(!r.stdout.contains("pct"), "{r:?}");
+}
