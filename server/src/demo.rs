@@ -90,7 +90,7 @@ pub async fn run() -> Result<Vec<String>, String> {
         fake.server.addr()
     );
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    let server = RemoteExec::new(fake.config.clone());
+    let server = RemoteExec::new(fake.config.clone()).with_notice(fake.instructions_note());
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
             let _ = running.waiting().await;

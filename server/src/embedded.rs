@@ -10,11 +10,14 @@ use fake_pve::node::TestNode;
 use fake_pve::ssh::FakePve;
 
 use crate::config::{AuthMethod, Config, HostKeyPolicy, Secret, SshTarget};
+use crate::policy::Policy;
 
 /// A running embedded fake and the configuration pointing at it.
 pub struct EmbeddedFake {
     pub server: FakePve,
     pub config: Config,
+    /// The fixture it was started from, for messages: a path or "bundled default".
+    pub fixture: String,
     /// Holds the known_hosts file for as long as the fake runs.
     _dir: tempfile::TempDir,
 }
@@ -23,8 +26,21 @@ pub struct EmbeddedFake {
 #[error("embedded fake-pve: {0}")]
 pub struct EmbeddedError(String);
 
-/// Starts a fake node from `fixture` (the bundled default when `None`).
+/// Starts a fake node from `fixture` (the bundled default when `None`), without limits
+/// (the demo's).
 pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError> {
+    start_with_policy(fixture, Policy::default()).await
+}
+
+/// Starts a fake node from `fixture`, served under the owner's `policy` (READ_ONLY
+/// etc. apply to the fake as to a real host, so they can be tried out safely).
+pub async fn start_with_policy(
+    fixture: Option<&Path>,
+    policy: Policy,
+) -> Result<EmbeddedFake, EmbeddedError> {
+    let fixture_name = fixture
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "bundled default".into());
     let fixture = match fixture {
         Some(path) => Fixture::load(path).map_err(|e| EmbeddedError(e.to_string()))?,
         None => Fixture::default_fixture(),
@@ -53,17 +69,36 @@ pub async fn start(fixture: Option<&Path>) -> Result<EmbeddedFake, EmbeddedError
         character_limit: 25_000,
         max_file_size: 10 * 1024 * 1024,
         enable_proxmox: true,
-        // The owner's limits apply to the fake as to a real host (READ_ONLY etc. from
-        // the environment and `.env`), so they can be tried out safely.
-        policy: crate::config::RawConfig::from_env_and_dotenv(
-            &std::env::current_dir().map_err(|e| EmbeddedError(e.to_string()))?,
-        )
-        .and_then(|raw| raw.policy().map_err(|e| e[0].clone()))
-        .map_err(|e| EmbeddedError(e.to_string()))?,
+        policy,
     };
     Ok(EmbeddedFake {
         server: node.server,
         config,
+        fixture: fixture_name,
         _dir: dir,
     })
+}
+
+impl EmbeddedFake {
+    /// `an embedded fake-pve on ADDR (fixture: …); nothing real is touched`.
+    pub fn description(&self) -> String {
+        format!(
+            "an embedded fake-pve on {} (fixture: {}); nothing real is touched",
+            self.server.addr(),
+            self.fixture
+        )
+    }
+
+    /// The banner on stderr when serving against it, shown whatever RUST_LOG says.
+    pub fn banner(&self) -> String {
+        format!("SERVING AGAINST A FAKE HOST: {}", self.description())
+    }
+
+    /// The note for the MCP `instructions`, so that the model knows too.
+    pub fn instructions_note(&self) -> String {
+        format!(
+            "THIS IS A FAKE HOST, not a real machine: {}.",
+            self.description()
+        )
+    }
 }

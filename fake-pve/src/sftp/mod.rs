@@ -19,7 +19,7 @@ use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Packet, Status, StatusCode, Version,
 };
 use russh_sftp::server::StatusReply;
-use tracing::debug;
+use tracing::{debug, trace};
 
 use crate::fs::{FsError, Meta, WriteMode, normalize};
 use crate::host::{Host, SftpFaultKind, State};
@@ -112,7 +112,7 @@ impl SftpHandler {
         change: impl FnOnce(&mut crate::fs::Fs, &str) -> Result<(), FsError>,
     ) -> Result<Status, StatusReply> {
         let path = self.resolve(path);
-        debug!(path, "sftp {op}");
+        trace!(path, "sftp {op}");
         let mut state = self.host.state();
         check_fault(&state, &path, Op::Modify)?;
         change(&mut state.fs, &path).map_err(fs_status)?;
@@ -169,7 +169,7 @@ impl SftpHandler {
 
     fn stat_path(&self, id: u32, path: &str) -> Result<Attrs, StatusReply> {
         let path = self.resolve(path);
-        debug!(path, "sftp stat");
+        trace!(path, "sftp stat");
         let meta = self.host.state().fs.stat(&path).map_err(fs_status)?;
         Ok(Attrs {
             id,
@@ -207,7 +207,7 @@ impl SftpHandler {
     fn do_rename(&self, from: &str, to: &str, replace: bool) -> Result<(), StatusReply> {
         let from = self.resolve(from);
         let to = self.resolve(to);
-        debug!(from, to, replace, "sftp rename");
+        trace!(from, to, replace, "sftp rename");
         let mut state = self.host.state();
         check_fault(&state, &from, Op::Modify)?;
         check_fault(&state, &to, Op::Modify)?;
@@ -248,7 +248,7 @@ impl russh_sftp::server::Handler for SftpHandler {
         attrs: FileAttributes,
     ) -> Result<Handle, Self::Error> {
         let path = self.resolve(&filename);
-        debug!(path, flags = pflags.bits(), "sftp open");
+        trace!(path, flags = pflags.bits(), "sftp open");
         let append = pflags.contains(OpenFlags::APPEND);
         let write = pflags.intersects(OpenFlags::WRITE | OpenFlags::APPEND);
         let read = pflags.contains(OpenFlags::READ) || !write;
@@ -296,7 +296,7 @@ impl russh_sftp::server::Handler for SftpHandler {
     }
 
     async fn close(&mut self, id: u32, handle: String) -> Result<Status, Self::Error> {
-        debug!(handle, "sftp close");
+        trace!(handle, "sftp close");
         match self.handles.remove(&handle) {
             Some(_) => Ok(ok(id)),
             None => Err(bad_handle()),
@@ -311,7 +311,7 @@ impl russh_sftp::server::Handler for SftpHandler {
         len: u32,
     ) -> Result<Data, Self::Error> {
         let (path, readable, _, _) = self.file_handle(&handle)?;
-        debug!(path, offset, len, "sftp read");
+        trace!(path, offset, len, "sftp read");
         if !readable {
             return Err(StatusCode::Failure.with_message("Bad file descriptor"));
         }
@@ -336,7 +336,7 @@ impl russh_sftp::server::Handler for SftpHandler {
         data: Vec<u8>,
     ) -> Result<Status, Self::Error> {
         let (path, _, writable, append) = self.file_handle(&handle)?;
-        debug!(path, offset, len = data.len(), append, "sftp write");
+        trace!(path, offset, len = data.len(), append, "sftp write");
         if !writable {
             return Err(StatusCode::Failure.with_message("Bad file descriptor"));
         }
@@ -371,7 +371,7 @@ impl russh_sftp::server::Handler for SftpHandler {
         attrs: FileAttributes,
     ) -> Result<Status, Self::Error> {
         let path = self.resolve(&path);
-        debug!(path, ?attrs, "sftp setstat");
+        trace!(path, ?attrs, "sftp setstat");
         self.set_attrs(&path, &attrs)?;
         Ok(ok(id))
     }
@@ -383,14 +383,14 @@ impl russh_sftp::server::Handler for SftpHandler {
         attrs: FileAttributes,
     ) -> Result<Status, Self::Error> {
         let (path, _, _, _) = self.file_handle(&handle)?;
-        debug!(path, ?attrs, "sftp fsetstat");
+        trace!(path, ?attrs, "sftp fsetstat");
         self.set_attrs(path, &attrs)?;
         Ok(ok(id))
     }
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
         let path = self.resolve(&path);
-        debug!(path, "sftp opendir");
+        trace!(path, "sftp opendir");
         let pending = {
             let state = self.host.state();
             let meta = state.fs.stat(&path).map_err(fs_status)?;
@@ -425,7 +425,7 @@ impl russh_sftp::server::Handler for SftpHandler {
     }
 
     async fn readdir(&mut self, id: u32, handle: String) -> Result<Name, Self::Error> {
-        debug!(handle, "sftp readdir");
+        trace!(handle, "sftp readdir");
         let Some(Open::Dir { pending }) = self.handles.get_mut(&handle) else {
             return Err(bad_handle());
         };
@@ -463,7 +463,7 @@ impl russh_sftp::server::Handler for SftpHandler {
 
     async fn realpath(&mut self, id: u32, path: String) -> Result<Name, Self::Error> {
         let resolved = self.resolve(&path);
-        debug!(path, resolved, "sftp realpath");
+        trace!(path, resolved, "sftp realpath");
         Ok(Name {
             id,
             files: vec![File {
@@ -490,7 +490,7 @@ impl russh_sftp::server::Handler for SftpHandler {
         request: String,
         data: Vec<u8>,
     ) -> Result<Packet, Self::Error> {
-        debug!(request, "sftp extended");
+        trace!(request, "sftp extended");
         let mut rest = data.as_slice();
         match request.as_str() {
             POSIX_RENAME => {

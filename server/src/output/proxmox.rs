@@ -223,7 +223,6 @@ impl PowerReport {
                 detail: (!said.is_empty()).then_some(said),
                 ..Default::default()
             },
-            ..Default::default()
         }
     }
 

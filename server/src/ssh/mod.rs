@@ -11,6 +11,7 @@ pub mod transfer;
 pub use exec::{ExecOutcome, run_command};
 pub use pool::{Connection, Hosts, Orphan, SshClient};
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 /// Everything that can go wrong on the SSH side, with what the user can do about it.
@@ -25,6 +26,9 @@ pub enum SshError {
     )]
     HostKeyUnknown {
         host: String,
+        /// The configured host and port, for the `ssh-keyscan` line.
+        hostname: String,
+        port: u16,
         path: PathBuf,
         fingerprint: String,
     },
@@ -80,16 +84,32 @@ pub enum SshError {
 
 impl SshError {
     /// What to do about it, in words a model can act on.
-    pub fn suggestion(&self) -> &'static str {
-        match self {
+    pub fn suggestion(&self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             SshError::Connect { .. } => {
                 "Check that HOST and SSH_PORT are right and that the SSH server is running and reachable."
             }
             SshError::ConnectTimeout { .. } => {
                 "The host did not answer in time: check HOST, SSH_PORT and the network, or raise TIMEOUT."
             }
-            SshError::HostKeyUnknown { .. } => {
-                "Add the host key to known_hosts (for example `ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts` after checking the fingerprint), or set SSH_STRICT_HOST_KEY_CHECKING=accept-new to learn it on first use."
+            SshError::HostKeyUnknown {
+                hostname,
+                port,
+                path,
+                ..
+            } => {
+                let word = |w: &str| crate::quote::quote(w, "a word").unwrap_or_else(|_| w.into());
+                let port = if *port == 22 {
+                    String::new()
+                } else {
+                    format!("-p {port} ")
+                };
+                return format!(
+                    "Add the host key to known_hosts after checking its fingerprint, e.g. `ssh-keyscan {port}{} >> {}`, or set SSH_STRICT_HOST_KEY_CHECKING=accept-new to learn it on first use.",
+                    word(hostname),
+                    word(&path.display().to_string())
+                )
+                .into();
             }
             SshError::HostKeyChanged { .. } | SshError::HostKeyRevoked { .. } => {
                 "Do not connect until you have confirmed the new key with the host's administrator; then remove the old line from known_hosts."
@@ -117,6 +137,6 @@ impl SshError {
             }
             SshError::Sftp(_) => "Check the path and permissions on the host.",
             SshError::Input(_) => "Remove NUL bytes from the input.",
-        }
+        })
     }
 }

@@ -96,6 +96,8 @@ fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Re
         }
         HostKeyVerdict::Unknown => Err(SshError::HostKeyUnknown {
             host,
+            hostname: target.host.clone(),
+            port: target.port,
             path: path.clone(),
             fingerprint,
         }),

@@ -44,8 +44,8 @@ pub enum TransferError {
 }
 
 impl TransferError {
-    pub fn suggestion(&self) -> &'static str {
-        match self {
+    pub fn suggestion(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
             TransferError::Local { .. } => {
                 "Check the local path: it must name a readable file (upload) or a file in an existing, writable directory (download)."
             }
@@ -56,9 +56,9 @@ impl TransferError {
                 "Transfer a smaller file, compress or split it first, or raise MAX_FILE_SIZE."
             }
             TransferError::Exists { .. } => "Set overwrite=true to replace the existing file.",
-            TransferError::Ssh(e) => e.suggestion(),
+            TransferError::Ssh(e) => return e.suggestion(),
             TransferError::Sftp(_) => "Retry the call; check the host if it fails again.",
-        }
+        })
     }
 }
 

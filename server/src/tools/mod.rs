@@ -40,6 +40,8 @@ pub(crate) struct State {
     /// Temp files of the proxmox file tools still to be removed, per host.
     pub leftovers: Arc<Leftovers>,
     pub audit: Option<AuditLog>,
+    /// Said first in the instructions (e.g. that the host is a fake).
+    pub notice: Option<String>,
 }
 
 /// The user's answer to an approval request (MCP elicitation).
@@ -125,6 +127,7 @@ impl RemoteExec {
                 hosts: Hosts::new(),
                 leftovers: Arc::new(Leftovers::new()),
                 audit,
+                notice: None,
             }),
             tool_router: router,
         })
@@ -198,6 +201,15 @@ impl RemoteExec {
                 "Call the tool again; if this keeps failing, the client's elicitation support is broken.",
             )),
         }
+    }
+
+    /// The server with `notice` said first in its MCP instructions (e.g. that the host
+    /// is a fake). Call before serving.
+    pub fn with_notice(mut self, notice: impl Into<String>) -> Self {
+        Arc::get_mut(&mut self.state)
+            .expect("with_notice is called before the server is shared")
+            .notice = Some(notice.into());
+        self
     }
 
     /// The shared connection to the configured host.
@@ -306,8 +318,13 @@ impl ServerHandler for RemoteExec {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(format!(
-                "Runs commands and moves files on {} over SSH. Every tool returns structured content; \
+                "{}Runs commands and moves files on {} over SSH. Every tool returns structured content; \
                  failures are tool errors with an `error` and a `suggestion`.{}",
+                self.state
+                    .notice
+                    .as_deref()
+                    .map(|n| format!("{n} "))
+                    .unwrap_or_default(),
                 self.state.config.target.display(),
                 limits(&self.state.config.policy)
             ))
