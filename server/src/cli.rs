@@ -54,6 +54,11 @@ pub struct Cli {
     /// with an MCP client without Proxmox.
     #[arg(long, value_name = "FIXTURE", num_args = 0..=1, default_missing_value = "")]
     pub fake_pve: Option<String>,
+    /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio (e.g.
+    /// 127.0.0.1:8080; port 0 picks one). Clients send `Authorization: Bearer <token>`:
+    /// MCP_HTTP_TOKEN, or a token generated and printed at start.
+    #[arg(long, value_name = "ADDR", global = true, value_parser = crate::http::parse_addr)]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@
 //!   stop, verified file transfers through host temp files).
 //! - [`output`]: structured results, text rendering, truncation.
 //! - [`tools`]: the rmcp glue (tools, their parameters and results).
+//! - [`http`]: the streamable HTTP transport (`serve --http`) behind a token.
 //! - [`transport`]: the stdio transport, which answers malformed, oversized and
 //!   invalid-params lines itself and hands the rest to rmcp.
 //! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod embedded;
+pub mod http;
 pub mod output;
 pub mod pct;
 pub mod proxmox;

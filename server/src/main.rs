@@ -29,6 +29,9 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = cli.command.clone().unwrap_or(Command::Serve);
+    if cli.http.is_some() && command != Command::Serve {
+        anyhow::bail!("--http is a flag of `serve`: mcp-remote-exec serve --http 127.0.0.1:8080");
+    }
     if command == Command::Demo {
         let failures = mcp_remote_exec::demo::run()
             .await
@@ -58,7 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "bundled default".into())
         );
-        serve(RemoteExec::new(fake.config.clone())).await?;
+        serve(RemoteExec::new(fake.config.clone()), cli.http).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let dir = std::env::current_dir()?;
@@ -71,17 +74,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Serve | Command::Demo => {
             let config = raw.validate()?;
-            tracing::info!("serving MCP on stdio for {}", config.target.display());
-            serve(RemoteExec::new(config)).await?;
+            if cli.http.is_none() {
+                tracing::info!("serving MCP on stdio for {}", config.target.display());
+            }
+            serve(RemoteExec::new(config), cli.http).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-/// Serves MCP on stdio until the client goes away (stdin closed) or the process is
-/// told to stop (SIGTERM, Ctrl-C); then ends, on the host, every command still
-/// running, so nothing the server started outlives it.
-async fn serve(server: RemoteExec) -> anyhow::Result<()> {
+/// Serves MCP over streamable HTTP when `http` is given (`http.rs`); else on stdio
+/// until the client goes away (stdin closed) or the process is told to stop (SIGTERM,
+/// Ctrl-C); then ends, on the host, every command still running, so nothing the
+/// server started outlives it.
+async fn serve(server: RemoteExec, http: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(addr) = http {
+        return Ok(mcp_remote_exec::http::serve(server, addr).await?);
+    }
     let service = server
         .clone()
         .serve(mcp_remote_exec::transport::stdio())
