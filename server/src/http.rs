@@ -195,12 +195,14 @@ async fn connection(
     mcp: StreamableHttpService<RemoteExec, LocalSessionManager>,
     cancel: CancellationToken,
 ) {
-    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
         let gate = gate.clone();
         let mcp = mcp.clone();
         async move {
             Ok::<_, Infallible>(match gate.check(&req) {
                 Ok(()) => {
+                    // Past the gate, nothing needs the token: rmcp and the tools never see it.
+                    req.headers_mut().remove(AUTHORIZATION);
                     let delete = req.method() == hyper::Method::DELETE;
                     let mut response = mcp.handle(req).await;
                     // A closed session: say so as clients expect it (200 or 204).

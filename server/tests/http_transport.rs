@@ -20,10 +20,13 @@ const CLIENT: Duration = Duration::from_secs(120);
 
 const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"http-test","version":"0"}}}"#;
 
-/// The server on `127.0.0.1:0` against its embedded fake node.
+/// The server against its embedded fake node.
 struct Server {
     child: Child,
+    /// Where it listens (as printed).
     addr: SocketAddr,
+    /// Where the tests connect: `addr`, or loopback when `addr` is unspecified.
+    connect: SocketAddr,
     url: String,
     /// The token it printed, when it generated one.
     printed_token: Option<String>,
@@ -47,11 +50,16 @@ fn fresh_token() -> String {
 }
 
 impl Server {
+    /// On `127.0.0.1:0`.
     fn start(env: &[(&str, &str)]) -> Server {
+        Server::start_on("127.0.0.1:0", env)
+    }
+
+    fn start_on(listen: &str, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"))
             // Today `--fake-pve` stands before the subcommand (or without one); `serve`
             // is the default command.
-            .args(["--http", "127.0.0.1:0", "--fake-pve"])
+            .args(["--http", listen, "--fake-pve"])
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("RUST_LOG", "info")
@@ -96,19 +104,21 @@ impl Server {
                 }
             }
         };
-        let addr = url
+        let addr: SocketAddr = url
             .strip_prefix("http://")
             .and_then(|rest| rest.strip_suffix("/mcp"))
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("`listening on {url}` is not http://IP:PORT/mcp"));
-        assert_ne!(
-            addr,
-            "127.0.0.1:0".parse().unwrap(),
-            "the real port is printed"
-        );
+        assert_ne!(addr.port(), 0, "the real port is printed: {url}");
+        let connect = if addr.ip().is_unspecified() {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        } else {
+            addr
+        };
         Server {
             child,
             addr,
+            connect,
             url,
             printed_token,
             stderr,
@@ -131,12 +141,12 @@ impl Server {
 
     /// Sends a request and hands back the connection, unread.
     fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> TcpStream {
-        let mut s = TcpStream::connect(self.addr).expect("connect");
+        let mut s = TcpStream::connect(self.connect).expect("connect");
         s.set_read_timeout(Some(ANSWER)).unwrap();
         s.set_write_timeout(Some(ANSWER)).unwrap();
         let mut head = format!("{method} {path} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-            head += &format!("Host: {}\r\n", self.addr);
+            head += &format!("Host: {}\r\n", self.connect);
         }
         for (k, v) in headers {
             head += &format!("{k}: {v}\r\n");
@@ -457,4 +467,35 @@ fn http_is_a_flag_of_serve_only() {
     let (status, _, stderr) = output_within(cmd, ANSWER);
     assert!(!status.success());
     assert!(stderr.contains("127.0.0.1:8080"), "{stderr}");
+}
+
+#[test]
+fn another_address_than_loopback_is_served_with_a_warning() {
+    // Listening on every interface; the test itself connects through 127.0.0.1 only.
+    let token = fresh_token();
+    let server = Server::start_on("0.0.0.0:0", &[("MCP_HTTP_TOKEN", &token)]);
+    assert!(server.addr.ip().is_unspecified(), "{}", server.url);
+    let log = server.stderr();
+    assert!(
+        log.contains("WARNING: 0.0.0.0:") && log.contains("not a loopback address"),
+        "{log}"
+    );
+    // Clients reach it by the machine's name: the Host check is for loopback only,
+    // the token and the Origin check still apply.
+    let bearer = format!("Bearer {token}");
+    let named = [
+        ("Authorization", bearer.as_str()),
+        ("Host", "pve-mcp.lan:8080"),
+    ];
+    let ok = server.request("POST", "/mcp", &named, INITIALIZE);
+    assert_eq!(ok.status, 200, "{ok:?}");
+    let refused = server.request("POST", "/mcp", &[("Host", "pve-mcp.lan:8080")], INITIALIZE);
+    assert_eq!(refused.status, 401, "{refused:?}");
+    let foreign = server.request(
+        "POST",
+        "/mcp",
+        &[named[0], named[1], ("Origin", "http://evil.example")],
+        INITIALIZE,
+    );
+    assert_eq!(foreign.status, 403, "{foreign:?}");
 }
