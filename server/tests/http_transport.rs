@@ -31,6 +31,9 @@ struct Server {
     /// The token it printed, when it generated one.
     printed_token: Option<String>,
     stderr: Arc<Mutex<String>>,
+    /// Reads stderr until the server exits: joined by [`Server::terminate`], after
+    /// which [`Server::stderr`] holds everything the server wrote.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 fn root() -> PathBuf {
@@ -74,7 +77,7 @@ impl Server {
         let (tx, rx) = mpsc::channel::<String>();
         let pipe = child.stderr.take().unwrap();
         let all = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 all.lock().unwrap().push_str(&(line.clone() + "\n"));
@@ -122,6 +125,7 @@ impl Server {
             url,
             printed_token,
             stderr,
+            reader: Some(reader),
         }
     }
 
@@ -160,6 +164,29 @@ impl Server {
         s
     }
 
+    /// A new MCP session (initialize, then initialized): the headers its requests carry.
+    fn session(&self, bearer: &str) -> Vec<(String, String)> {
+        let bearer = format!("Bearer {bearer}");
+        let init = self.request("POST", "/mcp", &[("Authorization", &bearer)], INITIALIZE);
+        assert_eq!(init.status, 200, "{init:?}");
+        let headers = vec![
+            ("Authorization".to_string(), bearer),
+            (
+                "Mcp-Session-Id".to_string(),
+                init.header("mcp-session-id").expect("a session id"),
+            ),
+            ("MCP-Protocol-Version".to_string(), "2025-06-18".to_string()),
+        ];
+        let initialized = self.request(
+            "POST",
+            "/mcp",
+            &borrowed(&headers),
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        );
+        assert!(initialized.status / 100 == 2, "{initialized:?}");
+        headers
+    }
+
     /// SIGTERM, then the exit status within [`STOP`].
     fn terminate(&mut self) -> ExitStatus {
         let ok = Command::new("kill")
@@ -170,6 +197,10 @@ impl Server {
         let deadline = Instant::now() + STOP;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                // The server has exited, so its stderr ends: read to the end.
+                if let Some(reader) = self.reader.take() {
+                    reader.join().unwrap();
+                }
                 return status;
             }
             if Instant::now() > deadline {
@@ -191,6 +222,13 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -306,7 +344,7 @@ fn the_python_sdk_uses_every_kind_of_tool_over_http_and_a_wrong_token_is_refused
 #[test]
 fn refusals_say_what_is_wrong_and_how_to_fix_it() {
     let token = fresh_token();
-    let server = Server::start(&[
+    let mut server = Server::start(&[
         ("MCP_HTTP_TOKEN", &token),
         ("MCP_HTTP_ALLOWED_ORIGINS", "https://app.example.com"),
     ]);
@@ -376,6 +414,7 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
         assert!(ok.body.contains(r#""name":"mcp-remote-exec""#), "{ok:?}");
         assert!(ok.header("mcp-session-id").is_some(), "{ok:?}");
     }
+    assert!(server.terminate().success());
     assert!(!server.stderr().contains(&token), "{}", server.stderr());
 }
 
@@ -393,36 +432,22 @@ fn without_a_token_set_one_is_generated_printed_and_required() {
     assert!(ok.body.contains(r#""name":"mcp-remote-exec""#), "{ok:?}");
     let refused = server.request("POST", "/mcp", &[], INITIALIZE);
     assert_eq!(refused.status, 401, "{refused:?}");
+    let status = server.terminate();
+    assert!(status.success(), "exit after SIGTERM: {status}");
     assert_eq!(
         server.stderr().matches(&token).count(),
         1,
         "printed once:\n{}",
         server.stderr()
     );
-    let status = server.terminate();
-    assert!(status.success(), "exit after SIGTERM: {status}");
 }
 
 #[test]
 fn sigterm_stops_the_server_while_a_command_runs() {
     let token = fresh_token();
     let mut server = Server::start(&[("MCP_HTTP_TOKEN", &token)]);
-    let bearer = format!("Bearer {token}");
-    let init = server.request("POST", "/mcp", &[("Authorization", &bearer)], INITIALIZE);
-    assert_eq!(init.status, 200, "{init:?}");
-    let session = init.header("mcp-session-id").expect("a session id");
-    let headers = [
-        ("Authorization", bearer.as_str()),
-        ("Mcp-Session-Id", session.as_str()),
-        ("MCP-Protocol-Version", "2025-06-18"),
-    ];
-    let initialized = server.request(
-        "POST",
-        "/mcp",
-        &headers,
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    );
-    assert!(initialized.status / 100 == 2, "{initialized:?}");
+    let session = server.session(&token);
+    let headers = borrowed(&session);
     // A call that would run for ten minutes: its stream opens (the SSE priming event),
     // then the server is told to stop.
     let mut call = server.send(
@@ -498,4 +523,30 @@ fn another_address_than_loopback_is_served_with_a_warning() {
         INITIALIZE,
     );
     assert_eq!(foreign.status, 403, "{foreign:?}");
+}
+
+#[test]
+fn sessions_share_the_connection_to_the_host() {
+    let token = fresh_token();
+    let mut server = Server::start(&[("MCP_HTTP_TOKEN", &token)]);
+    for n in 0..3 {
+        let session = server.session(&token);
+        let call = format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"ssh_exec_command","arguments":{{"command":"echo session {n}"}}}}}}"#
+        );
+        let r = server.request("POST", "/mcp", &borrowed(&session), &call);
+        assert_eq!(r.status, 200, "{r:?}");
+        assert!(
+            r.body.contains(&format!(r#""stdout":"session {n}\n""#)),
+            "{r:?}"
+        );
+    }
+    // The pool logs each SSH connection it opens.
+    assert!(server.terminate().success());
+    let log = server.stderr();
+    assert_eq!(
+        log.matches("connected to root@127.0.0.1:").count(),
+        1,
+        "three sessions, one SSH connection:\n{log}"
+    );
 }
