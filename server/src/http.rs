@@ -8,6 +8,8 @@
 //! - the path must be `/mcp` (404 naming it otherwise);
 //! - `Authorization: Bearer <token>` must carry the token (401 otherwise), compared in
 //!   constant time. The token comes from [`TOKEN_VAR`] or is generated and printed once.
+//!   A CORS preflight (`OPTIONS`, sent without credentials) is answered without it, and
+//!   answers to an allowed `Origin` carry the CORS headers, so browser clients work.
 //!
 //! Refusals are plain text saying what is wrong and how to fix it. One [`RemoteExec`]
 //! serves every session (a clone per session shares its connections). On SIGTERM or
@@ -24,8 +26,12 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, ORIGIN, WWW_AUTHENTICATE};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, AUTHORIZATION, CONTENT_TYPE, HOST,
+    HeaderValue, ORIGIN, VARY, WWW_AUTHENTICATE,
+};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -195,33 +201,10 @@ async fn connection(
     mcp: StreamableHttpService<RemoteExec, LocalSessionManager>,
     cancel: CancellationToken,
 ) {
-    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let gate = gate.clone();
         let mcp = mcp.clone();
-        async move {
-            Ok::<_, Infallible>(match gate.check(&req) {
-                Ok(()) => {
-                    // Past the gate, nothing needs the token: rmcp and the tools never see it.
-                    req.headers_mut().remove(AUTHORIZATION);
-                    let delete = req.method() == hyper::Method::DELETE;
-                    let mut response = mcp.handle(req).await;
-                    // A closed session: say so as clients expect it (200 or 204).
-                    if delete && response.status() == StatusCode::ACCEPTED {
-                        *response.status_mut() = StatusCode::NO_CONTENT;
-                    }
-                    response
-                }
-                Err(refusal) => {
-                    tracing::warn!(
-                        "refused {} {} from {peer}: {}",
-                        req.method(),
-                        req.uri().path(),
-                        refusal.log
-                    );
-                    *refusal.response
-                }
-            })
-        }
+        async move { Ok::<_, Infallible>(gate.answer(req, &mcp, peer).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -446,6 +429,25 @@ struct Refusal {
     log: &'static str,
 }
 
+/// The answer to a CORS preflight that passed the gate.
+fn preflight() -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::new()).boxed());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let h = r.headers_mut();
+    h.insert(
+        ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE"),
+    );
+    h.insert(
+        ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, content-type, accept, last-event-id, mcp-session-id, mcp-protocol-version",
+        ),
+    );
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    r
+}
+
 fn plain(status: StatusCode, text: String) -> Box<Response<Body>> {
     let mut r = Response::new(Full::new(Bytes::from(text + "\n")).boxed());
     *r.status_mut() = status;
@@ -457,6 +459,56 @@ fn plain(status: StatusCode, text: String) -> Box<Response<Body>> {
 }
 
 impl Gate {
+    /// One request: the gate, then rmcp (or the CORS preflight's answer); a request
+    /// from an allowed `Origin` gets the CORS headers a browser needs to read it.
+    async fn answer(
+        &self,
+        mut req: Request<Incoming>,
+        mcp: &StreamableHttpService<RemoteExec, LocalSessionManager>,
+        peer: SocketAddr,
+    ) -> Response<Body> {
+        let cors = req
+            .headers()
+            .get(ORIGIN)
+            .filter(|o| self.origin_allowed(o.to_str().unwrap_or("").trim()))
+            .cloned();
+        let mut response = match self.check(&req) {
+            Ok(()) if req.method() == Method::OPTIONS => preflight(),
+            Ok(()) => {
+                // Past the gate, nothing needs the token: rmcp and the tools never see it.
+                req.headers_mut().remove(AUTHORIZATION);
+                let delete = req.method() == Method::DELETE;
+                let mut response = mcp.handle(req).await;
+                // A closed session: say so as clients expect it (200 or 204).
+                if delete && response.status() == StatusCode::ACCEPTED {
+                    *response.status_mut() = StatusCode::NO_CONTENT;
+                }
+                response
+            }
+            Err(refusal) => {
+                tracing::warn!(
+                    "refused {} {} from {peer}: {}",
+                    req.method(),
+                    req.uri().path(),
+                    refusal.log
+                );
+                *refusal.response
+            }
+        };
+        if let Some(origin) = cors {
+            let h = response.headers_mut();
+            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("mcp-session-id, mcp-protocol-version, www-authenticate"),
+            );
+            h.append(VARY, HeaderValue::from_static("origin"));
+        }
+        response
+    }
+
+    /// Host, Origin, path, then the token, except for a CORS preflight (`OPTIONS`),
+    /// which a browser sends without credentials.
     fn check<B>(&self, req: &Request<B>) -> Result<(), Refusal> {
         self.check_host(req)?;
         self.check_origin(req)?;
@@ -472,6 +524,9 @@ impl Gate {
                 ),
                 log: "unknown path",
             });
+        }
+        if req.method() == Method::OPTIONS {
+            return Ok(());
         }
         self.check_token(req)
     }
@@ -581,182 +636,4 @@ impl Gate {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn gate(origins: &str) -> Gate {
-        Gate {
-            digest: digest("secret-token"),
-            origins: allowed_origins(Some(origins)).unwrap(),
-            loopback_hosts_only: true,
-            url: "http://127.0.0.1:1/mcp".into(),
-        }
-    }
-
-    fn request(headers: &[(&str, &str)], path: &str) -> Request<()> {
-        let mut b = Request::builder().uri(path);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        b.body(()).unwrap()
-    }
-
-    fn status(g: &Gate, headers: &[(&str, &str)], path: &str) -> Option<StatusCode> {
-        g.check(&request(headers, path))
-            .err()
-            .map(|r| r.response.status())
-    }
-
-    const OK: &[(&str, &str)] = &[
-        ("host", "127.0.0.1:1"),
-        ("authorization", "Bearer secret-token"),
-    ];
-
-    #[test]
-    fn addresses_need_a_host_part() {
-        assert_eq!(
-            parse_addr("127.0.0.1:0"),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 0)))
-        );
-        assert_eq!(
-            parse_addr("localhost:8080"),
-            Ok(SocketAddr::from(([127, 0, 0, 1], 8080)))
-        );
-        assert!(parse_addr("[::1]:9").unwrap().ip().is_loopback());
-        assert!(parse_addr("8080").unwrap_err().contains("127.0.0.1:8080"));
-        assert!(parse_addr("nowhere").unwrap_err().contains("IP:PORT"));
-    }
-
-    #[test]
-    fn the_token_must_be_exact_and_a_bearer_one() {
-        let g = gate("");
-        assert_eq!(status(&g, OK, "/mcp"), None);
-        assert_eq!(
-            status(
-                &g,
-                &[
-                    ("host", "localhost:1"),
-                    ("authorization", "bearer secret-token")
-                ],
-                "/mcp"
-            ),
-            None
-        );
-        for auth in [
-            "Bearer secret-tokem",
-            "Bearer secret-token2",
-            "Bearer ",
-            "Basic c2VjcmV0LXRva2Vu",
-            "secret-token",
-        ] {
-            assert_eq!(
-                status(
-                    &g,
-                    &[("host", "127.0.0.1:1"), ("authorization", auth)],
-                    "/mcp"
-                ),
-                Some(StatusCode::UNAUTHORIZED),
-                "{auth}"
-            );
-        }
-        let refused = g
-            .check(&request(&[("host", "127.0.0.1:1")], "/mcp"))
-            .err()
-            .unwrap();
-        assert_eq!(refused.response.status(), StatusCode::UNAUTHORIZED);
-        assert!(refused.response.headers().contains_key(WWW_AUTHENTICATE));
-    }
-
-    #[test]
-    fn only_mcp_is_served() {
-        let g = gate("");
-        assert_eq!(status(&g, OK, "/mcp/"), None);
-        assert_eq!(status(&g, OK, "/mcp?x=1"), None);
-        assert_eq!(status(&g, OK, "/"), Some(StatusCode::NOT_FOUND));
-        assert_eq!(status(&g, OK, "/sse"), Some(StatusCode::NOT_FOUND));
-    }
-
-    #[test]
-    fn loopback_origins_pass_others_only_when_listed() {
-        let g = gate(" https://app.example.com , http://tools.lan:* ,null");
-        let with = |origin: &'static str| {
-            let mut h = OK.to_vec();
-            h.push(("origin", origin));
-            status(&g, &h, "/mcp")
-        };
-        for ok in [
-            "http://127.0.0.1:6274",
-            "http://localhost:3000",
-            "http://[::1]:8080",
-            "https://localhost",
-            "http://127.1.2.3:1",
-            "https://app.example.com",
-            "https://app.example.com:443",
-            "http://tools.lan:9999",
-            "null",
-        ] {
-            assert_eq!(with(ok), None, "{ok}");
-        }
-        for bad in [
-            "http://evil.example",
-            "https://app.example.com:8443",
-            "http://app.example.com",
-            "http://localhost.evil.example:80",
-            "http://127.0.0.1.evil.example",
-            "file://",
-            "garbage",
-            "",
-        ] {
-            assert_eq!(with(bad), Some(StatusCode::FORBIDDEN), "{bad}");
-        }
-        assert_eq!(
-            status(&gate(""), &[OK[0], OK[1], ("origin", "null")], "/mcp"),
-            Some(StatusCode::FORBIDDEN)
-        );
-    }
-
-    #[test]
-    fn a_bad_allowed_origin_is_refused_at_start() {
-        for bad in [
-            "app.example.com",
-            "https://app.example.com/path",
-            "https://:80",
-            "https://a:b",
-        ] {
-            let e = allowed_origins(Some(bad)).unwrap_err().to_string();
-            assert!(e.contains(ORIGINS_VAR) && e.contains(bad), "{e}");
-        }
-    }
-
-    #[test]
-    fn on_loopback_the_host_must_be_loopback() {
-        let g = gate("");
-        for host in ["localhost:1", "127.0.0.1", "[::1]:1", "LOCALHOST"] {
-            assert_eq!(status(&g, &[("host", host), OK[1]], "/mcp"), None, "{host}");
-        }
-        for host in ["evil.example:1", "localhost.evil.example", "10.0.0.1:1"] {
-            assert_eq!(
-                status(&g, &[("host", host), OK[1]], "/mcp"),
-                Some(StatusCode::FORBIDDEN),
-                "{host}"
-            );
-        }
-        assert_eq!(status(&g, &[OK[1]], "/mcp"), Some(StatusCode::FORBIDDEN));
-        let open = Gate {
-            loopback_hosts_only: false,
-            ..gate("")
-        };
-        assert_eq!(
-            status(&open, &[("host", "pve-mcp.lan:8080"), OK[1]], "/mcp"),
-            None
-        );
-    }
-
-    #[test]
-    fn tokens_must_be_visible_ascii() {
-        assert!(check_token("").is_err());
-        assert!(check_token("has space").is_err());
-        assert!(check_token("tøken-with-non-ascii").is_err());
-        assert!(check_token("0123456789abcdef0123456789abcdef").is_ok());
-    }
-}
+mod tests;

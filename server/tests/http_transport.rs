@@ -414,6 +414,58 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
         assert!(ok.body.contains(r#""name":"mcp-remote-exec""#), "{ok:?}");
         assert!(ok.header("mcp-session-id").is_some(), "{ok:?}");
     }
+
+    // Browser clients on an allowed origin: the preflight needs no token, and answers
+    // (refusals too) carry the CORS headers; a foreign origin gets none.
+    let preflight = server.request(
+        "OPTIONS",
+        "/mcp",
+        &[
+            ("Origin", "http://localhost:6274"),
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            ),
+        ],
+        "",
+    );
+    assert_eq!(preflight.status, 204, "{preflight:?}");
+    assert_eq!(
+        preflight.header("access-control-allow-origin").as_deref(),
+        Some("http://localhost:6274")
+    );
+    assert!(
+        preflight
+            .header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization") && h.contains("mcp-session-id")),
+        "{preflight:?}"
+    );
+    let from_page = server.request(
+        "POST",
+        "/mcp",
+        &[auth, ("Origin", "https://app.example.com")],
+        INITIALIZE,
+    );
+    assert_eq!(from_page.status, 200, "{from_page:?}");
+    assert_eq!(
+        from_page.header("access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert!(
+        from_page
+            .header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("mcp-session-id")),
+        "{from_page:?}"
+    );
+    let unauthorized = server.request("POST", "/mcp", &[("Origin", "http://[::1]:9")], INITIALIZE);
+    assert_eq!(unauthorized.status, 401, "{unauthorized:?}");
+    assert!(unauthorized.header("access-control-allow-origin").is_some());
+    assert!(foreign.header("access-control-allow-origin").is_none());
+    let evil_preflight =
+        server.request("OPTIONS", "/mcp", &[("Origin", "http://evil.example")], "");
+    assert_eq!(evil_preflight.status, 403, "{evil_preflight:?}");
+
     assert!(server.terminate().success());
     assert!(!server.stderr().contains(&token), "{}", server.stderr());
 }
