@@ -1,9 +1,11 @@
 """Drives mcp-remote-exec with the official Python MCP SDK (a client nobody here wrote).
 
 Usage: python python_mcp_check.py PATH_TO_MCP_REMOTE_EXEC
+       python python_mcp_check.py --http URL TOKEN
 
-Starts the server against its embedded fake-pve, lists the tools, and calls each kind
-of tool. The SDK validates every structured result against the tool's outputSchema, so
+Starts the server against its embedded fake-pve (or, with --http, connects to one
+served over streamable HTTP at URL with the bearer TOKEN), lists the tools, and calls
+each kind of tool; over HTTP it then checks that a wrong and a missing token are refused. The SDK validates every structured result against the tool's outputSchema, so
 a schema mismatch fails here. Prints one line per check; exits non-zero on failure.
 """
 
@@ -12,9 +14,14 @@ import json
 import os
 import sys
 import tempfile
+from contextlib import asynccontextmanager
 
+import anyio
+import httpx
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 
 def check(cond, what):
@@ -23,13 +30,52 @@ def check(cond, what):
         raise SystemExit(1)
 
 
-async def main(binary):
+@asynccontextmanager
+async def connect(args):
+    """The client's streams: over HTTP for `--http URL TOKEN`, else the binary on stdio."""
+    if args[0] == "--http":
+        url, token = args[1], args[2]
+        headers = {"Authorization": "Bearer " + token}
+        async with create_mcp_http_client(headers=headers) as client:
+            async with streamable_http_client(url, http_client=client) as (read, write, _):
+                yield read, write
+        return
     params = StdioServerParameters(
-        command=binary,
+        command=args[0],
         args=["--fake-pve"],
         env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"},
     )
     async with stdio_client(params) as (read, write):
+        yield read, write
+
+
+async def refused_status(url, headers):
+    """The HTTP status that made the SDK's initialize fail, or None if it worked."""
+    try:
+        with anyio.fail_after(30):
+            async with create_mcp_http_client(headers=headers) as client:
+                async with streamable_http_client(url, http_client=client) as (read, write, _):
+                    async with ClientSession(read, write) as session:
+                        await session.initialize()
+    except BaseException as e:  # raised from the SDK's task group: look inside
+        for leaf in leaves(e):
+            if isinstance(leaf, httpx.HTTPStatusError):
+                return leaf.response.status_code
+        raise
+    return None
+
+
+def leaves(e):
+    if isinstance(e, BaseExceptionGroup):
+        for inner in e.exceptions:
+            yield from leaves(inner)
+    else:
+        yield e
+
+
+async def main(args):
+    http = args[0] == "--http"
+    async with connect(args) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             check(init.serverInfo.name == "mcp-remote-exec", "initialize: " + init.serverInfo.name)
@@ -75,13 +121,22 @@ async def main(binary):
                 )
                 check(r.isError is False and open(back).read() == "from python\n", "download")
 
+            check("proxmox_list_containers" in tools or not http, "the proxmox tools are listed")
             if "proxmox_list_containers" in tools:
                 r = await session.call_tool("proxmox_list_containers", {})
                 check(r.isError is False, "proxmox_list_containers")
                 r = await session.call_tool("proxmox_container_status", {"ctid": 999})
                 check(r.isError is True, "status of an absent container is an error")
+    if http:
+        url, token = args[1], args[2]
+        for what, headers in [
+            ("a wrong token", {"Authorization": "Bearer " + token + "x"}),
+            ("no token", {}),
+        ]:
+            status = await refused_status(url, headers)
+            check(status == 401, f"{what} is refused with 401 (got {status})")
     print("all checks passed")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1:]))

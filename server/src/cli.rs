@@ -77,6 +77,11 @@ pub struct ServeArgs {
     pub fake: FakeArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Serve MCP over streamable HTTP at http://ADDR/mcp instead of stdio (e.g.
+    /// 127.0.0.1:8080; port 0 picks one). Clients send `Authorization: Bearer <token>`:
+    /// MCP_HTTP_TOKEN, or a token generated and printed at start.
+    #[arg(long, value_name = "ADDR", value_parser = crate::http::parse_addr)]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 /// The flags of `check`.
@@ -234,6 +239,7 @@ impl ServeArgs {
             ssh: self.ssh.or(earlier.ssh),
             fake: self.fake.or(earlier.fake),
             policy: self.policy.or(earlier.policy),
+            http: self.http.or(earlier.http),
         }
     }
 }

@@ -13,6 +13,7 @@
 //!   approvals, audit file), checked before anything reaches a host.
 //! - [`output`]: structured results, text rendering, truncation.
 //! - [`tools`]: the rmcp glue (tools, their parameters and results).
+//! - [`http`]: the streamable HTTP transport (`serve --http`) behind a token.
 //! - [`transport`]: the stdio transport, which answers malformed, oversized and
 //!   invalid-params lines itself and hands the rest to rmcp.
 //! - [`cli`]: the command line (`serve`, `check`, `demo`, `--fake-pve`).
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod embedded;
+pub mod http;
 pub mod output;
 pub mod pct;
 pub mod policy;

@@ -168,20 +168,30 @@ async fn serve_args(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let server = RemoteExec::try_new(fake.config.clone())
             .map_err(anyhow::Error::msg)?
             .with_notice(fake.instructions_note());
-        serve(server).await?;
+        serve(server, args.http).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let raw = args.ssh.raw_config(&dir, &args.policy)?;
     let config = raw.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
-    tracing::info!("serving MCP on stdio for {}", config.target.display());
-    serve(RemoteExec::try_new(config).map_err(anyhow::Error::msg)?).await?;
+    if args.http.is_none() {
+        tracing::info!("serving MCP on stdio for {}", config.target.display());
+    }
+    serve(
+        RemoteExec::try_new(config).map_err(anyhow::Error::msg)?,
+        args.http,
+    )
+    .await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves MCP on stdio until the client goes away (stdin closed) or the process is
-/// told to stop (SIGTERM, Ctrl-C); then ends, on the host, every command still
-/// running, so nothing the server started outlives it.
-async fn serve(server: RemoteExec) -> anyhow::Result<()> {
+/// Serves MCP over streamable HTTP when `http` is given (`http.rs`); else on stdio
+/// until the client goes away (stdin closed) or the process is told to stop (SIGTERM,
+/// Ctrl-C); then ends, on the host, every command still running, so nothing the
+/// server started outlives it.
+async fn serve(server: RemoteExec, http: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(addr) = http {
+        return Ok(mcp_remote_exec::http::serve(server, addr).await?);
+    }
     let service = server
         .clone()
         .serve(mcp_remote_exec::transport::stdio())
