@@ -49,6 +49,33 @@ pub struct ExecReport {
     pub suggestion: Option<String>,
 }
 
+/// One stream's section of the text layout (`=== STDOUT ===` and its notes); nothing
+/// for an empty stream.
+fn push_stream(
+    s: &mut String,
+    name: &str,
+    text: &str,
+    original_length: Option<u64>,
+    lossy: Option<bool>,
+) {
+    if text.is_empty() {
+        return;
+    }
+    s.push_str(&format!("=== {} ===\n", name.to_uppercase()));
+    s.push_str(text);
+    if !text.ends_with('\n') {
+        s.push('\n');
+    }
+    if let Some(n) = original_length {
+        s.push_str(&format!("({name} truncated: {n} characters in all)\n"));
+    }
+    if lossy == Some(true) {
+        s.push_str(&format!(
+            "({name} held bytes that are not UTF-8, shown as \u{FFFD})\n"
+        ));
+    }
+}
+
 impl ExecReport {
     pub fn from_outcome(command: &str, o: &ExecOutcome, limit: usize, timeout_secs: u64) -> Self {
         let out = render_stream(&o.stdout, limit);
@@ -164,32 +191,20 @@ impl ExecReport {
             return failure_text(e, self.suggestion.as_deref(), None);
         }
         let mut s = String::new();
-        if !self.stdout.is_empty() {
-            s.push_str("=== STDOUT ===\n");
-            s.push_str(&self.stdout);
-            if !self.stdout.ends_with('\n') {
-                s.push('\n');
-            }
-            if let Some(n) = self.stdout_original_length {
-                s.push_str(&format!("(stdout truncated: {n} characters in all)\n"));
-            }
-            if self.stdout_lossy == Some(true) {
-                s.push_str("(stdout held bytes that are not UTF-8, shown as \u{FFFD})\n");
-            }
-        }
-        if !self.stderr.is_empty() {
-            s.push_str("=== STDERR ===\n");
-            s.push_str(&self.stderr);
-            if !self.stderr.ends_with('\n') {
-                s.push('\n');
-            }
-            if let Some(n) = self.stderr_original_length {
-                s.push_str(&format!("(stderr truncated: {n} characters in all)\n"));
-            }
-            if self.stderr_lossy == Some(true) {
-                s.push_str("(stderr held bytes that are not UTF-8, shown as \u{FFFD})\n");
-            }
-        }
+        push_stream(
+            &mut s,
+            "stdout",
+            &self.stdout,
+            self.stdout_original_length,
+            self.stdout_lossy,
+        );
+        push_stream(
+            &mut s,
+            "stderr",
+            &self.stderr,
+            self.stderr_original_length,
+            self.stderr_lossy,
+        );
         if self.timeout_reached {
             s.push_str(&format!(
                 "=== TIMEOUT: {} ===\n",
