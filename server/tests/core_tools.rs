@@ -4,7 +4,7 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::component::{Options, start, start_with};
 use testkit::mcp::serve_in_process;
-use testkit::{assert_ok, eventually, failed, is_error, structured, text};
+use testkit::{assert_ok, eventually, failed, failed_containing, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
@@ -284,14 +284,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
         .write_file("/root/app.conf", b"old", 0o600)
         .unwrap();
     let r = env.upload(&local, "/root/app.conf", json!({})).await;
-    let s = failed(&r);
-    assert!(
-        s["error"]
-            .as_str()
-            .unwrap()
-            .contains("already exists: /root/app.conf"),
-        "{s}"
-    );
+    let s = failed_containing(&r, "already exists: /root/app.conf");
     assert!(s["suggestion"].as_str().unwrap().contains("overwrite=true"));
     assert_eq!(env.host().host_file("/root/app.conf").unwrap(), b"old");
 
@@ -328,13 +321,7 @@ async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
     let small = env.local_file("small.bin", b"small");
     let before = env.host().host_files();
     let r = env.upload(&big, "/tmp/big.bin", json!({})).await;
-    assert!(is_error(&r));
-    assert!(
-        structured(&r)["error"]
-            .as_str()
-            .unwrap()
-            .contains("more than MAX_FILE_SIZE (1000 bytes)")
-    );
+    failed_containing(&r, "more than MAX_FILE_SIZE (1000 bytes)");
     assert_eq!(env.host().host_files(), before);
 
     env.host()
@@ -484,12 +471,7 @@ async fn a_full_disk_or_a_refused_write_keeps_the_original_and_leaves_no_temp() 
             env.host().host_file("/tmp/keep.txt").unwrap(),
             b"original\n"
         );
-        let temps: Vec<String> = env
-            .host()
-            .host_files()
-            .into_iter()
-            .filter(|p| p.contains("mcp-upload"))
-            .collect();
+        let temps = env.host_files_with("mcp-upload");
         assert!(temps.is_empty(), "{kind:?}: temps left: {temps:?}");
     }
     // The next transfer works.

@@ -5,11 +5,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use testkit::child::{output_within, python_sdk, workspace_root};
 
 /// How long the server gets to start, a request to be answered, the server to stop.
 const START: Duration = Duration::from_secs(60);
@@ -36,8 +37,8 @@ struct Server {
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A token unlike any other test's.
@@ -135,6 +136,11 @@ impl Server {
 
     /// One HTTP/1.1 request on its own connection; `Host` is the server's address
     /// unless `headers` gives one.
+    /// An `initialize` request posted to /mcp with `headers`.
+    fn initialize(&self, headers: &[(&str, &str)]) -> Reply {
+        self.request("POST", "/mcp", headers, INITIALIZE)
+    }
+
     fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
         let mut s = self.send(method, path, headers, body);
         let mut raw = Vec::new();
@@ -167,7 +173,7 @@ impl Server {
     /// A new MCP session (initialize, then initialized): the headers its requests carry.
     fn session(&self, bearer: &str) -> Vec<(String, String)> {
         let bearer = format!("Bearer {bearer}");
-        let init = self.request("POST", "/mcp", &[("Authorization", &bearer)], INITIALIZE);
+        let init = self.initialize(&[("Authorization", &bearer)]);
         assert_eq!(init.status, 200, "{init:?}");
         let headers = vec![
             ("Authorization".to_string(), bearer),
@@ -262,51 +268,9 @@ impl Reply {
     }
 }
 
-/// A command's output within `limit` (killed and reported past it).
-fn output_within(mut cmd: Command, limit: Duration) -> (ExitStatus, String, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let read_all = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = read_all(Box::new(child.stdout.take().unwrap()));
-    let err = read_all(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "still running after {limit:?}\nstdout:\n{}\nstderr:\n{}",
-                out.join().unwrap(),
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (status, out.join().unwrap(), err.join().unwrap())
-}
-
 #[test]
 fn the_python_sdk_uses_every_kind_of_tool_over_http_and_a_wrong_token_is_refused() {
-    let python = std::env::var_os("MCP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target/mcp-venv/bin/python"));
-    assert!(
-        python.exists(),
-        "{} is missing: run `bash ci/install-test-deps.sh` (it installs the Python MCP SDK)",
-        python.display()
-    );
+    let python = python_sdk();
     let token = fresh_token();
     let mut server = Server::start(&[("MCP_HTTP_TOKEN", &token)]);
     assert!(
@@ -314,9 +278,10 @@ fn the_python_sdk_uses_every_kind_of_tool_over_http_and_a_wrong_token_is_refused
         "a token from the environment is not printed"
     );
     let mut cmd = Command::new(&python);
-    cmd.arg(root().join("ci/clients/python_mcp_check.py"))
+    cmd.arg(workspace_root().join("ci/clients/python_mcp_check.py"))
         .args(["--http", &server.url, &token]);
-    let (status, stdout, stderr) = output_within(cmd, CLIENT);
+    let out = output_within(cmd, CLIENT);
+    let (status, stdout, stderr) = (out.status, text(&out.stdout), text(&out.stderr));
     assert!(
         status.success(),
         "python client failed\nstdout:\n{stdout}\nstderr:\n{stderr}\nserver:\n{}",
@@ -351,7 +316,7 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
     let bearer = format!("Bearer {token}");
     let auth = ("Authorization", bearer.as_str());
 
-    let missing = server.request("POST", "/mcp", &[], INITIALIZE);
+    let missing = server.initialize(&[]);
     assert_eq!(missing.status, 401, "{missing:?}");
     assert!(
         missing.body.contains("Authorization: Bearer <token>"),
@@ -369,34 +334,19 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
     );
 
     let wrong_token = format!("Bearer {token}x");
-    let wrong = server.request(
-        "POST",
-        "/mcp",
-        &[("Authorization", &wrong_token)],
-        INITIALIZE,
-    );
+    let wrong = server.initialize(&[("Authorization", &wrong_token)]);
     assert_eq!(wrong.status, 401, "{wrong:?}");
     assert!(wrong.body.contains("wrong"), "{wrong:?}");
-    let basic = server.request("POST", "/mcp", &[("Authorization", &token)], INITIALIZE);
+    let basic = server.initialize(&[("Authorization", &token)]);
     assert_eq!(basic.status, 401, "{basic:?}");
 
-    let foreign = server.request(
-        "POST",
-        "/mcp",
-        &[auth, ("Origin", "http://evil.example")],
-        INITIALIZE,
-    );
+    let foreign = server.initialize(&[auth, ("Origin", "http://evil.example")]);
     assert_eq!(foreign.status, 403, "{foreign:?}");
     assert!(
         foreign.body.contains("MCP_HTTP_ALLOWED_ORIGINS"),
         "{foreign:?}"
     );
-    let rebound = server.request(
-        "POST",
-        "/mcp",
-        &[auth, ("Host", "evil.example")],
-        INITIALIZE,
-    );
+    let rebound = server.initialize(&[auth, ("Host", "evil.example")]);
     assert_eq!(rebound.status, 403, "{rebound:?}");
     assert!(rebound.body.contains(&server.url), "{rebound:?}");
 
@@ -409,7 +359,7 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
         "http://127.0.0.1:3000",
         "https://app.example.com",
     ] {
-        let ok = server.request("POST", "/mcp", &[auth, ("Origin", origin)], INITIALIZE);
+        let ok = server.initialize(&[auth, ("Origin", origin)]);
         assert_eq!(ok.status, 200, "{origin}: {ok:?}");
         assert!(ok.body.contains(r#""name":"mcp-remote-exec""#), "{ok:?}");
         assert!(ok.header("mcp-session-id").is_some(), "{ok:?}");
@@ -441,12 +391,7 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
             .is_some_and(|h| h.contains("authorization") && h.contains("mcp-session-id")),
         "{preflight:?}"
     );
-    let from_page = server.request(
-        "POST",
-        "/mcp",
-        &[auth, ("Origin", "https://app.example.com")],
-        INITIALIZE,
-    );
+    let from_page = server.initialize(&[auth, ("Origin", "https://app.example.com")]);
     assert_eq!(from_page.status, 200, "{from_page:?}");
     assert_eq!(
         from_page.header("access-control-allow-origin").as_deref(),
@@ -458,7 +403,7 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
             .is_some_and(|h| h.contains("mcp-session-id")),
         "{from_page:?}"
     );
-    let unauthorized = server.request("POST", "/mcp", &[("Origin", "http://[::1]:9")], INITIALIZE);
+    let unauthorized = server.initialize(&[("Origin", "http://[::1]:9")]);
     assert_eq!(unauthorized.status, 401, "{unauthorized:?}");
     assert!(unauthorized.header("access-control-allow-origin").is_some());
     assert!(foreign.header("access-control-allow-origin").is_none());
@@ -479,10 +424,10 @@ fn without_a_token_set_one_is_generated_printed_and_required() {
         .unwrap_or_else(|| panic!("no `token:` line; stderr:\n{}", server.stderr()));
     assert!(token.len() >= 32, "a long token: {token}");
     let bearer = format!("Bearer {token}");
-    let ok = server.request("POST", "/mcp", &[("Authorization", &bearer)], INITIALIZE);
+    let ok = server.initialize(&[("Authorization", &bearer)]);
     assert_eq!(ok.status, 200, "{ok:?}");
     assert!(ok.body.contains(r#""name":"mcp-remote-exec""#), "{ok:?}");
-    let refused = server.request("POST", "/mcp", &[], INITIALIZE);
+    let refused = server.initialize(&[]);
     assert_eq!(refused.status, 401, "{refused:?}");
     let status = server.terminate();
     assert!(status.success(), "exit after SIGTERM: {status}");
@@ -536,12 +481,14 @@ fn sigterm_stops_the_server_while_a_command_runs() {
 fn http_is_a_flag_of_serve_only() {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
     cmd.args(["check", "--http", "127.0.0.1:0"]).env_clear();
-    let (status, _, stderr) = output_within(cmd, ANSWER);
+    let out = output_within(cmd, ANSWER);
+    let (status, stderr) = (out.status, text(&out.stderr));
     assert!(!status.success());
     assert!(stderr.contains("unexpected argument '--http'"), "{stderr}");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
     cmd.args(["--http", "127.0.0.1:0", "check"]).env_clear();
-    let (status, _, stderr) = output_within(cmd, ANSWER);
+    let out = output_within(cmd, ANSWER);
+    let (status, stderr) = (out.status, text(&out.stderr));
     assert!(!status.success());
     assert!(
         stderr.contains("the argument '--http' cannot be used with 'check'"),
@@ -549,7 +496,8 @@ fn http_is_a_flag_of_serve_only() {
     );
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
     cmd.args(["serve", "--http", "8080"]).env_clear();
-    let (status, _, stderr) = output_within(cmd, ANSWER);
+    let out = output_within(cmd, ANSWER);
+    let (status, stderr) = (out.status, text(&out.stderr));
     assert!(!status.success());
     assert!(stderr.contains("127.0.0.1:8080"), "{stderr}");
 }
@@ -572,16 +520,11 @@ fn another_address_than_loopback_is_served_with_a_warning() {
         ("Authorization", bearer.as_str()),
         ("Host", "pve-mcp.lan:8080"),
     ];
-    let ok = server.request("POST", "/mcp", &named, INITIALIZE);
+    let ok = server.initialize(&named);
     assert_eq!(ok.status, 200, "{ok:?}");
-    let refused = server.request("POST", "/mcp", &[("Host", "pve-mcp.lan:8080")], INITIALIZE);
+    let refused = server.initialize(&[("Host", "pve-mcp.lan:8080")]);
     assert_eq!(refused.status, 401, "{refused:?}");
-    let foreign = server.request(
-        "POST",
-        "/mcp",
-        &[named[0], named[1], ("Origin", "http://evil.example")],
-        INITIALIZE,
-    );
+    let foreign = server.initialize(&[named[0], named[1], ("Origin", "http://evil.example")]);
     assert_eq!(foreign.status, 403, "{foreign:?}");
 }
 

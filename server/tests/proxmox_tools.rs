@@ -4,7 +4,7 @@ use rmcp::model::CallToolResult;
 use serde_json::{Value, json};
 use sha2::Digest;
 use testkit::component::{self, Env, FIXTURE, start_proxmox};
-use testkit::{assert_ok, failed, failed_with, is_error, structured, text};
+use testkit::{assert_ok, failed, failed_containing, failed_with, is_error, structured, text};
 
 async fn env() -> Env {
     start_proxmox(FIXTURE, &[]).await
@@ -19,20 +19,10 @@ fn sha(data: &[u8]) -> String {
 
 /// No temp file of ours is left on the host or in any container.
 fn assert_no_temps(env: &Env) {
-    let host: Vec<String> = env
-        .host()
-        .host_files()
-        .into_iter()
-        .filter(|p| p.contains("mcp"))
-        .collect();
+    let host = env.host_files_with("mcp");
     assert!(host.is_empty(), "host temps left: {host:?}");
     for id in [100, 101, 102, 103, 104] {
-        let ct: Vec<String> = env
-            .host()
-            .container_files(id)
-            .into_iter()
-            .filter(|p| p.contains(".mcp-"))
-            .collect();
+        let ct = env.container_files_with(id, ".mcp-");
         assert!(ct.is_empty(), "temps left in {id}: {ct:?}");
     }
 }
@@ -546,15 +536,7 @@ async fn push_into_a_missing_directory_exits_0_and_is_still_an_error() {
     });
     let r = upload(&env, &src, "/srv/drop/f.txt", json!({})).await;
     if remover.await.unwrap() {
-        assert!(is_error(&r), "{}", text(&r));
-        let s = structured(&r);
-        assert!(
-            s["error"]
-                .as_str()
-                .unwrap()
-                .contains("failed to create file"),
-            "{s}"
-        );
+        failed_containing(&r, "failed to create file");
     }
     assert_no_temps(&env);
 }
@@ -595,22 +577,10 @@ async fn dot_dot_and_relative_paths_are_refused() {
     let env = env().await;
     for path in ["/etc/../root/x", "../x", "/a/.."] {
         let r = download(&env, 100, path, "/tmp/x").await;
-        assert!(is_error(&r));
-        assert!(
-            structured(&r)["error"]
-                .as_str()
-                .unwrap()
-                .contains("Path cannot contain '..' (path traversal not allowed)"),
-            "{path}"
-        );
+        failed_containing(&r, "Path cannot contain '..' (path traversal not allowed)");
     }
     let r = upload(&env, "/etc/hostname", "etc/x", json!({})).await;
-    assert!(
-        structured(&r)["error"]
-            .as_str()
-            .unwrap()
-            .contains("absolute")
-    );
+    failed_containing(&r, "absolute");
     assert!(env.host().running().is_empty());
 }
 
@@ -623,13 +593,7 @@ async fn download_size_limit_is_checked_in_the_container_first() {
     .unwrap();
     let dst = env.dir.path().join("big");
     let r = download(&env, 100, "/root/big", &dst).await;
-    assert!(is_error(&r));
-    assert!(
-        structured(&r)["error"]
-            .as_str()
-            .unwrap()
-            .contains("5000 bytes, more than MAX_FILE_SIZE")
-    );
+    failed_containing(&r, "5000 bytes, more than MAX_FILE_SIZE");
     assert!(!dst.exists());
     assert_no_temps(&env);
 }

@@ -1,16 +1,12 @@
 //! The MCP server in process against a fake node on 127.0.0.1:0, driven by a real rmcp
 //! client over an in-memory duplex pipe.
 
-use std::path::Path;
-
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
 use fake_pve::node::TestNode;
 use mcp_remote_exec::config::{Config, RawConfig};
-use rmcp::model::CallToolResult;
-use serde_json::Value;
 
-use crate::mcp::{Client, Mcp};
+use crate::mcp::Mcp;
 use crate::{PASSWORD, start_node};
 
 /// The server tests' Proxmox node: running 100 (with files), 102 and 103 (Alpine),
@@ -59,10 +55,12 @@ stdout = "Reading package lists...\nAll packages are up to date.\n"
 on = "containers"
 "#;
 
+/// A fake node and the server in process against it. It derefs to its [`Mcp`], so the
+/// client (`env.client`) and the call helpers (`env.call`, `env.exec`, …) are those.
 pub struct Env {
     pub fake: TestNode,
     pub dir: tempfile::TempDir,
-    pub client: Client,
+    pub mcp: Mcp,
     pub key_path: std::path::PathBuf,
     pub known_hosts: std::path::PathBuf,
 }
@@ -108,11 +106,11 @@ pub async fn start_proxmox(fixture: &str, vars: &[(&'static str, &str)]) -> Env 
 
 pub async fn start_with(opts: Options) -> Env {
     let (prepared, config) = prepare(opts).await;
-    let client = Mcp::in_process(config).await.client;
+    let mcp = Mcp::in_process(config).await;
     Env {
         fake: prepared.fake,
         dir: prepared.dir,
-        client,
+        mcp,
         key_path: prepared.key_path,
         known_hosts: prepared.known_hosts,
     }
@@ -171,6 +169,18 @@ impl Env {
         self.fake.host()
     }
 
+    /// The host's files whose path contains `needle`.
+    pub fn host_files_with(&self, needle: &str) -> Vec<String> {
+        let files = self.host().host_files();
+        files.into_iter().filter(|p| p.contains(needle)).collect()
+    }
+
+    /// Container `ctid`'s files whose path contains `needle`.
+    pub fn container_files_with(&self, ctid: u32, needle: &str) -> Vec<String> {
+        let files = self.host().container_files(ctid);
+        files.into_iter().filter(|p| p.contains(needle)).collect()
+    }
+
     /// Waits (bounded) until no process on the host runs a command containing `args`.
     pub async fn until_gone(&self, what: &str, args: &str) {
         crate::eventually(what, || {
@@ -178,48 +188,12 @@ impl Env {
         })
         .await;
     }
+}
 
-    /// The names of the tools the server lists, sorted.
-    pub async fn tool_names(&self) -> Vec<String> {
-        let tools = self.client.list_all_tools().await.expect("tools/list");
-        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
-        names.sort();
-        names
-    }
+impl std::ops::Deref for Env {
+    type Target = Mcp;
 
-    /// One tool call, bounded by [`crate::CALL_BOUND`].
-    pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        crate::mcp::call(&self.client, tool, args).await
-    }
-
-    /// ssh_exec_command of `command`, with the default timeout.
-    pub async fn exec(&self, command: &str) -> CallToolResult {
-        let args = serde_json::json!({ "command": command });
-        self.call("ssh_exec_command", args).await
-    }
-
-    /// [`crate::mcp::exec_within`] on this server.
-    pub async fn exec_within(&self, command: &str, timeout: u64) -> CallToolResult {
-        crate::mcp::exec_within(&self.client, command, timeout).await
-    }
-
-    /// [`crate::mcp::upload`] on this server.
-    pub async fn upload(
-        &self,
-        local: impl AsRef<Path>,
-        remote: &str,
-        extra: Value,
-    ) -> CallToolResult {
-        crate::mcp::upload(&self.client, local, remote, extra).await
-    }
-
-    /// [`crate::mcp::download`] on this server.
-    pub async fn download(
-        &self,
-        remote: &str,
-        local: impl AsRef<Path>,
-        extra: Value,
-    ) -> CallToolResult {
-        crate::mcp::download(&self.client, remote, local, extra).await
+    fn deref(&self) -> &Mcp {
+        &self.mcp
     }
 }

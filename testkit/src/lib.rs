@@ -7,8 +7,10 @@
 //! - [`fake`]: OpenSSH's tools and a russh client against a fake node (fake-pve tests);
 //! - [`hosts`]: russh clients with strict known_hosts checks against a test host
 //!   (test-hosts tests);
+//! - [`child`]: child programs run within a bound (the binary, the Python SDK);
 //! - [`mcp`], [`ssh`], [`eventually`]: the pieces they share.
 
+pub mod child;
 pub mod component;
 pub mod fake;
 pub mod hosts;
@@ -21,7 +23,10 @@ use std::time::Duration;
 
 use fake_pve::node::{NodeBuilder, TestNode};
 
-pub use mcp::{CALL_BOUND, Mcp, assert_ok, failed, failed_with, is_error, structured, text};
+pub use child::succeeded;
+pub use mcp::{
+    CALL_BOUND, Mcp, assert_ok, failed, failed_containing, failed_with, is_error, structured, text,
+};
 
 /// The password every test node accepts.
 pub const PASSWORD: &str = "pw-for-tests";

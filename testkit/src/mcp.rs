@@ -36,11 +36,20 @@ impl Mcp {
         Mcp::in_process(raw.validate().expect("valid configuration")).await
     }
 
+    /// The names of the tools the server lists, sorted.
+    pub async fn tool_names(&self) -> Vec<String> {
+        let tools = self.client.list_all_tools().await.expect("tools/list");
+        let mut names: Vec<String> = tools.into_iter().map(|t| t.name.to_string()).collect();
+        names.sort();
+        names
+    }
+
     /// One tool call, bounded by [`CALL_BOUND`].
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         call(&self.client, tool, args).await
     }
 
+    /// ssh_exec_command of `command`, with the default timeout.
     pub async fn exec(&self, command: &str) -> CallToolResult {
         self.call(
             "ssh_exec_command",
@@ -170,6 +179,16 @@ pub fn failed(r: &CallToolResult) -> Value {
 pub fn failed_with(r: &CallToolResult, error: &str) -> Value {
     let s = failed(r);
     assert_eq!(s["error"], error);
+    s
+}
+
+/// Asserts that `r` is an error result whose `error` contains `needle`; returns its
+/// structured content.
+#[track_caller]
+pub fn failed_containing(r: &CallToolResult, needle: &str) -> Value {
+    let s = failed(r);
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(error.contains(needle), "{needle:?} not in the error: {s}");
     s
 }
 

@@ -218,6 +218,20 @@ impl Suite {
         s
     }
 
+    /// The rows of proxmox_list_containers (in JSON).
+    async fn containers(&self) -> Vec<Value> {
+        let v = self
+            .ok(
+                "proxmox_list_containers",
+                json!({"response_format": "json"}),
+            )
+            .await;
+        v["containers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("containers array: {v}"))
+            .clone()
+    }
+
     async fn finish(self) {
         let _ = self
             .call(
@@ -383,20 +397,11 @@ async fn transfer_cases(s: &mut Suite) {
 
 async fn proxmox_cases(s: &mut Suite) {
     let ctid = s.ctid;
-    let v = s
-        .ok(
-            "proxmox_list_containers",
-            json!({"response_format": "json"}),
-        )
-        .await;
-    let rows = v["containers"]
-        .as_array()
-        .expect("containers array")
-        .clone();
+    let rows = s.containers().await;
     assert!(
         rows.iter()
             .any(|r| r["ctid"] == ctid && r["status"] == "running"),
-        "{v}"
+        "{rows:?}"
     );
     s.ran.push("proxmox: list");
 
@@ -496,18 +501,11 @@ async fn fake_only_cases(s: &mut Suite) {
     assert_eq!(v["stdout"], "again\n");
     s.ran.push("faults: reconnect after a dropped connection");
 
-    let v = s
-        .ok(
-            "proxmox_list_containers",
-            json!({"response_format": "json"}),
-        )
-        .await;
-    let row = v["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
+    let row = s
+        .containers()
+        .await
+        .into_iter()
         .find(|r| r["ctid"] == 103)
-        .cloned()
         .unwrap();
     assert_eq!(
         (row["name"].as_str(), row["lock"].as_str()),
@@ -564,12 +562,7 @@ async fn real_mode_against_a_container_host() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "real-mode suite failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let stdout = testkit::succeeded("real-mode suite", &out);
     assert!(stdout.contains("e2e target: real host"), "{stdout}");
     assert!(stdout.contains("e2e: ran "), "{stdout}");
     println!("{stdout}");
@@ -586,12 +579,7 @@ async fn readme_demo_runs() {
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = testkit::succeeded("demo", &out);
     assert!(
         stdout.contains("demo finished: every call went as expected"),
         "{stdout}"
