@@ -95,54 +95,10 @@ FIFOs and devices are refused). `permissions` (octal, e.g. \"644\") is applied b
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let p: UploadParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(transfer_failure(e)),
-        };
-        if let Err(e) = params::check_path("local_path", &p.local_path)
-            .and_then(|_| params::check_path("remote_path", &p.remote_path))
-        {
-            return Ok(transfer_failure(e));
-        }
-        let mode = match p
-            .permissions
-            .as_ref()
-            .map(|m| m.mode("permissions"))
-            .transpose()
-        {
-            Ok(m) => m,
-            Err(e) => return Ok(transfer_failure(e)),
-        };
-        let local = local_path(&p.local_path);
-        if let Err(r) = self.state.config.policy.check_local(&local, Access::Read) {
-            return Ok(transfer_failure(r));
-        }
-        let progress = ProgressSender::new(&ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.client();
-        let transfer = transfer::upload(
-            &client,
-            &local,
-            &p.remote_path,
-            transfer::UploadOptions {
-                permissions: mode,
-                overwrite: p.overwrite,
-                max_size: self.state.config.max_file_size,
-            },
-            &report_progress,
-        );
-        let result = tokio::select! {
-            r = transfer => r,
-            _ = ctx.ct.cancelled() => return Ok(transfer_failure(Failure::new("the upload was cancelled; nothing was changed on the host", "Run it again when ready."))),
-        };
-        progress.finish().await;
-        Ok(match result {
-            Ok(done) => answer(
-                &TransferReport::uploaded(&local, &p.remote_path, mode, done.bytes),
-                ResponseFormat::Json,
-            ),
-            Err(e) => transfer_failure(&e),
-        })
+        Ok(self
+            .upload_file(args, &ctx)
+            .await
+            .unwrap_or_else(transfer_failure))
     }
 
     #[tool(
@@ -160,20 +116,69 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let p: DownloadParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(transfer_failure(e)),
-        };
-        if let Err(e) = params::check_path("remote_path", &p.remote_path)
-            .and_then(|_| params::check_path("local_path", &p.local_path))
-        {
-            return Ok(transfer_failure(e));
-        }
+        Ok(self
+            .download_file(args, &ctx)
+            .await
+            .unwrap_or_else(transfer_failure))
+    }
+}
+
+impl RemoteExec {
+    async fn upload_file(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, Failure> {
+        let p: UploadParams = params::parse(args)?;
+        params::check_path("local_path", &p.local_path)?;
+        params::check_path("remote_path", &p.remote_path)?;
+        let mode = p
+            .permissions
+            .as_ref()
+            .map(|m| m.mode("permissions"))
+            .transpose()?;
         let local = local_path(&p.local_path);
-        if let Err(r) = self.state.config.policy.check_local(&local, Access::Write) {
-            return Ok(transfer_failure(r));
-        }
-        let progress = ProgressSender::new(&ctx);
+        self.state.config.policy.check_local(&local, Access::Read)?;
+        let progress = ProgressSender::new(ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let client = self.client();
+        let transfer = transfer::upload(
+            &client,
+            &local,
+            &p.remote_path,
+            transfer::UploadOptions {
+                permissions: mode,
+                overwrite: p.overwrite,
+                max_size: self.state.config.max_file_size,
+            },
+            &report_progress,
+        );
+        let result = tokio::select! {
+            r = transfer => r,
+            _ = ctx.ct.cancelled() => return Err(Failure::new("the upload was cancelled; nothing was changed on the host", "Run it again when ready.")),
+        };
+        progress.finish().await;
+        let done = result.map_err(|e| Failure::from(&e))?;
+        Ok(answer(
+            &TransferReport::uploaded(&local, &p.remote_path, mode, done.bytes),
+            ResponseFormat::Json,
+        ))
+    }
+
+    async fn download_file(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, Failure> {
+        let p: DownloadParams = params::parse(args)?;
+        params::check_path("remote_path", &p.remote_path)?;
+        params::check_path("local_path", &p.local_path)?;
+        let local = local_path(&p.local_path);
+        self.state
+            .config
+            .policy
+            .check_local(&local, Access::Write)?;
+        let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
         let client = self.client();
         let transfer = transfer::download(
@@ -188,15 +193,13 @@ existing local file. Files larger than MAX_FILE_SIZE are refused before anything
         );
         let result = tokio::select! {
             r = transfer => r,
-            _ = ctx.ct.cancelled() => return Ok(transfer_failure(Failure::new("the download was cancelled; no local file was written", "Run it again when ready."))),
+            _ = ctx.ct.cancelled() => return Err(Failure::new("the download was cancelled; no local file was written", "Run it again when ready.")),
         };
         progress.finish().await;
-        Ok(match result {
-            Ok(done) => answer(
-                &TransferReport::downloaded(&p.remote_path, &local, done.bytes),
-                ResponseFormat::Json,
-            ),
-            Err(e) => transfer_failure(&e),
-        })
+        let done = result.map_err(|e| Failure::from(&e))?;
+        Ok(answer(
+            &TransferReport::downloaded(&p.remote_path, &local, done.bytes),
+            ResponseFormat::Json,
+        ))
     }
 }

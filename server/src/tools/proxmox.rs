@@ -352,48 +352,10 @@ MAX_FILE_SIZE are refused before anything is copied.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let p: CtDownloadParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(transfer_failure(None, e)),
-        };
-        let checked = ctid_of(&p.ctid).and_then(|c| {
-            container_path("container_path", &p.container_path)?;
-            params::check_path("local_path", &p.local_path)?;
-            Ok(c)
-        });
-        let ctid = match checked {
-            Ok(c) => c,
-            Err(e) => return Ok(transfer_failure(None, e)),
-        };
-        let local = super::core::local_path(&p.local_path);
-        if let Err(f) = self.may_touch_guest_and_local(ctid, &local, Access::Write) {
-            return Ok(transfer_failure(Some(ctid), f));
-        }
-        let progress = ProgressSender::new(&ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.client();
-        let result = proxmox::download(
-            &client,
-            &self.state.leftovers,
-            ctid,
-            &p.container_path,
-            &local,
-            CopyOptions {
-                overwrite: p.overwrite,
-                max_size: self.state.config.max_file_size,
-                progress: &report_progress,
-                cancel: &ctx.ct,
-            },
-        )
-        .await;
-        progress.finish().await;
-        Ok(match result {
-            Ok(done) => answer(
-                &CtTransferReport::downloaded(ctid, &p.container_path, &local, &done),
-                ResponseFormat::Json,
-            ),
-            Err(e) => transfer_failure(Some(ctid), &e),
-        })
+        Ok(self
+            .ct_download(args, &ctx)
+            .await
+            .unwrap_or_else(|(ctid, f)| transfer_failure(ctid, f)))
     }
 
     #[tool(
@@ -413,57 +375,100 @@ refused.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let p: CtUploadParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(transfer_failure(None, e)),
-        };
-        let checked = ctid_of(&p.ctid).and_then(|c| {
-            params::check_path("local_path", &p.local_path)?;
-            container_path("container_path", &p.container_path)?;
-            let mode = match &p.permissions {
-                Some(m) => Some(m.mode("permissions")?),
-                None => None,
-            };
-            Ok((c, mode))
-        });
-        let (ctid, mode) = match checked {
-            Ok(c) => c,
-            Err(e) => return Ok(transfer_failure(None, e)),
-        };
-        let local = super::core::local_path(&p.local_path);
-        if let Err(f) = self.may_touch_guest_and_local(ctid, &local, Access::Read) {
-            return Ok(transfer_failure(Some(ctid), f));
-        }
-        let progress = ProgressSender::new(&ctx);
+        Ok(self
+            .ct_upload(args, &ctx)
+            .await
+            .unwrap_or_else(|(ctid, f)| transfer_failure(ctid, f)))
+    }
+}
+
+/// A container file tool's failure before its container is known.
+fn early(failure: impl Into<Failure>) -> (Option<Ctid>, Failure) {
+    (None, failure.into())
+}
+
+impl RemoteExec {
+    async fn ct_download(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, (Option<Ctid>, Failure)> {
+        let p: CtDownloadParams = params::parse(args).map_err(early)?;
+        let ctid = ctid_of(&p.ctid).map_err(early)?;
+        container_path("container_path", &p.container_path).map_err(early)?;
+        params::check_path("local_path", &p.local_path).map_err(early)?;
+        let local = self.guest_and_local(ctid, &p.local_path, Access::Write)?;
+        let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self.client();
+        let result = proxmox::download(
+            &self.client(),
+            &self.state.leftovers,
+            ctid,
+            &p.container_path,
+            &local,
+            self.copy_options(p.overwrite, &report_progress, ctx),
+        )
+        .await;
+        progress.finish().await;
+        let done = result.map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        Ok(answer(
+            &CtTransferReport::downloaded(ctid, &p.container_path, &local, &done),
+            ResponseFormat::Json,
+        ))
+    }
+
+    async fn ct_upload(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, (Option<Ctid>, Failure)> {
+        let p: CtUploadParams = params::parse(args).map_err(early)?;
+        let ctid = ctid_of(&p.ctid).map_err(early)?;
+        params::check_path("local_path", &p.local_path).map_err(early)?;
+        container_path("container_path", &p.container_path).map_err(early)?;
+        let mode = p
+            .permissions
+            .as_ref()
+            .map(|m| m.mode("permissions"))
+            .transpose()
+            .map_err(early)?;
+        let local = self.guest_and_local(ctid, &p.local_path, Access::Read)?;
+        let progress = ProgressSender::new(ctx);
+        let report_progress = |done, total| progress.report(done, total);
         let result = proxmox::upload(
-            &client,
+            &self.client(),
             &self.state.leftovers,
             ctid,
             &local,
             &p.container_path,
             mode,
-            CopyOptions {
-                overwrite: p.overwrite,
-                max_size: self.state.config.max_file_size,
-                progress: &report_progress,
-                cancel: &ctx.ct,
-            },
+            self.copy_options(p.overwrite, &report_progress, ctx),
         )
         .await;
         progress.finish().await;
-        Ok(match result {
-            Ok(done) => answer(
-                &CtTransferReport::uploaded(ctid, &local, &p.container_path, &done, mode),
-                ResponseFormat::Json,
-            ),
-            Err(e) => transfer_failure(Some(ctid), &e),
-        })
+        let done = result.map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        Ok(answer(
+            &CtTransferReport::uploaded(ctid, &local, &p.container_path, &done, mode),
+            ResponseFormat::Json,
+        ))
     }
-}
 
-impl RemoteExec {
+    /// The copy options of a container file tool: MAX_FILE_SIZE, the call's progress
+    /// and cancellation.
+    fn copy_options<'a>(
+        &self,
+        overwrite: bool,
+        progress: crate::ssh::transfer::Progress<'a>,
+        ctx: &'a RequestContext<RoleServer>,
+    ) -> CopyOptions<'a> {
+        CopyOptions {
+            overwrite,
+            max_size: self.state.config.max_file_size,
+            progress,
+            cancel: &ctx.ct,
+        }
+    }
+
     /// A valid container id that the policy lets the tools act on.
     fn guest(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
         let ctid = ctid_of(v)?;
@@ -471,16 +476,21 @@ impl RemoteExec {
         Ok(ctid)
     }
 
-    fn may_touch_guest_and_local(
+    /// The resolved `local` path, when the policy lets the tools touch both it (for
+    /// `access`) and container `ctid`.
+    fn guest_and_local(
         &self,
         ctid: Ctid,
-        local: &std::path::Path,
+        local: &str,
         access: Access,
-    ) -> Result<(), Failure> {
+    ) -> Result<std::path::PathBuf, (Option<Ctid>, Failure)> {
+        let local = super::core::local_path(local);
         let policy = &self.state.config.policy;
-        policy.check_guest(ctid.get().into())?;
-        policy.check_local(local, access)?;
-        Ok(())
+        let checked = policy
+            .check_guest(ctid.get().into())
+            .and_then(|_| policy.check_local(&local, access));
+        checked.map_err(|r| (Some(ctid), r.into()))?;
+        Ok(local)
     }
 
     async fn power(
