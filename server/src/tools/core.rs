@@ -21,6 +21,19 @@ fn transfer_failure(failure: impl Into<Failure>) -> CallToolResult {
     )
 }
 
+/// What `work` gave, or (as the error) the failure saying `cancelled` when the call is
+/// cancelled first.
+async fn unless_cancelled<T>(
+    ctx: &RequestContext<RoleServer>,
+    work: impl std::future::Future<Output = T>,
+    cancelled: &str,
+) -> Result<T, Failure> {
+    tokio::select! {
+        r = work => Ok(r),
+        _ = ctx.ct.cancelled() => Err(Failure::new(cancelled, "Run it again when ready.")),
+    }
+}
+
 /// Resolves a local path against the server's working directory.
 pub(super) fn local_path(p: &str) -> PathBuf {
     let path = PathBuf::from(p);
@@ -153,10 +166,12 @@ impl RemoteExec {
             },
             &report_progress,
         );
-        let result = tokio::select! {
-            r = transfer => r,
-            _ = ctx.ct.cancelled() => return Err(Failure::new("the upload was cancelled; nothing was changed on the host", "Run it again when ready.")),
-        };
+        let result = unless_cancelled(
+            ctx,
+            transfer,
+            "the upload was cancelled; nothing was changed on the host",
+        )
+        .await?;
         progress.finish().await;
         let done = result.map_err(|e| Failure::from(&e))?;
         Ok(answer(
@@ -191,10 +206,12 @@ impl RemoteExec {
             },
             &report_progress,
         );
-        let result = tokio::select! {
-            r = transfer => r,
-            _ = ctx.ct.cancelled() => return Err(Failure::new("the download was cancelled; no local file was written", "Run it again when ready.")),
-        };
+        let result = unless_cancelled(
+            ctx,
+            transfer,
+            "the download was cancelled; no local file was written",
+        )
+        .await?;
         progress.finish().await;
         let done = result.map_err(|e| Failure::from(&e))?;
         Ok(answer(
