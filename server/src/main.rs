@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use mcp_remote_exec::cli::{self, Action, CheckArgs, ServeArgs};
+use mcp_remote_exec::cli::{self, Action, CheckArgs, FakeArgs, PolicyArgs, ServeArgs};
+use mcp_remote_exec::embedded::EmbeddedFake;
 use mcp_remote_exec::tools::RemoteExec;
 use rmcp::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -144,11 +145,23 @@ fn code(ok: bool) -> ExitCode {
     }
 }
 
+/// The embedded fake node `--fake-pve` asks for (under the policy flags), if it does.
+async fn fake_node(
+    fake: &FakeArgs,
+    policy: &PolicyArgs,
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<EmbeddedFake>> {
+    let Some(fixture) = &fake.fake_pve else {
+        return Ok(None);
+    };
+    let policy = policy.policy(dir)?;
+    let fake = mcp_remote_exec::embedded::start_with_policy(fixture.as_deref(), policy).await?;
+    Ok(Some(fake))
+}
+
 async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::current_dir()?;
-    if let Some(fixture) = args.fake.fake_pve {
-        let policy = args.policy.policy(&dir)?;
-        let fake = mcp_remote_exec::embedded::start_with_policy(fixture.as_deref(), policy).await?;
+    if let Some(fake) = fake_node(&args.fake, &args.policy, &dir).await? {
         println!("      checking A FAKE HOST: {}", fake.description());
         let ok = cli::check_config(&fake.config).await;
         fake.server.shutdown().await;
@@ -160,9 +173,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve_args(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let dir = std::env::current_dir()?;
-    if let Some(fixture) = args.fake.fake_pve {
-        let policy = args.policy.policy(&dir)?;
-        let fake = mcp_remote_exec::embedded::start_with_policy(fixture.as_deref(), policy).await?;
+    if let Some(fake) = fake_node(&args.fake, &args.policy, &dir).await? {
         // Printed, not logged: no RUST_LOG may hide it.
         eprintln!("mcp-remote-exec: {}", fake.banner());
         let server = RemoteExec::try_new(fake.config.clone())

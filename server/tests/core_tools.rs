@@ -4,25 +4,17 @@ use serde_json::json;
 use sha2::Digest;
 use testkit::component::{Options, start, start_with};
 use testkit::mcp::serve_in_process;
-use testkit::{assert_ok, eventually, failed, failed_containing, is_error, structured, text};
+use testkit::{
+    assert_exited, assert_ok, eventually, failed, failed_containing, is_error, json_text,
+    structured, text,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_streams_and_exit_code_in_text_and_json() {
     let env = start().await;
     let r = env.exec("echo hi; echo oops >&2; exit 3").await;
-    assert!(is_error(&r), "a non-zero exit is an error result");
-    assert_eq!(
-        text(&r),
-        "=== STDOUT ===\nhi\n=== STDERR ===\noops\n=== EXIT CODE: 3 ===\n"
-    );
-    let s = structured(&r);
-    assert_eq!(
-        (s["success"].clone(), s["exit_code"].clone()),
-        (json!(false), json!(3))
-    );
-    assert_eq!(s["stdout"], "hi\n");
-    assert_eq!(s["stderr"], "oops\n");
-    assert_eq!(s["timeout_reached"], false);
+    let s = assert_exited(&r, 3, "hi\n", "oops\n");
+    assert_eq!(s["success"], false);
 
     let r = env
         .call(
@@ -31,9 +23,7 @@ async fn exec_reports_streams_and_exit_code_in_text_and_json() {
         )
         .await;
     assert!(!is_error(&r));
-    let parsed: serde_json::Value =
-        serde_json::from_str(&text(&r)).expect("JSON text is valid JSON");
-    assert_eq!(parsed, structured(&r));
+    let parsed = json_text(&r);
     assert_eq!(parsed["stdout"], "pve\n");
     assert_eq!(parsed["exit_code"], 0);
     assert_eq!(parsed["success"], true);

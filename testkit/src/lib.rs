@@ -25,7 +25,8 @@ use fake_pve::node::{NodeBuilder, TestNode};
 
 pub use child::succeeded;
 pub use mcp::{
-    CALL_BOUND, Mcp, assert_ok, failed, failed_containing, failed_with, is_error, structured, text,
+    CALL_BOUND, Mcp, assert_exited, assert_ok, failed, failed_containing, failed_with, is_error,
+    json_text, structured, text,
 };
 
 /// The password every test node accepts.

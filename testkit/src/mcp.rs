@@ -192,6 +192,33 @@ pub fn failed_containing(r: &CallToolResult, needle: &str) -> Value {
     s
 }
 
+/// Asserts that `r` reports a command that wrote the lines `stdout` and `stderr` and
+/// exited with `code` (not 0): an error result, in the reference's text layout and in
+/// its structured content (not timed out); returns the structured content.
+#[track_caller]
+pub fn assert_exited(r: &CallToolResult, code: i32, stdout: &str, stderr: &str) -> Value {
+    assert!(is_error(r), "a non-zero exit is an error result");
+    assert_eq!(
+        text(r),
+        format!("=== STDOUT ===\n{stdout}=== STDERR ===\n{stderr}=== EXIT CODE: {code} ===\n")
+    );
+    let s = structured(r);
+    assert_eq!(s["exit_code"], code);
+    assert_eq!(s["stdout"], stdout);
+    assert_eq!(s["stderr"], stderr);
+    assert_eq!(s["timeout_reached"], false);
+    s
+}
+
+/// The text of `r`, a result asked for in JSON: valid JSON, the same as its structured
+/// content.
+#[track_caller]
+pub fn json_text(r: &CallToolResult) -> Value {
+    let parsed: Value = serde_json::from_str(&text(r)).expect("JSON text is valid JSON");
+    assert_eq!(parsed, structured(r));
+    parsed
+}
+
 /// Asserts that `r` is no error, showing its text if it is.
 #[track_caller]
 pub fn assert_ok(r: &CallToolResult) {
