@@ -21,6 +21,9 @@ fn transfer_failure(failure: impl Into<Failure>) -> CallToolResult {
     )
 }
 
+const UPLOAD_CANCELLED: &str = "the upload was cancelled; nothing was changed on the host";
+const DOWNLOAD_CANCELLED: &str = "the download was cancelled; no local file was written";
+
 /// What `work` gave, or (as the error) the failure saying `cancelled` when the call is
 /// cancelled first.
 async fn unless_cancelled<T>(
@@ -152,26 +155,15 @@ impl RemoteExec {
             .transpose()?;
         let local = local_path(&p.local_path);
         self.state.config.policy.check_local(&local, Access::Read)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.client();
-        let transfer = transfer::upload(
-            &client,
-            &local,
-            &p.remote_path,
-            transfer::UploadOptions {
-                permissions: mode,
-                overwrite: p.overwrite,
-                max_size: self.state.config.max_file_size,
-            },
-            &report_progress,
-        );
-        let result = unless_cancelled(
-            ctx,
-            transfer,
-            "the upload was cancelled; nothing was changed on the host",
-        )
-        .await?;
+        let opts = transfer::UploadOptions {
+            permissions: mode,
+            overwrite: p.overwrite,
+            max_size: self.state.config.max_file_size,
+        };
+        let (client, progress) = (self.client(), ProgressSender::new(ctx));
+        let report = |d, t| progress.report(d, t);
+        let upload = transfer::upload(&client, &local, &p.remote_path, opts, &report);
+        let result = unless_cancelled(ctx, upload, UPLOAD_CANCELLED).await?;
         progress.finish().await;
         let done = result.map_err(|e| Failure::from(&e))?;
         Ok(answer(
@@ -193,25 +185,14 @@ impl RemoteExec {
             .config
             .policy
             .check_local(&local, Access::Write)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.client();
-        let transfer = transfer::download(
-            &client,
-            &p.remote_path,
-            &local,
-            transfer::DownloadOptions {
-                overwrite: p.overwrite,
-                max_size: self.state.config.max_file_size,
-            },
-            &report_progress,
-        );
-        let result = unless_cancelled(
-            ctx,
-            transfer,
-            "the download was cancelled; no local file was written",
-        )
-        .await?;
+        let opts = transfer::DownloadOptions {
+            overwrite: p.overwrite,
+            max_size: self.state.config.max_file_size,
+        };
+        let (client, progress) = (self.client(), ProgressSender::new(ctx));
+        let report = |d, t| progress.report(d, t);
+        let download = transfer::download(&client, &p.remote_path, &local, opts, &report);
+        let result = unless_cancelled(ctx, download, DOWNLOAD_CANCELLED).await?;
         progress.finish().await;
         let done = result.map_err(|e| Failure::from(&e))?;
         Ok(answer(
