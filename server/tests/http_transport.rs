@@ -260,6 +260,19 @@ impl Reply {
         }
     }
 
+    /// Asserts the CORS headers: `origin` allowed, and `list` naming each of `names`.
+    fn assert_cors(&self, origin: &str, list: &str, names: &[&str]) {
+        assert_eq!(
+            self.header("access-control-allow-origin").as_deref(),
+            Some(origin)
+        );
+        assert!(
+            self.header(list)
+                .is_some_and(|h| names.iter().all(|n| h.contains(n))),
+            "{self:?}"
+        );
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         let prefix = format!("{name}: ");
         self.headers
@@ -381,27 +394,17 @@ fn refusals_say_what_is_wrong_and_how_to_fix_it() {
         "",
     );
     assert_eq!(preflight.status, 204, "{preflight:?}");
-    assert_eq!(
-        preflight.header("access-control-allow-origin").as_deref(),
-        Some("http://localhost:6274")
-    );
-    assert!(
-        preflight
-            .header("access-control-allow-headers")
-            .is_some_and(|h| h.contains("authorization") && h.contains("mcp-session-id")),
-        "{preflight:?}"
+    preflight.assert_cors(
+        "http://localhost:6274",
+        "access-control-allow-headers",
+        &["authorization", "mcp-session-id"],
     );
     let from_page = server.initialize(&[auth, ("Origin", "https://app.example.com")]);
     assert_eq!(from_page.status, 200, "{from_page:?}");
-    assert_eq!(
-        from_page.header("access-control-allow-origin").as_deref(),
-        Some("https://app.example.com")
-    );
-    assert!(
-        from_page
-            .header("access-control-expose-headers")
-            .is_some_and(|h| h.contains("mcp-session-id")),
-        "{from_page:?}"
+    from_page.assert_cors(
+        "https://app.example.com",
+        "access-control-expose-headers",
+        &["mcp-session-id"],
     );
     let unauthorized = server.initialize(&[("Origin", "http://[::1]:9")]);
     assert_eq!(unauthorized.status, 401, "{unauthorized:?}");
