@@ -482,27 +482,24 @@ fn sigterm_stops_the_server_while_a_command_runs() {
 
 #[test]
 fn http_is_a_flag_of_serve_only() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
-    cmd.args(["check", "--http", "127.0.0.1:0"]).env_clear();
-    let out = output_within(cmd, ANSWER);
-    let (status, stderr) = (out.status, text(&out.stderr));
-    assert!(!status.success());
-    assert!(stderr.contains("unexpected argument '--http'"), "{stderr}");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
-    cmd.args(["--http", "127.0.0.1:0", "check"]).env_clear();
-    let out = output_within(cmd, ANSWER);
-    let (status, stderr) = (out.status, text(&out.stderr));
-    assert!(!status.success());
-    assert!(
-        stderr.contains("the argument '--http' cannot be used with 'check'"),
-        "{stderr}"
-    );
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
-    cmd.args(["serve", "--http", "8080"]).env_clear();
-    let out = output_within(cmd, ANSWER);
-    let (status, stderr) = (out.status, text(&out.stderr));
-    assert!(!status.success());
-    assert!(stderr.contains("127.0.0.1:8080"), "{stderr}");
+    for (args, said) in [
+        (
+            ["check", "--http", "127.0.0.1:0"],
+            "unexpected argument '--http'",
+        ),
+        (
+            ["--http", "127.0.0.1:0", "check"],
+            "the argument '--http' cannot be used with 'check'",
+        ),
+        (["serve", "--http", "8080"], "127.0.0.1:8080"),
+    ] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
+        cmd.args(args).env_clear();
+        let out = output_within(cmd, ANSWER);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains(said), "{stderr}");
+    }
 }
 
 #[test]

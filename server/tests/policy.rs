@@ -32,6 +32,18 @@ async fn env(vars: &[(&'static str, &str)]) -> Env {
     start_with(options(vars)).await
 }
 
+/// Asserts that uploading each of `locals` to `remote` is refused by `rule`.
+async fn uploads_refused(env: &Env, locals: &[std::path::PathBuf], remote: &str, rule: &str) {
+    for local in locals {
+        let r = env.upload(local, remote, json!({})).await;
+        assert!(
+            error_of(&r).starts_with(&format!("refused by {rule}")),
+            "{}",
+            local.display()
+        );
+    }
+}
+
 fn error_of(r: &CallToolResult) -> String {
     assert!(is_error(r), "expected a tool error: {}", text(r));
     structured(r)["error"]
@@ -114,14 +126,13 @@ async fn local_roots_bound_what_file_tools_read_and_write_even_through_links() {
         .upload(root.path().join("ok.txt"), "/tmp/ok.txt", json!({}))
         .await;
     assert_ok(&r);
-    for local in [secret.clone(), root.path().join("link")] {
-        let r = env.upload(&local, "/tmp/leak.txt", json!({})).await;
-        assert!(
-            error_of(&r).starts_with("refused by LOCAL_ROOTS"),
-            "{}",
-            local.display()
-        );
-    }
+    uploads_refused(
+        &env,
+        &[secret.clone(), root.path().join("link")],
+        "/tmp/leak.txt",
+        "LOCAL_ROOTS",
+    )
+    .await;
     assert!(env.host().host_file("/tmp/leak.txt").is_none());
 
     let r = env
@@ -149,18 +160,17 @@ async fn the_servers_own_secrets_and_proc_are_never_moved() {
     std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
     std::fs::write(home.path().join(".ssh/id_ed25519"), "KEY").unwrap();
     let env = env(&[("HOME", home.path().to_str().unwrap())]).await;
-    for local in [
-        home.path().join(".ssh/id_ed25519"),
-        "/proc/self/environ".into(),
-        env.key_path.clone(),
-    ] {
-        let r = env.upload(&local, "/tmp/leak", json!({})).await;
-        assert!(
-            error_of(&r).starts_with("refused by the protected local paths"),
-            "{}",
-            local.display()
-        );
-    }
+    uploads_refused(
+        &env,
+        &[
+            home.path().join(".ssh/id_ed25519"),
+            "/proc/self/environ".into(),
+            env.key_path.clone(),
+        ],
+        "/tmp/leak",
+        "the protected local paths",
+    )
+    .await;
     assert!(env.host().host_file("/tmp/leak").is_none());
     env.exec("echo evil > /tmp/kh").await;
     for local in [
