@@ -246,32 +246,33 @@ mod tests {
         );
     }
 
-    #[test]
-    fn long_output_keeps_both_ends_and_counts_the_cut() {
-        let data: String = (0..1000).map(|i| format!("{i:04}\n")).collect();
-        let r = render_stream(&captured(data.as_bytes(), 1 << 20), 100);
+    /// Asserts that `r` was cut from `original` characters, `omitted` of them left out.
+    #[track_caller]
+    fn assert_cut(r: &Rendered, original: u64, omitted: u64) {
         assert!(r.truncated);
-        assert_eq!(r.original_length, 5000);
-        assert!(r.text.starts_with("0000\n0001\n"), "{}", r.text);
-        assert!(r.text.ends_with("0999\n"), "{}", r.text);
+        assert_eq!(r.original_length, original);
         assert!(
-            r.text.contains("[... 4900 characters omitted ...]"),
+            r.text
+                .contains(&format!("[... {omitted} characters omitted ...]")),
             "{}",
             r.text
         );
     }
 
     #[test]
+    fn long_output_keeps_both_ends_and_counts_the_cut() {
+        let data: String = (0..1000).map(|i| format!("{i:04}\n")).collect();
+        let r = render_stream(&captured(data.as_bytes(), 1 << 20), 100);
+        assert_cut(&r, 5000, 4900);
+        assert!(r.text.starts_with("0000\n0001\n"), "{}", r.text);
+        assert!(r.text.ends_with("0999\n"), "{}", r.text);
+    }
+
+    #[test]
     fn output_beyond_what_was_kept_still_counts() {
         let data = vec![b'x'; 10_000];
         let r = render_stream(&captured(&data, 50), 40);
-        assert!(r.truncated);
-        assert_eq!(r.original_length, 10_000);
-        assert!(
-            r.text.contains("[... 9960 characters omitted ...]"),
-            "{}",
-            r.text
-        );
+        assert_cut(&r, 10_000, 9960);
     }
 
     #[test]
