@@ -28,9 +28,16 @@ pub const LAUNCH: Launch = Launch {
     exists,
     run: |ctx, argv, io| Box::pin(async move { run(&ctx, argv, io).await }),
     shell: |ctx, line, io| {
-        Box::pin(
-            async move { crate::shell::run_script(&ctx, &line, vec!["bash".into()], &io).await },
-        )
+        Box::pin(async move {
+            crate::shell::run_script(
+                &ctx,
+                crate::shell::Dialect::Bash,
+                &line,
+                vec!["bash".into()],
+                &io,
+            )
+            .await
+        })
     },
 };
 

@@ -5,14 +5,50 @@ use brush_parser::word::{
     Parameter, ParameterExpr, ParameterTestType, SpecialParameter, WordPiece,
 };
 
-use super::{BoxFut, Field, Shell};
+use super::{BoxFut, Dialect, Field, Flow, Shell};
 use crate::io::{Io, Output};
 use crate::unix::glob_match;
+
+/// An expansion that did not give a value: the command's status, or the end of the
+/// shell (`set -u`, a refusal).
+type Expanded<T> = Result<T, Flow>;
 
 impl Shell {
     /// Expands a word into fields (quote removal, parameter and command substitution,
     /// arithmetic, field splitting of unquoted results, pathname expansion).
-    pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Result<Vec<String>, i32> {
+    pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
+        let mut out = Vec::new();
+        for w in self.brace_expand(word, io).await? {
+            out.extend(self.expand_one_word(&w, io).await?);
+        }
+        Ok(out)
+    }
+
+    /// bash's brace expansion (`{a,b}`, `{1..3}`) of a word without quotes or `$`;
+    /// dash has none.
+    async fn brace_expand(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
+        let plain = !word.contains(['$', '\'', '"', '\\', '`']);
+        if self.dialect == Dialect::Dash || !word.contains('{') {
+            return Ok(vec![word.to_string()]);
+        }
+        if !plain {
+            if word.contains(',') || word.contains("..") {
+                let bare = word.replace("${", "");
+                if bare.contains('{') {
+                    return Err(self
+                        .refuse(io, "brace expansion in a word with quotes or $")
+                        .await);
+                }
+            }
+            return Ok(vec![word.to_string()]);
+        }
+        match brush_parser::word::parse_brace_expansions(word, &self.parser_options()) {
+            Ok(Some(pieces)) => Ok(brace_words(&pieces)),
+            _ => Ok(vec![word.to_string()]),
+        }
+    }
+
+    async fn expand_one_word(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
         let pieces = self.parse_word(word, io).await?;
         let (fields, globbable) = self.expand_pieces(pieces, false, io).await?;
         let mut out = Vec::new();
@@ -34,12 +70,22 @@ impl Shell {
 
     /// Expands a word into one string, without field splitting (assignments,
     /// redirection targets, `case` values).
-    pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Result<String, i32> {
+    pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Expanded<String> {
         let pieces = self.parse_word(word, io).await?;
         self.expand_joined(pieces, io).await
     }
 
-    pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Result<String, i32> {
+    /// A `case` pattern: as a plain word (quoted pattern characters are not escaped).
+    pub(super) async fn expand_pattern(&mut self, word: &str, io: &Io) -> Expanded<String> {
+        if word.contains(['\'', '"', '\\']) && word.contains(['*', '?', '[']) {
+            return Err(self
+                .refuse(io, "quoted pattern characters in a case pattern")
+                .await);
+        }
+        self.expand_plain(word, io).await
+    }
+
+    pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Expanded<String> {
         let pieces = match brush_parser::word::parse_heredoc(
             text,
             &brush_parser::ParserOptions::default(),
@@ -58,7 +104,7 @@ impl Shell {
         pieces: Vec<WordPiece>,
         quoted: bool,
         io: &Io,
-    ) -> Result<(Vec<Field>, bool), i32> {
+    ) -> Expanded<(Vec<Field>, bool)> {
         let mut fields = vec![Field::default()];
         let mut globbable = false;
         for piece in pieces {
@@ -69,7 +115,7 @@ impl Shell {
     }
 
     /// The pieces expanded as if quoted, their fields joined by spaces.
-    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Result<String, i32> {
+    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Expanded<String> {
         let (fields, _) = self.expand_pieces(pieces, true, io).await?;
         Ok(fields
             .into_iter()
@@ -78,13 +124,10 @@ impl Shell {
             .join(" "))
     }
 
-    pub(super) async fn parse_word(&self, word: &str, io: &Io) -> Result<Vec<WordPiece>, i32> {
-        match brush_parser::word::parse(word, &brush_parser::ParserOptions::default()) {
+    pub(super) async fn parse_word(&self, word: &str, io: &Io) -> Expanded<Vec<WordPiece>> {
+        match brush_parser::word::parse(word, &self.parser_options()) {
             Ok(pieces) => Ok(pieces.into_iter().map(|p| p.piece).collect()),
-            Err(e) => {
-                let _ = io.stderr.write_str(&format!("bash: line 1: {e}\n")).await;
-                Err(1)
-            }
+            Err(e) => Err(self.refuse(io, &format!("this word ({e})")).await),
         }
     }
 
@@ -95,7 +138,7 @@ impl Shell {
         fields: &'a mut Vec<Field>,
         globbable: &'a mut bool,
         io: &'a Io,
-    ) -> BoxFut<'a, Result<(), i32>> {
+    ) -> BoxFut<'a, Expanded<()>> {
         Box::pin(async move {
             match piece {
                 WordPiece::Text(t) => {
@@ -128,7 +171,22 @@ impl Shell {
                 }
                 WordPiece::DoubleQuotedSequence(inner)
                 | WordPiece::GettextDoubleQuotedSequence(inner) => {
-                    mark_quoted(fields);
+                    // `"$@"` alone with no positional parameters is no field at all.
+                    let lone_at = inner.len() == 1
+                        && matches!(
+                            &inner[0].piece,
+                            WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                                parameter: Parameter::Special(
+                                    SpecialParameter::AllPositionalParameters {
+                                        concatenate: false
+                                    }
+                                ),
+                                ..
+                            })
+                        );
+                    if !(lone_at && self.positional.len() <= 1) {
+                        mark_quoted(fields);
+                    }
                     for p in inner {
                         self.expand_piece(p.piece, true, fields, globbable, io)
                             .await?;
@@ -149,42 +207,83 @@ impl Shell {
                     };
                     push_text(fields, &text, true);
                 }
+                WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                    parameter:
+                        Parameter::Special(SpecialParameter::AllPositionalParameters {
+                            concatenate: false,
+                        }),
+                    indirect: false,
+                }) if quoted => {
+                    // `"$@"`: one field per positional parameter.
+                    for (i, p) in self.positional.iter().skip(1).enumerate() {
+                        if i > 0 {
+                            fields.push(Field {
+                                text: String::new(),
+                                quoted: true,
+                            });
+                        }
+                        push_text(fields, p, true);
+                    }
+                }
                 WordPiece::ParameterExpansion(expr) => {
                     let value = self.expand_parameter(&expr, io).await?;
-                    push_text(fields, &value, quoted);
+                    let ifs = self.ifs();
+                    push_split(fields, &value, quoted, &ifs);
                 }
                 WordPiece::CommandSubstitution(cmd)
                 | WordPiece::BackquotedCommandSubstitution(cmd) => {
-                    let (out, buf) = Output::capture();
-                    let sub_io = Io {
-                        stdin: io.stdin.clone(),
-                        stdout: out,
-                        stderr: io.stderr.clone(),
-                    };
-                    let mut sub = self.clone();
-                    let status = sub.run_str(&cmd, &sub_io).await;
-                    self.last = status;
-                    let mut text =
-                        String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner()))
+                    let (mut text, status) = match read_only_file(&cmd) {
+                        Some(file) if self.dialect == Dialect::Bash => {
+                            self.read_for_subst(file, io).await?
+                        }
+                        _ => {
+                            let (out, buf) = Output::capture();
+                            let sub_io = Io {
+                                stdin: io.stdin.clone(),
+                                stdout: out,
+                                stderr: io.stderr.clone(),
+                            };
+                            let mut sub = self.clone();
+                            sub.exit_trap = None;
+                            let status = sub.run_main(&cmd, &sub_io).await;
+                            if let Some(s) = self.ctx.refusal.status() {
+                                return Err(Flow::Exit(s));
+                            }
+                            let text = String::from_utf8_lossy(
+                                &buf.lock().unwrap_or_else(|e| e.into_inner()),
+                            )
                             .into_owned();
+                            (text, status)
+                        }
+                    };
+                    self.last = status;
+                    self.subst = Some(status);
                     while text.ends_with('\n') {
                         text.pop();
                     }
-                    push_text(fields, &text, quoted);
+                    let ifs = self.ifs();
+                    push_split(fields, &text, quoted, &ifs);
                 }
                 WordPiece::ArithmeticExpression(expr) => {
                     let source = self.expand_plain(&expr.value, io).await?;
                     match self.arith(&source) {
                         Ok(v) => push_text(fields, &v.to_string(), true),
                         Err(msg) => {
-                            let _ = io.stderr.write_str(&format!("bash: line 1: {msg}\n")).await;
-                            return Err(1);
+                            return Err(self.refuse(io, &format!("this arithmetic ({msg})")).await);
                         }
                     }
                 }
             }
             Ok(())
         })
+    }
+
+    /// The field separators (`IFS`, default blank, tab, newline).
+    pub(super) fn ifs(&self) -> String {
+        self.vars
+            .get("IFS")
+            .cloned()
+            .unwrap_or_else(|| " \t\n".into())
     }
 
     /// A parameter's value when it passes the `${p:-…}`-family test (`:` also
@@ -202,27 +301,93 @@ impl Shell {
         match p {
             Parameter::Positional(n) => self.positional.get(*n as usize).cloned(),
             Parameter::Special(s) => Some(match s {
-                SpecialParameter::AllPositionalParameters { .. } => self
-                    .positional
-                    .iter()
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
+                SpecialParameter::AllPositionalParameters { concatenate } => {
+                    let sep = match self.ifs().chars().next() {
+                        Some(c) if *concatenate => c.to_string(),
+                        None if *concatenate => String::new(),
+                        _ => " ".to_string(),
+                    };
+                    self.positional
+                        .iter()
+                        .skip(1)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(&sep)
+                }
                 SpecialParameter::PositionalParameterCount => {
                     self.positional.len().saturating_sub(1).to_string()
                 }
                 SpecialParameter::LastExitStatus => self.last.to_string(),
-                SpecialParameter::CurrentOptionFlags => "hBc".into(),
-                SpecialParameter::ProcessId => self.ctx.pid.to_string(),
+                SpecialParameter::CurrentOptionFlags => {
+                    let mut f = String::new();
+                    if self.opts.errexit {
+                        f.push('e');
+                    }
+                    if self.opts.nounset {
+                        f.push('u');
+                    }
+                    f.push_str(if self.dialect == Dialect::Bash {
+                        "hBc"
+                    } else {
+                        ""
+                    });
+                    f
+                }
+                SpecialParameter::ProcessId => self.dollar.to_string(),
                 SpecialParameter::LastBackgroundProcessId => {
-                    self.last_bg.map(|p| p.to_string()).unwrap_or_default()
+                    return self.last_bg.map(|p| p.to_string());
                 }
                 SpecialParameter::ShellName => self.positional.first().cloned().unwrap_or_default(),
             }),
+            Parameter::Named(name) if name == "PIPESTATUS" && self.dialect == Dialect::Bash => {
+                self.pipestatus.first().map(i32::to_string)
+            }
             Parameter::Named(name) => self.vars.get(name).cloned(),
+            Parameter::NamedWithIndex { name, index } if name == "PIPESTATUS" => index
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| self.pipestatus.get(i))
+                .map(i32::to_string),
+            Parameter::NamedWithAllIndices { name, .. } if name == "PIPESTATUS" => Some(
+                self.pipestatus
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Parameter::NamedWithIndex { .. } | Parameter::NamedWithAllIndices { .. } => None,
+        }
+    }
+
+    /// The value of a parameter as `$p` gives it: `set -u` ends the shell on an
+    /// unset one; arrays (but `PIPESTATUS`) are refused.
+    async fn plain_value(&mut self, p: &Parameter, io: &Io) -> Expanded<String> {
+        let array = match p {
             Parameter::NamedWithIndex { name, .. }
-            | Parameter::NamedWithAllIndices { name, .. } => self.vars.get(name).cloned(),
+            | Parameter::NamedWithAllIndices { name, .. } => {
+                name != "PIPESTATUS" || self.dialect == Dialect::Dash
+            }
+            _ => false,
+        };
+        if array {
+            return Err(self.refuse(io, "arrays").await);
+        }
+        match self.param_value(p) {
+            Some(v) => Ok(v),
+            None if self.opts.nounset && !matches!(p, Parameter::Special(_)) => {
+                let name = param_name(p);
+                match self.dialect {
+                    Dialect::Bash => {
+                        self.say(io, &format!("{name}: unbound variable")).await;
+                        Err(Flow::Exit(127))
+                    }
+                    Dialect::Dash => {
+                        self.say(io, &format!("{name}: parameter not set")).await;
+                        Err(Flow::Exit(2))
+                    }
+                }
+            }
+            None => Ok(String::new()),
         }
     }
 
@@ -230,11 +395,12 @@ impl Shell {
         &mut self,
         expr: &ParameterExpr,
         io: &Io,
-    ) -> Result<String, i32> {
+    ) -> Expanded<String> {
         Ok(match expr {
-            ParameterExpr::Parameter { parameter, .. } => {
-                self.param_value(parameter).unwrap_or_default()
+            ParameterExpr::Parameter { indirect: true, .. } => {
+                return Err(self.refuse(io, "indirect expansion (${!name})").await);
             }
+            ParameterExpr::Parameter { parameter, .. } => self.plain_value(parameter, io).await?,
             ParameterExpr::UseDefaultValues {
                 parameter,
                 test_type,
@@ -256,7 +422,7 @@ impl Shell {
                     if let (ParameterExpr::AssignDefaultValues { .. }, Parameter::Named(n)) =
                         (expr, parameter)
                     {
-                        self.vars.insert(n.clone(), d.clone());
+                        self.set_var(n, d.clone());
                     }
                     d
                 }
@@ -280,20 +446,26 @@ impl Shell {
                 ..
             } => {
                 let Some(v) = self.tested_value(parameter, test_type) else {
-                    let msg = error_message
-                        .clone()
-                        .unwrap_or_else(|| "parameter null or not set".into());
-                    let _ = io
-                        .stderr
-                        .write_str(&format!("bash: line 1: {parameter}: {msg}\n"))
+                    let msg = match error_message {
+                        Some(m) => self.expand_plain(m, io).await?,
+                        None if matches!(test_type, ParameterTestType::UnsetOrNull) => {
+                            "parameter null or not set".into()
+                        }
+                        None => "parameter not set".into(),
+                    };
+                    self.say(io, &format!("{}: {msg}", param_name(parameter)))
                         .await;
-                    return Err(1);
+                    return Err(Flow::Exit(if self.dialect == Dialect::Bash {
+                        127
+                    } else {
+                        2
+                    }));
                 };
                 v
             }
             ParameterExpr::ParameterLength { parameter, .. } => self
-                .param_value(parameter)
-                .unwrap_or_default()
+                .plain_value(parameter, io)
+                .await?
                 .chars()
                 .count()
                 .to_string(),
@@ -309,9 +481,9 @@ impl Shell {
             | ParameterExpr::RemoveLargestPrefixPattern {
                 parameter, pattern, ..
             } => {
-                let value = self.param_value(parameter).unwrap_or_default();
+                let value = self.plain_value(parameter, io).await?;
                 let pat = self
-                    .expand_plain(pattern.as_deref().unwrap_or(""), io)
+                    .expand_pattern(pattern.as_deref().unwrap_or(""), io)
                     .await?;
                 let (suffix, largest) = match expr {
                     ParameterExpr::RemoveSmallestSuffixPattern { .. } => (true, false),
@@ -321,15 +493,116 @@ impl Shell {
                 };
                 remove_pattern(&value, &pat, suffix, largest)
             }
-            _ => {
-                let _ = io
-                    .stderr
-                    .write_str("bash: line 1: bad substitution\n")
-                    .await;
-                return Err(1);
+            other => {
+                let what = match other {
+                    ParameterExpr::Substring { .. } => "substring expansion (${v:o:l})",
+                    ParameterExpr::ReplaceSubstring { .. } => "pattern substitution (${v/p/s})",
+                    ParameterExpr::UppercaseFirstChar { .. }
+                    | ParameterExpr::UppercasePattern { .. }
+                    | ParameterExpr::LowercaseFirstChar { .. }
+                    | ParameterExpr::LowercasePattern { .. } => "case modification (${v^^})",
+                    _ => "this parameter expansion",
+                };
+                return Err(self.refuse(io, what).await);
             }
         })
     }
+
+    /// `$(< file)`: the file's content, without running a command.
+    async fn read_for_subst(&mut self, file: &str, io: &Io) -> Expanded<(String, i32)> {
+        let name = self.expand_plain(file, io).await?;
+        let path = self.ctx.resolve(&name);
+        match self.ctx.with_fs(|fs| fs.read(&path).map(<[u8]>::to_vec)) {
+            Ok(data) => Ok((String::from_utf8_lossy(&data).into_owned(), 0)),
+            Err(e) => {
+                self.say(io, &format!("{name}: {e}")).await;
+                Ok((String::new(), 1))
+            }
+        }
+    }
+}
+
+/// The name a message gives a parameter.
+fn param_name(p: &Parameter) -> String {
+    match p {
+        Parameter::Positional(n) => n.to_string(),
+        Parameter::Named(n) => n.clone(),
+        Parameter::NamedWithIndex { name, index } => format!("{name}[{index}]"),
+        Parameter::NamedWithAllIndices { name, .. } => name.clone(),
+        Parameter::Special(s) => s.to_string(),
+    }
+}
+
+/// The file of a command substitution that is only an input redirection (`$(< f)`).
+fn read_only_file(cmd: &str) -> Option<&str> {
+    let rest = cmd.trim().strip_prefix('<')?;
+    if rest.starts_with(['<', '&', '(']) {
+        return None;
+    }
+    let file = rest.trim();
+    (!file.is_empty()
+        && !file.contains(char::is_whitespace)
+        && !file.contains([';', '|', '&', '>']))
+    .then_some(file)
+}
+
+/// The words a brace expansion gives.
+fn brace_words(pieces: &[brush_parser::word::BraceExpressionOrText]) -> Vec<String> {
+    use brush_parser::word::{BraceExpressionMember as M, BraceExpressionOrText as P};
+    let mut words = vec![String::new()];
+    for piece in pieces {
+        let alternatives: Vec<String> = match piece {
+            P::Text(t) => vec![t.clone()],
+            P::Expr(members) => members
+                .iter()
+                .flat_map(|m| match m {
+                    M::NumberSequence {
+                        start,
+                        end,
+                        increment,
+                    } => {
+                        let step = increment.unsigned_abs().max(1) as usize;
+                        if start <= end {
+                            (*start..=*end)
+                                .step_by(step)
+                                .map(|n| n.to_string())
+                                .collect::<Vec<_>>()
+                        } else {
+                            (*end..=*start)
+                                .rev()
+                                .step_by(step)
+                                .map(|n| n.to_string())
+                                .collect()
+                        }
+                    }
+                    M::CharSequence {
+                        start,
+                        end,
+                        increment,
+                    } => {
+                        let step = increment.unsigned_abs().max(1) as usize;
+                        let (a, b) = (*start as u32, *end as u32);
+                        let range: Vec<u32> = if a <= b {
+                            (a..=b).step_by(step).collect()
+                        } else {
+                            (b..=a).rev().step_by(step).collect()
+                        };
+                        range
+                            .into_iter()
+                            .filter_map(char::from_u32)
+                            .map(String::from)
+                            .collect()
+                    }
+                    M::Child(inner) => brace_words(inner),
+                })
+                .collect(),
+        };
+        words = words
+            .iter()
+            .flat_map(|w| alternatives.iter().map(move |a| format!("{w}{a}")))
+            .collect();
+    }
+    words
 }
 
 /// `${v%pat}`, `${v%%pat}`, `${v#pat}`, `${v##pat}`: removes the shortest or longest
@@ -385,6 +658,64 @@ pub(super) fn push_text(fields: &mut Vec<Field>, text: &str, quoted: bool) {
         first = false;
     }
     if text.ends_with(char::is_whitespace) && !text.trim().is_empty() {
+        fields.push(Field::default());
+    }
+}
+
+/// Appends an expansion's result: quoted as it is, unquoted split on `ifs` (blanks
+/// in it collapse; any other separator ends a field, empty ones included).
+pub(super) fn push_split(fields: &mut Vec<Field>, text: &str, quoted: bool, ifs: &str) {
+    if quoted || ifs.is_empty() {
+        push_text(fields, text, true);
+        return;
+    }
+    if ifs.chars().all(char::is_whitespace) && ifs.contains(' ') {
+        push_text(fields, text, false);
+        return;
+    }
+    let is_white = |c: char| ifs.contains(c) && c.is_whitespace();
+    let is_sep = |c: char| ifs.contains(c) && !c.is_whitespace();
+    let mut current: Option<String> = fields
+        .last()
+        .map(|f| f.text.clone())
+        .filter(|t| !t.is_empty() || fields.last().is_some_and(|f| f.quoted));
+    let mut started = current.is_some();
+    let mut out: Vec<Field> = Vec::new();
+    let mut buf = current.take().unwrap_or_default();
+    let mut pending_white = false;
+    for c in text.chars() {
+        if is_sep(c) {
+            out.push(Field {
+                text: std::mem::take(&mut buf),
+                quoted: true,
+            });
+            started = false;
+            pending_white = false;
+        } else if is_white(c) {
+            if started || !buf.is_empty() {
+                pending_white = true;
+            }
+        } else {
+            if pending_white {
+                out.push(Field {
+                    text: std::mem::take(&mut buf),
+                    quoted: true,
+                });
+                pending_white = false;
+            }
+            buf.push(c);
+            started = true;
+        }
+    }
+    // Replace the field the expansion began in with the fields it made.
+    let last_quoted = fields.last().is_some_and(|f| f.quoted);
+    fields.pop();
+    fields.extend(out);
+    fields.push(Field {
+        text: buf,
+        quoted: last_quoted && !started,
+    });
+    if pending_white {
         fields.push(Field::default());
     }
 }
