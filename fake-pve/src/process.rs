@@ -183,6 +183,14 @@ impl ProcessTable {
         }
     }
 
+    /// `setsid()`: the process leads a new session and process group.
+    pub fn set_sid(&self, pid: u32) {
+        if let Some(slot) = self.lock().slots.get_mut(&pid) {
+            slot.info.sid = pid;
+            slot.info.pgid = pid;
+        }
+    }
+
     /// Signals every process of a process group but `except`; how many were signalled.
     pub fn signal_group(&self, pgid: u32, sig: i32, except: u32) -> usize {
         let table = self.lock();

@@ -174,7 +174,7 @@ async fn files_and_the_programs_a_client_uses() {
             ("basename /a/b.txt .txt; dirname /a/b.txt", "b\n/a\n"),
             (
                 "command -v bash; command -v nope; echo $?",
-                "/bin/bash\n1\n",
+                "/usr/bin/bash\n1\n",
             ),
             ("whoami; id -u; hostname; uname -s", "root\n0\npve\nLinux\n"),
         ],

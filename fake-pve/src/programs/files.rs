@@ -7,7 +7,9 @@ use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, complain, fail, out, read_file, split_flags, stat_path, user_name};
+use super::{
+    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, user_name,
+};
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
 /// `<what> '<operand>': <error>`; the status is 1 when any failed.
@@ -31,7 +33,10 @@ async fn each_operand<S: AsRef<str>>(
 }
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "cat", &o).await,
+    };
     if files.is_empty() || files == ["-"] {
         while let Some(chunk) = io.stdin.read_chunk().await {
             io.stdout.write(&chunk).await?;
@@ -62,7 +67,10 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut paths) = split_flags(args);
+    let (flags, mut paths) = match known_flags(args, "ladh1") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "ls", &o).await,
+    };
     let long = flags.contains('l');
     let all = flags.contains('a');
     let dir_only = flags.contains('d');
@@ -254,8 +262,9 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     .and_then(|m| u32::from_str_radix(m, 8).ok())
                     .unwrap_or(0o777);
             }
-            "-pv" | "-vp" => parents = true,
-            a if a.starts_with('-') && a.len() > 1 => {}
+            a if a.starts_with('-') && a.len() > 1 => {
+                return refuse_option(ctx, io, "mkdir", a).await;
+            }
             a => dirs.push(a.to_string()),
         }
         i += 1;
@@ -280,7 +289,10 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, dirs) = split_flags(args);
+    let (_, dirs) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "rmdir", &o).await,
+    };
     each_operand(ctx, &dirs, io, "rmdir: failed to remove", |fs, abs| {
         fs.rmdir(abs)
     })
@@ -288,7 +300,10 @@ pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "rRf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "rm", &o).await,
+    };
     let recursive = flags.contains('r') || flags.contains('R');
     let force = flags.contains('f');
     if paths.is_empty() && !force {
@@ -319,7 +334,10 @@ pub(super) fn into_target(ctx: &Ctx, src: &str, dst: &str) -> String {
 }
 
 pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "rRapf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "cp", &o).await,
+    };
     let recursive = flags.contains('r') || flags.contains('R') || flags.contains('a');
     let preserve = flags.contains('p') || flags.contains('a');
     let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
@@ -383,16 +401,10 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 /// emulated). link(2) never replaces an existing name, so `ln` is an atomic
 /// no-clobber create, as on a real host.
 pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
-    if !flags.is_empty() {
-        return fail(
-            io,
-            "ln",
-            &format!("option -{flags} is not supported here"),
-            1,
-        )
-        .await;
-    }
+    let (_, paths) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "ln", &o).await,
+    };
     let [src, dst] = paths.as_slice() else {
         return fail(
             io,
@@ -432,7 +444,10 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "nf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "mv", &o).await,
+    };
     let no_clobber = flags.contains('n');
     let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
         return fail(io, "mv", "missing file operand", 1).await;
@@ -505,10 +520,15 @@ pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
 }
 
 pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let mut operands: Vec<&String> = args
-        .iter()
-        .filter(|a| !matches!(a.as_str(), "-R" | "-v" | "-f" | "--"))
-        .collect();
+    // `-x`, `-w` are modes; `-R`, `-v`, `-c`, `-f` and long options are not emulated.
+    let option = |a: &&String| {
+        (a.starts_with("--") && a.len() > 2)
+            || (a.starts_with('-') && a[1..].chars().any(|c| "Rvcf".contains(c)))
+    };
+    if let Some(o) = args.iter().find(option) {
+        return refuse_option(ctx, io, "chmod", o).await;
+    }
+    let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
         return fail(io, "chmod", "missing operand", 1).await;
     }
@@ -536,7 +556,10 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let mut operands: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if let Some(o) = args.iter().find(|a| a.starts_with('-') && *a != "--") {
+        return refuse_option(ctx, io, "chown", o).await;
+    }
+    let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
         return fail(io, "chown", "missing operand", 1).await;
     }
@@ -572,7 +595,10 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "touch", &o).await,
+    };
     let owner = (ctx.uid, ctx.uid);
     each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
         fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;

@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, split_flags};
+use super::{Status, complain, fail, inputs, known_flags, refuse_option, split_flags};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     let mut newline = true;
@@ -298,7 +298,10 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
+    let (flags, files) = match known_flags(args, "lwc") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "wc", &o).await,
+    };
     let (mut l, mut w, mut c) = (
         flags.contains('l'),
         flags.contains('w'),
@@ -436,12 +439,21 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     })
 }
 
-pub(super) async fn sha256sum(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
-    let (ins, failed) = inputs(ctx, "sha256sum", &files, io).await;
+/// `sha256sum` and `sha1sum` (by the name called); `-c` is not emulated.
+pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -> Status {
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, prog, &o).await,
+    };
+    let (ins, failed) = inputs(ctx, prog, &files, io).await;
     let mut text = String::new();
     for (name, data) in ins {
-        let digest = sha2::Sha256::digest(&data);
+        let digest: Vec<u8> = if prog == "sha1sum" {
+            use sha1::Digest as _;
+            sha1::Sha1::digest(&data).to_vec()
+        } else {
+            sha2::Sha256::digest(&data).to_vec()
+        };
         for b in digest {
             let _ = write!(text, "{b:02x}");
         }
@@ -524,7 +536,10 @@ pub(super) async fn yes(args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
+    let (flags, files) = match known_flags(args, "a") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "tee", &o).await,
+    };
     let how = if flags.contains('a') {
         WriteMode::Append
     } else {

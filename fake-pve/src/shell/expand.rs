@@ -27,20 +27,13 @@ impl Shell {
     /// bash's brace expansion (`{a,b}`, `{1..3}`) of a word without quotes or `$`;
     /// dash has none.
     async fn brace_expand(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
-        let plain = !word.contains(['$', '\'', '"', '\\', '`']);
-        if self.dialect == Dialect::Dash || !word.contains('{') {
+        if self.dialect == Dialect::Dash || !has_unquoted_brace(word) {
             return Ok(vec![word.to_string()]);
         }
-        if !plain {
-            if word.contains(',') || word.contains("..") {
-                let bare = word.replace("${", "");
-                if bare.contains('{') {
-                    return Err(self
-                        .refuse(io, "brace expansion in a word with quotes or $")
-                        .await);
-                }
-            }
-            return Ok(vec![word.to_string()]);
+        if word.contains(['$', '\'', '"', '\\', '`']) {
+            return Err(self
+                .refuse(io, "brace expansion in a word with quotes or $")
+                .await);
         }
         match brush_parser::word::parse_brace_expansions(word, &self.parser_options()) {
             Ok(Some(pieces)) => Ok(brace_words(&pieces)),
@@ -544,6 +537,36 @@ fn read_only_file(cmd: &str) -> Option<&str> {
         && !file.contains(char::is_whitespace)
         && !file.contains([';', '|', '&', '>']))
     .then_some(file)
+}
+
+/// Whether `word` has a `{` outside quotes and `${…}` with a `,` or `..` after it at
+/// the same level: a brace expansion for bash.
+fn has_unquoted_brace(word: &str) -> bool {
+    let b = word.as_bytes();
+    let (mut i, mut single, mut double, mut param) = (0, false, false, 0usize);
+    let mut open: Vec<usize> = Vec::new();
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' if !single => i += 1,
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            b'$' if !single && b.get(i + 1) == Some(&b'{') => {
+                param += 1;
+                i += 1;
+            }
+            b'}' if !single && param > 0 => param -= 1,
+            b'{' if !single && !double && param == 0 => open.push(i),
+            b',' | b'.' if !single && !double && param == 0 && !open.is_empty() => {
+                if c == b',' || b.get(i + 1) == Some(&b'.') {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// The words a brace expansion gives.
