@@ -263,3 +263,17 @@ mod regex_tests {
         assert!(posix_regex("\\(a\\)\\1", false).is_err());
     }
 }
+
+/// A file name as coreutils shows it in a message: as it is when it needs no shell
+/// quoting, else in single quotes (so the empty name is `''`).
+pub fn quote_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./,:+@%=-^".contains(c));
+    if plain {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}

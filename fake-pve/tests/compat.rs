@@ -51,11 +51,6 @@ struct Case {
     /// Why the fake refuses this case (it must, loudly).
     #[serde(default)]
     unsupported: Option<String>,
-    /// A known silent difference still to be fixed, in `bash`, `dash` or `both`
-    /// dialects: counted and shown, not failed, until it is fixed (then the mark
-    /// must go).
-    #[serde(default)]
-    differs: Option<String>,
 }
 
 fn bash() -> String {
@@ -174,8 +169,6 @@ fn loud(ours: &Answer) -> bool {
 enum Verdict {
     Identical,
     Unsupported,
-    /// Marked `differs`, and still different.
-    Known(String),
     /// A failure of the table, with what to show.
     Wrong(String),
 }
@@ -216,17 +209,6 @@ async fn run_case(case: Case, dialect: Dialect) -> Verdict {
             case.line
         )
     };
-    let known = case
-        .differs
-        .as_deref()
-        .is_some_and(|d| d == "both" || (d == "bash") == (dialect == Dialect::Bash));
-    if known {
-        return if ours == theirs {
-            Verdict::Wrong(show("marked differs but identical (drop the mark)"))
-        } else {
-            Verdict::Known(show("known difference"))
-        };
-    }
     match (&case.unsupported, ours == theirs, loud(&ours)) {
         (None, true, _) => Verdict::Identical,
         (Some(_), true, _) => {
@@ -270,13 +252,12 @@ async fn every_case_answers_as_the_real_shell_or_is_refused_loudly() {
             run_case(case, dialect).await
         }));
     }
-    let (mut identical, mut unsupported, mut known, mut wrong) = (0, 0, Vec::new(), Vec::new());
+    let (mut identical, mut unsupported, mut wrong) = (0, 0, Vec::new());
     let total = handles.len();
     for h in handles {
         match h.await.unwrap() {
             Verdict::Identical => identical += 1,
             Verdict::Unsupported => unsupported += 1,
-            Verdict::Known(s) => known.push(s),
             Verdict::Wrong(s) => wrong.push(s),
         }
     }
@@ -284,12 +265,8 @@ async fn every_case_answers_as_the_real_shell_or_is_refused_loudly() {
         .iter()
         .filter(|w| w.contains("silently different"))
         .count();
-    for k in &known {
-        println!("{k}");
-    }
     println!(
-        "compatibility table: {total} cases, {identical} identical, {unsupported} loudly unsupported, {silently} silently different, {} known different (marked), {} other failures",
-        known.len(),
+        "compatibility table: {total} cases, {identical} identical, {unsupported} loudly unsupported, {silently} silently different, {} other failures",
         wrong.len() - silently
     );
     assert!(

@@ -32,6 +32,14 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
     let script = match args.get(i) {
         Some(file) => match read_file(ctx, file) {
             Ok(d) => String::from_utf8_lossy(&d).into_owned(),
+            Err(_) if dialect == Dialect::Dash => {
+                complain(
+                    io,
+                    &format!("{name}: 0: cannot open {file}: No such file\n"),
+                )
+                .await;
+                return 2;
+            }
             Err(e) => {
                 complain(io, &format!("{name}: {file}: {e}\n")).await;
                 return 127;

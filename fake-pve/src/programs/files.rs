@@ -8,7 +8,7 @@ use crate::io::Io;
 use crate::proc::Ctx;
 
 use super::{
-    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, user_name,
+    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, usage, user_name,
 };
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
@@ -59,7 +59,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                complain(io, &format!("cat: {f}: {e}\n")).await;
+                complain(io, &format!("cat: {}: {e}\n", crate::unix::quote_name(f))).await;
             }
         }
     }
@@ -216,8 +216,7 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                         }),
                         Some('%') => s.push('%'),
                         Some(o) => {
-                            s.push('?');
-                            let _ = o;
+                            return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await;
                         }
                         None => s.push('%'),
                     }
@@ -262,6 +261,10 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     .and_then(|m| u32::from_str_radix(m, 8).ok())
                     .unwrap_or(0o777);
             }
+            "--" => {
+                dirs.extend(args[i + 1..].iter().cloned());
+                break;
+            }
             a if a.starts_with('-') && a.len() > 1 => {
                 return refuse_option(ctx, io, "mkdir", a).await;
             }
@@ -270,7 +273,7 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         i += 1;
     }
     if dirs.is_empty() {
-        return fail(io, "mkdir", "missing operand", 1).await;
+        return usage(io, "mkdir", "missing operand", 1).await;
     }
     each_operand(
         ctx,
@@ -307,7 +310,7 @@ pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let recursive = flags.contains('r') || flags.contains('R');
     let force = flags.contains('f');
     if paths.is_empty() && !force {
-        return fail(io, "rm", "missing operand", 1).await;
+        return usage(io, "rm", "missing operand", 1).await;
     }
     each_operand(ctx, &paths, io, "rm: cannot remove", |fs, abs| {
         let removed = match fs.stat(abs) {
@@ -431,6 +434,15 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Err(e) if ctx.with_fs(|fs| fs.stat(&from)).is_err() => {
             fail(io, "ln", &format!("failed to access '{src}': {e}"), 1).await
         }
+        Err(FsError::Exists) => {
+            fail(
+                io,
+                "ln",
+                &format!("failed to create hard link '{dst}': File exists"),
+                1,
+            )
+            .await
+        }
         Err(e) => {
             fail(
                 io,
@@ -530,7 +542,7 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
-        return fail(io, "chmod", "missing operand", 1).await;
+        return usage(io, "chmod", "missing operand", 1).await;
     }
     let spec = operands.remove(0).clone();
     let mut status = 0;
@@ -544,7 +556,7 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         match r {
             Ok(()) => {}
             Err(FsError::InvalidArgument) => {
-                return fail(io, "chmod", &format!("invalid mode: '{spec}'"), 1).await;
+                return usage(io, "chmod", &format!("invalid mode: '{spec}'"), 1).await;
             }
             Err(e) => {
                 status = 1;
@@ -561,7 +573,7 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
-        return fail(io, "chown", "missing operand", 1).await;
+        return usage(io, "chown", "missing operand", 1).await;
     }
     let spec = operands.remove(0).clone();
     let (user, group) = match spec.split_once([':', '.']) {
@@ -627,7 +639,14 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         i += 1;
     }
     let template = template.unwrap_or_else(|| "tmp.XXXXXXXXXX".into());
-    let xs = template.chars().rev().take_while(|c| *c == 'X').count();
+    // The last run of X's in the last component; what follows it is the suffix.
+    let last = template.rsplit('/').next().unwrap_or(&template);
+    let suffix: String = match last.rfind('X') {
+        Some(i) => last[i + 1..].to_string(),
+        None => String::new(),
+    };
+    let stem = &template[..template.len() - suffix.len()];
+    let xs = stem.chars().rev().take_while(|c| *c == 'X').count();
     if xs < 3 {
         return fail(
             io,
@@ -638,16 +657,16 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         .await;
     }
     let base = if template.contains('/') && tmpdir.is_none() {
-        template.clone()
+        stem.to_string()
     } else {
-        format!("{}/{}", tmpdir.unwrap_or_else(|| "/tmp".into()), template)
+        format!("{}/{}", tmpdir.unwrap_or_else(|| "/tmp".into()), stem)
     };
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for _ in 0..100 {
-        let suffix: String = (0..xs)
+        let random: String = (0..xs)
             .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
             .collect();
-        let path = format!("{}{suffix}", &base[..base.len() - xs]);
+        let path = format!("{}{random}{suffix}", &base[..base.len() - xs]);
         let abs = ctx.resolve(&path);
         let owner = (ctx.uid, ctx.uid);
         let r = ctx.with_fs(|fs| {
@@ -681,7 +700,7 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 
 pub(super) async fn basename(args: &[String], io: &Io) -> Status {
     let Some(p) = args.first() else {
-        return fail(io, "basename", "missing operand", 1).await;
+        return usage(io, "basename", "missing operand", 1).await;
     };
     let trimmed = p.trim_end_matches('/');
     let mut name = trimmed.rsplit('/').next().unwrap_or("").to_string();
@@ -699,7 +718,7 @@ pub(super) async fn basename(args: &[String], io: &Io) -> Status {
 
 pub(super) async fn dirname(args: &[String], io: &Io) -> Status {
     let Some(p) = args.first() else {
-        return fail(io, "dirname", "missing operand", 1).await;
+        return usage(io, "dirname", "missing operand", 1).await;
     };
     let trimmed = p.trim_end_matches('/');
     let dir = match trimmed.rfind('/') {

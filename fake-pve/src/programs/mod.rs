@@ -133,7 +133,7 @@ pub static PROGRAMS: &[Program] = &[
     },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
     program("pkill", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
-    program("printf", |_, _, a, io| Box::pin(text::printf(a, io))),
+    program("printf", |c, _, a, io| Box::pin(text::printf(c, a, io))),
     program("ps", |c, _, a, io| Box::pin(procs::ps(c, a, io))),
     program("pwd", |c, _, _, io| {
         Box::pin(async move { out(io, &format!("{}\n", c.cwd)).await })
@@ -396,7 +396,11 @@ pub(super) async fn inputs(
             Ok(data) => outv.push((f.clone(), data)),
             Err(e) => {
                 failed = true;
-                complain(io, &format!("{prog}: {f}: {e}\n")).await;
+                let msg = match prog {
+                    "head" | "tail" => format!("{prog}: cannot open '{f}' for reading: {e}\n"),
+                    _ => format!("{prog}: {}: {e}\n", crate::unix::quote_name(f)),
+                };
+                complain(io, &msg).await;
             }
         }
     }

@@ -101,6 +101,11 @@ pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         i += 1;
     }
     let Some(d) = args.get(i) else {
+        if args.is_empty() {
+            // coreutils says only where to look.
+            complain(io, "Try 'timeout --help' for more information.\n").await;
+            return Ok(125);
+        }
         return usage(io, "timeout", "missing operand", 125).await;
     };
     let Some(limit) = parse_duration(d) else {

@@ -17,7 +17,9 @@ pub(super) async fn test(ctx: &Ctx, args: &[String], io: &Io, bracket: bool) -> 
     };
     match brush_parser::test_command::parse(args) {
         Ok(expr) => Ok(if eval_test(ctx, &expr) { 0 } else { 1 }),
-        Err(_) => fail(io, "bash: line 1: test", "syntax error", 2).await,
+        Err(_) => Ok(ctx
+            .refuse(io, "the message of this malformed test expression", 2)
+            .await),
     }
 }
 

@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, known_flags, refuse_option, split_flags};
+use super::{Status, complain, fail, inputs, known_flags, refuse_option};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     let mut newline = true;
@@ -103,7 +103,7 @@ pub(super) fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
     out
 }
 
-pub(super) async fn printf(args: &[String], io: &Io) -> Status {
+pub(super) async fn printf(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let Some(format) = args.first() else {
         return fail(io, "printf", "usage: printf format [arguments]", 2).await;
     };
@@ -127,6 +127,8 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                 spec.push(format[i] as char);
                 i += 1;
             }
+            let precision: Option<usize> =
+                spec.split_once('.').map(|(_, p)| p.parse().unwrap_or(0));
             let Some(&conv) = format.get(i) else { break };
             i += 1;
             if conv == b'%' {
@@ -145,16 +147,30 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                 .unwrap_or("")
                 .parse()
                 .unwrap_or(0);
+            let number = |a: &str| -> Option<i64> {
+                let t = a.trim();
+                if t.is_empty() {
+                    return Some(0);
+                }
+                t.parse::<i64>().ok()
+            };
+            let n = if matches!(conv, b'd' | b'i' | b'u' | b'x' | b'X' | b'o') {
+                match number(arg) {
+                    Some(n) => n,
+                    None => {
+                        return Ok(ctx
+                            .refuse(io, &format!("printf's answer to the number '{arg}'"), 2)
+                            .await);
+                    }
+                }
+            } else {
+                0
+            };
             let text: Vec<u8> = match conv {
-                b'd' | b'i' | b'u' => arg
-                    .trim()
-                    .parse::<i64>()
-                    .unwrap_or(0)
-                    .to_string()
-                    .into_bytes(),
-                b'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
-                b'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
-                b'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'd' | b'i' | b'u' => n.to_string().into_bytes(),
+                b'x' => format!("{n:x}").into_bytes(),
+                b'X' => format!("{n:X}").into_bytes(),
+                b'o' => format!("{n:o}").into_bytes(),
                 b'c' => arg
                     .chars()
                     .next()
@@ -162,8 +178,26 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                     .unwrap_or_default()
                     .into_bytes(),
                 b'b' => unescape(arg, true),
-                b'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)).into_bytes(),
-                _ => arg.as_bytes().to_vec(),
+                b'f' => match arg.trim().parse::<f64>() {
+                    Ok(v) => format!("{v:.*}", precision.unwrap_or(6)).into_bytes(),
+                    Err(_) if arg.trim().is_empty() => {
+                        format!("{:.*}", precision.unwrap_or(6), 0.0).into_bytes()
+                    }
+                    Err(_) => {
+                        return Ok(ctx
+                            .refuse(io, &format!("printf's answer to the number '{arg}'"), 2)
+                            .await);
+                    }
+                },
+                b's' => match precision {
+                    Some(p) => arg.chars().take(p).collect::<String>().into_bytes(),
+                    None => arg.as_bytes().to_vec(),
+                },
+                other => {
+                    return Ok(ctx
+                        .refuse(io, &format!("printf %{}", other as char), 2)
+                        .await);
+                }
             };
             let pad = width.saturating_sub(String::from_utf8_lossy(&text).chars().count());
             if left {
@@ -312,6 +346,15 @@ pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let single = [l, w, c].iter().filter(|x| **x).count() == 1;
     let (ins, failed) = inputs(ctx, "wc", &files, io).await;
+    // coreutils sizes the columns by the total size of the named files; 7 for stdin.
+    let width = if single && ins.len() <= 1 {
+        0
+    } else if files.is_empty() || files.iter().any(|f| f == "-") {
+        7
+    } else {
+        let total: usize = ins.iter().map(|(_, d)| d.len()).sum();
+        total.to_string().len()
+    };
     let mut text = String::new();
     for (name, data) in &ins {
         let mut cols = Vec::new();
@@ -324,7 +367,6 @@ pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         if c {
             cols.push(data.len());
         }
-        let width = if single { 0 } else { 7 };
         let nums: Vec<String> = cols.iter().map(|n| format!("{n:>width$}")).collect();
         text.push_str(&nums.join(" "));
         if name != "-" || !files.is_empty() {
@@ -351,6 +393,9 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             i += 2;
             continue;
         }
+        if a.starts_with("--") {
+            return refuse_option(ctx, io, "grep", a).await;
+        }
         if a.starts_with('-') && a.len() > 1 && operands.is_empty() {
             flags.push_str(&a[1..]);
         } else {
@@ -364,8 +409,24 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
         patterns.push(operands.remove(0));
     }
+    if let Some(f) = flags.chars().find(|c| !"ivcnlqxwFEhHs".contains(*c)) {
+        return refuse_option(ctx, io, "grep", &format!("-{f}")).await;
+    }
     let fixed = flags.contains('F');
     let ignore = flags.contains('i');
+    let extended = flags.contains('E');
+    let mut translated = Vec::new();
+    for p in &patterns {
+        if fixed {
+            translated.push(p.clone());
+            continue;
+        }
+        match crate::unix::posix_regex(p, extended) {
+            Ok(t) => translated.push(t),
+            Err(what) => return refuse_option(ctx, io, "grep", &what).await,
+        }
+    }
+    let patterns = translated;
     let source = patterns
         .iter()
         .map(|p| {
@@ -395,7 +456,7 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Err(e) => return fail(io, "grep", &format!("invalid pattern: {e}"), 2).await,
     };
     let (ins, failed) = inputs(ctx, "grep", &operands, io).await;
-    let show_name = operands.len() > 1 && !flags.contains('h');
+    let show_name = (operands.len() > 1 || flags.contains('H')) && !flags.contains('h');
     let mut matched = 0usize;
     let mut text = String::new();
     for (name, data) in &ins {
@@ -464,9 +525,32 @@ pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -
 }
 
 pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
-    let decode = flags.contains('d') || args.iter().any(|a| a == "--decode");
-    let files: Vec<String> = files.into_iter().filter(|f| f != "--decode").collect();
+    let mut decode = false;
+    let mut wrap = 76usize;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "-d" | "--decode" => decode = true,
+            "-w" | "--wrap" => {
+                i += 1;
+                match args.get(i).and_then(|v| v.parse().ok()) {
+                    Some(n) => wrap = n,
+                    None => return refuse_option(ctx, io, "base64", "-w without a number").await,
+                }
+            }
+            _ if a.starts_with("--wrap=") => match a[7..].parse() {
+                Ok(n) => wrap = n,
+                Err(_) => return refuse_option(ctx, io, "base64", a).await,
+            },
+            _ if a.starts_with('-') && a != "-" => {
+                return refuse_option(ctx, io, "base64", a).await;
+            }
+            _ => files.push(a.to_string()),
+        }
+        i += 1;
+    }
     let (ins, failed) = inputs(ctx, "base64", &files, io).await;
     if failed {
         return Ok(1);
@@ -488,9 +572,13 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     } else {
         let encoded = engine.encode(&data);
         let mut text = String::new();
-        for chunk in encoded.as_bytes().chunks(76) {
-            text.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-            text.push('\n');
+        if wrap == 0 {
+            text = encoded;
+        } else {
+            for chunk in encoded.as_bytes().chunks(wrap) {
+                text.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+                text.push('\n');
+            }
         }
         io.stdout.write_str(&text).await?;
         Ok(0)

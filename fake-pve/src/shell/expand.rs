@@ -449,7 +449,7 @@ impl Shell {
                     self.say(io, &format!("{}: {msg}", param_name(parameter)))
                         .await;
                     return Err(Flow::Exit(if self.dialect == Dialect::Bash {
-                        127
+                        1
                     } else {
                         2
                     }));
@@ -557,10 +557,14 @@ fn has_unquoted_brace(word: &str) -> bool {
             }
             b'}' if !single && param > 0 => param -= 1,
             b'{' if !single && !double && param == 0 => open.push(i),
-            b',' | b'.' if !single && !double && param == 0 && !open.is_empty() => {
-                if c == b',' || b.get(i + 1) == Some(&b'.') {
-                    return true;
-                }
+            b',' | b'.'
+                if !single
+                    && !double
+                    && param == 0
+                    && !open.is_empty()
+                    && (c == b',' || b.get(i + 1) == Some(&b'.')) =>
+            {
+                return true;
             }
             _ => {}
         }
