@@ -67,12 +67,13 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut paths) = match known_flags(args, "ladh1") {
+    let (flags, mut paths) = match known_flags(args, "laAdh1") {
         Ok(v) => v,
         Err(o) => return refuse_option(ctx, io, "ls", &o).await,
     };
     let long = flags.contains('l');
     let all = flags.contains('a');
+    let almost_all = flags.contains('A') && !all;
     let dir_only = flags.contains('d');
     let hum = flags.contains('h');
     if paths.is_empty() {
@@ -129,7 +130,7 @@ pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 .unwrap_or_else(|_| meta.clone());
             entries.insert(0, ("..".into(), parent));
             entries.insert(0, (".".into(), meta.clone()));
-        } else {
+        } else if !almost_all {
             entries.retain(|(name, _)| !name.starts_with('.'));
         }
         if long {

@@ -232,6 +232,7 @@ pub(super) async fn xargs(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     replace = Some(v.clone());
                 }
             }
+            _ if a.starts_with("-I") && a.len() > 2 => replace = Some(a[2..].to_string()),
             "-0" | "--null" => nul = true,
             "-r" | "--no-run-if-empty" => no_empty = true,
             "--" => {

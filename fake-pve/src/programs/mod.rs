@@ -116,7 +116,9 @@ pub static PROGRAMS: &[Program] = &[
     program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
     program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
     program("head", |c, _, a, io| Box::pin(text::head(c, a, io))),
-    program("hostname", |c, _, _, io| Box::pin(system::hostname(c, io))),
+    program("hostname", |c, _, a, io| {
+        Box::pin(system::hostname(c, a, io))
+    }),
     program("id", |c, _, a, io| Box::pin(system::id(c, a, io))),
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
@@ -147,7 +149,7 @@ pub static PROGRAMS: &[Program] = &[
     program("rm", |c, _, a, io| Box::pin(files::rm(c, a, io))),
     program("rmdir", |c, _, a, io| Box::pin(files::rmdir(c, a, io))),
     program("sed", |c, _, a, io| Box::pin(textproc::sed(c, a, io))),
-    program("seq", |_, _, a, io| Box::pin(text::seq(a, io))),
+    program("seq", |c, _, a, io| Box::pin(text::seq(c, a, io))),
     shell("sh", |c| has_shell(c, "sh")),
     program("setsid", |c, _, a, io| Box::pin(procs::setsid(c, a, io))),
     program("sha1sum", |c, n, a, io| {

@@ -8,8 +8,8 @@ use crate::proc::Ctx;
 
 use super::{Status, complain, known_flags, out, refuse_option, stat_path, usage};
 
-/// The canonical form of `path`: every component must exist (`-e`, realpath's
-/// default), all but the last (`-f`), or none (`-m`).
+/// The canonical form of `path`: every component must exist (`-e`), all but the
+/// last (`-f`, realpath's default), or none (`-m`).
 fn canonical(ctx: &Ctx, path: &str, mode: char) -> Result<String, crate::fs::FsError> {
     let abs = ctx.resolve(path);
     match mode {
@@ -35,7 +35,14 @@ pub(super) async fn realpath(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if names.is_empty() {
         return usage(io, "realpath", "missing operand", 1).await;
     }
-    let mode = if flags.contains('m') { 'm' } else { 'e' };
+    // All but the last component must exist, unless `-e` (all) or `-m` (none).
+    let mode = if flags.contains('m') {
+        'm'
+    } else if flags.contains('e') {
+        'e'
+    } else {
+        'f'
+    };
     let mut status = 0;
     let mut text = String::new();
     for n in &names {

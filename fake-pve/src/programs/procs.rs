@@ -458,7 +458,7 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 i += 2;
                 continue;
             }
-            _ => {}
+            other => return refuse_option(ctx, io, "ps", other).await,
         }
         i += 1;
     }

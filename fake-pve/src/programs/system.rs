@@ -10,7 +10,10 @@ use super::{
     Status, base_name, exists, fail, known_flags, out, refuse_option, split_flags, user_name,
 };
 
-pub(super) async fn hostname(ctx: &Ctx, io: &Io) -> Status {
+pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    if let Some(a) = args.iter().find(|a| *a != "-s" && *a != "--short") {
+        return refuse_option(ctx, io, "hostname", a).await;
+    }
     let name = {
         let state = ctx.host.state();
         match ctx.container {
@@ -91,10 +94,15 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 child.env.insert(k.into(), v.into());
                 i += 1;
             }
-            _ if a == "-i" => {
+            _ if a == "-i" || a == "-" => {
                 child.env.clear();
                 i += 1;
             }
+            _ if a == "--" => {
+                i += 1;
+                break;
+            }
+            _ if a.starts_with('-') => return refuse_option(ctx, io, "env", a).await,
             _ => break,
         }
     }

@@ -219,40 +219,82 @@ pub(super) async fn printf(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     Ok(0)
 }
 
-/// Parses `-n N`, `-N`, `-nN`, `-c N`; returns (count, bytes?, files).
-pub(super) fn count_args(args: &[String], default: i64) -> (i64, bool, Vec<String>) {
-    let mut n = default;
-    let mut bytes = false;
-    let mut files = Vec::new();
+/// What `head`/`tail` were asked for.
+pub(super) struct Count {
+    pub n: i64,
+    pub bytes: bool,
+    /// `tail -n +N`: from line (or byte) N on.
+    pub from_start: bool,
+    pub files: Vec<String>,
+}
+
+/// Parses `-n N`, `-N`, `-nN`, `-c N`, `--lines=N`, `-n +N`; `Err` names an option
+/// (or a count such as `-n -N`) that is not emulated.
+pub(super) fn count_args(args: &[String], default: i64) -> Result<Count, String> {
+    let mut c = Count {
+        n: default,
+        bytes: false,
+        from_start: false,
+        files: Vec::new(),
+    };
     let mut i = 0;
+    let value = |c: &mut Count, v: &str, opt: &str| -> Result<(), String> {
+        let (plus, digits) = match v.strip_prefix('+') {
+            Some(d) => (true, d),
+            None => (false, v),
+        };
+        match digits.parse::<i64>() {
+            Ok(n) if n >= 0 => {
+                c.n = n;
+                c.from_start = plus;
+                Ok(())
+            }
+            _ => Err(format!("{opt} {v}")),
+        }
+    };
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].as_str();
         if a == "-n" || a == "-c" {
-            bytes = a == "-c";
-            n = args
-                .get(i + 1)
-                .and_then(|v| v.trim_start_matches('+').parse().ok())
-                .unwrap_or(default);
+            c.bytes = a == "-c";
+            let v = args.get(i + 1).cloned().unwrap_or_default();
+            value(&mut c, &v, a)?;
             i += 2;
             continue;
         }
-        if let Some(v) = a.strip_prefix("-n").or_else(|| a.strip_prefix("--lines=")) {
-            n = v.parse().unwrap_or(default);
-        } else if let Some(v) = a.strip_prefix("-c").or_else(|| a.strip_prefix("--bytes=")) {
-            bytes = true;
-            n = v.parse().unwrap_or(default);
+        if a == "--" {
+            c.files.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if let Some(v) = a
+            .strip_prefix("--lines=")
+            .or_else(|| a.strip_prefix("-n").filter(|v| !v.is_empty()))
+        {
+            value(&mut c, v, "-n")?;
+        } else if let Some(v) = a
+            .strip_prefix("--bytes=")
+            .or_else(|| a.strip_prefix("-c").filter(|v| !v.is_empty()))
+        {
+            c.bytes = true;
+            value(&mut c, v, "-c")?;
         } else if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| c.is_ascii_digit()) {
-            n = a[1..].parse().unwrap_or(default);
+            c.n = a[1..].parse().unwrap_or(default);
+        } else if a.len() > 1 && a.starts_with('-') {
+            return Err(a.to_string());
         } else {
-            files.push(a.clone());
+            c.files.push(a.to_string());
         }
         i += 1;
     }
-    (n, bytes, files)
+    Ok(c)
 }
 
 pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (n, bytes, files) = count_args(args, 10);
+    let c = match count_args(args, 10) {
+        Ok(c) if !c.from_start => c,
+        Ok(_) => return refuse_option(ctx, io, "head", "-n +N").await,
+        Err(o) => return refuse_option(ctx, io, "head", &o).await,
+    };
+    let (n, bytes, files) = (c.n, c.bytes, c.files);
     let n = n.max(0) as usize;
     if files.is_empty() {
         // Stream stdin and stop reading as soon as enough was seen, so that a
@@ -304,11 +346,25 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (n, bytes, files) = count_args(args, 10);
-    let n = n.max(0) as usize;
+    let c = match count_args(args, 10) {
+        Ok(c) => c,
+        Err(o) => return refuse_option(ctx, io, "tail", &o).await,
+    };
+    let (n, bytes, files) = (c.n.max(0) as usize, c.bytes, c.files);
     let (ins, failed) = inputs(ctx, "tail", &files, io).await;
     for (_, data) in ins {
-        let start = if bytes {
+        let start = if c.from_start {
+            let skip = n.saturating_sub(1);
+            if bytes {
+                skip.min(data.len())
+            } else {
+                data.iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .nth(skip.wrapping_sub(1))
+                    .map_or(if skip == 0 { 0 } else { data.len() }, |(i, _)| i + 1)
+            }
+        } else if bytes {
             data.len().saturating_sub(n)
         } else {
             let body = data.strip_suffix(b"\n").unwrap_or(&data);
@@ -585,8 +641,11 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
 }
 
-pub(super) async fn seq(args: &[String], io: &Io) -> Status {
-    let nums: Vec<i64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+pub(super) async fn seq(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let nums: Vec<i64> = match args.iter().map(|a| a.parse::<i64>()).collect() {
+        Ok(n) => n,
+        Err(_) => return refuse_option(ctx, io, "seq", &args.join(" ")).await,
+    };
     let (first, step, last) = match nums.as_slice() {
         [l] => (1, 1, *l),
         [f, l] => (*f, 1, *l),

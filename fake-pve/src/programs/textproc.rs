@@ -689,6 +689,7 @@ pub(super) async fn sort(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     }
                 }
             }
+            _ if a.starts_with("-t") && a.chars().count() == 3 => sep = a[2..].chars().next(),
             _ if a.starts_with("-k") => match a[2..].parse::<usize>() {
                 Ok(n) if n >= 1 => key = Some(n),
                 _ => return refuse_option(ctx, io, "sort", a).await,
