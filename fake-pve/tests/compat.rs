@@ -214,7 +214,14 @@ async fn run_case(case: Case, dialect: Dialect) -> Verdict {
         (Some(_), true, _) => {
             Verdict::Wrong(show("marked unsupported but identical (drop the mark)"))
         }
-        (Some(_), false, true) => Verdict::Unsupported,
+        (Some(why), false, true)
+            if ours.1.contains(&format!("fake-pve: {why} is not emulated")) =>
+        {
+            Verdict::Unsupported
+        }
+        (Some(_), false, true) => Verdict::Wrong(show(
+            "refused loudly, but not for the reason marked (update the mark)",
+        )),
         (Some(_), false, false) => {
             Verdict::Wrong(show("marked unsupported but not refused loudly"))
         }

@@ -465,7 +465,7 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
         patterns.push(operands.remove(0));
     }
-    if let Some(f) = flags.chars().find(|c| !"ivcnlqxwFEhHs".contains(*c)) {
+    if let Some(f) = flags.chars().find(|c| !"ivcnlqxwFEhH".contains(*c)) {
         return refuse_option(ctx, io, "grep", &format!("-{f}")).await;
     }
     let fixed = flags.contains('F');

@@ -179,7 +179,7 @@ fn parse_sed(script: &str, extended: bool) -> Result<Vec<SedCmd>, String> {
             'p' => Cmd::Print,
             'd' => Cmd::Delete,
             'q' => Cmd::Quit,
-            other => return Err(format!("the sed command '{other}'")),
+            other => return Err(format!("the command '{other}'")),
         };
         cmds.push(SedCmd {
             from,
