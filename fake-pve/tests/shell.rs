@@ -345,3 +345,14 @@ async fn timeout_ends_what_its_command_started() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_empty_path_names_nothing_for_pct_either() {
+    let h = host();
+    let (out, err, _) = sh(&h, r#"pct push 100 "" /tmp/q; echo $?"#).await;
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("0\n", "failed to open  for reading\n")
+    );
+    assert_eq!(h.container_file(100, "/tmp/q"), None);
+}

@@ -143,10 +143,15 @@ impl Ctx {
     /// (ENOENT for every call, as on Linux): it resolves to a path under a directory
     /// that cannot exist.
     pub fn resolve(&self, path: &str) -> String {
+        Self::resolve_in(&self.cwd, path)
+    }
+
+    /// `path` resolved against `dir`, the empty path to one that cannot exist.
+    pub fn resolve_in(dir: &str, path: &str) -> String {
         if path.is_empty() {
             return NO_SUCH_PATH.into();
         }
-        normalize(&self.cwd, path)
+        normalize(dir, path)
     }
 
     /// Whether program `name` can be run here.
