@@ -31,7 +31,19 @@ fn emulated(expr: &brush_parser::ast::TestExpr) -> bool {
     match expr {
         T::And(a, b) | T::Or(a, b) => emulated(a) && emulated(b),
         T::Not(a) | T::Parenthesized(a) => emulated(a),
-        T::UnaryTest(op, _) => !matches!(op, U::FdIsOpenTerminal),
+        T::UnaryTest(op, _) => !matches!(
+            op,
+            U::FdIsOpenTerminal
+                | U::FileExistsAndIsBlockSpecialFile
+                | U::FileExistsAndIsCharSpecialFile
+                | U::FileExistsAndIsFifo
+                | U::FileExistsAndIsSocket
+                | U::FileExistsAndModifiedSinceLastRead
+                | U::FileExistsAndOwnedByEffectiveGroupId
+                | U::ShellOptionEnabled
+                | U::ShellVariableIsSetAndAssigned
+                | U::ShellVariableIsSetAndNameRef
+        ),
         T::BinaryTest(op, _, _) => !matches!(
             op,
             B::FilesReferToSameDeviceAndInodeNumbers

@@ -163,7 +163,16 @@ impl Shell {
                     self.funcs.insert(name, std::sync::Arc::new(def.clone()));
                     Flow::Next(0)
                 }
-                ast::Command::ExtendedTest(..) => self.refuse(&io, "[[ … ]]").await,
+                ast::Command::ExtendedTest(test, redirects) => {
+                    if redirects.is_some() {
+                        return self.refuse(&io, "redirections on [[ … ]]").await;
+                    }
+                    match self.eval_cond(&test.expr, &io).await {
+                        Ok(true) => Flow::Next(0),
+                        Ok(false) => Flow::Next(1),
+                        Err(flow) => flow,
+                    }
+                }
             }
         })
     }

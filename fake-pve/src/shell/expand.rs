@@ -355,6 +355,9 @@ impl Shell {
     /// The value of a parameter as `$p` gives it: `set -u` ends the shell on an
     /// unset one; arrays (but `PIPESTATUS`) are refused.
     async fn plain_value(&mut self, p: &Parameter, io: &Io) -> Expanded<String> {
+        if matches!(p, Parameter::Named(n) if n == "BASH_REMATCH") {
+            return Err(self.refuse(io, "BASH_REMATCH").await);
+        }
         let array = match p {
             Parameter::NamedWithIndex { name, .. }
             | Parameter::NamedWithAllIndices { name, .. } => {

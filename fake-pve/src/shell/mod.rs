@@ -15,6 +15,7 @@
 
 mod arith;
 mod builtins;
+mod cond;
 mod eval;
 mod expand;
 mod glob;
