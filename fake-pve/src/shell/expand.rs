@@ -98,6 +98,14 @@ impl Shell {
         quoted: bool,
         io: &Io,
     ) -> Expanded<(Vec<Field>, bool)> {
+        // A `$` the parser left as text before `{`: an expansion it did not read
+        // (dash's parser knows fewer forms). No plain text for it.
+        let unread = pieces.windows(2).any(|w| {
+            matches!((&w[0], &w[1]), (WordPiece::Text(a), WordPiece::Text(b)) if a.ends_with('$') && b.starts_with('{'))
+        });
+        if unread {
+            return Err(self.refuse(io, "this parameter expansion").await);
+        }
         let mut fields = vec![Field::default()];
         let mut globbable = false;
         for piece in pieces {
@@ -134,6 +142,11 @@ impl Shell {
     ) -> BoxFut<'a, Expanded<()>> {
         Box::pin(async move {
             match piece {
+                WordPiece::Text(t) if t.contains("${") => {
+                    // The parser left an expansion it did not read (dash's parser
+                    // knows fewer forms): no plain text.
+                    return Err(self.refuse(io, "this parameter expansion").await);
+                }
                 WordPiece::Text(t) => {
                     if !quoted && (t.contains('*') || t.contains('?')) {
                         *globbable = true;
@@ -489,6 +502,100 @@ impl Shell {
                 };
                 remove_pattern(&value, &pat, suffix, largest)
             }
+            ParameterExpr::Substring {
+                parameter,
+                offset,
+                length,
+                indirect: false,
+            } if self.dialect == Dialect::Bash => {
+                let value: Vec<char> = self.plain_value(parameter, io).await?.chars().collect();
+                let n = value.len() as i64;
+                let arith = |s: &mut Self, src: &str| s.arith(src);
+                let Ok(off) = arith(self, &offset.value) else {
+                    return Err(self.refuse(io, "this substring offset").await);
+                };
+                let start = if off < 0 {
+                    (n + off).max(0)
+                } else {
+                    off.min(n)
+                };
+                let end = match length {
+                    None => n,
+                    Some(l) => match arith(self, &l.value) {
+                        Ok(l) if l < 0 => (n + l).max(start),
+                        Ok(l) => (start + l).min(n),
+                        Err(_) => return Err(self.refuse(io, "this substring length").await),
+                    },
+                };
+                if off < 0 && n + off < 0 {
+                    String::new()
+                } else {
+                    value[start as usize..end.max(start) as usize]
+                        .iter()
+                        .collect()
+                }
+            }
+            ParameterExpr::ReplaceSubstring {
+                parameter,
+                pattern,
+                replacement,
+                match_kind,
+                indirect: false,
+            } if self.dialect == Dialect::Bash => {
+                let value = self.plain_value(parameter, io).await?;
+                let pat = self.expand_pattern(pattern, io).await?;
+                let rep = self
+                    .expand_plain(replacement.as_deref().unwrap_or(""), io)
+                    .await?;
+                replace_pattern(&value, &pat, &rep, match_kind)
+            }
+            ParameterExpr::UppercaseFirstChar {
+                parameter,
+                pattern: None,
+                indirect: false,
+            }
+            | ParameterExpr::UppercasePattern {
+                parameter,
+                pattern: None,
+                indirect: false,
+            }
+            | ParameterExpr::LowercaseFirstChar {
+                parameter,
+                pattern: None,
+                indirect: false,
+            }
+            | ParameterExpr::LowercasePattern {
+                parameter,
+                pattern: None,
+                indirect: false,
+            } if self.dialect == Dialect::Bash => {
+                let value = self.plain_value(parameter, io).await?;
+                let upper = matches!(
+                    expr,
+                    ParameterExpr::UppercaseFirstChar { .. }
+                        | ParameterExpr::UppercasePattern { .. }
+                );
+                let all = matches!(
+                    expr,
+                    ParameterExpr::UppercasePattern { .. } | ParameterExpr::LowercasePattern { .. }
+                );
+                let conv = |c: char| -> String {
+                    if upper {
+                        c.to_uppercase().collect()
+                    } else {
+                        c.to_lowercase().collect()
+                    }
+                };
+                let mut out = String::new();
+                for (i, c) in value.chars().enumerate() {
+                    if all || i == 0 {
+                        out.push_str(&conv(c));
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
             other => {
                 let what = match other {
                     ParameterExpr::Substring { .. } => "substring expansion (${v:o:l})",
@@ -633,6 +740,67 @@ fn brace_words(pieces: &[brush_parser::word::BraceExpressionOrText]) -> Vec<Stri
             .collect();
     }
     words
+}
+
+/// `${v/p/r}` (first match), `${v//p/r}` (every match), `${v/#p/r}` (prefix),
+/// `${v/%p/r}` (suffix): each match the longest at its place, as bash does.
+pub(super) fn replace_pattern(
+    value: &str,
+    pat: &str,
+    rep: &str,
+    kind: &brush_parser::word::SubstringMatchKind,
+) -> String {
+    use brush_parser::word::SubstringMatchKind as K;
+    if pat.is_empty() {
+        return value.to_string();
+    }
+    let bounds: Vec<usize> = value
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([value.len()])
+        .collect();
+    match kind {
+        K::Prefix => match bounds.iter().rev().find(|&&e| glob_match(pat, &value[..e])) {
+            Some(&e) => format!("{rep}{}", &value[e..]),
+            None => value.to_string(),
+        },
+        K::Suffix => match bounds.iter().find(|&&b| glob_match(pat, &value[b..])) {
+            Some(&b) => format!("{}{rep}", &value[..b]),
+            None => value.to_string(),
+        },
+        K::FirstOccurrence | K::Anywhere => {
+            let all = matches!(kind, K::Anywhere);
+            let mut out = String::new();
+            let mut i = 0;
+            let mut replaced = false;
+            while i < bounds.len() {
+                let start = bounds[i];
+                let hit = if replaced && !all {
+                    None
+                } else {
+                    bounds[i + 1..]
+                        .iter()
+                        .rev()
+                        .find(|&&e| glob_match(pat, &value[start..e]))
+                        .copied()
+                };
+                match hit {
+                    Some(e) => {
+                        out.push_str(rep);
+                        replaced = true;
+                        i = bounds.iter().position(|&b| b == e).unwrap_or(bounds.len());
+                    }
+                    None => {
+                        if let Some(&next) = bounds.get(i + 1) {
+                            out.push_str(&value[start..next]);
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            out
+        }
+    }
 }
 
 /// `${v%pat}`, `${v%%pat}`, `${v#pat}`, `${v##pat}`: removes the shortest or longest
