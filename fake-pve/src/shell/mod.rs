@@ -20,6 +20,7 @@ mod eval;
 mod expand;
 mod glob;
 mod jobs;
+mod params;
 mod redirect;
 mod simple;
 
