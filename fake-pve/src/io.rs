@@ -109,9 +109,16 @@ enum Source {
     Unbounded(mpsc::UnboundedReceiver<Bytes>),
 }
 
+/// What a stream holds: bytes read from the source but not yet consumed, then the
+/// source.
+struct Stream {
+    pending: Bytes,
+    source: Source,
+}
+
 /// One input stream; clones share the same stream (like a shared file descriptor).
 #[derive(Clone)]
-pub struct Input(Arc<tokio::sync::Mutex<Source>>);
+pub struct Input(Arc<tokio::sync::Mutex<Stream>>);
 
 impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,28 +127,53 @@ impl std::fmt::Debug for Input {
 }
 
 impl Input {
+    fn of(source: Source) -> Self {
+        Input(Arc::new(tokio::sync::Mutex::new(Stream {
+            pending: Bytes::new(),
+            source,
+        })))
+    }
+
     pub fn empty() -> Self {
-        Input(Arc::new(tokio::sync::Mutex::new(Source::Empty)))
+        Self::of(Source::Empty)
     }
 
     pub fn bytes(data: impl Into<Bytes>) -> Self {
-        Input(Arc::new(tokio::sync::Mutex::new(Source::Buffer(
-            data.into(),
-        ))))
+        Self::of(Source::Buffer(data.into()))
     }
 
     pub fn pipe(rx: mpsc::Receiver<Bytes>) -> Self {
-        Input(Arc::new(tokio::sync::Mutex::new(Source::Pipe(rx))))
+        Self::of(Source::Pipe(rx))
     }
 
     /// An input fed by a writer that must never wait (the SSH channel's reader).
     pub fn unbounded(rx: mpsc::UnboundedReceiver<Bytes>) -> Self {
-        Input(Arc::new(tokio::sync::Mutex::new(Source::Unbounded(rx))))
+        Self::of(Source::Unbounded(rx))
+    }
+
+    /// One byte, leaving the rest of what was read for the next reader (as `read`
+    /// does, reading byte by byte from a pipe); `None` at end of input.
+    pub async fn read_byte(&self) -> Option<u8> {
+        let mut stream = self.0.lock().await;
+        if stream.pending.is_empty() {
+            stream.pending = Self::next(&mut stream.source).await?;
+        }
+        let b = stream.pending[0];
+        let rest = stream.pending.slice(1..);
+        stream.pending = rest;
+        Some(b)
     }
 
     /// The next chunk, or `None` at end of input.
     pub async fn read_chunk(&self) -> Option<Bytes> {
-        let mut src = self.0.lock().await;
+        let mut stream = self.0.lock().await;
+        if !stream.pending.is_empty() {
+            return Some(std::mem::take(&mut stream.pending));
+        }
+        Self::next(&mut stream.source).await
+    }
+
+    async fn next(src: &mut Source) -> Option<Bytes> {
         match &mut *src {
             Source::Empty => None,
             Source::Buffer(b) => {
@@ -165,7 +197,9 @@ impl Input {
 
     /// Stops reading: a pipe's writer then gets EPIPE.
     pub async fn close(&self) {
-        *self.0.lock().await = Source::Empty;
+        let mut stream = self.0.lock().await;
+        stream.pending = Bytes::new();
+        stream.source = Source::Empty;
     }
 }
 

@@ -46,6 +46,8 @@ pub struct ProcessInfo {
     pub ppid: u32,
     /// Session id: the pid of the session leader (the shell sshd started).
     pub sid: u32,
+    /// Process group: the parent's, or its own once it makes one (`timeout` does).
+    pub pgid: u32,
     pub user: String,
     /// The full command line, words joined by spaces.
     pub args: String,
@@ -138,6 +140,10 @@ impl ProcessTable {
         let mut table = self.lock();
         let pid = table.next_pid;
         table.next_pid += 1;
+        let pgid = match sid {
+            None => pid,
+            Some(_) => table.slots.get(&ppid).map_or(pid, |p| p.info.pgid),
+        };
         let (tx, rx) = watch::channel(None);
         table.slots.insert(
             pid,
@@ -146,6 +152,7 @@ impl ProcessTable {
                     pid,
                     ppid,
                     sid: sid.unwrap_or(pid),
+                    pgid,
                     user: user.to_string(),
                     args,
                     container,
@@ -167,6 +174,36 @@ impl ProcessTable {
         if let Some(slot) = self.lock().slots.get_mut(&pid) {
             slot.info.args = args;
         }
+    }
+
+    /// `setpgid(pid, pid)`: the process leads a new process group.
+    pub fn set_pgid(&self, pid: u32) {
+        if let Some(slot) = self.lock().slots.get_mut(&pid) {
+            slot.info.pgid = pid;
+        }
+    }
+
+    /// `setsid()`: the process leads a new session and process group.
+    pub fn set_sid(&self, pid: u32) {
+        if let Some(slot) = self.lock().slots.get_mut(&pid) {
+            slot.info.sid = pid;
+            slot.info.pgid = pid;
+        }
+    }
+
+    /// Signals every process of a process group but `except`; how many were signalled.
+    pub fn signal_group(&self, pgid: u32, sig: i32, except: u32) -> usize {
+        let table = self.lock();
+        let mut n = 0;
+        for slot in table
+            .slots
+            .values()
+            .filter(|s| s.info.pgid == pgid && s.info.pid != except)
+        {
+            slot.kill.send_replace(Some(sig));
+            n += 1;
+        }
+        n
     }
 
     /// Sends a signal; false when no such process exists.

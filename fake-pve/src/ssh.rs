@@ -486,9 +486,14 @@ impl russh::server::Handler for Connection {
         let handler = crate::sftp::SftpHandler::new(self.host.clone(), user, home);
         // The sftp server runs on its own task until the channel reaches EOF; the
         // stream it owns holds the slot until then.
+        let id = chan.id();
+        let handle = session.handle();
         let stream = SlotStream {
             inner: chan.into_stream(),
             _slot: slot,
+            exit: Some(Box::pin(async move {
+                let _ = handle.exit_status_request(id, 0).await;
+            })),
         };
         russh_sftp::server::run(stream, handler).await;
         Ok(())
@@ -717,10 +722,13 @@ async fn serve_exec(job: ExecJob) {
     drop(reader_task);
 }
 
-/// A stream that holds a session's slot for as long as it exists.
+/// A subsystem channel's stream: it holds the session's slot for as long as it
+/// exists, and at the client's EOF it sends exit-status 0 before it reports the end
+/// (so before the channel closes), as OpenSSH's sshd does when sftp-server exits.
 struct SlotStream<S> {
     inner: S,
     _slot: SessionSlot,
+    exit: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for SlotStream<S> {
@@ -729,7 +737,19 @@ impl<S: AsyncRead + Unpin> AsyncRead for SlotStream<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) if buf.filled().len() == before && buf.remaining() > 0 => {
+                if let Some(exit) = self.exit.as_mut() {
+                    if exit.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.exit = None;
+                }
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
     }
 }
 

@@ -165,3 +165,115 @@ mod tests {
         assert!(glob_match("systemctl restart *", "systemctl restart app"));
     }
 }
+
+/// A POSIX regular expression (basic, or extended with `extended`) in the syntax of
+/// the regex crate: in a BRE `\( \) \{ \} \| \+ \?` are the operators and the bare
+/// characters are literal; bracket expressions pass through (the crate knows
+/// `[[:digit:]]` and friends). `Err` for what is not translated (back-references).
+pub fn posix_regex(pattern: &str, extended: bool) -> Result<String, String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    let mut at_start = true;
+    while i < chars.len() {
+        let c = chars[i];
+        i += 1;
+        match c {
+            '[' => {
+                // Copy the bracket expression: `]` first is a member, `[:x:]` a class.
+                out.push('[');
+                let mut j = i;
+                if chars.get(j) == Some(&'^') {
+                    out.push('^');
+                    j += 1;
+                }
+                if chars.get(j) == Some(&']') {
+                    out.push_str("\\]");
+                    j += 1;
+                }
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '[' && chars.get(j + 1) == Some(&':') {
+                        let end = (j + 2..chars.len().saturating_sub(1))
+                            .find(|&k| chars[k] == ':' && chars[k + 1] == ']')
+                            .ok_or("an unfinished character class")?;
+                        out.extend(&chars[j..end + 2]);
+                        j = end + 2;
+                        continue;
+                    }
+                    if chars[j] == '\\' || chars[j] == '[' {
+                        out.push('\\');
+                    }
+                    out.push(chars[j]);
+                    j += 1;
+                }
+                if j >= chars.len() {
+                    return Err("an unmatched [".into());
+                }
+                out.push(']');
+                i = j + 1;
+                at_start = false;
+                continue;
+            }
+            '\\' => {
+                let Some(&n) = chars.get(i) else {
+                    return Err("a trailing backslash".into());
+                };
+                i += 1;
+                match n {
+                    '(' | ')' | '{' | '}' | '|' | '+' | '?' if !extended => out.push(n),
+                    '1'..='9' => return Err("back-references".into()),
+                    'n' => out.push_str("\\n"),
+                    't' => out.push_str("\\t"),
+                    'w' | 'W' | 's' | 'S' | 'b' | 'B' => {
+                        out.push('\\');
+                        out.push(n);
+                    }
+                    '<' | '>' => return Err("word boundaries \\< \\>".into()),
+                    other => out.push_str(&regex_lite::escape(&other.to_string())),
+                }
+            }
+            '(' | ')' | '{' | '}' | '|' | '+' | '?' if !extended => {
+                out.push('\\');
+                out.push(c);
+            }
+            '*' if at_start || out.ends_with('(') || out.ends_with('|') => out.push_str("\\*"),
+            '{' if extended && !chars.get(i).is_some_and(char::is_ascii_digit) => {
+                out.push_str("\\{")
+            }
+            '}' if extended && !out.contains('{') => out.push_str("\\}"),
+            other => out.push(other),
+        }
+        at_start = c == '^' && at_start;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod regex_tests {
+    use super::posix_regex;
+
+    #[test]
+    fn basic_and_extended() {
+        assert_eq!(posix_regex("x(y", false).unwrap(), "x\\(y");
+        assert_eq!(posix_regex("\\(a\\)\\{2\\}", false).unwrap(), "(a){2}");
+        assert_eq!(posix_regex("a+b", false).unwrap(), "a\\+b");
+        assert_eq!(posix_regex("a+b", true).unwrap(), "a+b");
+        assert_eq!(posix_regex("[]a]", false).unwrap(), "[\\]a]");
+        assert_eq!(posix_regex("[[:digit:]]x", true).unwrap(), "[[:digit:]]x");
+        assert!(posix_regex("\\(a\\)\\1", false).is_err());
+    }
+}
+
+/// A file name as coreutils shows it in a message: as it is when it needs no shell
+/// quoting, else in single quotes (so the empty name is `''`).
+pub fn quote_name(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./,:+@%=-^".contains(c));
+    if plain {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}

@@ -310,3 +310,60 @@ async fn futures_join_all<F: std::future::Future>(
     .await;
     out.into_iter().map(Option::unwrap).collect()
 }
+
+/// `scp` in its SFTP mode (OpenSSH's default since 9.0), both ways: the subsystem
+/// channel ends with exit-status 0 as sshd's does, so scp exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_in_sftp_mode_exits_0_both_ways() {
+    let fake = Fake::start().await;
+    let local = fake.dir.path().join("up.txt");
+    std::fs::write(&local, b"via scp\n").unwrap();
+    let scp = |from: String, to: String| {
+        let mut cmd = tokio::process::Command::new("scp");
+        cmd.arg("-F")
+            .arg("/dev/null")
+            .arg("-s")
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", fake.known_hosts.display()))
+            .arg("-o")
+            .arg("StrictHostKeyChecking=yes")
+            .arg("-o")
+            .arg("BatchMode=yes")
+            .arg("-o")
+            .arg("IdentitiesOnly=yes")
+            .arg("-o")
+            .arg("LogLevel=ERROR")
+            .arg("-P")
+            .arg(fake.port().to_string())
+            .arg("-i")
+            .arg(&fake.key_path)
+            .arg(from)
+            .arg(to);
+        cmd
+    };
+    let up = fake::run(
+        scp(
+            local.display().to_string(),
+            "root@127.0.0.1:/tmp/up.txt".into(),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(up.code, Some(0), "{up:?}");
+    assert_eq!(
+        fake.host().host_file("/tmp/up.txt").as_deref(),
+        Some(&b"via scp\n"[..])
+    );
+
+    let back = fake.dir.path().join("back.txt");
+    let down = fake::run(
+        scp(
+            "root@127.0.0.1:/tmp/up.txt".into(),
+            back.display().to_string(),
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(down.code, Some(0), "{down:?}");
+    assert_eq!(std::fs::read(&back).unwrap(), b"via scp\n");
+}

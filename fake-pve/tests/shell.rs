@@ -2,6 +2,8 @@
 //! redirections, control flow and the programs, as bash on a PVE node would answer.
 
 use fake_pve::fixture::Fixture;
+use std::time::Duration;
+
 use fake_pve::host::Host;
 
 fn host() -> Host {
@@ -174,7 +176,7 @@ async fn files_and_the_programs_a_client_uses() {
             ("basename /a/b.txt .txt; dirname /a/b.txt", "b\n/a\n"),
             (
                 "command -v bash; command -v nope; echo $?",
-                "/bin/bash\n1\n",
+                "/usr/bin/bash\n1\n",
             ),
             ("whoami; id -u; hostname; uname -s", "root\n0\npve\nLinux\n"),
         ],
@@ -245,7 +247,7 @@ async fn ln_is_an_atomic_no_clobber_create() {
     assert_eq!(out, "old\n", "an existing name is never replaced");
     assert_eq!(
         err,
-        "ln: failed to create hard link '/tmp/c' => '/tmp/d': File exists\n"
+        "ln: failed to create hard link '/tmp/c': File exists\n"
     );
     let (_, err, status) = sh(&h, "ln /tmp/none /tmp/e").await;
     assert_eq!(
@@ -260,4 +262,97 @@ async fn ln_is_an_atomic_no_clobber_create() {
         (status, err.as_str()),
         (1, "ln: /tmp: hard link not allowed for directory\n")
     );
+}
+
+#[tokio::test]
+async fn pct_exec_runs_as_lxc_attach_does() {
+    let h = host();
+    stdouts(
+        &h,
+        &[(
+            r#"pct exec 100 -- sh -c 'echo "$container" $PATH; pwd'"#,
+            "lxc /sbin:/bin:/usr/sbin:/usr/bin\n/root\n",
+        )],
+    )
+    .await;
+    let attach = |why: &str, name: &str| {
+        format!(
+            "lxc-attach: 100: ../src/lxc/attach.c: lxc_attach_run_command: 1845 {why} - Failed to exec \"{name}\"\n"
+        )
+    };
+    let (out, err, _) = sh(&h, "pct exec 100 -- /etc/hostname; echo $?").await;
+    assert_eq!(
+        (out.as_str(), err),
+        ("126\n", attach("Permission denied", "/etc/hostname"))
+    );
+    let (out, err, _) = sh(&h, "pct exec 100 -- /nonexistent/cat x; echo $?").await;
+    assert_eq!(
+        (out.as_str(), err),
+        (
+            "127\n",
+            attach("No such file or directory", "/nonexistent/cat")
+        )
+    );
+    stdouts(&h, &[("pct exec 100 -- /bin/echo by-path", "by-path\n")]).await;
+}
+
+/// The processes of a session, by command line.
+fn session_args(h: &Host, sid: u32) -> Vec<String> {
+    h.processes()
+        .list()
+        .into_iter()
+        .filter(|p| p.sid == sid)
+        .map(|p| p.args)
+        .collect()
+}
+
+#[tokio::test]
+async fn exec_replaces_the_shell_and_a_signal_to_its_pid_ends_the_program() {
+    use fake_pve::io::Io;
+    use fake_pve::proc::{SessionEnd, start_session};
+    let h = host();
+    let ctx = fake_pve::programs::login_ctx(&h, "root");
+    let (sid, end) = start_session(ctx, "exec sleep 301".into(), Io::null());
+    testkit::eventually("the shell became sleep", || {
+        session_args(&h, sid) == ["sleep 301"]
+    })
+    .await;
+    assert!(h.processes().signal(sid, 15));
+    let end = tokio::time::timeout(Duration::from_secs(10), end)
+        .await
+        .expect("the session ends")
+        .unwrap();
+    assert_eq!(end, SessionEnd::Signalled(15));
+    assert!(
+        session_args(&h, sid).is_empty(),
+        "{:?}",
+        session_args(&h, sid)
+    );
+}
+
+#[tokio::test]
+async fn timeout_ends_what_its_command_started() {
+    let h = host();
+    let (out, err, status) = tokio::time::timeout(
+        Duration::from_secs(20),
+        sh(&h, "timeout 1 bash -c 'sleep 6; echo late'; echo $?"),
+    )
+    .await
+    .expect("the line ends");
+    assert_eq!((out.as_str(), err.as_str(), status), ("124\n", "", 0));
+    testkit::eventually("no sleep 6 is left", || {
+        !h.processes().list().iter().any(|p| p.args == "sleep 6")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_empty_path_names_nothing_for_pct_either() {
+    let h = host();
+    let (out, err, _) = sh(&h, r#"pct push 100 "" /tmp/q; echo $?"#).await;
+    assert_eq!(
+        (out.as_str(), err.as_str()),
+        ("0\n", "failed to open  for reading\n")
+    );
+    assert_eq!(h.container_file(100, "/tmp/q"), None);
 }

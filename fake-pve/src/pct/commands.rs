@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::Reply;
 use super::cli::{Command, Transfer, Vmid, usage_line};
-use crate::fs::{Fs, FsError, WriteMode, normalize, now_secs};
+use crate::fs::{Fs, FsError, WriteMode, now_secs};
 use crate::host::{Container, Snapshot, State, Status};
 use crate::proc::Ctx;
 
@@ -503,6 +503,12 @@ fn source_bytes(fs: &Fs, path: &str) -> Result<Vec<u8>, FsError> {
     }
 }
 
+/// A path inside a container (pct resolves it from `/`); the empty path names
+/// nothing there either.
+fn in_container(path: &str) -> String {
+    crate::proc::Ctx::resolve_in("/", path)
+}
+
 /// A failure inside the copy task: printed, yet pct exits 0.
 fn task_warning(msg: String) -> Reply {
     Reply::err(format!("{msg}\n"), 0)
@@ -512,13 +518,13 @@ fn push(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
     if !is_running(state, t.vmid) {
         return die("can only push files to a running CT");
     }
-    let host_path = normalize(&ctx.cwd, &t.source);
+    let host_path = ctx.resolve(&t.source);
     let data = match source_bytes(&state.fs, &host_path) {
         Ok(data) => data,
         Err(_) => return task_warning(format!("failed to open {} for reading", t.source)),
     };
     let ct = state.containers.get_mut(&t.vmid.get()).expect("running");
-    let dest = normalize("/", &t.destination);
+    let dest = in_container(&t.destination);
     if let Err(msg) = create_file(&mut ct.fs, &dest, &t.destination, t, (0, 0)) {
         return task_warning(msg);
     }
@@ -533,13 +539,13 @@ fn pull(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
             "can only pull files from a running VM at /usr/share/perl5/PVE/CLI/pct.pm line 664.",
         );
     }
-    let host_path = normalize(&ctx.cwd, &t.destination);
+    let host_path = ctx.resolve(&t.destination);
     let owner = (ctx.uid, primary_gid(&state.fs, &ctx.user));
     if let Err(msg) = create_file(&mut state.fs, &host_path, &t.destination, t, owner) {
         return task_warning(msg);
     }
     let ct = state.containers.get(&t.vmid.get()).expect("running");
-    let data = match source_bytes(&ct.fs, &normalize("/", &t.source)) {
+    let data = match source_bytes(&ct.fs, &in_container(&t.source)) {
         Ok(data) => data,
         Err(e) => return task_warning(format!("failed to open {}: {e}", t.source)),
     };

@@ -62,9 +62,20 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             argv,
             keep_env,
         } => {
+            // `--keep-env` (the default) keeps the caller's environment, with the PATH
+            // pct's CLI handler sets and lxc's `container=lxc`; `--keep-env 0` is
+            // lxc-attach's clean environment.
             let mut inner = ctx.in_container(vmid);
-            if !keep_env {
-                inner.env.clear();
+            if keep_env {
+                let mut env = ctx.env.clone();
+                env.extend(
+                    inner
+                        .env
+                        .iter()
+                        .filter(|(k, _)| *k != "HOME")
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+                inner.env = env;
             }
             crate::proc::run_argv(&inner, argv, io.clone()).await
         }

@@ -96,6 +96,7 @@ fn ctx(host: &Host, uid: u32) -> Ctx {
         cwd: "/root".into(),
         env: BTreeMap::new(),
         launch: crate::proc::Launch::NONE,
+        refusal: Default::default(),
     }
 }
 

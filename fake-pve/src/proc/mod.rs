@@ -13,6 +13,7 @@ mod spawn;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 pub use session::{SessionEnd, login_ctx, start_session};
 pub use spawn::{run_argv, spawn_child, wait};
@@ -44,6 +45,24 @@ impl Launch {
     };
 }
 
+/// What a session was refused: set once something it ran is not emulated, so that
+/// the shells of the session stop there instead of going on with a wrong premise.
+/// Clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct Refusal(Arc<Mutex<Option<i32>>>);
+
+impl Refusal {
+    /// The status the session ends with, once refused.
+    pub fn status(&self) -> Option<i32> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, status: i32) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert(status);
+    }
+}
+
 /// Where and as whom a process runs.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -59,22 +78,48 @@ pub struct Ctx {
     pub env: BTreeMap<String, String>,
     /// The programs this process can start.
     pub launch: Launch,
+    /// Shared by the whole session: whether something it ran is not emulated.
+    pub refusal: Refusal,
 }
 
 impl Ctx {
-    /// The same caller, now inside container `vmid` as root in `/`.
+    /// The same caller, now inside container `vmid` as root, as `lxc-attach` starts a
+    /// command there: a clean environment with lxc's `PATH` (pct sets it), `container=lxc`,
+    /// in root's home (`/` when the container has none).
     pub fn in_container(&self, vmid: u32) -> Ctx {
         let mut env = BTreeMap::new();
-        env.insert("PATH".into(), DEFAULT_PATH.into());
+        env.insert("PATH".into(), ATTACH_PATH.into());
         env.insert("HOME".into(), "/root".into());
-        Ctx {
+        env.insert("container".into(), "lxc".into());
+        let ctx = Ctx {
             container: Some(vmid),
             user: "root".into(),
             uid: 0,
             cwd: "/".into(),
             env,
             ..self.clone()
+        };
+        let home = ctx.with_fs(|fs| Ok(fs.stat("/root").is_ok_and(|m| m.is_dir())));
+        Ctx {
+            cwd: if home == Ok(true) {
+                "/root".into()
+            } else {
+                "/".into()
+            },
+            ..ctx
         }
+    }
+
+    /// Refuses what is not emulated, loudly: `fake-pve: WHAT is not emulated` on
+    /// stderr; the session ends with `status` (127 for a program, 2 for an option or
+    /// a syntax) once the shell sees it. Returns `status`.
+    pub async fn refuse(&self, io: &Io, what: &str, status: i32) -> i32 {
+        let _ = io
+            .stderr
+            .write_str(&format!("fake-pve: {what} is not emulated\n"))
+            .await;
+        self.refusal.set(status);
+        status
     }
 
     /// A target for a file in this process's filesystem, resolved against its cwd.
@@ -82,7 +127,7 @@ impl Ctx {
         FileTarget {
             host: self.host.clone(),
             container: self.container,
-            path: normalize(&self.cwd, path),
+            path: self.resolve(path),
         }
     }
 
@@ -94,8 +139,19 @@ impl Ctx {
         self.file("/").with_fs(f)
     }
 
+    /// The absolute path of `path` for this process. The empty path names nothing
+    /// (ENOENT for every call, as on Linux): it resolves to a path under a directory
+    /// that cannot exist.
     pub fn resolve(&self, path: &str) -> String {
-        normalize(&self.cwd, path)
+        Self::resolve_in(&self.cwd, path)
+    }
+
+    /// `path` resolved against `dir`, the empty path to one that cannot exist.
+    pub fn resolve_in(dir: &str, path: &str) -> String {
+        if path.is_empty() {
+            return NO_SUCH_PATH.into();
+        }
+        normalize(dir, path)
     }
 
     /// Whether program `name` can be run here.
@@ -110,3 +166,10 @@ impl Ctx {
 }
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The `PATH` a command gets from `pct exec` / `lxc-attach`.
+pub const ATTACH_PATH: &str = "/sbin:/bin:/usr/sbin:/usr/bin";
+
+/// What the empty path resolves to: its parent can never exist (a NUL byte is no
+/// part of a real file name).
+const NO_SUCH_PATH: &str = "/\0/empty";

@@ -27,6 +27,7 @@ pub fn start_session(ctx: Ctx, line: String, io: Io) -> (u32, JoinHandle<Session
     let ctx = Ctx {
         pid: sid,
         sid,
+        refusal: super::Refusal::default(),
         ..ctx
     };
     let handle = tokio::spawn(async move {
@@ -73,5 +74,6 @@ pub fn login_ctx(host: &Host, user: &str, launch: Launch) -> Ctx {
         cwd,
         env,
         launch,
+        refusal: super::Refusal::default(),
     }
 }

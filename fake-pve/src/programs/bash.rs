@@ -2,11 +2,18 @@
 
 use crate::io::Io;
 use crate::proc::Ctx;
-use crate::shell::run_script;
+use crate::shell::{Dialect, run_script};
 
 use super::{complain, read_file};
 
 pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i32 {
+    // Debian's `/bin/sh` is dash (and busybox ash in Alpine, which the fake answers
+    // as dash too).
+    let dialect = if name == "sh" {
+        Dialect::Dash
+    } else {
+        Dialect::Bash
+    };
     let mut i = 0;
     while i < args.len() && args[i].starts_with('-') && args[i] != "-c" {
         i += 1; // -e, -x, -l, --login… are accepted and ignored
@@ -20,11 +27,19 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
         if positional.is_empty() {
             positional.push(name.to_string());
         }
-        return run_script(ctx, script, positional, io).await;
+        return run_script(ctx, dialect, script, positional, io).await;
     }
     let script = match args.get(i) {
         Some(file) => match read_file(ctx, file) {
             Ok(d) => String::from_utf8_lossy(&d).into_owned(),
+            Err(_) if dialect == Dialect::Dash => {
+                complain(
+                    io,
+                    &format!("{name}: 0: cannot open {file}: No such file\n"),
+                )
+                .await;
+                return 2;
+            }
             Err(e) => {
                 complain(io, &format!("{name}: {file}: {e}\n")).await;
                 return 127;
@@ -34,5 +49,5 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
     };
     let mut positional = vec![name.to_string()];
     positional.extend(args.iter().skip(i + 1).cloned());
-    run_script(ctx, &script, positional, io).await
+    run_script(ctx, dialect, &script, positional, io).await
 }

@@ -7,7 +7,9 @@ use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, complain, fail, out, read_file, split_flags, stat_path, user_name};
+use super::{
+    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, usage, user_name,
+};
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
 /// `<what> '<operand>': <error>`; the status is 1 when any failed.
@@ -31,7 +33,10 @@ async fn each_operand<S: AsRef<str>>(
 }
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "cat", &o).await,
+    };
     if files.is_empty() || files == ["-"] {
         while let Some(chunk) = io.stdin.read_chunk().await {
             io.stdout.write(&chunk).await?;
@@ -54,7 +59,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             Err(e) => {
                 status = 1;
-                complain(io, &format!("cat: {f}: {e}\n")).await;
+                complain(io, &format!("cat: {}: {e}\n", crate::unix::quote_name(f))).await;
             }
         }
     }
@@ -62,9 +67,13 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut paths) = split_flags(args);
+    let (flags, mut paths) = match known_flags(args, "laAdh1") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "ls", &o).await,
+    };
     let long = flags.contains('l');
     let all = flags.contains('a');
+    let almost_all = flags.contains('A') && !all;
     let dir_only = flags.contains('d');
     let hum = flags.contains('h');
     if paths.is_empty() {
@@ -121,7 +130,7 @@ pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 .unwrap_or_else(|_| meta.clone());
             entries.insert(0, ("..".into(), parent));
             entries.insert(0, (".".into(), meta.clone()));
-        } else {
+        } else if !almost_all {
             entries.retain(|(name, _)| !name.starts_with('.'));
         }
         if long {
@@ -208,8 +217,7 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                         }),
                         Some('%') => s.push('%'),
                         Some(o) => {
-                            s.push('?');
-                            let _ = o;
+                            return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await;
                         }
                         None => s.push('%'),
                     }
@@ -254,14 +262,19 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     .and_then(|m| u32::from_str_radix(m, 8).ok())
                     .unwrap_or(0o777);
             }
-            "-pv" | "-vp" => parents = true,
-            a if a.starts_with('-') && a.len() > 1 => {}
+            "--" => {
+                dirs.extend(args[i + 1..].iter().cloned());
+                break;
+            }
+            a if a.starts_with('-') && a.len() > 1 => {
+                return refuse_option(ctx, io, "mkdir", a).await;
+            }
             a => dirs.push(a.to_string()),
         }
         i += 1;
     }
     if dirs.is_empty() {
-        return fail(io, "mkdir", "missing operand", 1).await;
+        return usage(io, "mkdir", "missing operand", 1).await;
     }
     each_operand(
         ctx,
@@ -280,7 +293,10 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, dirs) = split_flags(args);
+    let (_, dirs) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "rmdir", &o).await,
+    };
     each_operand(ctx, &dirs, io, "rmdir: failed to remove", |fs, abs| {
         fs.rmdir(abs)
     })
@@ -288,11 +304,14 @@ pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "rRf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "rm", &o).await,
+    };
     let recursive = flags.contains('r') || flags.contains('R');
     let force = flags.contains('f');
     if paths.is_empty() && !force {
-        return fail(io, "rm", "missing operand", 1).await;
+        return usage(io, "rm", "missing operand", 1).await;
     }
     each_operand(ctx, &paths, io, "rm: cannot remove", |fs, abs| {
         let removed = match fs.stat(abs) {
@@ -319,7 +338,10 @@ pub(super) fn into_target(ctx: &Ctx, src: &str, dst: &str) -> String {
 }
 
 pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "rRapf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "cp", &o).await,
+    };
     let recursive = flags.contains('r') || flags.contains('R') || flags.contains('a');
     let preserve = flags.contains('p') || flags.contains('a');
     let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
@@ -383,16 +405,10 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 /// emulated). link(2) never replaces an existing name, so `ln` is an atomic
 /// no-clobber create, as on a real host.
 pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
-    if !flags.is_empty() {
-        return fail(
-            io,
-            "ln",
-            &format!("option -{flags} is not supported here"),
-            1,
-        )
-        .await;
-    }
+    let (_, paths) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "ln", &o).await,
+    };
     let [src, dst] = paths.as_slice() else {
         return fail(
             io,
@@ -419,6 +435,15 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Err(e) if ctx.with_fs(|fs| fs.stat(&from)).is_err() => {
             fail(io, "ln", &format!("failed to access '{src}': {e}"), 1).await
         }
+        Err(FsError::Exists) => {
+            fail(
+                io,
+                "ln",
+                &format!("failed to create hard link '{dst}': File exists"),
+                1,
+            )
+            .await
+        }
         Err(e) => {
             fail(
                 io,
@@ -432,7 +457,10 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = split_flags(args);
+    let (flags, paths) = match known_flags(args, "nf") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "mv", &o).await,
+    };
     let no_clobber = flags.contains('n');
     let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
         return fail(io, "mv", "missing file operand", 1).await;
@@ -505,12 +533,17 @@ pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
 }
 
 pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let mut operands: Vec<&String> = args
-        .iter()
-        .filter(|a| !matches!(a.as_str(), "-R" | "-v" | "-f" | "--"))
-        .collect();
+    // `-x`, `-w` are modes; `-R`, `-v`, `-c`, `-f` and long options are not emulated.
+    let option = |a: &&String| {
+        (a.starts_with("--") && a.len() > 2)
+            || (a.starts_with('-') && a[1..].chars().any(|c| "Rvcf".contains(c)))
+    };
+    if let Some(o) = args.iter().find(option) {
+        return refuse_option(ctx, io, "chmod", o).await;
+    }
+    let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
-        return fail(io, "chmod", "missing operand", 1).await;
+        return usage(io, "chmod", "missing operand", 1).await;
     }
     let spec = operands.remove(0).clone();
     let mut status = 0;
@@ -524,7 +557,7 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         match r {
             Ok(()) => {}
             Err(FsError::InvalidArgument) => {
-                return fail(io, "chmod", &format!("invalid mode: '{spec}'"), 1).await;
+                return usage(io, "chmod", &format!("invalid mode: '{spec}'"), 1).await;
             }
             Err(e) => {
                 status = 1;
@@ -536,9 +569,12 @@ pub(super) async fn chmod(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let mut operands: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if let Some(o) = args.iter().find(|a| a.starts_with('-') && *a != "--") {
+        return refuse_option(ctx, io, "chown", o).await;
+    }
+    let mut operands: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     if operands.len() < 2 {
-        return fail(io, "chown", "missing operand", 1).await;
+        return usage(io, "chown", "missing operand", 1).await;
     }
     let spec = operands.remove(0).clone();
     let (user, group) = match spec.split_once([':', '.']) {
@@ -572,7 +608,10 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "touch", &o).await,
+    };
     let owner = (ctx.uid, ctx.uid);
     each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
         fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;
@@ -601,7 +640,14 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         i += 1;
     }
     let template = template.unwrap_or_else(|| "tmp.XXXXXXXXXX".into());
-    let xs = template.chars().rev().take_while(|c| *c == 'X').count();
+    // The last run of X's in the last component; what follows it is the suffix.
+    let last = template.rsplit('/').next().unwrap_or(&template);
+    let suffix: String = match last.rfind('X') {
+        Some(i) => last[i + 1..].to_string(),
+        None => String::new(),
+    };
+    let stem = &template[..template.len() - suffix.len()];
+    let xs = stem.chars().rev().take_while(|c| *c == 'X').count();
     if xs < 3 {
         return fail(
             io,
@@ -612,16 +658,16 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         .await;
     }
     let base = if template.contains('/') && tmpdir.is_none() {
-        template.clone()
+        stem.to_string()
     } else {
-        format!("{}/{}", tmpdir.unwrap_or_else(|| "/tmp".into()), template)
+        format!("{}/{}", tmpdir.unwrap_or_else(|| "/tmp".into()), stem)
     };
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     for _ in 0..100 {
-        let suffix: String = (0..xs)
+        let random: String = (0..xs)
             .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
             .collect();
-        let path = format!("{}{suffix}", &base[..base.len() - xs]);
+        let path = format!("{}{random}{suffix}", &base[..base.len() - xs]);
         let abs = ctx.resolve(&path);
         let owner = (ctx.uid, ctx.uid);
         let r = ctx.with_fs(|fs| {
@@ -655,7 +701,7 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 
 pub(super) async fn basename(args: &[String], io: &Io) -> Status {
     let Some(p) = args.first() else {
-        return fail(io, "basename", "missing operand", 1).await;
+        return usage(io, "basename", "missing operand", 1).await;
     };
     let trimmed = p.trim_end_matches('/');
     let mut name = trimmed.rsplit('/').next().unwrap_or("").to_string();
@@ -673,7 +719,7 @@ pub(super) async fn basename(args: &[String], io: &Io) -> Status {
 
 pub(super) async fn dirname(args: &[String], io: &Io) -> Status {
     let Some(p) = args.first() else {
-        return fail(io, "dirname", "missing operand", 1).await;
+        return usage(io, "dirname", "missing operand", 1).await;
     };
     let trimmed = p.trim_end_matches('/');
     let dir = match trimmed.rfind('/') {

@@ -9,12 +9,16 @@
 //! is the emulator in `crate::pct`.
 
 mod bash;
+mod date;
 mod files;
+mod findutils;
+mod paths;
 mod procs;
 mod scripted;
 mod system;
 mod test_expr;
 mod text;
+mod textproc;
 
 use crate::fs::{FsError, Meta};
 use crate::host::Host;
@@ -28,9 +32,16 @@ pub const LAUNCH: Launch = Launch {
     exists,
     run: |ctx, argv, io| Box::pin(async move { run(&ctx, argv, io).await }),
     shell: |ctx, line, io| {
-        Box::pin(
-            async move { crate::shell::run_script(&ctx, &line, vec!["bash".into()], &io).await },
-        )
+        Box::pin(async move {
+            crate::shell::run_script(
+                &ctx,
+                crate::shell::Dialect::Bash,
+                &line,
+                vec!["bash".into()],
+                &io,
+            )
+            .await
+        })
     },
 };
 
@@ -93,16 +104,21 @@ pub static PROGRAMS: &[Program] = &[
         Box::pin(system::command_v(c, n, a, io))
     }),
     program("cp", |c, _, a, io| Box::pin(files::cp(c, a, io))),
-    program("date", |_, _, _, io| Box::pin(system::date(io))),
+    program("cut", |c, _, a, io| Box::pin(textproc::cut(c, a, io))),
+    program("date", |c, _, a, io| Box::pin(date::date(c, a, io))),
     program("df", |c, _, a, io| Box::pin(system::df(c, a, io))),
     program("dirname", |_, _, a, io| Box::pin(files::dirname(a, io))),
+    program("du", |c, _, a, io| Box::pin(paths::du(c, a, io))),
     program("echo", |_, _, a, io| Box::pin(text::echo(a, io))),
     program("env", |c, _, a, io| Box::pin(system::env(c, a, io))),
     program("false", |_, _, _, _| Box::pin(async { Ok(1) })),
+    program("find", |c, _, a, io| Box::pin(findutils::find(c, a, io))),
     program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
     program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
     program("head", |c, _, a, io| Box::pin(text::head(c, a, io))),
-    program("hostname", |c, _, _, io| Box::pin(system::hostname(c, io))),
+    program("hostname", |c, _, a, io| {
+        Box::pin(system::hostname(c, a, io))
+    }),
     program("id", |c, _, a, io| Box::pin(system::id(c, a, io))),
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
@@ -110,6 +126,7 @@ pub static PROGRAMS: &[Program] = &[
     program("mkdir", |c, _, a, io| Box::pin(files::mkdir(c, a, io))),
     program("mktemp", |c, _, a, io| Box::pin(files::mktemp(c, a, io))),
     program("mv", |c, _, a, io| Box::pin(files::mv(c, a, io))),
+    program("nohup", |c, _, a, io| Box::pin(procs::nohup(c, a, io))),
     program("nproc", |_, _, _, io| Box::pin(out(io, "2\n"))),
     Program {
         name: "pct",
@@ -118,18 +135,30 @@ pub static PROGRAMS: &[Program] = &[
     },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
     program("pkill", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
-    program("printf", |_, _, a, io| Box::pin(text::printf(a, io))),
+    program("printf", |c, _, a, io| Box::pin(text::printf(c, a, io))),
     program("ps", |c, _, a, io| Box::pin(procs::ps(c, a, io))),
     program("pwd", |c, _, _, io| {
         Box::pin(async move { out(io, &format!("{}\n", c.cwd)).await })
     }),
+    program("readlink", |c, _, a, io| {
+        Box::pin(paths::readlink(c, a, io))
+    }),
+    program("realpath", |c, _, a, io| {
+        Box::pin(paths::realpath(c, a, io))
+    }),
     program("rm", |c, _, a, io| Box::pin(files::rm(c, a, io))),
     program("rmdir", |c, _, a, io| Box::pin(files::rmdir(c, a, io))),
-    program("seq", |_, _, a, io| Box::pin(text::seq(a, io))),
+    program("sed", |c, _, a, io| Box::pin(textproc::sed(c, a, io))),
+    program("seq", |c, _, a, io| Box::pin(text::seq(c, a, io))),
     shell("sh", |c| has_shell(c, "sh")),
-    program("sha256sum", |c, _, a, io| {
-        Box::pin(text::sha256sum(c, a, io))
+    program("setsid", |c, _, a, io| Box::pin(procs::setsid(c, a, io))),
+    program("sha1sum", |c, n, a, io| {
+        Box::pin(text::sha256sum(c, n, a, io))
     }),
+    program("sha256sum", |c, n, a, io| {
+        Box::pin(text::sha256sum(c, n, a, io))
+    }),
+    program("sort", |c, _, a, io| Box::pin(textproc::sort(c, a, io))),
     program("sleep", |_, _, a, io| Box::pin(procs::sleep(a, io))),
     program("stat", |c, _, a, io| Box::pin(files::stat(c, a, io))),
     program("sync", |_, _, _, _| Box::pin(async { Ok(0) })),
@@ -141,14 +170,19 @@ pub static PROGRAMS: &[Program] = &[
     program("[", |c, _, a, io| Box::pin(test_expr::test(c, a, io, true))),
     program("timeout", |c, _, a, io| Box::pin(procs::timeout(c, a, io))),
     program("touch", |c, _, a, io| Box::pin(files::touch(c, a, io))),
+    program("tr", |c, _, a, io| Box::pin(textproc::tr(c, a, io))),
     program("true", |_, _, _, _| Box::pin(async { Ok(0) })),
-    program("uname", |_, _, a, io| Box::pin(system::uname(a, io))),
+    program("truncate", |c, _, a, io| {
+        Box::pin(paths::truncate(c, a, io))
+    }),
+    program("uname", |c, _, a, io| Box::pin(system::uname(c, a, io))),
     program("uptime", |_, _, _, io| {
         Box::pin(out(
             io,
             " 12:00:00 up 3 days,  4:05,  0 users,  load average: 0.08, 0.03, 0.01\n",
         ))
     }),
+    program("uniq", |c, _, a, io| Box::pin(textproc::uniq(c, a, io))),
     program("wc", |c, _, a, io| Box::pin(text::wc(c, a, io))),
     program("which", |c, n, a, io| {
         Box::pin(system::command_v(c, n, a, io))
@@ -156,7 +190,72 @@ pub static PROGRAMS: &[Program] = &[
     program("whoami", |c, _, _, io| {
         Box::pin(async move { out(io, &format!("{}\n", c.user)).await })
     }),
+    program("xargs", |c, _, a, io| Box::pin(findutils::xargs(c, a, io))),
     program("yes", |_, _, a, io| Box::pin(text::yes(a, io))),
+];
+
+/// Programs a real node has that the fake does not emulate: found (so `command -v`
+/// finds them, as on a node), and refused loudly when run.
+pub static NOT_EMULATED: &[&str] = &[
+    "apt",
+    "apt-get",
+    "awk",
+    "bzip2",
+    "chattr",
+    "cmp",
+    "crontab",
+    "curl",
+    "dd",
+    "diff",
+    "dpkg",
+    "file",
+    "flock",
+    "gawk",
+    "getent",
+    "gunzip",
+    "gzip",
+    "hexdump",
+    "install",
+    "ip",
+    "journalctl",
+    "less",
+    "logger",
+    "lsattr",
+    "lsblk",
+    "lsof",
+    "md5sum",
+    "mawk",
+    "more",
+    "mount",
+    "nano",
+    "nc",
+    "od",
+    "openssl",
+    "perl",
+    "pidof",
+    "python3",
+    "rsync",
+    "scp",
+    "shred",
+    "ss",
+    "ssh",
+    "stdbuf",
+    "su",
+    "sudo",
+    "systemctl",
+    "tac",
+    "tar",
+    "top",
+    "umount",
+    "unzip",
+    "vi",
+    "vim",
+    "watch",
+    "wget",
+    "xxd",
+    "xz",
+    "zcat",
+    "zip",
 ];
 
 fn lookup(base: &str) -> Option<&'static Program> {
@@ -172,7 +271,9 @@ fn base_name(name: &str) -> &str {
 /// only where the filesystem has it, pct only on the host) or a fixture-scripted command.
 pub fn exists(ctx: &Ctx, name: &str) -> bool {
     let base = base_name(name);
-    scripted::exists(ctx, base) || lookup(base).is_some_and(|p| (p.available)(ctx))
+    scripted::exists(ctx, base)
+        || lookup(base).is_some_and(|p| (p.available)(ctx))
+        || NOT_EMULATED.contains(&base)
 }
 
 /// Runs one program. `argv[0]` is its name.
@@ -185,6 +286,7 @@ pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     let args: Vec<String> = argv[1..].to_vec();
     let result = match lookup(&name) {
         Some(p) => (p.main)(ctx, &name, &args, &io).await,
+        None if NOT_EMULATED.contains(&name.as_str()) => Ok(ctx.refuse(&io, &name, 127).await),
         None => {
             complain(&io, &format!("bash: line 1: {name}: command not found\n")).await;
             Ok(127)
@@ -228,7 +330,42 @@ pub(super) fn split_flags(args: &[String]) -> (String, Vec<String>) {
     (flags, operands)
 }
 
+/// Prints `prog: msg` and coreutils' hint on stderr and returns `status`.
+pub(super) async fn usage(io: &Io, prog: &str, msg: &str, status: i32) -> Status {
+    complain(
+        io,
+        &format!("{prog}: {msg}\nTry '{prog} --help' for more information.\n"),
+    )
+    .await;
+    Ok(status)
+}
+
+/// Refuses an option the program does not emulate: the session ends with status 2.
+pub(super) async fn refuse_option(ctx: &Ctx, io: &Io, prog: &str, opt: &str) -> Status {
+    Ok(ctx.refuse(io, &format!("{prog} {opt}"), 2).await)
+}
+
+/// Splits short flags (`-abc`, each letter one of `allowed`) from operands; `--` ends
+/// them. A flag not in `allowed`, or a long option, is returned as `Err(option)`.
+pub(super) fn known_flags(args: &[String], allowed: &str) -> Result<(String, Vec<String>), String> {
+    let (flags, operands) = split_flags(args);
+    if let Some(a) = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .find(|a| a.starts_with("--"))
+    {
+        return Err(a.clone());
+    }
+    match flags.chars().find(|c| !allowed.contains(*c)) {
+        Some(c) => Err(format!("-{c}")),
+        None => Ok((flags, operands)),
+    }
+}
+
 pub(super) fn read_file(ctx: &Ctx, path: &str) -> Result<Vec<u8>, FsError> {
+    if path == "/dev/null" {
+        return Ok(Vec::new());
+    }
     let abs = ctx.resolve(path);
     ctx.with_fs(|fs| fs.read(&abs).map(<[u8]>::to_vec))
 }
@@ -261,7 +398,11 @@ pub(super) async fn inputs(
             Ok(data) => outv.push((f.clone(), data)),
             Err(e) => {
                 failed = true;
-                complain(io, &format!("{prog}: {f}: {e}\n")).await;
+                let msg = match prog {
+                    "head" | "tail" => format!("{prog}: cannot open '{f}' for reading: {e}\n"),
+                    _ => format!("{prog}: {}: {e}\n", crate::unix::quote_name(f)),
+                };
+                complain(io, &msg).await;
             }
         }
     }

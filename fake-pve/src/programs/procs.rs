@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::process::{ProcessInfo, parse_signal};
 
-use super::{Status, complain, exists, fail, out};
+use super::{Status, complain, exists, fail, out, refuse_option, usage};
 
 /// Parses `1`, `0.5`, `2m`, `1h`, `1d` into a duration.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
@@ -26,13 +26,13 @@ pub(super) fn parse_duration(s: &str) -> Option<Duration> {
 
 pub(super) async fn sleep(args: &[String], io: &Io) -> Status {
     if args.is_empty() {
-        return fail(io, "sleep", "missing operand", 1).await;
+        return usage(io, "sleep", "missing operand", 1).await;
     }
     let mut total = Duration::ZERO;
     for a in args {
         match parse_duration(a) {
             Some(d) => total += d,
-            None => return fail(io, "sleep", &format!("invalid time interval '{a}'"), 1).await,
+            None => return usage(io, "sleep", &format!("invalid time interval '{a}'"), 1).await,
         }
     }
     // A closed channel does not end it: only a signal does, as on a real host.
@@ -40,34 +40,80 @@ pub(super) async fn sleep(args: &[String], io: &Io) -> Status {
     Ok(0)
 }
 
+/// `timeout [-s SIG] [-k DUR] [--preserve-status] [--foreground] DUR CMD…`: as
+/// coreutils does it, timeout leads a process group of its own (unless
+/// `--foreground`); on expiry it signals the command and then the whole group, so
+/// what the command started ends too. 124 on expiry, 137 when the signal was KILL,
+/// 128+n with `--preserve-status`.
 pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut signal = 15;
     let mut kill_after: Option<Duration> = None;
+    let mut preserve = false;
+    let mut foreground = false;
     let mut i = 0;
-    while i < args.len() && args[i].starts_with('-') {
-        let a = &args[i];
-        if a == "-s" || a == "--signal" {
-            signal = args.get(i + 1).and_then(|s| parse_signal(s)).unwrap_or(15);
-            i += 2;
-        } else if a == "-k" || a == "--kill-after" {
-            kill_after = args.get(i + 1).and_then(|s| parse_duration(s));
-            i += 2;
-        } else if let Some(v) = a.strip_prefix("--kill-after=") {
-            kill_after = parse_duration(v);
-            i += 1;
-        } else if let Some(v) = a.strip_prefix("--signal=") {
-            signal = parse_signal(v).unwrap_or(15);
-            i += 1;
-        } else {
-            i += 1;
+    while i < args.len() && args[i].starts_with('-') && args[i] != "-" {
+        let a = args[i].as_str();
+        let value = |i: usize| args.get(i + 1).cloned().unwrap_or_default();
+        let (name, v) = match a.split_once('=') {
+            Some((n, v)) if a.starts_with("--") => (n, Some(v.to_string())),
+            _ => (a, None),
+        };
+        match name {
+            "-s" | "--signal" | "-k" | "--kill-after" => {
+                let v = match v {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        value(i - 1)
+                    }
+                };
+                if name == "-s" || name == "--signal" {
+                    match parse_signal(&v) {
+                        Some(n) => signal = n,
+                        None => {
+                            return usage(io, "timeout", &format!("{v}: invalid signal"), 125)
+                                .await;
+                        }
+                    }
+                } else {
+                    match parse_duration(&v) {
+                        Some(d) => kill_after = Some(d),
+                        None => {
+                            return usage(
+                                io,
+                                "timeout",
+                                &format!("invalid time interval '{v}'"),
+                                125,
+                            )
+                            .await;
+                        }
+                    }
+                }
+            }
+            "--preserve-status" => preserve = true,
+            "--foreground" => foreground = true,
+            "--" => {
+                i += 1;
+                break;
+            }
+            _ => return refuse_option(ctx, io, "timeout", a).await,
         }
+        i += 1;
     }
-    let Some(limit) = args.get(i).and_then(|d| parse_duration(d)) else {
-        return fail(io, "timeout", "invalid time interval", 125).await;
+    let Some(d) = args.get(i) else {
+        if args.is_empty() {
+            // coreutils says only where to look.
+            complain(io, "Try 'timeout --help' for more information.\n").await;
+            return Ok(125);
+        }
+        return usage(io, "timeout", "missing operand", 125).await;
+    };
+    let Some(limit) = parse_duration(d) else {
+        return usage(io, "timeout", &format!("invalid time interval '{d}'"), 125).await;
     };
     let argv: Vec<String> = args[i + 1..].to_vec();
     if argv.is_empty() {
-        return fail(io, "timeout", "missing operand", 125).await;
+        return usage(io, "timeout", &format!("missing operand after '{d}'"), 125).await;
     }
     if !exists(ctx, &argv[0]) {
         return fail(
@@ -81,37 +127,100 @@ pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         )
         .await;
     }
+    let table = ctx.host.processes();
+    if !foreground {
+        table.set_pgid(ctx.pid);
+    }
     let mut child = spawn_child(ctx, argv, io.clone());
-    let pid_of_child = {
-        // The child was registered just now as the newest process with us as parent.
-        ctx.host
-            .processes()
-            .list()
-            .into_iter()
-            .filter(|p| p.ppid == ctx.pid)
-            .map(|p| p.pid)
-            .max()
-    };
+    let pid_of_child = table
+        .list()
+        .into_iter()
+        .filter(|p| p.ppid == ctx.pid)
+        .map(|p| p.pid)
+        .max();
     tokio::select! {
         status = &mut child => return Ok(status.unwrap_or(1)),
         _ = tokio::time::sleep(limit) => {}
     }
-    if let Some(pid) = pid_of_child {
-        ctx.host.processes().signal(pid, signal);
-        if let Some(grace) = kill_after {
+    let send = |sig: i32| {
+        if let Some(pid) = pid_of_child {
+            table.signal(pid, sig);
+        }
+        if !foreground {
+            table.signal_group(ctx.pid, sig, ctx.pid);
+        }
+    };
+    send(signal);
+    let status = match kill_after {
+        Some(grace) => {
             tokio::select! {
-                _ = &mut child => {}
+                s = &mut child => s.unwrap_or(1),
                 _ = tokio::time::sleep(grace) => {
-                    ctx.host.processes().signal(pid, 9);
+                    send(9);
                     let _ = child.await;
+                    // timeout sends KILL to itself too.
                     return Ok(128 + 9);
                 }
             }
-        } else {
-            let _ = child.await;
         }
+        None => child.await.unwrap_or(1),
+    };
+    if signal == 9 && !foreground {
+        // Sent to the whole group, timeout's own KILL ends timeout itself.
+        return Ok(128 + 9);
     }
-    Ok(124)
+    Ok(if preserve { status } else { 124 })
+}
+
+/// `nohup CMD…`: the command replaces nohup. Its output is no terminal here, so
+/// there is no `nohup.out` and no message; the SIGHUP it would ignore is not
+/// emulated apart from that.
+pub(super) async fn nohup(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let Some(first) = args.first() else {
+        return usage(io, "nohup", "missing operand", 125).await;
+    };
+    if first.starts_with('-') && first != "-" {
+        return refuse_option(ctx, io, "nohup", first).await;
+    }
+    if !exists(ctx, first) {
+        return fail(
+            io,
+            "nohup",
+            &format!("failed to run command '{first}': No such file or directory"),
+            127,
+        )
+        .await;
+    }
+    ctx.host.processes().set_args(ctx.pid, args.join(" "));
+    Ok(ctx.exec(args.to_vec(), io.clone()).await)
+}
+
+/// `setsid CMD…`: a shell's command is no process-group leader, so setsid makes
+/// it the leader of a new session (sid = pgid = pid) and execs the command.
+pub(super) async fn setsid(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let Some(first) = args.first() else {
+        return usage(io, "setsid", "no command specified", 1).await;
+    };
+    if first.starts_with('-') {
+        return refuse_option(ctx, io, "setsid", first).await;
+    }
+    if !exists(ctx, first) {
+        return fail(
+            io,
+            "setsid",
+            &format!("failed to execute {first}: No such file or directory"),
+            1,
+        )
+        .await;
+    }
+    let table = ctx.host.processes();
+    table.set_sid(ctx.pid);
+    table.set_args(ctx.pid, args.join(" "));
+    let inner = Ctx {
+        sid: ctx.pid,
+        ..ctx.clone()
+    };
+    Ok(inner.exec(args.to_vec(), io.clone()).await)
 }
 
 /// The processes visible from `ctx`: all on the host, only its own in a container.
@@ -349,7 +458,7 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 i += 2;
                 continue;
             }
-            _ => {}
+            other => return refuse_option(ctx, io, "ps", other).await,
         }
         i += 1;
     }

@@ -6,9 +6,14 @@ use std::fmt::Write as _;
 use crate::io::Io;
 use crate::proc::{Ctx, spawn_child};
 
-use super::{Status, base_name, exists, fail, out, split_flags, user_name};
+use super::{
+    Status, base_name, exists, fail, known_flags, out, refuse_option, split_flags, user_name,
+};
 
-pub(super) async fn hostname(ctx: &Ctx, io: &Io) -> Status {
+pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    if let Some(a) = args.iter().find(|a| *a != "-s" && *a != "--short") {
+        return refuse_option(ctx, io, "hostname", a).await;
+    }
     let name = {
         let state = ctx.host.state();
         match ctx.container {
@@ -23,8 +28,11 @@ pub(super) async fn hostname(ctx: &Ctx, io: &Io) -> Status {
     out(io, &format!("{name}\n")).await
 }
 
-pub(super) async fn uname(args: &[String], io: &Io) -> Status {
-    let (flags, _) = split_flags(args);
+pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let (flags, _) = match known_flags(args, "asnrmpo") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "uname", &o).await,
+    };
     let text = if flags.contains('a') {
         "Linux pve 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64 GNU/Linux".to_string()
     } else {
@@ -50,7 +58,10 @@ pub(super) async fn uname(args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn id(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = split_flags(args);
+    let (flags, _) = match known_flags(args, "ugn") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "id", &o).await,
+    };
     let gid = ctx.uid;
     let group = user_name(ctx, gid, "/etc/group");
     let text = if flags.contains('u') {
@@ -83,10 +94,15 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 child.env.insert(k.into(), v.into());
                 i += 1;
             }
-            _ if a == "-i" => {
+            _ if a == "-i" || a == "-" => {
                 child.env.clear();
                 i += 1;
             }
+            _ if a == "--" => {
+                i += 1;
+                break;
+            }
+            _ if a.starts_with('-') => return refuse_option(ctx, io, "env", a).await,
             _ => break,
         }
     }
@@ -111,7 +127,10 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = split_flags(args);
+    let (flags, _) = match known_flags(args, "h") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "df", &o).await,
+    };
     let hum = flags.contains('h');
     let (size, used) = {
         let state = ctx.host.state();
@@ -159,7 +178,10 @@ pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn free(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = split_flags(args);
+    let (flags, _) = match known_flags(args, "hmg") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "free", &o).await,
+    };
     let (total, swap) = {
         let state = ctx.host.state();
         match ctx.container.and_then(|id| state.containers.get(&id)) {
@@ -209,15 +231,6 @@ pub(super) async fn free(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     out(io, &text).await
 }
 
-pub(super) async fn date(io: &Io) -> Status {
-    let (y, m, d, hh, mm, ss) = crate::unix::civil(crate::fs::now_secs());
-    out(
-        io,
-        &format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC\n"),
-    )
-    .await
-}
-
 pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> Status {
     let (flags, names) = split_flags(args);
     if name == "command" && !flags.contains('v') && !flags.contains('V') {
@@ -242,10 +255,9 @@ pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -
     let mut text = String::new();
     for n in &names {
         if exists(ctx, n) {
+            // A merged-/usr node: PATH finds /usr/sbin and /usr/bin first.
             let dir = if matches!(base_name(n), "pct") {
                 "/usr/sbin"
-            } else if matches!(base_name(n), "bash" | "sh") {
-                "/bin"
             } else {
                 "/usr/bin"
             };

@@ -16,8 +16,43 @@ pub(super) async fn test(ctx: &Ctx, args: &[String], io: &Io, bracket: bool) -> 
         args
     };
     match brush_parser::test_command::parse(args) {
+        Ok(expr) if !emulated(&expr) => Ok(ctx.refuse(io, "this test operator", 2).await),
         Ok(expr) => Ok(if eval_test(ctx, &expr) { 0 } else { 1 }),
-        Err(_) => fail(io, "bash: line 1: test", "syntax error", 2).await,
+        Err(_) => Ok(ctx
+            .refuse(io, "the message of this malformed test expression", 2)
+            .await),
+    }
+}
+
+/// Whether every operator of the expression is one `eval_test` answers truly: file
+/// age and identity (`-nt`, `-ot`, `-ef`) and the terminal test (`-t`) are not.
+fn emulated(expr: &brush_parser::ast::TestExpr) -> bool {
+    use brush_parser::ast::{BinaryPredicate as B, TestExpr as T, UnaryPredicate as U};
+    match expr {
+        T::And(a, b) | T::Or(a, b) => emulated(a) && emulated(b),
+        T::Not(a) | T::Parenthesized(a) => emulated(a),
+        T::UnaryTest(op, _) => !matches!(
+            op,
+            U::FdIsOpenTerminal
+                | U::FileExistsAndIsBlockSpecialFile
+                | U::FileExistsAndIsCharSpecialFile
+                | U::FileExistsAndIsFifo
+                | U::FileExistsAndIsSocket
+                | U::FileExistsAndModifiedSinceLastRead
+                | U::FileExistsAndOwnedByEffectiveGroupId
+                | U::ShellOptionEnabled
+                | U::ShellVariableIsSetAndAssigned
+                | U::ShellVariableIsSetAndNameRef
+        ),
+        T::BinaryTest(op, _, _) => !matches!(
+            op,
+            B::FilesReferToSameDeviceAndInodeNumbers
+                | B::LeftFileIsNewerOrExistsWhenRightDoesNot
+                | B::LeftFileIsOlderOrDoesNotExistWhenRightDoes
+                | B::StringMatchesRegex
+                | B::StringContainsSubstring
+        ),
+        _ => true,
     }
 }
 

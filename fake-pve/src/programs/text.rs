@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, split_flags};
+use super::{Status, complain, fail, inputs, known_flags, refuse_option};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     let mut newline = true;
@@ -103,7 +103,7 @@ pub(super) fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
     out
 }
 
-pub(super) async fn printf(args: &[String], io: &Io) -> Status {
+pub(super) async fn printf(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let Some(format) = args.first() else {
         return fail(io, "printf", "usage: printf format [arguments]", 2).await;
     };
@@ -127,6 +127,8 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                 spec.push(format[i] as char);
                 i += 1;
             }
+            let precision: Option<usize> =
+                spec.split_once('.').map(|(_, p)| p.parse().unwrap_or(0));
             let Some(&conv) = format.get(i) else { break };
             i += 1;
             if conv == b'%' {
@@ -145,16 +147,30 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                 .unwrap_or("")
                 .parse()
                 .unwrap_or(0);
+            let number = |a: &str| -> Option<i64> {
+                let t = a.trim();
+                if t.is_empty() {
+                    return Some(0);
+                }
+                t.parse::<i64>().ok()
+            };
+            let n = if matches!(conv, b'd' | b'i' | b'u' | b'x' | b'X' | b'o') {
+                match number(arg) {
+                    Some(n) => n,
+                    None => {
+                        return Ok(ctx
+                            .refuse(io, &format!("printf's answer to the number '{arg}'"), 2)
+                            .await);
+                    }
+                }
+            } else {
+                0
+            };
             let text: Vec<u8> = match conv {
-                b'd' | b'i' | b'u' => arg
-                    .trim()
-                    .parse::<i64>()
-                    .unwrap_or(0)
-                    .to_string()
-                    .into_bytes(),
-                b'x' => format!("{:x}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
-                b'X' => format!("{:X}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
-                b'o' => format!("{:o}", arg.trim().parse::<i64>().unwrap_or(0)).into_bytes(),
+                b'd' | b'i' | b'u' => n.to_string().into_bytes(),
+                b'x' => format!("{n:x}").into_bytes(),
+                b'X' => format!("{n:X}").into_bytes(),
+                b'o' => format!("{n:o}").into_bytes(),
                 b'c' => arg
                     .chars()
                     .next()
@@ -162,8 +178,26 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
                     .unwrap_or_default()
                     .into_bytes(),
                 b'b' => unescape(arg, true),
-                b'f' => format!("{:.6}", arg.trim().parse::<f64>().unwrap_or(0.0)).into_bytes(),
-                _ => arg.as_bytes().to_vec(),
+                b'f' => match arg.trim().parse::<f64>() {
+                    Ok(v) => format!("{v:.*}", precision.unwrap_or(6)).into_bytes(),
+                    Err(_) if arg.trim().is_empty() => {
+                        format!("{:.*}", precision.unwrap_or(6), 0.0).into_bytes()
+                    }
+                    Err(_) => {
+                        return Ok(ctx
+                            .refuse(io, &format!("printf's answer to the number '{arg}'"), 2)
+                            .await);
+                    }
+                },
+                b's' => match precision {
+                    Some(p) => arg.chars().take(p).collect::<String>().into_bytes(),
+                    None => arg.as_bytes().to_vec(),
+                },
+                other => {
+                    return Ok(ctx
+                        .refuse(io, &format!("printf %{}", other as char), 2)
+                        .await);
+                }
             };
             let pad = width.saturating_sub(String::from_utf8_lossy(&text).chars().count());
             if left {
@@ -185,40 +219,82 @@ pub(super) async fn printf(args: &[String], io: &Io) -> Status {
     Ok(0)
 }
 
-/// Parses `-n N`, `-N`, `-nN`, `-c N`; returns (count, bytes?, files).
-pub(super) fn count_args(args: &[String], default: i64) -> (i64, bool, Vec<String>) {
-    let mut n = default;
-    let mut bytes = false;
-    let mut files = Vec::new();
+/// What `head`/`tail` were asked for.
+pub(super) struct Count {
+    pub n: i64,
+    pub bytes: bool,
+    /// `tail -n +N`: from line (or byte) N on.
+    pub from_start: bool,
+    pub files: Vec<String>,
+}
+
+/// Parses `-n N`, `-N`, `-nN`, `-c N`, `--lines=N`, `-n +N`; `Err` names an option
+/// (or a count such as `-n -N`) that is not emulated.
+pub(super) fn count_args(args: &[String], default: i64) -> Result<Count, String> {
+    let mut c = Count {
+        n: default,
+        bytes: false,
+        from_start: false,
+        files: Vec::new(),
+    };
     let mut i = 0;
+    let value = |c: &mut Count, v: &str, opt: &str| -> Result<(), String> {
+        let (plus, digits) = match v.strip_prefix('+') {
+            Some(d) => (true, d),
+            None => (false, v),
+        };
+        match digits.parse::<i64>() {
+            Ok(n) if n >= 0 => {
+                c.n = n;
+                c.from_start = plus;
+                Ok(())
+            }
+            _ => Err(format!("{opt} {v}")),
+        }
+    };
     while i < args.len() {
-        let a = &args[i];
+        let a = args[i].as_str();
         if a == "-n" || a == "-c" {
-            bytes = a == "-c";
-            n = args
-                .get(i + 1)
-                .and_then(|v| v.trim_start_matches('+').parse().ok())
-                .unwrap_or(default);
+            c.bytes = a == "-c";
+            let v = args.get(i + 1).cloned().unwrap_or_default();
+            value(&mut c, &v, a)?;
             i += 2;
             continue;
         }
-        if let Some(v) = a.strip_prefix("-n").or_else(|| a.strip_prefix("--lines=")) {
-            n = v.parse().unwrap_or(default);
-        } else if let Some(v) = a.strip_prefix("-c").or_else(|| a.strip_prefix("--bytes=")) {
-            bytes = true;
-            n = v.parse().unwrap_or(default);
+        if a == "--" {
+            c.files.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        if let Some(v) = a
+            .strip_prefix("--lines=")
+            .or_else(|| a.strip_prefix("-n").filter(|v| !v.is_empty()))
+        {
+            value(&mut c, v, "-n")?;
+        } else if let Some(v) = a
+            .strip_prefix("--bytes=")
+            .or_else(|| a.strip_prefix("-c").filter(|v| !v.is_empty()))
+        {
+            c.bytes = true;
+            value(&mut c, v, "-c")?;
         } else if a.len() > 1 && a.starts_with('-') && a[1..].chars().all(|c| c.is_ascii_digit()) {
-            n = a[1..].parse().unwrap_or(default);
+            c.n = a[1..].parse().unwrap_or(default);
+        } else if a.len() > 1 && a.starts_with('-') {
+            return Err(a.to_string());
         } else {
-            files.push(a.clone());
+            c.files.push(a.to_string());
         }
         i += 1;
     }
-    (n, bytes, files)
+    Ok(c)
 }
 
 pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (n, bytes, files) = count_args(args, 10);
+    let c = match count_args(args, 10) {
+        Ok(c) if !c.from_start => c,
+        Ok(_) => return refuse_option(ctx, io, "head", "-n +N").await,
+        Err(o) => return refuse_option(ctx, io, "head", &o).await,
+    };
+    let (n, bytes, files) = (c.n, c.bytes, c.files);
     let n = n.max(0) as usize;
     if files.is_empty() {
         // Stream stdin and stop reading as soon as enough was seen, so that a
@@ -270,11 +346,25 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (n, bytes, files) = count_args(args, 10);
-    let n = n.max(0) as usize;
+    let c = match count_args(args, 10) {
+        Ok(c) => c,
+        Err(o) => return refuse_option(ctx, io, "tail", &o).await,
+    };
+    let (n, bytes, files) = (c.n.max(0) as usize, c.bytes, c.files);
     let (ins, failed) = inputs(ctx, "tail", &files, io).await;
     for (_, data) in ins {
-        let start = if bytes {
+        let start = if c.from_start {
+            let skip = n.saturating_sub(1);
+            if bytes {
+                skip.min(data.len())
+            } else {
+                data.iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .nth(skip.wrapping_sub(1))
+                    .map_or(if skip == 0 { 0 } else { data.len() }, |(i, _)| i + 1)
+            }
+        } else if bytes {
             data.len().saturating_sub(n)
         } else {
             let body = data.strip_suffix(b"\n").unwrap_or(&data);
@@ -298,7 +388,10 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
+    let (flags, files) = match known_flags(args, "lwc") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "wc", &o).await,
+    };
     let (mut l, mut w, mut c) = (
         flags.contains('l'),
         flags.contains('w'),
@@ -309,6 +402,15 @@ pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let single = [l, w, c].iter().filter(|x| **x).count() == 1;
     let (ins, failed) = inputs(ctx, "wc", &files, io).await;
+    // coreutils sizes the columns by the total size of the named files; 7 for stdin.
+    let width = if single && ins.len() <= 1 {
+        0
+    } else if files.is_empty() || files.iter().any(|f| f == "-") {
+        7
+    } else {
+        let total: usize = ins.iter().map(|(_, d)| d.len()).sum();
+        total.to_string().len()
+    };
     let mut text = String::new();
     for (name, data) in &ins {
         let mut cols = Vec::new();
@@ -321,7 +423,6 @@ pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         if c {
             cols.push(data.len());
         }
-        let width = if single { 0 } else { 7 };
         let nums: Vec<String> = cols.iter().map(|n| format!("{n:>width$}")).collect();
         text.push_str(&nums.join(" "));
         if name != "-" || !files.is_empty() {
@@ -348,6 +449,9 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             i += 2;
             continue;
         }
+        if a.starts_with("--") {
+            return refuse_option(ctx, io, "grep", a).await;
+        }
         if a.starts_with('-') && a.len() > 1 && operands.is_empty() {
             flags.push_str(&a[1..]);
         } else {
@@ -361,8 +465,24 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
         patterns.push(operands.remove(0));
     }
+    if let Some(f) = flags.chars().find(|c| !"ivcnlqxwFEhH".contains(*c)) {
+        return refuse_option(ctx, io, "grep", &format!("-{f}")).await;
+    }
     let fixed = flags.contains('F');
     let ignore = flags.contains('i');
+    let extended = flags.contains('E');
+    let mut translated = Vec::new();
+    for p in &patterns {
+        if fixed {
+            translated.push(p.clone());
+            continue;
+        }
+        match crate::unix::posix_regex(p, extended) {
+            Ok(t) => translated.push(t),
+            Err(what) => return refuse_option(ctx, io, "grep", &what).await,
+        }
+    }
+    let patterns = translated;
     let source = patterns
         .iter()
         .map(|p| {
@@ -392,7 +512,7 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Err(e) => return fail(io, "grep", &format!("invalid pattern: {e}"), 2).await,
     };
     let (ins, failed) = inputs(ctx, "grep", &operands, io).await;
-    let show_name = operands.len() > 1 && !flags.contains('h');
+    let show_name = (operands.len() > 1 || flags.contains('H')) && !flags.contains('h');
     let mut matched = 0usize;
     let mut text = String::new();
     for (name, data) in &ins {
@@ -436,12 +556,21 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     })
 }
 
-pub(super) async fn sha256sum(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = split_flags(args);
-    let (ins, failed) = inputs(ctx, "sha256sum", &files, io).await;
+/// `sha256sum` and `sha1sum` (by the name called); `-c` is not emulated.
+pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -> Status {
+    let (_, files) = match known_flags(args, "") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, prog, &o).await,
+    };
+    let (ins, failed) = inputs(ctx, prog, &files, io).await;
     let mut text = String::new();
     for (name, data) in ins {
-        let digest = sha2::Sha256::digest(&data);
+        let digest: Vec<u8> = if prog == "sha1sum" {
+            use sha1::Digest as _;
+            sha1::Sha1::digest(&data).to_vec()
+        } else {
+            sha2::Sha256::digest(&data).to_vec()
+        };
         for b in digest {
             let _ = write!(text, "{b:02x}");
         }
@@ -452,9 +581,32 @@ pub(super) async fn sha256sum(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
-    let decode = flags.contains('d') || args.iter().any(|a| a == "--decode");
-    let files: Vec<String> = files.into_iter().filter(|f| f != "--decode").collect();
+    let mut decode = false;
+    let mut wrap = 76usize;
+    let mut files = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match a {
+            "-d" | "--decode" => decode = true,
+            "-w" | "--wrap" => {
+                i += 1;
+                match args.get(i).and_then(|v| v.parse().ok()) {
+                    Some(n) => wrap = n,
+                    None => return refuse_option(ctx, io, "base64", "-w without a number").await,
+                }
+            }
+            _ if a.starts_with("--wrap=") => match a[7..].parse() {
+                Ok(n) => wrap = n,
+                Err(_) => return refuse_option(ctx, io, "base64", a).await,
+            },
+            _ if a.starts_with('-') && a != "-" => {
+                return refuse_option(ctx, io, "base64", a).await;
+            }
+            _ => files.push(a.to_string()),
+        }
+        i += 1;
+    }
     let (ins, failed) = inputs(ctx, "base64", &files, io).await;
     if failed {
         return Ok(1);
@@ -476,17 +628,24 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     } else {
         let encoded = engine.encode(&data);
         let mut text = String::new();
-        for chunk in encoded.as_bytes().chunks(76) {
-            text.push_str(std::str::from_utf8(chunk).unwrap_or(""));
-            text.push('\n');
+        if wrap == 0 {
+            text = encoded;
+        } else {
+            for chunk in encoded.as_bytes().chunks(wrap) {
+                text.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+                text.push('\n');
+            }
         }
         io.stdout.write_str(&text).await?;
         Ok(0)
     }
 }
 
-pub(super) async fn seq(args: &[String], io: &Io) -> Status {
-    let nums: Vec<i64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+pub(super) async fn seq(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    let nums: Vec<i64> = match args.iter().map(|a| a.parse::<i64>()).collect() {
+        Ok(n) => n,
+        Err(_) => return refuse_option(ctx, io, "seq", &args.join(" ")).await,
+    };
     let (first, step, last) = match nums.as_slice() {
         [l] => (1, 1, *l),
         [f, l] => (*f, 1, *l),
@@ -524,7 +683,10 @@ pub(super) async fn yes(args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = split_flags(args);
+    let (flags, files) = match known_flags(args, "a") {
+        Ok(v) => v,
+        Err(o) => return refuse_option(ctx, io, "tee", &o).await,
+    };
     let how = if flags.contains('a') {
         WriteMode::Append
     } else {

@@ -7,6 +7,9 @@ use super::Shell;
 impl Shell {
     /// Evaluates `$(( … ))`.
     pub(super) fn arith(&mut self, source: &str) -> Result<i64, String> {
+        if self.dialect == super::Dialect::Dash && source.contains("**") {
+            return Err("** in dash".into());
+        }
         let expr = brush_parser::arithmetic::parse(source).map_err(|e| e.to_string())?;
         self.arith_eval(&expr)
     }
@@ -69,7 +72,7 @@ impl Shell {
                 self.vars.insert(name.clone(), v.to_string());
                 v
             }
-            _ => return Err("arithmetic operator not supported by fake-pve's shell".into()),
+            _ => return Err("this arithmetic operator".into()),
         })
     }
 }

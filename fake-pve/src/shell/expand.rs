@@ -1,18 +1,44 @@
 //! Word expansion: quote removal, parameters (`${v:-x}`, `${v%pat}`, …), command
 //! substitution, field splitting.
 
-use brush_parser::word::{
-    Parameter, ParameterExpr, ParameterTestType, SpecialParameter, WordPiece,
-};
+use brush_parser::word::{Parameter, ParameterExpr, SpecialParameter, WordPiece};
 
-use super::{BoxFut, Field, Shell};
+use super::{BoxFut, Dialect, Field, Flow, Shell};
 use crate::io::{Io, Output};
-use crate::unix::glob_match;
+
+/// An expansion that did not give a value: the command's status, or the end of the
+/// shell (`set -u`, a refusal).
+pub(super) type Expanded<T> = Result<T, Flow>;
 
 impl Shell {
     /// Expands a word into fields (quote removal, parameter and command substitution,
     /// arithmetic, field splitting of unquoted results, pathname expansion).
-    pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Result<Vec<String>, i32> {
+    pub(super) async fn expand_word(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
+        let mut out = Vec::new();
+        for w in self.brace_expand(word, io).await? {
+            out.extend(self.expand_one_word(&w, io).await?);
+        }
+        Ok(out)
+    }
+
+    /// bash's brace expansion (`{a,b}`, `{1..3}`) of a word without quotes or `$`;
+    /// dash has none.
+    async fn brace_expand(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
+        if self.dialect == Dialect::Dash || !has_unquoted_brace(word) {
+            return Ok(vec![word.to_string()]);
+        }
+        if word.contains(['$', '\'', '"', '\\', '`']) {
+            return Err(self
+                .refuse(io, "brace expansion in a word with quotes or $")
+                .await);
+        }
+        match brush_parser::word::parse_brace_expansions(word, &self.parser_options()) {
+            Ok(Some(pieces)) => Ok(brace_words(&pieces)),
+            _ => Ok(vec![word.to_string()]),
+        }
+    }
+
+    async fn expand_one_word(&mut self, word: &str, io: &Io) -> Expanded<Vec<String>> {
         let pieces = self.parse_word(word, io).await?;
         let (fields, globbable) = self.expand_pieces(pieces, false, io).await?;
         let mut out = Vec::new();
@@ -34,12 +60,22 @@ impl Shell {
 
     /// Expands a word into one string, without field splitting (assignments,
     /// redirection targets, `case` values).
-    pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Result<String, i32> {
+    pub(super) async fn expand_plain(&mut self, word: &str, io: &Io) -> Expanded<String> {
         let pieces = self.parse_word(word, io).await?;
         self.expand_joined(pieces, io).await
     }
 
-    pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Result<String, i32> {
+    /// A `case` pattern: as a plain word (quoted pattern characters are not escaped).
+    pub(super) async fn expand_pattern(&mut self, word: &str, io: &Io) -> Expanded<String> {
+        if word.contains(['\'', '"', '\\']) && word.contains(['*', '?', '[']) {
+            return Err(self
+                .refuse(io, "quoted pattern characters in a case pattern")
+                .await);
+        }
+        self.expand_plain(word, io).await
+    }
+
+    pub(super) async fn expand_heredoc(&mut self, text: &str, io: &Io) -> Expanded<String> {
         let pieces = match brush_parser::word::parse_heredoc(
             text,
             &brush_parser::ParserOptions::default(),
@@ -58,7 +94,15 @@ impl Shell {
         pieces: Vec<WordPiece>,
         quoted: bool,
         io: &Io,
-    ) -> Result<(Vec<Field>, bool), i32> {
+    ) -> Expanded<(Vec<Field>, bool)> {
+        // A `$` the parser left as text before `{`: an expansion it did not read
+        // (dash's parser knows fewer forms). No plain text for it.
+        let unread = pieces.windows(2).any(|w| {
+            matches!((&w[0], &w[1]), (WordPiece::Text(a), WordPiece::Text(b)) if a.ends_with('$') && b.starts_with('{'))
+        });
+        if unread {
+            return Err(self.refuse(io, "this parameter expansion").await);
+        }
         let mut fields = vec![Field::default()];
         let mut globbable = false;
         for piece in pieces {
@@ -69,7 +113,7 @@ impl Shell {
     }
 
     /// The pieces expanded as if quoted, their fields joined by spaces.
-    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Result<String, i32> {
+    async fn expand_joined(&mut self, pieces: Vec<WordPiece>, io: &Io) -> Expanded<String> {
         let (fields, _) = self.expand_pieces(pieces, true, io).await?;
         Ok(fields
             .into_iter()
@@ -78,13 +122,10 @@ impl Shell {
             .join(" "))
     }
 
-    pub(super) async fn parse_word(&self, word: &str, io: &Io) -> Result<Vec<WordPiece>, i32> {
-        match brush_parser::word::parse(word, &brush_parser::ParserOptions::default()) {
+    pub(super) async fn parse_word(&self, word: &str, io: &Io) -> Expanded<Vec<WordPiece>> {
+        match brush_parser::word::parse(word, &self.parser_options()) {
             Ok(pieces) => Ok(pieces.into_iter().map(|p| p.piece).collect()),
-            Err(e) => {
-                let _ = io.stderr.write_str(&format!("bash: line 1: {e}\n")).await;
-                Err(1)
-            }
+            Err(e) => Err(self.refuse(io, &format!("this word ({e})")).await),
         }
     }
 
@@ -95,9 +136,14 @@ impl Shell {
         fields: &'a mut Vec<Field>,
         globbable: &'a mut bool,
         io: &'a Io,
-    ) -> BoxFut<'a, Result<(), i32>> {
+    ) -> BoxFut<'a, Expanded<()>> {
         Box::pin(async move {
             match piece {
+                WordPiece::Text(t) if t.contains("${") => {
+                    // The parser left an expansion it did not read (dash's parser
+                    // knows fewer forms): no plain text.
+                    return Err(self.refuse(io, "this parameter expansion").await);
+                }
                 WordPiece::Text(t) => {
                     if !quoted && (t.contains('*') || t.contains('?')) {
                         *globbable = true;
@@ -128,7 +174,22 @@ impl Shell {
                 }
                 WordPiece::DoubleQuotedSequence(inner)
                 | WordPiece::GettextDoubleQuotedSequence(inner) => {
-                    mark_quoted(fields);
+                    // `"$@"` alone with no positional parameters is no field at all.
+                    let lone_at = inner.len() == 1
+                        && matches!(
+                            &inner[0].piece,
+                            WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                                parameter: Parameter::Special(
+                                    SpecialParameter::AllPositionalParameters {
+                                        concatenate: false
+                                    }
+                                ),
+                                ..
+                            })
+                        );
+                    if !(lone_at && self.positional.len() <= 1) {
+                        mark_quoted(fields);
+                    }
                     for p in inner {
                         self.expand_piece(p.piece, true, fields, globbable, io)
                             .await?;
@@ -149,36 +210,69 @@ impl Shell {
                     };
                     push_text(fields, &text, true);
                 }
+                WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                    parameter:
+                        Parameter::Special(SpecialParameter::AllPositionalParameters {
+                            concatenate: false,
+                        }),
+                    indirect: false,
+                }) if quoted => {
+                    // `"$@"`: one field per positional parameter.
+                    for (i, p) in self.positional.iter().skip(1).enumerate() {
+                        if i > 0 {
+                            fields.push(Field {
+                                text: String::new(),
+                                quoted: true,
+                            });
+                        }
+                        push_text(fields, p, true);
+                    }
+                }
                 WordPiece::ParameterExpansion(expr) => {
                     let value = self.expand_parameter(&expr, io).await?;
-                    push_text(fields, &value, quoted);
+                    let ifs = self.ifs();
+                    push_split(fields, &value, quoted, &ifs);
                 }
                 WordPiece::CommandSubstitution(cmd)
                 | WordPiece::BackquotedCommandSubstitution(cmd) => {
-                    let (out, buf) = Output::capture();
-                    let sub_io = Io {
-                        stdin: io.stdin.clone(),
-                        stdout: out,
-                        stderr: io.stderr.clone(),
-                    };
-                    let mut sub = self.clone();
-                    let status = sub.run_str(&cmd, &sub_io).await;
-                    self.last = status;
-                    let mut text =
-                        String::from_utf8_lossy(&buf.lock().unwrap_or_else(|e| e.into_inner()))
+                    let (mut text, status) = match read_only_file(&cmd) {
+                        Some(file) if self.dialect == Dialect::Bash => {
+                            self.read_for_subst(file, io).await?
+                        }
+                        _ => {
+                            let (out, buf) = Output::capture();
+                            let sub_io = Io {
+                                stdin: io.stdin.clone(),
+                                stdout: out,
+                                stderr: io.stderr.clone(),
+                            };
+                            let mut sub = self.clone();
+                            sub.exit_trap = None;
+                            let status = sub.run_main(&cmd, &sub_io).await;
+                            if let Some(s) = self.ctx.refusal.status() {
+                                return Err(Flow::Exit(s));
+                            }
+                            let text = String::from_utf8_lossy(
+                                &buf.lock().unwrap_or_else(|e| e.into_inner()),
+                            )
                             .into_owned();
+                            (text, status)
+                        }
+                    };
+                    self.last = status;
+                    self.subst = Some(status);
                     while text.ends_with('\n') {
                         text.pop();
                     }
-                    push_text(fields, &text, quoted);
+                    let ifs = self.ifs();
+                    push_split(fields, &text, quoted, &ifs);
                 }
                 WordPiece::ArithmeticExpression(expr) => {
                     let source = self.expand_plain(&expr.value, io).await?;
                     match self.arith(&source) {
                         Ok(v) => push_text(fields, &v.to_string(), true),
                         Err(msg) => {
-                            let _ = io.stderr.write_str(&format!("bash: line 1: {msg}\n")).await;
-                            return Err(1);
+                            return Err(self.refuse(io, &format!("this arithmetic ({msg})")).await);
                         }
                     }
                 }
@@ -187,175 +281,132 @@ impl Shell {
         })
     }
 
-    /// A parameter's value when it passes the `${p:-…}`-family test (`:` also
-    /// fails the empty string), `None` when it is null for that test.
-    fn tested_value(&self, p: &Parameter, test: &ParameterTestType) -> Option<String> {
-        let v = self.param_value(p);
-        let null = match test {
-            ParameterTestType::UnsetOrNull => v.as_deref().is_none_or(str::is_empty),
-            ParameterTestType::Unset => v.is_none(),
-        };
-        if null { None } else { v }
+    /// The field separators (`IFS`, default blank, tab, newline).
+    pub(super) fn ifs(&self) -> String {
+        self.vars
+            .get("IFS")
+            .cloned()
+            .unwrap_or_else(|| " \t\n".into())
     }
 
-    pub(super) fn param_value(&self, p: &Parameter) -> Option<String> {
-        match p {
-            Parameter::Positional(n) => self.positional.get(*n as usize).cloned(),
-            Parameter::Special(s) => Some(match s {
-                SpecialParameter::AllPositionalParameters { .. } => self
-                    .positional
-                    .iter()
-                    .skip(1)
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                SpecialParameter::PositionalParameterCount => {
-                    self.positional.len().saturating_sub(1).to_string()
-                }
-                SpecialParameter::LastExitStatus => self.last.to_string(),
-                SpecialParameter::CurrentOptionFlags => "hBc".into(),
-                SpecialParameter::ProcessId => self.ctx.pid.to_string(),
-                SpecialParameter::LastBackgroundProcessId => {
-                    self.last_bg.map(|p| p.to_string()).unwrap_or_default()
-                }
-                SpecialParameter::ShellName => self.positional.first().cloned().unwrap_or_default(),
-            }),
-            Parameter::Named(name) => self.vars.get(name).cloned(),
-            Parameter::NamedWithIndex { name, .. }
-            | Parameter::NamedWithAllIndices { name, .. } => self.vars.get(name).cloned(),
+    /// `$(< file)`: the file's content, without running a command.
+    async fn read_for_subst(&mut self, file: &str, io: &Io) -> Expanded<(String, i32)> {
+        let name = self.expand_plain(file, io).await?;
+        let path = self.ctx.resolve(&name);
+        match self.ctx.with_fs(|fs| fs.read(&path).map(<[u8]>::to_vec)) {
+            Ok(data) => Ok((String::from_utf8_lossy(&data).into_owned(), 0)),
+            Err(e) => {
+                self.say(io, &format!("{name}: {e}")).await;
+                Ok((String::new(), 1))
+            }
         }
-    }
-
-    pub(super) async fn expand_parameter(
-        &mut self,
-        expr: &ParameterExpr,
-        io: &Io,
-    ) -> Result<String, i32> {
-        Ok(match expr {
-            ParameterExpr::Parameter { parameter, .. } => {
-                self.param_value(parameter).unwrap_or_default()
-            }
-            ParameterExpr::UseDefaultValues {
-                parameter,
-                test_type,
-                default_value,
-                ..
-            }
-            | ParameterExpr::AssignDefaultValues {
-                parameter,
-                test_type,
-                default_value,
-                ..
-            } => match self.tested_value(parameter, test_type) {
-                Some(v) => v,
-                None => {
-                    let d = self
-                        .expand_plain(default_value.as_deref().unwrap_or(""), io)
-                        .await?;
-                    // `${p:=…}` also assigns the default.
-                    if let (ParameterExpr::AssignDefaultValues { .. }, Parameter::Named(n)) =
-                        (expr, parameter)
-                    {
-                        self.vars.insert(n.clone(), d.clone());
-                    }
-                    d
-                }
-            },
-            ParameterExpr::UseAlternativeValue {
-                parameter,
-                test_type,
-                alternative_value,
-                ..
-            } => match self.tested_value(parameter, test_type) {
-                Some(_) => {
-                    self.expand_plain(alternative_value.as_deref().unwrap_or(""), io)
-                        .await?
-                }
-                None => String::new(),
-            },
-            ParameterExpr::IndicateErrorIfNullOrUnset {
-                parameter,
-                test_type,
-                error_message,
-                ..
-            } => {
-                let Some(v) = self.tested_value(parameter, test_type) else {
-                    let msg = error_message
-                        .clone()
-                        .unwrap_or_else(|| "parameter null or not set".into());
-                    let _ = io
-                        .stderr
-                        .write_str(&format!("bash: line 1: {parameter}: {msg}\n"))
-                        .await;
-                    return Err(1);
-                };
-                v
-            }
-            ParameterExpr::ParameterLength { parameter, .. } => self
-                .param_value(parameter)
-                .unwrap_or_default()
-                .chars()
-                .count()
-                .to_string(),
-            ParameterExpr::RemoveSmallestSuffixPattern {
-                parameter, pattern, ..
-            }
-            | ParameterExpr::RemoveLargestSuffixPattern {
-                parameter, pattern, ..
-            }
-            | ParameterExpr::RemoveSmallestPrefixPattern {
-                parameter, pattern, ..
-            }
-            | ParameterExpr::RemoveLargestPrefixPattern {
-                parameter, pattern, ..
-            } => {
-                let value = self.param_value(parameter).unwrap_or_default();
-                let pat = self
-                    .expand_plain(pattern.as_deref().unwrap_or(""), io)
-                    .await?;
-                let (suffix, largest) = match expr {
-                    ParameterExpr::RemoveSmallestSuffixPattern { .. } => (true, false),
-                    ParameterExpr::RemoveLargestSuffixPattern { .. } => (true, true),
-                    ParameterExpr::RemoveSmallestPrefixPattern { .. } => (false, false),
-                    _ => (false, true),
-                };
-                remove_pattern(&value, &pat, suffix, largest)
-            }
-            _ => {
-                let _ = io
-                    .stderr
-                    .write_str("bash: line 1: bad substitution\n")
-                    .await;
-                return Err(1);
-            }
-        })
     }
 }
 
-/// `${v%pat}`, `${v%%pat}`, `${v#pat}`, `${v##pat}`: removes the shortest or longest
-/// suffix or prefix of `value` that matches `pat`.
-pub(super) fn remove_pattern(value: &str, pat: &str, suffix: bool, largest: bool) -> String {
-    let mut cuts: Vec<usize> = value
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain([value.len()])
-        .collect();
-    // Try the candidates from the smallest removal to the largest (or back).
-    if suffix != largest {
-        cuts.reverse();
+/// The file of a command substitution that is only an input redirection (`$(< f)`).
+fn read_only_file(cmd: &str) -> Option<&str> {
+    let rest = cmd.trim().strip_prefix('<')?;
+    if rest.starts_with(['<', '&', '(']) {
+        return None;
     }
-    let hit = cuts.into_iter().find(|&i| {
-        if suffix {
-            glob_match(pat, &value[i..])
-        } else {
-            glob_match(pat, &value[..i])
+    let file = rest.trim();
+    (!file.is_empty()
+        && !file.contains(char::is_whitespace)
+        && !file.contains([';', '|', '&', '>']))
+    .then_some(file)
+}
+
+/// Whether `word` has a `{` outside quotes and `${…}` with a `,` or `..` after it at
+/// the same level: a brace expansion for bash.
+fn has_unquoted_brace(word: &str) -> bool {
+    let b = word.as_bytes();
+    let (mut i, mut single, mut double, mut param) = (0, false, false, 0usize);
+    let mut open: Vec<usize> = Vec::new();
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' if !single => i += 1,
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            b'$' if !single && b.get(i + 1) == Some(&b'{') => {
+                param += 1;
+                i += 1;
+            }
+            b'}' if !single && param > 0 => param -= 1,
+            b'{' if !single && !double && param == 0 => open.push(i),
+            b',' | b'.'
+                if !single
+                    && !double
+                    && param == 0
+                    && !open.is_empty()
+                    && (c == b',' || b.get(i + 1) == Some(&b'.')) =>
+            {
+                return true;
+            }
+            _ => {}
         }
-    });
-    match hit {
-        Some(i) if suffix => value[..i].to_string(),
-        Some(i) => value[i..].to_string(),
-        None => value.to_string(),
+        i += 1;
     }
+    false
+}
+
+/// The words a brace expansion gives.
+fn brace_words(pieces: &[brush_parser::word::BraceExpressionOrText]) -> Vec<String> {
+    use brush_parser::word::{BraceExpressionMember as M, BraceExpressionOrText as P};
+    let mut words = vec![String::new()];
+    for piece in pieces {
+        let alternatives: Vec<String> = match piece {
+            P::Text(t) => vec![t.clone()],
+            P::Expr(members) => members
+                .iter()
+                .flat_map(|m| match m {
+                    M::NumberSequence {
+                        start,
+                        end,
+                        increment,
+                    } => {
+                        let step = increment.unsigned_abs().max(1) as usize;
+                        if start <= end {
+                            (*start..=*end)
+                                .step_by(step)
+                                .map(|n| n.to_string())
+                                .collect::<Vec<_>>()
+                        } else {
+                            (*end..=*start)
+                                .rev()
+                                .step_by(step)
+                                .map(|n| n.to_string())
+                                .collect()
+                        }
+                    }
+                    M::CharSequence {
+                        start,
+                        end,
+                        increment,
+                    } => {
+                        let step = increment.unsigned_abs().max(1) as usize;
+                        let (a, b) = (*start as u32, *end as u32);
+                        let range: Vec<u32> = if a <= b {
+                            (a..=b).step_by(step).collect()
+                        } else {
+                            (b..=a).rev().step_by(step).collect()
+                        };
+                        range
+                            .into_iter()
+                            .filter_map(char::from_u32)
+                            .map(String::from)
+                            .collect()
+                    }
+                    M::Child(inner) => brace_words(inner),
+                })
+                .collect(),
+        };
+        words = words
+            .iter()
+            .flat_map(|w| alternatives.iter().map(move |a| format!("{w}{a}")))
+            .collect();
+    }
+    words
 }
 
 pub(super) fn push_text(fields: &mut Vec<Field>, text: &str, quoted: bool) {
@@ -385,6 +436,64 @@ pub(super) fn push_text(fields: &mut Vec<Field>, text: &str, quoted: bool) {
         first = false;
     }
     if text.ends_with(char::is_whitespace) && !text.trim().is_empty() {
+        fields.push(Field::default());
+    }
+}
+
+/// Appends an expansion's result: quoted as it is, unquoted split on `ifs` (blanks
+/// in it collapse; any other separator ends a field, empty ones included).
+pub(super) fn push_split(fields: &mut Vec<Field>, text: &str, quoted: bool, ifs: &str) {
+    if quoted || ifs.is_empty() {
+        push_text(fields, text, true);
+        return;
+    }
+    if ifs.chars().all(char::is_whitespace) && ifs.contains(' ') {
+        push_text(fields, text, false);
+        return;
+    }
+    let is_white = |c: char| ifs.contains(c) && c.is_whitespace();
+    let is_sep = |c: char| ifs.contains(c) && !c.is_whitespace();
+    let mut current: Option<String> = fields
+        .last()
+        .map(|f| f.text.clone())
+        .filter(|t| !t.is_empty() || fields.last().is_some_and(|f| f.quoted));
+    let mut started = current.is_some();
+    let mut out: Vec<Field> = Vec::new();
+    let mut buf = current.take().unwrap_or_default();
+    let mut pending_white = false;
+    for c in text.chars() {
+        if is_sep(c) {
+            out.push(Field {
+                text: std::mem::take(&mut buf),
+                quoted: true,
+            });
+            started = false;
+            pending_white = false;
+        } else if is_white(c) {
+            if started || !buf.is_empty() {
+                pending_white = true;
+            }
+        } else {
+            if pending_white {
+                out.push(Field {
+                    text: std::mem::take(&mut buf),
+                    quoted: true,
+                });
+                pending_white = false;
+            }
+            buf.push(c);
+            started = true;
+        }
+    }
+    // Replace the field the expansion began in with the fields it made.
+    let last_quoted = fields.last().is_some_and(|f| f.quoted);
+    fields.pop();
+    fields.extend(out);
+    fields.push(Field {
+        text: buf,
+        quoted: last_quoted && !started,
+    });
+    if pending_white {
         fields.push(Field::default());
     }
 }
@@ -420,24 +529,4 @@ pub(super) fn ansi_c_unescape(s: &str) -> String {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pattern_removal() {
-        assert_eq!(
-            remove_pattern("/var/log/app.log", "*/", false, true),
-            "app.log"
-        );
-        assert_eq!(
-            remove_pattern("/var/log/app.log", "*/", false, false),
-            "var/log/app.log"
-        );
-        assert_eq!(remove_pattern("a.tar.gz", ".*", true, false), "a.tar");
-        assert_eq!(remove_pattern("a.tar.gz", ".*", true, true), "a");
-        assert_eq!(remove_pattern("abc", "x*", true, true), "abc");
-    }
 }

@@ -1,0 +1,293 @@
+//! Simple commands: assignments, words, redirections; then a builtin, a function, or a
+//! program (found by name, or by path as execve(2) would: ENOENT 127, EACCES 126).
+
+use std::sync::Arc;
+
+use brush_parser::ast;
+
+use super::{Dialect, Flow, Shell};
+use crate::io::Io;
+use crate::proc::{spawn_child, wait};
+
+/// Where a command name leads.
+pub(super) enum Target {
+    /// Run this argv (the name may have become an interpreter and the script).
+    Run(Vec<String>),
+    /// Fails with this message and status.
+    Fail(String, i32),
+    /// Not emulated.
+    Refuse(String),
+}
+
+/// Directories whose programs the fake provides without files for them.
+const BIN_DIRS: &[&str] = &["/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/local/bin"];
+
+impl Shell {
+    pub(super) async fn eval_simple(&mut self, cmd: &ast::SimpleCommand, io: &Io) -> Flow {
+        let mut assignments = Vec::new();
+        let mut words: Vec<&str> = Vec::new();
+        let mut redirects = Vec::new();
+        for item in cmd.prefix.iter().flat_map(|p| p.0.iter()) {
+            match item {
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, _) => assignments.push(a),
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r.clone()),
+                ast::CommandPrefixOrSuffixItem::Word(w) => words.push(&w.value),
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                    return self.refuse(io, "process substitution").await;
+                }
+            }
+        }
+        if let Some(w) = &cmd.word_or_name {
+            words.push(&w.value);
+        }
+        for item in cmd.suffix.iter().flat_map(|p| p.0.iter()) {
+            match item {
+                ast::CommandPrefixOrSuffixItem::Word(w) => words.push(&w.value),
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => words.push(&w.value),
+                ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r.clone()),
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
+                    return self.refuse(io, "process substitution").await;
+                }
+            }
+        }
+
+        self.subst = None;
+        let mut argv = Vec::new();
+        for w in words {
+            match self.expand_word(w, io).await {
+                Ok(fields) => argv.extend(fields),
+                Err(flow) => return self.failed(flow),
+            }
+        }
+        let mut assigned = Vec::new();
+        for a in assignments {
+            let name = match &a.name {
+                ast::AssignmentName::VariableName(n) => n.clone(),
+                ast::AssignmentName::ArrayElementName(..) => {
+                    return self.refuse(io, "arrays").await;
+                }
+            };
+            let value = match &a.value {
+                ast::AssignmentValue::Scalar(w) => match self.expand_plain(&w.value, io).await {
+                    Ok(v) => v,
+                    Err(flow) => return self.failed(flow),
+                },
+                ast::AssignmentValue::Array(_) => return self.refuse(io, "arrays").await,
+            };
+            let value = if a.append {
+                format!(
+                    "{}{value}",
+                    self.vars.get(&name).cloned().unwrap_or_default()
+                )
+            } else {
+                value
+            };
+            assigned.push((name, value));
+        }
+
+        // `exec` with only redirections changes the shell's own descriptors.
+        let persistent = argv.len() == 1 && argv[0] == "exec";
+        let saved = (!persistent).then(|| self.fds.clone());
+        let io = match self.apply_redirects(&redirects, io, persistent).await {
+            Ok(io) => io,
+            Err(flow) => {
+                if let Some(fds) = saved {
+                    self.fds = fds;
+                }
+                return self.failed(flow);
+            }
+        };
+        if persistent {
+            return Flow::Next(0);
+        }
+        let flow = self.run_simple(argv, assigned, &io).await;
+        if let Some(fds) = saved {
+            self.fds = fds;
+        }
+        flow
+    }
+
+    /// A simple command once expanded and redirected.
+    async fn run_simple(
+        &mut self,
+        argv: Vec<String>,
+        assigned: Vec<(String, String)>,
+        io: &Io,
+    ) -> Flow {
+        let io = io.clone();
+        if argv.is_empty() {
+            for (k, v) in assigned {
+                self.set_var(&k, v);
+            }
+            return Flow::Next(self.subst.unwrap_or(0));
+        }
+
+        if let Some(flow) = self.shell_builtin(&argv, &io).await {
+            if let Flow::Next(s) = flow {
+                self.last = s;
+            }
+            return flow;
+        }
+        if let Some(def) = self.funcs.get(&argv[0]).cloned() {
+            return self.call_function(def, argv, &io).await;
+        }
+
+        let argv = match self.command_target(argv) {
+            Target::Run(argv) => argv,
+            Target::Fail(msg, status) => {
+                self.say(&io, &msg).await;
+                return Flow::Next(status);
+            }
+            Target::Refuse(what) => return self.refuse(&io, &what).await,
+        };
+        let mut ctx = self.ctx.clone();
+        for (k, v) in assigned {
+            ctx.env.insert(k, v);
+        }
+        if self.exec_last {
+            // A forked shell's only command replaces it, as bash's fork-and-exec does.
+            self.exec_last = false;
+            ctx.host.processes().set_args(ctx.pid, argv.join(" "));
+            return Flow::Next(ctx.exec(argv, io).await);
+        }
+        Flow::Next(wait(spawn_child(&ctx, argv, io)).await)
+    }
+
+    /// What a failed expansion does to the command: an error status, or the end of
+    /// the shell.
+    fn failed(&mut self, flow: Flow) -> Flow {
+        if let Flow::Next(s) = flow {
+            self.last = s;
+        }
+        flow
+    }
+
+    /// Sets a variable (exported ones in the environment too).
+    pub(super) fn set_var(&mut self, k: &str, v: String) {
+        if self.ctx.env.contains_key(k) {
+            self.ctx.env.insert(k.to_string(), v.clone());
+        }
+        self.vars.insert(k.to_string(), v);
+    }
+
+    /// Resolves a command name: a program by name, or a file by path.
+    pub(super) fn command_target(&self, argv: Vec<String>) -> Target {
+        let name = argv[0].clone();
+        if !name.contains('/') {
+            if self.ctx.exists(&name) {
+                return Target::Run(argv);
+            }
+            return Target::Fail(
+                match self.dialect {
+                    Dialect::Bash => format!("{name}: command not found"),
+                    Dialect::Dash => format!("{name}: not found"),
+                },
+                127,
+            );
+        }
+        let path = self.ctx.resolve(&name);
+        let base = name.rsplit('/').next().unwrap_or("");
+        let meta = self.ctx.with_fs(|fs| fs.stat(&path));
+        let denied = |why: &str| {
+            let why = if self.dialect == Dialect::Dash {
+                "Permission denied"
+            } else {
+                why
+            };
+            Target::Fail(format!("{name}: {why}"), 126)
+        };
+        match meta {
+            Err(_) => {
+                let dir = crate::fs::parent(&path);
+                if BIN_DIRS.contains(&dir) && self.ctx.exists(base) {
+                    return Target::Run(argv);
+                }
+                Target::Fail(
+                    match self.dialect {
+                        Dialect::Bash => format!("{name}: No such file or directory"),
+                        Dialect::Dash => format!("{name}: not found"),
+                    },
+                    127,
+                )
+            }
+            Ok(m) if m.is_dir() => denied("Is a directory"),
+            Ok(m) if m.mode & 0o111 == 0 => denied("Permission denied"),
+            Ok(m) => {
+                let text = self
+                    .ctx
+                    .with_fs(|fs| fs.read(&path).map(<[u8]>::to_vec))
+                    .unwrap_or_default();
+                if m.size == 0 && self.ctx.exists(base) {
+                    // One of the programs the fake provides, installed as an empty file.
+                    return Target::Run(argv);
+                }
+                let interpreter = match text.strip_prefix(b"#!") {
+                    Some(rest) => {
+                        let line = rest.split(|b| *b == b'\n').next().unwrap_or(b"");
+                        let line = String::from_utf8_lossy(line);
+                        let mut words = line.split_whitespace();
+                        match (words.next(), words.next()) {
+                            (Some(i), None) => i.to_string(),
+                            _ => return Target::Refuse("a #! line with arguments".into()),
+                        }
+                    }
+                    // No #!: the shell runs it as a script of its own.
+                    None => match self.dialect {
+                        Dialect::Bash => "/bin/bash".into(),
+                        Dialect::Dash => "/bin/sh".into(),
+                    },
+                };
+                let mut run = vec![interpreter];
+                run.push(name);
+                run.extend(argv.into_iter().skip(1));
+                Target::Run(run)
+            }
+        }
+    }
+
+    async fn call_function(
+        &mut self,
+        def: Arc<ast::FunctionDefinition>,
+        argv: Vec<String>,
+        io: &Io,
+    ) -> Flow {
+        let mut positional = vec![self.positional.first().cloned().unwrap_or_default()];
+        positional.extend(argv.into_iter().skip(1));
+        let saved = std::mem::replace(&mut self.positional, positional);
+        self.locals.push(Vec::new());
+        let body = &def.body;
+        let io = match &body.1 {
+            Some(list) => match self.apply_redirects(&list.0, io, false).await {
+                Ok(io) => io,
+                Err(flow) => {
+                    self.positional = saved;
+                    self.locals.pop();
+                    return flow;
+                }
+            },
+            None => io.clone(),
+        };
+        let loops = std::mem::take(&mut self.loops);
+        let flow = self.eval_compound(&body.0, &io).await;
+        self.loops = loops;
+        for (k, v) in self.locals.pop().unwrap_or_default().into_iter().rev() {
+            match v {
+                Some(v) => {
+                    self.vars.insert(k, v);
+                }
+                None => {
+                    self.vars.remove(&k);
+                }
+            }
+        }
+        self.positional = saved;
+        let flow = match flow {
+            Flow::Return(s) | Flow::Next(s) => Flow::Next(s),
+            other => other,
+        };
+        if let Flow::Next(s) = flow {
+            self.last = s;
+        }
+        flow
+    }
+}
