@@ -277,3 +277,74 @@ pub fn quote_name(name: &str) -> String {
         format!("'{}'", name.replace('\'', "'\\''"))
     }
 }
+
+/// Who reads backslash escapes, each a little differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escapes {
+    /// `printf`'s format: `\NNN` (one to three octal digits), `\xHH`, `\e`, quotes.
+    Printf,
+    /// bash's `echo -e` and printf's `%b`: `\0NNN` or `\NNN`, `\xHH`, `\e`, quotes.
+    BashEcho,
+    /// dash's `echo`: `\0NNN` only, no `\x` or `\e`, and `\c` ends the output.
+    DashEcho,
+}
+
+/// `s` with its backslash escapes read as `style` does, as raw bytes, and whether a
+/// `\c` ended it there. An escape a reader does not know stays as it was.
+pub fn unescape(s: &str, style: Escapes) -> (Vec<u8>, bool) {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let bash = style != Escapes::DashEcho;
+    while i < b.len() {
+        if b[i] != b'\\' || i + 1 >= b.len() {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let c = b[i + 1];
+        i += 2;
+        let octal = |first: u32, max: usize, i: &mut usize| {
+            let (mut v, mut n) = (first, 0);
+            while n < max && *i < b.len() && (b'0'..=b'7').contains(&b[*i]) {
+                v = v * 8 + u32::from(b[*i] - b'0');
+                *i += 1;
+                n += 1;
+            }
+            v as u8
+        };
+        match c {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'r' => out.push(b'\r'),
+            b'a' => out.push(7),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'\\' => out.push(b'\\'),
+            b'c' if style == Escapes::DashEcho => return (out, true),
+            b'e' if bash => out.push(27),
+            b'"' | b'\'' if bash => out.push(c),
+            b'x' if bash => {
+                let (mut v, mut n) = (0u32, 0);
+                while n < 2 && i < b.len() && b[i].is_ascii_hexdigit() {
+                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    n += 1;
+                }
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                } else {
+                    out.push(v as u8);
+                }
+            }
+            b'0' if style != Escapes::Printf => out.push(octal(0, 3, &mut i)),
+            b'0'..=b'7' if bash => out.push(octal(u32::from(c - b'0'), 2, &mut i)),
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    (out, false)
+}

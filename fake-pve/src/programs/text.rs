@@ -11,6 +11,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 
 use super::{Status, complain, fail, inputs, known_flags, refuse_option};
+use crate::unix::{Escapes, unescape};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     let mut newline = true;
@@ -28,7 +29,7 @@ pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     }
     let joined = args[i..].join(" ");
     let mut bytes = if escapes {
-        unescape(&joined, true)
+        unescape(&joined, Escapes::BashEcho).0
     } else {
         joined.into_bytes()
     };
@@ -39,75 +40,11 @@ pub(super) async fn echo(args: &[String], io: &Io) -> Status {
     Ok(0)
 }
 
-/// Backslash escapes as `printf` (and `echo -e`) read them, into raw bytes: `\n`, `\t`,
-/// `\\`, octal `\NNN` (`\0NNN` for echo), `\xHH`.
-pub(super) fn unescape(s: &str, echo_style: bool) -> Vec<u8> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' || i + 1 >= b.len() {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let c = b[i + 1];
-        i += 2;
-        match c {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'e' => out.push(27),
-            b'\\' => out.push(b'\\'),
-            b'"' => out.push(b'"'),
-            b'\'' => out.push(b'\''),
-            b'x' => {
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < 2 && i < b.len() && (b[i] as char).is_ascii_hexdigit() {
-                    v = v * 16 + (b[i] as char).to_digit(16).unwrap_or(0);
-                    i += 1;
-                    n += 1;
-                }
-                if n == 0 {
-                    out.extend_from_slice(b"\\x");
-                } else {
-                    out.push(v as u8);
-                }
-            }
-            b'0'..=b'7' => {
-                // printf: \NNN (1-3 digits); echo -e: \0NNN.
-                let (mut v, max) = if echo_style && c == b'0' {
-                    (0u32, 3)
-                } else {
-                    ((c - b'0') as u32, 2)
-                };
-                let mut n = 0;
-                while n < max && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
-                    v = v * 8 + (b[i] - b'0') as u32;
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
-    }
-    out
-}
-
 pub(super) async fn printf(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let Some(format) = args.first() else {
         return fail(io, "printf", "usage: printf format [arguments]", 2).await;
     };
-    let format = unescape(format, false);
+    let format = unescape(format, Escapes::Printf).0;
     let mut rest = args[1..].iter();
     let mut outs: Vec<u8> = Vec::new();
     loop {
@@ -177,7 +114,7 @@ pub(super) async fn printf(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                     .map(String::from)
                     .unwrap_or_default()
                     .into_bytes(),
-                b'b' => unescape(arg, true),
+                b'b' => unescape(arg, Escapes::BashEcho).0,
                 b'f' => match arg.trim().parse::<f64>() {
                     Ok(v) => format!("{v:.*}", precision.unwrap_or(6)).into_bytes(),
                     Err(_) if arg.trim().is_empty() => {

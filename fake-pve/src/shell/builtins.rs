@@ -420,7 +420,7 @@ impl Shell {
             if i > 0 {
                 out.push(b' ');
             }
-            let (bytes, stop) = dash_escapes(w);
+            let (bytes, stop) = crate::unix::unescape(w, crate::unix::Escapes::DashEcho);
             out.extend(bytes);
             if stop {
                 let _ = io.stdout.write(&out).await;
@@ -435,46 +435,4 @@ impl Shell {
             Err(_) => Flow::Next(1),
         }
     }
-}
-
-/// dash's `echo` escapes; `true` when `\c` ends the output.
-fn dash_escapes(s: &str) -> (Vec<u8>, bool) {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' || i + 1 >= b.len() {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        let c = b[i + 1];
-        i += 2;
-        match c {
-            b'n' => out.push(b'\n'),
-            b't' => out.push(b'\t'),
-            b'r' => out.push(b'\r'),
-            b'a' => out.push(7),
-            b'b' => out.push(8),
-            b'f' => out.push(12),
-            b'v' => out.push(11),
-            b'\\' => out.push(b'\\'),
-            b'c' => return (out, true),
-            b'0' => {
-                let mut v = 0u32;
-                let mut n = 0;
-                while n < 3 && i < b.len() && (b'0'..=b'7').contains(&b[i]) {
-                    v = v * 8 + u32::from(b[i] - b'0');
-                    i += 1;
-                    n += 1;
-                }
-                out.push(v as u8);
-            }
-            other => {
-                out.push(b'\\');
-                out.push(other);
-            }
-        }
-    }
-    (out, false)
 }
