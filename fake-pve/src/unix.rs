@@ -348,3 +348,25 @@ pub fn unescape(s: &str, style: Escapes) -> (Vec<u8>, bool) {
     }
     (out, false)
 }
+
+/// The string and file tests `test`/`[` and `[[ ]]` share, on `v` and its `stat`
+/// (`None` when it does not exist); `None` for a test this does not answer.
+pub fn common_unary_test(
+    op: &brush_parser::ast::UnaryPredicate,
+    v: &str,
+    meta: Option<&crate::fs::Meta>,
+) -> Option<bool> {
+    use brush_parser::ast::UnaryPredicate as U;
+    let has = |f: &dyn Fn(&crate::fs::Meta) -> bool| meta.is_some_and(f);
+    Some(match op {
+        U::StringHasZeroLength => v.is_empty(),
+        U::StringHasNonZeroLength => !v.is_empty(),
+        U::FileExists => meta.is_some(),
+        U::FileExistsAndIsDir => has(&|m| m.is_dir()),
+        U::FileExistsAndIsRegularFile => has(&|m| m.kind == crate::fs::Kind::File),
+        U::FileExistsAndIsNotZeroLength => has(&|m| m.size > 0),
+        U::FileExistsAndIsReadable | U::FileExistsAndIsWritable => meta.is_some(),
+        U::FileExistsAndIsExecutable => has(&|m| m.mode & 0o111 != 0),
+        _ => return None,
+    })
+}

@@ -1,6 +1,5 @@
 //! `test` and `[`.
 
-use crate::fs::Kind;
 use crate::io::Io;
 use crate::proc::Ctx;
 
@@ -67,15 +66,10 @@ pub(super) fn eval_test(ctx: &Ctx, expr: &brush_parser::ast::TestExpr) -> bool {
         T::Parenthesized(a) => eval_test(ctx, a),
         T::UnaryTest(op, s) => {
             let meta = stat_path(ctx, s);
+            if let Some(answer) = crate::unix::common_unary_test(op, s, meta.as_ref().ok()) {
+                return answer;
+            }
             match op {
-                U::StringHasZeroLength => s.is_empty(),
-                U::StringHasNonZeroLength => !s.is_empty(),
-                U::FileExists => meta.is_ok(),
-                U::FileExistsAndIsDir => meta.is_ok_and(|m| m.is_dir()),
-                U::FileExistsAndIsRegularFile => meta.is_ok_and(|m| m.kind == Kind::File),
-                U::FileExistsAndIsNotZeroLength => meta.is_ok_and(|m| m.size > 0),
-                U::FileExistsAndIsReadable | U::FileExistsAndIsWritable => meta.is_ok(),
-                U::FileExistsAndIsExecutable => meta.is_ok_and(|m| m.mode & 0o111 != 0),
                 U::FileExistsAndIsSetuid => meta.is_ok_and(|m| m.mode & 0o4000 != 0),
                 U::FileExistsAndIsSetgid => meta.is_ok_and(|m| m.mode & 0o2000 != 0),
                 U::FileExistsAndHasStickyBit => meta.is_ok_and(|m| m.mode & 0o1000 != 0),

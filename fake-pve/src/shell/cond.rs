@@ -6,7 +6,6 @@
 use brush_parser::ast::{BinaryPredicate as B, ExtendedTestExpr as X, UnaryPredicate as U};
 
 use super::{BoxFut, Flow, Shell};
-use crate::fs::Kind;
 use crate::io::Io;
 use crate::unix::{glob_match, posix_regex};
 
@@ -105,15 +104,10 @@ impl Shell {
 
     async fn cond_unary(&mut self, op: &U, v: &str, io: &Io) -> Result<bool, Flow> {
         let meta = self.ctx.with_fs(|fs| fs.stat(&self.ctx.resolve(v)));
+        if let Some(answer) = crate::unix::common_unary_test(op, v, meta.as_ref().ok()) {
+            return Ok(answer);
+        }
         Ok(match op {
-            U::StringHasZeroLength => v.is_empty(),
-            U::StringHasNonZeroLength => !v.is_empty(),
-            U::FileExists => meta.is_ok(),
-            U::FileExistsAndIsDir => meta.is_ok_and(|m| m.is_dir()),
-            U::FileExistsAndIsRegularFile => meta.is_ok_and(|m| m.kind == Kind::File),
-            U::FileExistsAndIsNotZeroLength => meta.is_ok_and(|m| m.size > 0),
-            U::FileExistsAndIsReadable | U::FileExistsAndIsWritable => meta.is_ok(),
-            U::FileExistsAndIsExecutable => meta.is_ok_and(|m| m.mode & 0o111 != 0),
             // The filesystem has no symbolic links.
             U::FileExistsAndIsSymlink => false,
             U::ShellVariableIsSetAndAssigned => self.vars.contains_key(v),
