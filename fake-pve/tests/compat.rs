@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use fake_pve::fixture::Fixture;
 use fake_pve::host::Host;
-use fake_pve::io::{Input, Io, Output};
-use fake_pve::proc::{Launch, SessionEnd, start_session};
+use fake_pve::proc::Launch;
 use serde::Deserialize;
 
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -127,15 +126,9 @@ const DASH: Launch = Launch {
     ..fake_pve::programs::LAUNCH
 };
 
-/// Runs `line` in a session of `host`'s shell, in `dir`.
+/// Runs `line` in a session of `host`'s shell, in `dir` (-1 as the status when it
+/// did not end within [`LIMIT`], -2 when its task failed).
 async fn fake(host: &Host, dialect: Dialect, line: &str, dir: &str) -> Answer {
-    let (out, out_buf) = Output::capture();
-    let (err, err_buf) = Output::capture();
-    let io = Io {
-        stdin: Input::empty(),
-        stdout: out,
-        stderr: err,
-    };
     let mut ctx = fake_pve::programs::login_ctx(host, "root");
     ctx.cwd = dir.to_string();
     ctx.env = BTreeMap::from([
@@ -145,17 +138,13 @@ async fn fake(host: &Host, dialect: Dialect, line: &str, dir: &str) -> Answer {
     if dialect == Dialect::Dash {
         ctx.launch = DASH;
     }
-    let (_, end) = start_session(ctx, line.to_string(), io);
-    let status = match tokio::time::timeout(LIMIT, end).await {
-        Ok(Ok(SessionEnd::Exited(n))) => n,
-        Ok(Ok(SessionEnd::Signalled(n))) => 128 + n,
-        Ok(Err(_)) => -2,
-        Err(_) => -1,
+    let (out, err, status) = testkit::fake::session(ctx, line, LIMIT).await;
+    let status = match status {
+        Ok(n) => n,
+        Err(e) if e.contains("bound") => -1,
+        Err(_) => -2,
     };
-    let text = |b: &Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    (text(&out_buf), text(&err_buf), status)
+    (out, err, status)
 }
 
 /// Whether the fake refused loudly, as the table requires of what it does not emulate.

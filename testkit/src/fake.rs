@@ -204,6 +204,19 @@ pub async fn run(mut cmd: tokio::process::Command, stdin: Option<Vec<u8>>) -> Ou
 /// Runs `line` as sshd would (a new session leader `bash -c LINE`, stdin empty) in
 /// `host`'s shell, without SSH: (stdout, stderr, exit status; 128 + n if killed by n).
 pub async fn shell(host: &Host, line: &str) -> (String, String, i32) {
+    let ctx = fake_pve::programs::login_ctx(host, "root");
+    let (out, err, status) = session(ctx, line, crate::CALL_BOUND).await;
+    (out, err, status.unwrap_or_else(|e| panic!("{line}: {e}")))
+}
+
+/// Runs `line` as a new session from `ctx` (its user, cwd, environment and launch
+/// hooks), stdin empty, within `bound`: (stdout, stderr, exit status; 128 + n if
+/// killed by n, or why there is none: the bound passed, the task failed).
+pub async fn session(
+    ctx: fake_pve::proc::Ctx,
+    line: &str,
+    bound: std::time::Duration,
+) -> (String, String, Result<i32, &'static str>) {
     use fake_pve::io::{Input, Io, Output};
     use fake_pve::proc::{SessionEnd, start_session};
     let (out, out_buf) = Output::capture();
@@ -213,11 +226,12 @@ pub async fn shell(host: &Host, line: &str) -> (String, String, i32) {
         stdout: out,
         stderr: err,
     };
-    let ctx = fake_pve::programs::login_ctx(host, "root");
     let (_, end) = start_session(ctx, line.to_string(), io);
-    let status = match end.await.expect("the session task ends") {
-        SessionEnd::Exited(n) => n,
-        SessionEnd::Signalled(n) => 128 + n,
+    let status = match tokio::time::timeout(bound, end).await {
+        Ok(Ok(SessionEnd::Exited(n))) => Ok(n),
+        Ok(Ok(SessionEnd::Signalled(n))) => Ok(128 + n),
+        Ok(Err(_)) => Err("the session task failed"),
+        Err(_) => Err("the session did not end within its bound"),
     };
     let text = |b: &Arc<std::sync::Mutex<Vec<u8>>>| {
         String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
