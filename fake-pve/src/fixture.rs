@@ -79,6 +79,9 @@ pub struct ContainerSpec {
     /// Fault: stop/shutdown fail and it keeps running.
     #[serde(default)]
     pub refuses_stop: bool,
+    /// Fault: a clean shutdown is ignored (shutdown/reboot wait out their timeout).
+    #[serde(default)]
+    pub ignores_shutdown: bool,
 }
 
 fn default_status() -> Status {
@@ -283,6 +286,7 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         parent_snapshot: None,
         fs,
         refuses_stop: spec.refuses_stop,
+        ignores_shutdown: spec.ignores_shutdown,
         started_at: running.then(crate::fs::now_secs),
     })
 }

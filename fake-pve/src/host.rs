@@ -73,6 +73,10 @@ pub struct Container {
     pub fs: Fs,
     /// Fault: `pct stop`/`shutdown` fail and the container keeps running.
     pub refuses_stop: bool,
+    /// Fault: its init ignores the clean shutdown request (as a container whose init
+    /// ignores SIGPWR does): `pct shutdown` and `pct reboot` wait out their timeout;
+    /// a hard stop still works.
+    pub ignores_shutdown: bool,
     /// Seconds since the epoch when it was last started.
     pub started_at: Option<u64>,
 }
@@ -339,6 +343,17 @@ impl Host {
         match self.state().containers.get_mut(&vmid) {
             Some(ct) => {
                 ct.refuses_stop = refuses;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes a container ignore (or honour again) a clean shutdown request.
+    pub fn set_ignores_shutdown(&self, vmid: u32, ignores: bool) -> bool {
+        match self.state().containers.get_mut(&vmid) {
+            Some(ct) => {
+                ct.ignores_shutdown = ignores;
                 true
             }
             None => false,

@@ -477,6 +477,8 @@ pub enum Command {
     },
     Reboot {
         vmid: Vmid,
+        /// None: lxc-stop's own default (60 s).
+        timeout: Option<u64>,
     },
     Exec {
         vmid: Vmid,
@@ -741,7 +743,10 @@ impl Checked {
                 timeout: timeout.unwrap_or(60),
                 force_stop: flag("forceStop"),
             },
-            "reboot" => Command::Reboot { vmid: v() },
+            "reboot" => Command::Reboot {
+                vmid: v(),
+                timeout,
+            },
             "exec" => Command::Exec {
                 vmid: v(),
                 keep_env: self.flag("keep-env").unwrap_or(true),

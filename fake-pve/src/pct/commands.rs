@@ -23,6 +23,21 @@ pub(super) enum Step {
         argv: Vec<String>,
         keep_env: bool,
     },
+    /// The container ignores the clean shutdown: wait it out (see [`ignored_shutdown`]).
+    WaitOut(Ignored),
+}
+
+/// A clean shutdown request that the container ignores, as pct's `vm_stop` meets it
+/// (pve-container src/PVE/LXC.pm `vm_stop`, lxc's `lxc_stop.c`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ignored {
+    vmid: u32,
+    /// Seconds lxc-stop waits for the container to go down.
+    timeout: u64,
+    /// After the timeout: kill it (`--forceStop`, and always for reboot), or give up.
+    kill: bool,
+    /// Start it again once stopped (reboot).
+    restart: bool,
 }
 
 /// A message that ends pct with exit 255 (classes C and D look alike to a caller).
@@ -59,8 +74,32 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
             skiplock,
             overrule_shutdown,
         } => stop(&mut state, ctx, vmid, skiplock, overrule_shutdown),
-        Command::Shutdown { vmid, .. } => shutdown(&mut state, ctx, vmid),
-        Command::Reboot { vmid } => reboot(&mut state, ctx, vmid),
+        Command::Shutdown {
+            vmid,
+            timeout,
+            force_stop,
+        } => match shutdown(&mut state, ctx, vmid) {
+            Ok(reply) => reply,
+            Err(()) => {
+                return Step::WaitOut(Ignored {
+                    vmid: vmid.get(),
+                    timeout,
+                    kill: force_stop,
+                    restart: false,
+                });
+            }
+        },
+        Command::Reboot { vmid, timeout } => match reboot(&mut state, ctx, vmid) {
+            Ok(reply) => reply,
+            Err(()) => {
+                return Step::WaitOut(Ignored {
+                    vmid: vmid.get(),
+                    timeout: timeout.unwrap_or(60),
+                    kill: true,
+                    restart: true,
+                });
+            }
+        },
         Command::Exec {
             vmid,
             keep_env,
@@ -370,31 +409,76 @@ fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool
     stop_now(ct, ctx)
 }
 
-fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
+/// `Err(())`: the container ignores the request, to be waited out.
+fn shutdown(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Result<Reply, ()> {
     let ct = match running_ct(state, vmid, "CT") {
         Ok(ct) => ct,
-        Err(reply) => return reply,
+        Err(reply) => return Ok(reply),
     };
     if ct.ha_managed {
-        return ha_stop(ct, ctx, vmid);
+        return Ok(ha_stop(ct, ctx, vmid));
     }
     if let Some(lock) = &ct.lock {
-        return locked(lock);
+        return Ok(locked(lock));
     }
-    // Without --forceStop the clean shutdown times out; with it, the kill fails too.
-    stop_now(ct, ctx)
+    if ct.ignores_shutdown && !ct.refuses_stop {
+        return Err(());
+    }
+    // A container that refuses to stop: with --forceStop the kill fails too.
+    Ok(stop_now(ct, ctx))
 }
 
-fn reboot(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Reply {
+/// `Err(())`: the container ignores the request, to be waited out.
+fn reboot(state: &mut State, ctx: &Ctx, vmid: Vmid) -> Result<Reply, ()> {
     let ct = match running_ct(state, vmid, "VM") {
         Ok(ct) => ct,
-        Err(reply) => return reply,
+        Err(reply) => return Ok(reply),
     };
     if ct.refuses_stop {
-        return die("container did not stop");
+        return Ok(die("container did not stop"));
+    }
+    if ct.ignores_shutdown {
+        return Err(());
     }
     kill_processes(ctx, ct.vmid);
     set_running(ct);
+    Ok(Reply::default())
+}
+
+/// What pct does about a container that ignores the clean shutdown. lxc-stop waits
+/// `timeout` seconds (`--timeout N`); with `--nokill` (shutdown without `--forceStop`)
+/// it then exits 1 without a message, pct warns with run_command's error (task
+/// output: stdout), polls the container's command socket for another N + 5 seconds and
+/// dies `container did not stop`. Without `--nokill` lxc-stop kills the container and
+/// pct succeeds. With `--timeout 0` lxc-stop only sends the request and exits 0, and
+/// pct then reads the socket with no time limit: it never returns while the container
+/// runs, with or without `--forceStop`.
+pub(super) async fn ignored_shutdown(w: Ignored, ctx: &Ctx, io: &crate::io::Io) -> Reply {
+    use std::time::Duration;
+    if w.timeout == 0 {
+        std::future::pending::<()>().await;
+    }
+    tokio::time::sleep(Duration::from_secs(w.timeout)).await;
+    if !w.kill {
+        let warning = format!(
+            "command 'lxc-stop -n {} --nokill --timeout {}' failed: exit code 1\n",
+            w.vmid, w.timeout
+        );
+        if io.stdout.write_str(&warning).await.is_err() {
+            return Reply::err("", crate::unix::SIGPIPE_STATUS);
+        }
+        tokio::time::sleep(Duration::from_secs(w.timeout + 5)).await;
+        return die("container did not stop");
+    }
+    let mut state = ctx.host.state();
+    if let Some(ct) = state.containers.get_mut(&w.vmid)
+        && ct.status == Status::Running
+    {
+        set_stopped(ct, ctx);
+        if w.restart {
+            set_running(ct);
+        }
+    }
     Reply::default()
 }
 

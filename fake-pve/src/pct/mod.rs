@@ -57,6 +57,10 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     };
     match step {
         commands::Step::Done(reply) => write_reply(&reply, io).await,
+        commands::Step::WaitOut(w) => {
+            let reply = commands::ignored_shutdown(w, ctx, io).await;
+            write_reply(&reply, io).await
+        }
         commands::Step::Attach {
             vmid,
             argv,

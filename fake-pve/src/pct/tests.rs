@@ -1,6 +1,7 @@
 //! The exact bytes of every output and error pct-fidelity.md gives.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::*;
 use crate::fs::Fs;
@@ -54,6 +55,7 @@ fn container(vmid: u32, hostname: &str, status: Status) -> Container {
         parent_snapshot: None,
         fs,
         refuses_stop: false,
+        ignores_shutdown: false,
         started_at: (status == Status::Running).then(|| crate::fs::now_secs() - 100),
     }
 }
@@ -727,6 +729,53 @@ async fn a_container_that_refuses_to_stop_keeps_running() {
         );
         assert_eq!(status_of(&h, 100), Status::Running);
     }
+}
+
+/// A container whose init ignores the clean shutdown: pct's timing and bytes
+/// (lxc-stop waits the timeout; without --forceStop pct then polls N + 5 s more).
+#[tokio::test(start_paused = true)]
+async fn a_container_that_ignores_the_shutdown_request_is_waited_out() {
+    let h = host();
+    h.set_ignores_shutdown(100, true);
+    let began = tokio::time::Instant::now();
+    assert_eq!(
+        pct(&h, "shutdown 100 --timeout 3").await,
+        Ran {
+            out: "command 'lxc-stop -n 100 --nokill --timeout 3' failed: exit code 1\n".into(),
+            err: "container did not stop\n".into(),
+            code: 255,
+        }
+    );
+    assert_eq!(began.elapsed().as_secs(), 3 + 3 + 5);
+    assert_eq!(status_of(&h, 100), Status::Running);
+
+    let procs = h.processes().clone();
+    let mut inside = procs.spawn(1, None, "root", "sleep 60".into(), Some(100));
+    let began = tokio::time::Instant::now();
+    assert_eq!(pct(&h, "shutdown 100 --timeout 3 --forceStop").await, ok(""));
+    assert_eq!(began.elapsed().as_secs(), 3);
+    assert_eq!(status_of(&h, 100), Status::Stopped);
+    assert_eq!(inside.signalled().await, 9);
+
+    // Reboot kills after the timeout (60 s when none is given) and starts it again.
+    assert_eq!(pct(&h, "start 100").await, ok(""));
+    let began = tokio::time::Instant::now();
+    assert_eq!(pct(&h, "reboot 100").await, ok(""));
+    assert_eq!(began.elapsed().as_secs(), 60);
+    assert_eq!(status_of(&h, 100), Status::Running);
+
+    // With --timeout 0 lxc-stop only asks, and pct waits for the stop without a limit.
+    for line in ["shutdown 100 --timeout 0", "shutdown 100 --timeout 0 --forceStop"] {
+        let waited = tokio::time::timeout(Duration::from_secs(24 * 3600), pct(&h, line)).await;
+        assert!(waited.is_err(), "{line} returned {waited:?}");
+    }
+    assert_eq!(status_of(&h, 100), Status::Running);
+
+    // One that honours it stops at once.
+    h.set_ignores_shutdown(100, false);
+    let began = tokio::time::Instant::now();
+    assert_eq!(pct(&h, "shutdown 100 --timeout 3").await, ok(""));
+    assert_eq!(began.elapsed().as_secs(), 0);
 }
 
 #[tokio::test]
