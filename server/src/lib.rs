@@ -7,6 +7,9 @@
 //!   transfers. Plain Rust types; no MCP.
 //! - [`quote`]: the one shell-quoting function.
 //! - [`pct`]: `pct` command lines and output parsers (pure).
+//! - [`snapshot`]: snapshot names, and the command lines and tree parser of snapshots
+//!   and graceful power (pure).
+//! - [`guests`]: shutdown, reboot and snapshots over SSH, built from them.
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
 //! - [`policy`]: the owner's limits (read-only, command rules, local roots, guests,
@@ -24,12 +27,14 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod embedded;
+pub mod guests;
 pub mod http;
 pub mod output;
 pub mod pct;
 pub mod policy;
 pub mod proxmox;
 pub mod quote;
+pub mod snapshot;
 pub mod ssh;
 pub mod time;
 pub mod tools;

@@ -253,7 +253,7 @@ pub struct ParseError {
     pub output: String,
 }
 
-fn parse_err(what: &'static str, output: &str) -> ParseError {
+pub(crate) fn parse_err(what: &'static str, output: &str) -> ParseError {
     let output: String = output.chars().take(300).collect();
     ParseError { what, output }
 }
@@ -385,6 +385,14 @@ pub enum Failure {
     Locked(String),
     /// `you can't start a CT if it's a template`.
     Template,
+    /// `snapshot name 's1' already used` (the name).
+    SnapshotExists(String),
+    /// `snapshot 's1' does not exist` (the name).
+    SnapshotMissing(String),
+    /// `snapshot feature is not available` (a disk's storage has no snapshots).
+    SnapshotUnsupported,
+    /// `container did not stop` (a shutdown that timed out, or a stuck container).
+    DidNotStop,
     /// Anything else.
     Other,
 }
@@ -403,6 +411,7 @@ pub fn classify(stderr: &str) -> Failure {
         }
         if (line.starts_with("container '") && line.ends_with("' not running!"))
             || (line.starts_with("CT ") && line.ends_with(" not running"))
+            || (line.starts_with("VM ") && line.ends_with(" not running"))
             || line == "can only push files to a running CT"
             || line.starts_with("can only pull files from a running VM")
         {
@@ -413,6 +422,24 @@ pub fn classify(stderr: &str) -> Failure {
         }
         if line == "you can't start a CT if it's a template" {
             return Failure::Template;
+        }
+        if let Some(name) = line
+            .strip_prefix("snapshot name '")
+            .and_then(|r| r.strip_suffix("' already used"))
+        {
+            return Failure::SnapshotExists(name.to_string());
+        }
+        if let Some(name) = line
+            .strip_prefix("snapshot '")
+            .and_then(|r| r.strip_suffix("' does not exist"))
+        {
+            return Failure::SnapshotMissing(name.to_string());
+        }
+        if line == "snapshot feature is not available" {
+            return Failure::SnapshotUnsupported;
+        }
+        if line == "container did not stop" {
+            return Failure::DidNotStop;
         }
     }
     Failure::Other

@@ -48,7 +48,7 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
     let tools: Vec<Tool> = env.client.list_all_tools().await.unwrap();
     assert_eq!(
         tools.len(),
-        10,
+        16,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
@@ -170,6 +170,46 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
             json!({"ctid": 100, "local_path": local, "container_path": "/tmp/up.txt"}),
             false,
         ),
+        (
+            "proxmox_snapshot_create",
+            json!({"vmid": 102, "name": "s1", "description": "first"}),
+            true,
+        ),
+        (
+            "proxmox_snapshot_create",
+            json!({"vmid": 102, "name": "s1"}),
+            false,
+        ),
+        (
+            "proxmox_snapshot_list",
+            json!({"vmid": 102, "response_format": "json"}),
+            true,
+        ),
+        ("proxmox_snapshot_list", json!({"vmid": 999}), false),
+        (
+            "proxmox_snapshot_rollback",
+            json!({"vmid": 102, "name": "s1", "stop_running": true, "start": true}),
+            true,
+        ),
+        (
+            "proxmox_snapshot_rollback",
+            json!({"vmid": 102, "name": "s1"}),
+            false,
+        ),
+        (
+            "proxmox_snapshot_delete",
+            json!({"vmid": 102, "name": "s1"}),
+            true,
+        ),
+        (
+            "proxmox_snapshot_delete",
+            json!({"vmid": 102, "name": "s1"}),
+            false,
+        ),
+        ("proxmox_reboot_container", json!({"ctid": 102}), true),
+        ("proxmox_reboot_container", json!({"ctid": 101}), false),
+        ("proxmox_shutdown_container", json!({"ctid": 102}), true),
+        ("proxmox_shutdown_container", json!({"ctid": 102}), false),
     ];
     let mut called = std::collections::BTreeSet::new();
     for (tool, args, ok) in calls {

@@ -743,10 +743,7 @@ impl Checked {
                 timeout: timeout.unwrap_or(60),
                 force_stop: flag("forceStop"),
             },
-            "reboot" => Command::Reboot {
-                vmid: v(),
-                timeout,
-            },
+            "reboot" => Command::Reboot { vmid: v(), timeout },
             "exec" => Command::Exec {
                 vmid: v(),
                 keep_env: self.flag("keep-env").unwrap_or(true),

@@ -752,7 +752,10 @@ async fn a_container_that_ignores_the_shutdown_request_is_waited_out() {
     let procs = h.processes().clone();
     let mut inside = procs.spawn(1, None, "root", "sleep 60".into(), Some(100));
     let began = tokio::time::Instant::now();
-    assert_eq!(pct(&h, "shutdown 100 --timeout 3 --forceStop").await, ok(""));
+    assert_eq!(
+        pct(&h, "shutdown 100 --timeout 3 --forceStop").await,
+        ok("")
+    );
     assert_eq!(began.elapsed().as_secs(), 3);
     assert_eq!(status_of(&h, 100), Status::Stopped);
     assert_eq!(inside.signalled().await, 9);
@@ -765,7 +768,10 @@ async fn a_container_that_ignores_the_shutdown_request_is_waited_out() {
     assert_eq!(status_of(&h, 100), Status::Running);
 
     // With --timeout 0 lxc-stop only asks, and pct waits for the stop without a limit.
-    for line in ["shutdown 100 --timeout 0", "shutdown 100 --timeout 0 --forceStop"] {
+    for line in [
+        "shutdown 100 --timeout 0",
+        "shutdown 100 --timeout 0 --forceStop",
+    ] {
         let waited = tokio::time::timeout(Duration::from_secs(24 * 3600), pct(&h, line)).await;
         assert!(waited.is_err(), "{line} returned {waited:?}");
     }

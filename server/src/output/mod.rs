@@ -11,6 +11,7 @@
 //!   [`Report`] / [`Reply`], and [`render_stream`] (truncation).
 
 pub mod exec;
+pub mod guests;
 pub mod proxmox;
 pub mod transfer;
 

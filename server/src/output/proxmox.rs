@@ -83,13 +83,19 @@ pub struct StatusReport {
     pub problem: Problem,
 }
 
-/// Result of `proxmox_start_container` / `proxmox_stop_container`.
+/// Result of the container power tools (start, stop, shutdown, reboot).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
 pub struct PowerReport {
     pub success: bool,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ctid: Option<u32>,
+    /// Shutdown and reboot: the container's state afterwards (`pct status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Shutdown with `force_stop`: whether it had to be stopped hard after the timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forced: Option<bool>,
     #[serde(flatten)]
     pub problem: Problem,
 }
@@ -198,7 +204,7 @@ impl Report for StatusReport {
     }
 }
 
-/// Which of the two power tools ran.
+/// Which of the two immediate power tools ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Power {
     Start,
@@ -219,21 +225,61 @@ impl PowerReport {
                 }
             ),
             ctid: Some(ctid.get()),
-            problem: Problem {
-                detail: (!said.is_empty()).then_some(said),
-                ..Default::default()
-            },
+            problem: said_detail(said),
+            ..Default::default()
         }
     }
 
-    /// A failed start or stop: the message is the error.
+    /// A finished shutdown: what really happened, from pct's exit and the state after.
+    pub fn shut_down(ctid: Ctid, done: &crate::guests::Shutdown, timeout_secs: u64) -> Self {
+        let message = match (done.status.as_str(), done.forced) {
+            ("stopped", false) => format!("Container {ctid} shut down cleanly"),
+            ("stopped", true) => format!(
+                "Container {ctid} did not shut down within {timeout_secs} s and was stopped hard"
+            ),
+            (other, _) => {
+                format!("pct shutdown of container {ctid} returned, and the container is {other}")
+            }
+        };
+        PowerReport {
+            success: true,
+            message,
+            ctid: Some(ctid.get()),
+            status: Some(done.status.clone()),
+            forced: Some(done.forced),
+            problem: said_detail(done.said.clone()),
+        }
+    }
+
+    /// A finished reboot; `status` is the state afterwards.
+    pub fn rebooted(ctid: Ctid, said: String, status: String) -> Self {
+        PowerReport {
+            success: true,
+            message: format!("Container {ctid} rebooted; it is {status}"),
+            ctid: Some(ctid.get()),
+            status: Some(status),
+            problem: said_detail(said),
+            ..Default::default()
+        }
+    }
+
+    /// A failed power tool call: the message is the error.
     pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
         PowerReport {
             success: false,
             message: failure.error.clone(),
             ctid: ctid.map(Ctid::get),
             problem: failure.into(),
+            ..Default::default()
         }
+    }
+}
+
+/// What pct printed on success (an HA request), as the report's detail.
+fn said_detail(said: String) -> Problem {
+    Problem {
+        detail: (!said.is_empty()).then_some(said),
+        ..Default::default()
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`crate::output`]; this module only wraps them in rmcp's `CallToolResult`.
 
 pub mod core;
+pub mod guests;
 pub mod params;
 pub mod proxmox;
 pub mod schema;
@@ -58,6 +59,7 @@ rmcp::elicit_safe!(Approval);
 const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_list_containers",
     "proxmox_container_status",
+    "proxmox_snapshot_list",
     "ssh_download_file",
     "proxmox_download_file_from_container",
 ];
@@ -76,6 +78,7 @@ impl RemoteExec {
         let mut groups = vec!["core (ssh_*)"];
         if config.enable_proxmox {
             router += Self::proxmox_router();
+            router += Self::guest_router();
             groups.push("proxmox (proxmox_*)");
         }
         let policy = &config.policy;
@@ -258,7 +261,9 @@ impl ServerHandler for RemoteExec {
         });
         let response = if self.state.config.policy.read_only
             && !self.tool_router.has_route(&tool)
-            && (Self::core_router().has_route(&tool) || Self::proxmox_router().has_route(&tool))
+            && (Self::core_router().has_route(&tool)
+                || Self::proxmox_router().has_route(&tool)
+                || Self::guest_router().has_route(&tool))
         {
             // Say why, rather than rmcp's bare "tool not found".
             Ok(CallToolResponse::Complete(CallToolResult::error(vec![

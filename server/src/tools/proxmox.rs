@@ -35,7 +35,7 @@ fn power_failure(ctid: Option<Ctid>, failure: impl Into<Failure>) -> CallToolRes
     )
 }
 
-fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(super) fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "description": "Container id (100-999999999), as an integer or a string of digits, e.g. 100.",
         "anyOf": [
@@ -45,7 +45,7 @@ fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     })
 }
 
-fn bad(param: &str, problem: impl Into<String>, fix: &str) -> InvalidParam {
+pub(super) fn bad(param: &str, problem: impl Into<String>, fix: &str) -> InvalidParam {
     InvalidParam {
         param: param.into(),
         problem: problem.into(),
@@ -470,7 +470,7 @@ impl RemoteExec {
     }
 
     /// A valid container id that the policy lets the tools act on.
-    fn guest(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
+    pub(super) fn guest(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
         let ctid = ctid_of(v)?;
         self.state.config.policy.check_guest(ctid.get().into())?;
         Ok(ctid)

@@ -34,9 +34,12 @@ use sha2::Digest as _;
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
-use crate::pct::{self, Ctid, Failure, ParseError, Probe, Target};
+use crate::pct::{self, Ctid, Failure, Probe, Target};
 use crate::ssh::transfer::{self, Progress, TransferError};
-use crate::ssh::{ExecOutcome, SshClient, SshError, run_command};
+use crate::ssh::{ExecOutcome, SshClient, run_command};
+
+mod error;
+pub use error::PctError;
 
 /// Time limit for list, status and the small helper commands.
 pub const QUICK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -47,133 +50,13 @@ pub const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 /// Bytes kept per stream of pct's output (head and tail each).
 const KEEP: usize = 1 << 20;
 
-/// Everything that can go wrong, with pct's own message where it gave one.
-#[derive(Debug, thiserror::Error)]
-pub enum PctError {
-    #[error("Container {ctid} not found")]
-    NotFound { ctid: Ctid, detail: String },
-    #[error("Container {ctid} is not running")]
-    NotRunning { ctid: Ctid, detail: String },
-    #[error("Container {ctid} is already running")]
-    AlreadyRunning { ctid: Ctid, detail: String },
-    #[error("Container {ctid} is locked ({lock})")]
-    Locked {
-        ctid: Ctid,
-        lock: String,
-        detail: String,
-    },
-    #[error("Container {ctid} is a template and cannot be started")]
-    Template { ctid: Ctid, detail: String },
-    #[error("{what} failed: {detail}")]
-    Failed { what: String, detail: String },
-    #[error("{0}")]
-    Parse(#[from] ParseError),
-    #[error("{what} did not finish within {secs} s and was ended")]
-    Timeout { what: String, secs: u64 },
-    #[error("the call was cancelled; temporary files are being removed")]
-    Cancelled,
-    #[error("File not found in container {ctid}: {path}")]
-    FileMissing { ctid: Ctid, path: String },
-    #[error("{path} is a directory in container {ctid}")]
-    IsDirectory { ctid: Ctid, path: String },
-    #[error("{path} in container {ctid} is not a regular file")]
-    NotRegular { ctid: Ctid, path: String },
-    #[error("Directory does not exist in container {ctid}: {dir}")]
-    DirMissing { ctid: Ctid, dir: String },
-    #[error("File already exists in container: {path}")]
-    Exists { path: String },
-    #[error("{what} is {size} bytes, more than MAX_FILE_SIZE ({limit} bytes)")]
-    TooLarge { what: String, size: u64, limit: u64 },
-    #[error("the copy could not be verified: {0}")]
-    Verify(String),
-    #[error(transparent)]
-    Transfer(#[from] TransferError),
-    #[error(transparent)]
-    Ssh(#[from] SshError),
-    #[error("{0}")]
-    Input(String),
-}
-
-impl From<crate::quote::Unquotable> for PctError {
-    fn from(e: crate::quote::Unquotable) -> Self {
-        PctError::Input(e.to_string())
-    }
-}
-
-impl PctError {
-    /// What to do about it.
-    pub fn suggestion(&self) -> String {
-        match self {
-            PctError::NotFound { .. } => {
-                "Use proxmox_list_containers to see available containers".into()
-            }
-            PctError::NotRunning { ctid, .. } => format!(
-                "Start it with proxmox_start_container (ctid {ctid}), or use proxmox_list_containers to see which containers are running."
-            ),
-            PctError::AlreadyRunning { .. } => {
-                "Nothing to do: it is running. proxmox_container_status shows its state.".into()
-            }
-            PctError::Locked { ctid, lock, .. } => format!(
-                "A '{lock}' operation holds the lock: wait for it to finish and try again. If nothing is running any more, an administrator can clear it with `pct unlock {ctid}` on the host."
-            ),
-            PctError::Template { .. } => {
-                "Templates cannot run: clone it into a new container (`pct clone`) and start that.".into()
-            }
-            PctError::Failed { .. } => {
-                "Read pct's message above; proxmox_list_containers and proxmox_container_status show the containers' state.".into()
-            }
-            PctError::Parse(_) => {
-                "pct answered in an unexpected format; run the pct command with ssh_exec_command to see its output.".into()
-            }
-            PctError::Timeout { .. } => {
-                "The host may be busy: check it with ssh_exec_command (e.g. `uptime`) and retry.".into()
-            }
-            PctError::Cancelled => "Run it again when ready.".into(),
-            PctError::FileMissing { .. } | PctError::NotRegular { .. } => {
-                "Check the path, e.g. with proxmox_container_exec_command and `ls -la <directory>`.".into()
-            }
-            PctError::IsDirectory { .. } => "Give the full path of a file, not of a directory.".into(),
-            PctError::DirMissing { dir, .. } => format!(
-                "Create the directory first, e.g. with proxmox_container_exec_command and `mkdir -p '{dir}'`."
-            ),
-            PctError::Exists { .. } => "Set overwrite=true to replace existing file".into(),
-            PctError::TooLarge { .. } => {
-                "Transfer a smaller file, compress or split it first, or raise MAX_FILE_SIZE.".into()
-            }
-            PctError::Verify(_) => {
-                "Nothing was changed; retry the call (the file may have been changing).".into()
-            }
-            PctError::Transfer(e) => e.suggestion().into(),
-            PctError::Ssh(e) => e.suggestion().into(),
-            PctError::Input(_) => "Remove NUL bytes from the input.".into(),
-        }
-    }
-
-    /// pct's own message, when the error came from it.
-    pub fn detail(&self) -> Option<String> {
-        match self {
-            PctError::NotFound { detail, .. }
-            | PctError::NotRunning { detail, .. }
-            | PctError::AlreadyRunning { detail, .. }
-            | PctError::Locked { detail, .. }
-            | PctError::Template { detail, .. }
-                if !detail.is_empty() =>
-            {
-                Some(detail.clone())
-            }
-            PctError::Failed { detail, .. } => Some(detail.clone()),
-            _ => None,
-        }
-    }
-}
-
 /// The text of a captured stream (lossy UTF-8).
 pub fn text(c: &crate::ssh::exec::Captured) -> String {
     String::from_utf8_lossy(&c.kept()).into_owned()
 }
 
 /// Runs one host command line; a time-out or cancellation is an error.
-async fn run(
+pub(crate) async fn run(
     client: &SshClient,
     what: &str,
     line: &str,
@@ -203,7 +86,10 @@ pub fn failure(ctid: Ctid, what: &str, out: &ExecOutcome) -> PctError {
         Failure::AlreadyRunning => PctError::AlreadyRunning { ctid, detail },
         Failure::Locked(lock) => PctError::Locked { ctid, lock, detail },
         Failure::Template => PctError::Template { ctid, detail },
-        Failure::Other => PctError::Failed {
+        Failure::SnapshotExists(name) => PctError::SnapshotExists { ctid, name, detail },
+        Failure::SnapshotMissing(name) => PctError::SnapshotMissing { ctid, name, detail },
+        Failure::SnapshotUnsupported => PctError::SnapshotUnsupported { ctid, detail },
+        Failure::DidNotStop | Failure::Other => PctError::Failed {
             what: what.to_string(),
             detail: if detail.is_empty() {
                 match out.exit_code {
@@ -234,7 +120,7 @@ pub async fn list(
 }
 
 /// Runs a pct command about container `ctid`; a non-zero exit is pct's error.
-async fn pct_ok(
+pub(crate) async fn pct_ok(
     client: &SshClient,
     ctid: Ctid,
     what: &str,
@@ -271,8 +157,7 @@ pub async fn start(
     Ok(pct::message(&text(&out.stdout)))
 }
 
-/// `pct stop CTID` (immediate). pct says `CT N not running` for a stopped and for an
-/// absent container alike; `pct status` tells them apart.
+/// `pct stop CTID` (immediate).
 pub async fn stop(
     client: &SshClient,
     ctid: Ctid,
@@ -282,12 +167,25 @@ pub async fn stop(
     if out.exit_code == Some(0) {
         return Ok(pct::message(&text(&out.stdout)));
     }
-    match failure(ctid, "pct stop", &out) {
+    Err(power_failure(client, ctid, "pct stop", &out, cancel).await)
+}
+
+/// The error of a failed power command. pct says `CT N not running` (reboot: `VM N
+/// not running`) for a stopped and for an absent container alike; `pct status`
+/// tells them apart.
+pub(crate) async fn power_failure(
+    client: &SshClient,
+    ctid: Ctid,
+    what: &str,
+    out: &ExecOutcome,
+    cancel: &CancellationToken,
+) -> PctError {
+    match failure(ctid, what, out) {
         PctError::NotRunning { detail, .. } => match status(client, ctid, cancel).await {
-            Err(PctError::NotFound { .. }) => Err(PctError::NotFound { ctid, detail }),
-            _ => Err(PctError::NotRunning { ctid, detail }),
+            Err(PctError::NotFound { .. }) => PctError::NotFound { ctid, detail },
+            _ => PctError::NotRunning { ctid, detail },
         },
-        e => Err(e),
+        e => e,
     }
 }
 
