@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AuthMethod, Config, ConfigError, HostKeyPolicy, RawConfig};
+use crate::config::{AuthMethod, Config, ConfigError, HostKeyPolicy, RawConfig, Words};
 
 /// The version with the git revision it was built from (`unknown` outside a checkout).
 pub const VERSION: &str = concat!(
@@ -399,11 +399,7 @@ pub fn print_completions(shell: clap_complete::Shell) {
 
 /// A setting's value as it is written: `true`, `accept-new` or `false`.
 pub fn strict_host_key_checking(policy: HostKeyPolicy) -> &'static str {
-    match policy {
-        HostKeyPolicy::Strict => "true",
-        HostKeyPolicy::AcceptNew => "accept-new",
-        HostKeyPolicy::AcceptAny => "false",
-    }
+    policy.word()
 }
 
 /// The settings of `config`, in the words of the variables, one group a line.
