@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{AuthMethod, Config, ConfigError, HostKeyPolicy, RawConfig};
+use crate::config::{AuthMethod, Config, ConfigError, HostKeyPolicy, RawConfig, Words};
 
 /// The version with the git revision it was built from (`unknown` outside a checkout).
 pub const VERSION: &str = concat!(
@@ -142,29 +142,19 @@ impl PolicyArgs {
 
     /// These flags over `raw`.
     pub fn apply(&self, raw: &mut RawConfig) {
-        let texts = [
-            ("COMMAND_ALLOW", &self.command_allow),
-            ("COMMAND_DENY", &self.command_deny),
-            ("LOCAL_ROOTS", &self.local_roots),
-            ("PROXMOX_GUEST_ALLOW", &self.proxmox_guest_allow),
-            ("CONFIRM_DESTRUCTIVE", &self.confirm_destructive),
-        ];
-        for (name, value) in texts {
-            if let Some(v) = value {
-                raw.set(name, v);
-            }
-        }
-        if let Some(p) = &self.audit_log {
-            raw.set("AUDIT_LOG", p.display().to_string());
-        }
-        for (name, on) in [
-            ("READ_ONLY", self.read_only),
-            ("CONFIRM_EXEC", self.confirm_exec),
-        ] {
-            if on {
-                raw.set(name, "true");
-            }
-        }
+        set_given(
+            raw,
+            [
+                ("COMMAND_ALLOW", self.command_allow.clone()),
+                ("COMMAND_DENY", self.command_deny.clone()),
+                ("LOCAL_ROOTS", self.local_roots.clone()),
+                ("PROXMOX_GUEST_ALLOW", self.proxmox_guest_allow.clone()),
+                ("CONFIRM_DESTRUCTIVE", self.confirm_destructive.clone()),
+                ("AUDIT_LOG", shown(&self.audit_log)),
+                ("READ_ONLY", on(self.read_only)),
+                ("CONFIRM_EXEC", on(self.confirm_exec)),
+            ],
+        );
     }
 
     /// The policy for the embedded fake node: `.env` in `dir`, the environment, these
@@ -274,39 +264,47 @@ impl SshArgs {
     /// `policy` flags) over both.
     pub fn raw_config(&self, dir: &Path, policy: &PolicyArgs) -> Result<RawConfig, ConfigError> {
         let mut raw = RawConfig::from_env_and_dotenv(dir)?;
-        if let Some(v) = &self.host {
-            raw.set("HOST", v);
-        }
-        if let Some(v) = self.port {
-            raw.set("SSH_PORT", v.to_string());
-        }
-        if let Some(v) = &self.user {
-            raw.set("SSH_USERNAME", v);
-        }
-        if let Some(v) = &self.key {
-            raw.set("SSH_KEY", v.display().to_string());
-        }
-        if let Some(v) = &self.known_hosts {
-            raw.set("SSH_KNOWN_HOSTS", v.display().to_string());
-        }
-        if let Some(v) = &self.strict_host_key_checking {
-            raw.set("SSH_STRICT_HOST_KEY_CHECKING", v);
-        }
-        if let Some(v) = self.timeout {
-            raw.set("TIMEOUT", v.to_string());
-        }
-        if let Some(v) = self.character_limit {
-            raw.set("CHARACTER_LIMIT", v.to_string());
-        }
-        if let Some(v) = self.max_file_size {
-            raw.set("MAX_FILE_SIZE", v.to_string());
-        }
-        if self.enable_proxmox {
-            raw.set("ENABLE_PROXMOX", "true");
-        }
+        let number = |n: Option<u64>| n.map(|n| n.to_string());
+        set_given(
+            &mut raw,
+            [
+                ("HOST", self.host.clone()),
+                ("SSH_PORT", self.port.map(|p| p.to_string())),
+                ("SSH_USERNAME", self.user.clone()),
+                ("SSH_KEY", shown(&self.key)),
+                ("SSH_KNOWN_HOSTS", shown(&self.known_hosts)),
+                (
+                    "SSH_STRICT_HOST_KEY_CHECKING",
+                    self.strict_host_key_checking.clone(),
+                ),
+                ("TIMEOUT", number(self.timeout)),
+                ("CHARACTER_LIMIT", number(self.character_limit)),
+                ("MAX_FILE_SIZE", number(self.max_file_size)),
+                ("ENABLE_PROXMOX", on(self.enable_proxmox)),
+            ],
+        );
         policy.apply(&mut raw);
         Ok(raw)
     }
+}
+
+/// Sets each variable whose flag was given to the flag's value.
+fn set_given<const N: usize>(raw: &mut RawConfig, values: [(&str, Option<String>); N]) {
+    for (name, value) in values {
+        if let Some(v) = value {
+            raw.set(name, v);
+        }
+    }
+}
+
+/// A switch flag as the variable is written: `true` when given.
+fn on(given: bool) -> Option<String> {
+    given.then(|| "true".to_string())
+}
+
+/// A path flag as the variable is written.
+fn shown(path: &Option<PathBuf>) -> Option<String> {
+    path.as_ref().map(|p| p.display().to_string())
 }
 
 /// Parses the process's arguments; on an error (or `--help`, `--version`) prints it
@@ -399,11 +397,7 @@ pub fn print_completions(shell: clap_complete::Shell) {
 
 /// A setting's value as it is written: `true`, `accept-new` or `false`.
 pub fn strict_host_key_checking(policy: HostKeyPolicy) -> &'static str {
-    match policy {
-        HostKeyPolicy::Strict => "true",
-        HostKeyPolicy::AcceptNew => "accept-new",
-        HostKeyPolicy::AcceptAny => "false",
-    }
+    policy.word()
 }
 
 /// The settings of `config`, in the words of the variables, one group a line.

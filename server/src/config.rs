@@ -39,6 +39,29 @@ pub enum HostKeyPolicy {
     AcceptAny,
 }
 
+/// A setting written as one of a few words (case-insensitive).
+pub trait Words: Copy + PartialEq + 'static {
+    /// Each word with the value it stands for.
+    const WORDS: &'static [(&'static str, Self)];
+
+    /// The word this value is written as.
+    fn word(self) -> &'static str {
+        Self::WORDS
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map(|(word, _)| *word)
+            .expect("every value has a word")
+    }
+}
+
+impl Words for HostKeyPolicy {
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("true", HostKeyPolicy::Strict),
+        ("accept-new", HostKeyPolicy::AcceptNew),
+        ("false", HostKeyPolicy::AcceptAny),
+    ];
+}
+
 /// How to log in, in the order methods are tried. Only configured methods are tried.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -251,7 +274,14 @@ impl RawConfig {
         }
     }
 
-    fn number<T>(&self, name: &str, default: T, min: T, max: T, fix: &str) -> Result<T, ConfigError>
+    fn number<T>(
+        &self,
+        name: &str,
+        default: T,
+        min: T,
+        max: T,
+        what: &str,
+    ) -> Result<T, ConfigError>
     where
         T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
     {
@@ -266,7 +296,7 @@ impl RawConfig {
                     "{} is not a whole number from {min} to {max}",
                     self.shown(name)
                 ),
-                fix,
+                format!("Set {name} to {what}, e.g. {default}."),
             )),
         }
     }
@@ -320,13 +350,7 @@ impl RawConfig {
 
     fn collect(&self, errs: &mut Errors) -> Option<Config> {
         let host = errs.take(self.host());
-        let port: Option<u16> = errs.take(self.number(
-            "SSH_PORT",
-            22,
-            1,
-            65535,
-            "Set SSH_PORT to the SSH port, e.g. 22.",
-        ));
+        let port: Option<u16> = errs.take(self.number("SSH_PORT", 22, 1, 65535, "the SSH port"));
         let user = self
             .get("SSH_USERNAME")
             .unwrap_or("root")
@@ -335,26 +359,21 @@ impl RawConfig {
         let auth = errs.take(self.auth());
         let known_hosts = errs.take(self.known_hosts());
         let host_key_policy = errs.take(self.host_key_policy());
-        let timeout: Option<u64> = errs.take(self.number(
-            "TIMEOUT",
-            30,
-            1,
-            3600,
-            "Set TIMEOUT to the connect timeout in seconds, e.g. 30.",
-        ));
+        let timeout: Option<u64> =
+            errs.take(self.number("TIMEOUT", 30, 1, 3600, "the connect timeout in seconds"));
         let character_limit: Option<usize> = errs.take(self.number(
             "CHARACTER_LIMIT",
             25_000,
             100,
             10_000_000,
-            "Set CHARACTER_LIMIT to the most characters of output a tool returns, e.g. 25000.",
+            "the most characters of output a tool returns",
         ));
         let max_file_size: Option<u64> = errs.take(self.number(
             "MAX_FILE_SIZE",
             10_485_760,
             1,
             u64::MAX / 2,
-            "Set MAX_FILE_SIZE to the largest transfer in bytes, e.g. 10485760.",
+            "the largest transfer in bytes",
         ));
         let enable_proxmox = errs.take(self.boolean("ENABLE_PROXMOX", false));
         let key = auth.as_ref().and_then(|a| {
@@ -495,21 +514,15 @@ impl RawConfig {
     fn host_key_policy(&self) -> Result<HostKeyPolicy, ConfigError> {
         self.choice(
             "SSH_STRICT_HOST_KEY_CHECKING",
-            &[
-                ("true", HostKeyPolicy::Strict),
-                ("accept-new", HostKeyPolicy::AcceptNew),
-                ("false", HostKeyPolicy::AcceptAny),
-            ],
             HostKeyPolicy::Strict,
             "Use true (unknown or changed keys refused), accept-new (unknown keys learned, changed keys refused) or false (any key accepted).",
         )
     }
 
     /// One of a setting's words (case-insensitive), or `default` when unset.
-    pub(crate) fn choice<T: Copy>(
+    pub(crate) fn choice<T: Words>(
         &self,
         name: &str,
-        choices: &[(&str, T)],
         default: T,
         fix: &str,
     ) -> Result<T, ConfigError> {
@@ -517,7 +530,7 @@ impl RawConfig {
             return Ok(default);
         };
         let v = v.trim().to_ascii_lowercase();
-        choices
+        T::WORDS
             .iter()
             .find(|(word, _)| *word == v)
             .map(|(_, t)| *t)
@@ -550,6 +563,13 @@ mod tests {
         RawConfig::from_pairs(pairs).validate()
     }
 
+    /// The errors of exactly these settings (none of [`base`]).
+    fn errors_of(pairs: &[(&str, &str)]) -> ConfigErrors {
+        RawConfig::from_pairs(pairs.iter().copied())
+            .validate()
+            .unwrap_err()
+    }
+
     #[test]
     fn defaults_follow_the_reference() {
         let c = with(&[]).unwrap();
@@ -573,9 +593,7 @@ mod tests {
 
     #[test]
     fn risks_must_be_accepted() {
-        let err = RawConfig::from_pairs([("HOST", "h"), ("SSH_PASSWORD", "x")])
-            .validate()
-            .unwrap_err();
+        let err = errors_of(&[("HOST", "h"), ("SSH_PASSWORD", "x")]);
         assert_eq!(err[0].variable, "I_ACCEPT_RISKS");
         assert!(err.to_string().contains("set I_ACCEPT_RISKS=true"), "{err}");
         assert!(with(&[("I_ACCEPT_RISKS", "TRUE")]).is_ok());
@@ -604,9 +622,7 @@ mod tests {
 
     #[test]
     fn errors_never_show_secrets() {
-        let err = RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("SSH_PASSWORD", "hunter2")])
-            .validate()
-            .unwrap_err();
+        let err = errors_of(&[("I_ACCEPT_RISKS", "true"), ("SSH_PASSWORD", "hunter2")]);
         assert_eq!(err[0].variable, "HOST");
         let err = with(&[("SSH_KEY_PASSPHRASE", "sekrit")]).unwrap_err();
         assert!(!err.to_string().contains("sekrit"), "{err}");
@@ -634,10 +650,7 @@ mod tests {
 
     #[test]
     fn login_methods() {
-        let none =
-            RawConfig::from_pairs([("I_ACCEPT_RISKS", "true"), ("HOST", "h"), ("HOME", "/h")])
-                .validate()
-                .unwrap_err();
+        let none = errors_of(&[("I_ACCEPT_RISKS", "true"), ("HOST", "h"), ("HOME", "/h")]);
         assert!(none.to_string().contains("no login method"), "{none}");
         let agent = RawConfig::from_pairs([
             ("I_ACCEPT_RISKS", "true"),

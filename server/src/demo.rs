@@ -61,6 +61,13 @@ impl Demo {
         }
     }
 
+    /// Runs `command` in container `ctid`, expected to succeed.
+    async fn exec_in(&mut self, ctid: u64, command: &str) {
+        let args = json!({"ctid": ctid, "command": command});
+        self.call("proxmox_container_exec_command", args, true)
+            .await;
+    }
+
     fn heading(&self, title: &str) {
         println!("\n=== {title} ===");
     }
@@ -117,33 +124,22 @@ pub async fn run() -> Result<Vec<String>, String> {
     demo.heading("1. Health check: what runs, and how are the running containers doing");
     let list = demo.call("proxmox_list_containers", json!({}), true).await;
     for ctid in running(&list) {
-        demo.call(
-            "proxmox_container_exec_command",
-            json!({"ctid": ctid, "command": "df -h / && free -m && uptime"}),
-            true,
-        )
-        .await;
+        demo.exec_in(ctid, "df -h / && free -m && uptime").await;
     }
 
     demo.heading("2. Deploy a configuration file to container 100");
     let conf = work.path().join("app.conf");
     std::fs::write(&conf, "listen 8080;\nworkers 4;\n").map_err(|e| e.to_string())?;
-    demo.call(
-        "proxmox_container_exec_command",
-        json!({"ctid": 100, "command": "mkdir -p /etc/app"}),
-        true,
-    )
-    .await;
+    demo.exec_in(100, "mkdir -p /etc/app").await;
     demo.call(
         "proxmox_upload_file_to_container",
         json!({"ctid": 100, "local_path": conf, "container_path": "/etc/app/app.conf", "permissions": "640"}),
         true,
     )
     .await;
-    demo.call(
-        "proxmox_container_exec_command",
-        json!({"ctid": 100, "command": "stat -c '%a %s' /etc/app/app.conf && cat /etc/app/app.conf"}),
-        true,
+    demo.exec_in(
+        100,
+        "stat -c '%a %s' /etc/app/app.conf && cat /etc/app/app.conf",
     )
     .await;
     demo.call(

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
-use crate::config::{ConfigError, Errors, RawConfig, error};
+use crate::config::{ConfigError, Errors, RawConfig, Words, error};
 
 /// A regular expression from a setting, kept with its text for messages.
 #[derive(Clone)]
@@ -43,13 +43,17 @@ pub enum Confirm {
     Require,
 }
 
+impl Words for Confirm {
+    const WORDS: &'static [(&'static str, Self)] = &[
+        ("ask", Confirm::Ask),
+        ("never", Confirm::Never),
+        ("require", Confirm::Require),
+    ];
+}
+
 impl Confirm {
     pub fn setting(self) -> &'static str {
-        match self {
-            Confirm::Ask => "ask",
-            Confirm::Never => "never",
-            Confirm::Require => "require",
-        }
+        self.word()
     }
 }
 
@@ -161,11 +165,6 @@ impl Policy {
         });
         let confirm = errs.take(raw.choice(
             "CONFIRM_DESTRUCTIVE",
-            &[
-                ("ask", Confirm::Ask),
-                ("never", Confirm::Never),
-                ("require", Confirm::Require),
-            ],
             Confirm::Ask,
             "Use ask (ask the user when the client can), never, or require (refuse when the client cannot ask).",
         ));
@@ -489,7 +488,7 @@ mod tests {
 
     #[test]
     fn every_bad_setting_is_reported_at_once() {
-        let errs = policy(&[
+        let bad = [
             ("COMMAND_ALLOW", "(unclosed"),
             ("COMMAND_DENY", "[z-a]"),
             ("LOCAL_ROOTS", "/nonexistent-root"),
@@ -498,19 +497,11 @@ mod tests {
             ("READ_ONLY", "yes"),
             ("AUDIT_LOG", "/nonexistent-dir/audit.jsonl"),
             ("SSH_PORT", "0"),
-        ])
-        .unwrap_err();
+        ];
+        let errs = policy(&bad).unwrap_err();
         let vars: Vec<&str> = errs.iter().map(|e| e.variable.as_str()).collect();
-        for v in [
-            "SSH_PORT",
-            "READ_ONLY",
-            "COMMAND_ALLOW",
-            "COMMAND_DENY",
-            "LOCAL_ROOTS",
-            "PROXMOX_GUEST_ALLOW",
-            "CONFIRM_DESTRUCTIVE",
-            "AUDIT_LOG",
-        ] {
+        // Each bad setting is named.
+        for (v, _) in bad {
             assert!(vars.contains(&v), "{v} missing from {vars:?}");
         }
         let text = errs.to_string();

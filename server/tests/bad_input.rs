@@ -72,165 +72,120 @@ fn args(tool: &str, change: Value) -> Value {
     base
 }
 
+/// The only key of `change`.
+fn single_key(change: &Value) -> &str {
+    let obj = change.as_object().unwrap();
+    assert_eq!(obj.len(), 1, "a case changes one parameter: {change}");
+    obj.keys().next().unwrap()
+}
+
+/// A bad value of a parameter (the only key of the change) is refused with an error
+/// naming that parameter.
 #[rstest]
 // ctid: below, above, negative, not digits, not an integer, other types, missing.
-#[case::ctid_99("proxmox_container_status", json!({"ctid": 99}), "ctid")]
-#[case::ctid_1000000000("proxmox_container_status", json!({"ctid": 1_000_000_000}), "ctid")]
-#[case::ctid_negative("proxmox_container_status", json!({"ctid": -1}), "ctid")]
-#[case::ctid_abc("proxmox_container_status", json!({"ctid": "abc"}), "ctid")]
-#[case::ctid_fraction("proxmox_container_status", json!({"ctid": 1.5}), "ctid")]
-#[case::ctid_float_form("proxmox_container_status", json!({"ctid": 100.0}), "ctid")]
-#[case::ctid_leading_zero("proxmox_container_status", json!({"ctid": "0100"}), "ctid")]
-#[case::ctid_string_99("proxmox_container_status", json!({"ctid": "99"}), "ctid")]
-#[case::ctid_spaces("proxmox_container_status", json!({"ctid": " 100"}), "ctid")]
-#[case::ctid_shell("proxmox_container_status", json!({"ctid": "100; touch /MARK"}), "ctid")]
-#[case::ctid_empty("proxmox_container_status", json!({"ctid": ""}), "ctid")]
-#[case::ctid_null("proxmox_container_status", json!({"ctid": null}), "ctid")]
-#[case::ctid_bool("proxmox_container_status", json!({"ctid": true}), "ctid")]
-#[case::ctid_array("proxmox_container_status", json!({"ctid": [100]}), "ctid")]
-#[case::ctid_missing("proxmox_container_status", json!({"ctid": "-"}), "ctid")]
-#[case::ctid_exec("proxmox_container_exec_command", json!({"ctid": 99}), "ctid")]
-#[case::ctid_start("proxmox_start_container", json!({"ctid": "abc"}), "ctid")]
-#[case::ctid_stop("proxmox_stop_container", json!({"ctid": -1}), "ctid")]
-#[case::ctid_download("proxmox_download_file_from_container", json!({"ctid": 1.5}), "ctid")]
-#[case::ctid_upload("proxmox_upload_file_to_container", json!({"ctid": 1_000_000_000}), "ctid")]
+#[case::ctid_99("proxmox_container_status", json!({"ctid": 99}))]
+#[case::ctid_1000000000("proxmox_container_status", json!({"ctid": 1_000_000_000}))]
+#[case::ctid_negative("proxmox_container_status", json!({"ctid": -1}))]
+#[case::ctid_abc("proxmox_container_status", json!({"ctid": "abc"}))]
+#[case::ctid_fraction("proxmox_container_status", json!({"ctid": 1.5}))]
+#[case::ctid_float_form("proxmox_container_status", json!({"ctid": 100.0}))]
+#[case::ctid_leading_zero("proxmox_container_status", json!({"ctid": "0100"}))]
+#[case::ctid_string_99("proxmox_container_status", json!({"ctid": "99"}))]
+#[case::ctid_spaces("proxmox_container_status", json!({"ctid": " 100"}))]
+#[case::ctid_shell("proxmox_container_status", json!({"ctid": "100; touch /MARK"}))]
+#[case::ctid_empty("proxmox_container_status", json!({"ctid": ""}))]
+#[case::ctid_null("proxmox_container_status", json!({"ctid": null}))]
+#[case::ctid_bool("proxmox_container_status", json!({"ctid": true}))]
+#[case::ctid_array("proxmox_container_status", json!({"ctid": [100]}))]
+#[case::ctid_missing("proxmox_container_status", json!({"ctid": "-"}))]
+#[case::ctid_exec("proxmox_container_exec_command", json!({"ctid": 99}))]
+#[case::ctid_start("proxmox_start_container", json!({"ctid": "abc"}))]
+#[case::ctid_stop("proxmox_stop_container", json!({"ctid": -1}))]
+#[case::ctid_download("proxmox_download_file_from_container", json!({"ctid": 1.5}))]
+#[case::ctid_upload("proxmox_upload_file_to_container", json!({"ctid": 1_000_000_000}))]
 // timeout: whole seconds from 1 (above 300 clamped: see `accepted_by_validation`).
-#[case::timeout_0("ssh_exec_command", json!({"timeout": 0}), "timeout")]
-#[case::timeout_negative("ssh_exec_command", json!({"timeout": -1}), "timeout")]
-#[case::timeout_fraction("ssh_exec_command", json!({"timeout": 1.5}), "timeout")]
-#[case::timeout_fraction_string("ssh_exec_command", json!({"timeout": "1.5"}), "timeout")]
-#[case::timeout_word("ssh_exec_command", json!({"timeout": "soon"}), "timeout")]
-#[case::timeout_null("ssh_exec_command", json!({"timeout": null}), "timeout")]
-#[case::timeout_bool("ssh_exec_command", json!({"timeout": true}), "timeout")]
-#[case::ct_timeout_0("proxmox_container_exec_command", json!({"timeout": 0}), "timeout")]
-#[case::ct_timeout_string_0("proxmox_container_exec_command", json!({"timeout": "0"}), "timeout")]
+#[case::timeout_0("ssh_exec_command", json!({"timeout": 0}))]
+#[case::timeout_negative("ssh_exec_command", json!({"timeout": -1}))]
+#[case::timeout_fraction("ssh_exec_command", json!({"timeout": 1.5}))]
+#[case::timeout_fraction_string("ssh_exec_command", json!({"timeout": "1.5"}))]
+#[case::timeout_word("ssh_exec_command", json!({"timeout": "soon"}))]
+#[case::timeout_null("ssh_exec_command", json!({"timeout": null}))]
+#[case::timeout_bool("ssh_exec_command", json!({"timeout": true}))]
+#[case::ct_timeout_0("proxmox_container_exec_command", json!({"timeout": 0}))]
+#[case::ct_timeout_string_0("proxmox_container_exec_command", json!({"timeout": "0"}))]
 // command: empty, blank, too long, NUL, a leading '-', wrong type, missing.
-#[case::command_empty("ssh_exec_command", json!({"command": ""}), "command")]
-#[case::command_blank("ssh_exec_command", json!({"command": " \t\n "}), "command")]
-#[case::command_10001("ssh_exec_command", json!({"command": "x".repeat(10_001)}), "command")]
-#[case::command_100000("ssh_exec_command", json!({"command": "x".repeat(100_000)}), "command")]
-#[case::command_nul("ssh_exec_command", json!({"command": "echo a\u{0}b"}), "command")]
-#[case::command_dash("ssh_exec_command", json!({"command": "-c touch /MARK"}), "command")]
-#[case::command_number("ssh_exec_command", json!({"command": 5}), "command")]
-#[case::command_array("ssh_exec_command", json!({"command": ["ls", "-l"]}), "command")]
-#[case::command_missing("ssh_exec_command", json!({"command": "-"}), "command")]
-#[case::ct_command_empty("proxmox_container_exec_command", json!({"command": ""}), "command")]
-#[case::ct_command_blank("proxmox_container_exec_command", json!({"command": "\n"}), "command")]
-#[case::ct_command_100000(
-    "proxmox_container_exec_command",
-    json!({"command": "é".repeat(100_000)}),
-    "command"
-)]
-#[case::ct_command_nul("proxmox_container_exec_command", json!({"command": "\u{0}"}), "command")]
-#[case::ct_command_dash("proxmox_container_exec_command", json!({"command": "-x"}), "command")]
+#[case::command_empty("ssh_exec_command", json!({"command": ""}))]
+#[case::command_blank("ssh_exec_command", json!({"command": " \t\n "}))]
+#[case::command_10001("ssh_exec_command", json!({"command": "x".repeat(10_001)}))]
+#[case::command_100000("ssh_exec_command", json!({"command": "x".repeat(100_000)}))]
+#[case::command_nul("ssh_exec_command", json!({"command": "echo a\u{0}b"}))]
+#[case::command_dash("ssh_exec_command", json!({"command": "-c touch /MARK"}))]
+#[case::command_number("ssh_exec_command", json!({"command": 5}))]
+#[case::command_array("ssh_exec_command", json!({"command": ["ls", "-l"]}))]
+#[case::command_missing("ssh_exec_command", json!({"command": "-"}))]
+#[case::ct_command_empty("proxmox_container_exec_command", json!({"command": ""}))]
+#[case::ct_command_blank("proxmox_container_exec_command", json!({"command": "\n"}))]
+#[case::ct_command_100000("proxmox_container_exec_command", json!({"command": "é".repeat(100_000)}))]
+#[case::ct_command_nul("proxmox_container_exec_command", json!({"command": "\u{0}"}))]
+#[case::ct_command_dash("proxmox_container_exec_command", json!({"command": "-x"}))]
 // permissions: 3 or 4 octal digits, as a string or a number.
-#[case::perm_8("ssh_upload_file", json!({"permissions": "8"}), "permissions")]
-#[case::perm_888("ssh_upload_file", json!({"permissions": "888"}), "permissions")]
-#[case::perm_rwx("ssh_upload_file", json!({"permissions": "rwx"}), "permissions")]
-#[case::perm_77777("ssh_upload_file", json!({"permissions": "77777"}), "permissions")]
-#[case::perm_64("ssh_upload_file", json!({"permissions": "64"}), "permissions")]
-#[case::perm_empty("ssh_upload_file", json!({"permissions": ""}), "permissions")]
-#[case::perm_signed("ssh_upload_file", json!({"permissions": "-644"}), "permissions")]
-#[case::perm_hex("ssh_upload_file", json!({"permissions": "0x1ff"}), "permissions")]
-#[case::perm_symbolic("ssh_upload_file", json!({"permissions": "u+x"}), "permissions")]
-#[case::perm_number_888("ssh_upload_file", json!({"permissions": 888}), "permissions")]
-#[case::perm_number_negative("ssh_upload_file", json!({"permissions": -644}), "permissions")]
-#[case::perm_bool("ssh_upload_file", json!({"permissions": true}), "permissions")]
-#[case::ct_perm_8("proxmox_upload_file_to_container", json!({"permissions": "8"}), "permissions")]
-#[case::ct_perm_888("proxmox_upload_file_to_container", json!({"permissions": 888}), "permissions")]
-#[case::ct_perm_rwx(
-    "proxmox_upload_file_to_container",
-    json!({"permissions": "rwx"}),
-    "permissions"
-)]
+#[case::perm_8("ssh_upload_file", json!({"permissions": "8"}))]
+#[case::perm_888("ssh_upload_file", json!({"permissions": "888"}))]
+#[case::perm_rwx("ssh_upload_file", json!({"permissions": "rwx"}))]
+#[case::perm_77777("ssh_upload_file", json!({"permissions": "77777"}))]
+#[case::perm_64("ssh_upload_file", json!({"permissions": "64"}))]
+#[case::perm_empty("ssh_upload_file", json!({"permissions": ""}))]
+#[case::perm_signed("ssh_upload_file", json!({"permissions": "-644"}))]
+#[case::perm_hex("ssh_upload_file", json!({"permissions": "0x1ff"}))]
+#[case::perm_symbolic("ssh_upload_file", json!({"permissions": "u+x"}))]
+#[case::perm_number_888("ssh_upload_file", json!({"permissions": 888}))]
+#[case::perm_number_negative("ssh_upload_file", json!({"permissions": -644}))]
+#[case::perm_bool("ssh_upload_file", json!({"permissions": true}))]
+#[case::ct_perm_8("proxmox_upload_file_to_container", json!({"permissions": "8"}))]
+#[case::ct_perm_888("proxmox_upload_file_to_container", json!({"permissions": 888}))]
+#[case::ct_perm_rwx("proxmox_upload_file_to_container", json!({"permissions": "rwx"}))]
 // paths: empty, blank, NUL, too long, wrong type; container paths absolute, no `..`.
-#[case::remote_empty("ssh_upload_file", json!({"remote_path": ""}), "remote_path")]
-#[case::remote_blank("ssh_download_file", json!({"remote_path": "  "}), "remote_path")]
-#[case::remote_nul("ssh_upload_file", json!({"remote_path": "/tmp/a\u{0}b"}), "remote_path")]
-#[case::remote_long("ssh_download_file", json!({"remote_path": "a".repeat(4097)}), "remote_path")]
-#[case::remote_number("ssh_download_file", json!({"remote_path": 5}), "remote_path")]
-#[case::local_empty("ssh_upload_file", json!({"local_path": ""}), "local_path")]
-#[case::local_nul("ssh_download_file", json!({"local_path": "/tmp/a\u{0}b"}), "local_path")]
-#[case::local_array("ssh_download_file", json!({"local_path": ["/tmp/a"]}), "local_path")]
-#[case::ct_path_relative(
-    "proxmox_download_file_from_container",
-    json!({"container_path": "etc/hostname"}),
-    "container_path"
-)]
-#[case::ct_path_dash(
-    "proxmox_upload_file_to_container",
-    json!({"container_path": "-rf"}),
-    "container_path"
-)]
-#[case::ct_path_dotdot(
-    "proxmox_upload_file_to_container",
-    json!({"container_path": "/tmp/../etc/shadow"}),
-    "container_path"
-)]
-#[case::ct_path_dir(
-    "proxmox_download_file_from_container",
-    json!({"container_path": "/etc/"}),
-    "container_path"
-)]
-#[case::ct_path_nul(
-    "proxmox_download_file_from_container",
-    json!({"container_path": "/etc/a\u{0}b"}),
-    "container_path"
-)]
-#[case::ct_path_null(
-    "proxmox_upload_file_to_container",
-    json!({"container_path": null}),
-    "container_path"
-)]
-#[case::ct_local_empty(
-    "proxmox_upload_file_to_container",
-    json!({"local_path": ""}),
-    "local_path"
-)]
-#[case::ct_local_nul(
-    "proxmox_download_file_from_container",
-    json!({"local_path": "a\u{0}"}),
-    "local_path"
-)]
+#[case::remote_empty("ssh_upload_file", json!({"remote_path": ""}))]
+#[case::remote_blank("ssh_download_file", json!({"remote_path": "  "}))]
+#[case::remote_nul("ssh_upload_file", json!({"remote_path": "/tmp/a\u{0}b"}))]
+#[case::remote_long("ssh_download_file", json!({"remote_path": "a".repeat(4097)}))]
+#[case::remote_number("ssh_download_file", json!({"remote_path": 5}))]
+#[case::local_empty("ssh_upload_file", json!({"local_path": ""}))]
+#[case::local_nul("ssh_download_file", json!({"local_path": "/tmp/a\u{0}b"}))]
+#[case::local_array("ssh_download_file", json!({"local_path": ["/tmp/a"]}))]
+#[case::ct_path_relative("proxmox_download_file_from_container", json!({"container_path": "etc/hostname"}))]
+#[case::ct_path_dash("proxmox_upload_file_to_container", json!({"container_path": "-rf"}))]
+#[case::ct_path_dotdot("proxmox_upload_file_to_container", json!({"container_path": "/tmp/../etc/shadow"}))]
+#[case::ct_path_dir("proxmox_download_file_from_container", json!({"container_path": "/etc/"}))]
+#[case::ct_path_nul("proxmox_download_file_from_container", json!({"container_path": "/etc/a\u{0}b"}))]
+#[case::ct_path_null("proxmox_upload_file_to_container", json!({"container_path": null}))]
+#[case::ct_local_empty("proxmox_upload_file_to_container", json!({"local_path": ""}))]
+#[case::ct_local_nul("proxmox_download_file_from_container", json!({"local_path": "a\u{0}"}))]
 // overwrite: a boolean.
-#[case::overwrite_string("ssh_upload_file", json!({"overwrite": "yes"}), "overwrite")]
-#[case::overwrite_number("proxmox_upload_file_to_container", json!({"overwrite": 1}), "overwrite")]
+#[case::overwrite_string("ssh_upload_file", json!({"overwrite": "yes"}))]
+#[case::overwrite_number("proxmox_upload_file_to_container", json!({"overwrite": 1}))]
 // response_format: "text" or "json".
-#[case::format_xml("ssh_exec_command", json!({"response_format": "xml"}), "response_format")]
-#[case::format_upper("ssh_exec_command", json!({"response_format": "JSON"}), "response_format")]
-#[case::format_number("ssh_exec_command", json!({"response_format": 1}), "response_format")]
-#[case::ct_format_xml(
-    "proxmox_container_exec_command",
-    json!({"response_format": "yaml"}),
-    "response_format"
-)]
-#[case::list_format("proxmox_list_containers", json!({"response_format": "xml"}), "response_format")]
-#[case::status_format(
-    "proxmox_container_status",
-    json!({"response_format": "table"}),
-    "response_format"
-)]
+#[case::format_xml("ssh_exec_command", json!({"response_format": "xml"}))]
+#[case::format_upper("ssh_exec_command", json!({"response_format": "JSON"}))]
+#[case::format_number("ssh_exec_command", json!({"response_format": 1}))]
+#[case::ct_format_xml("proxmox_container_exec_command", json!({"response_format": "yaml"}))]
+#[case::list_format("proxmox_list_containers", json!({"response_format": "xml"}))]
+#[case::status_format("proxmox_container_status", json!({"response_format": "table"}))]
 // Unknown parameters, one per tool.
-#[case::unknown_exec("ssh_exec_command", json!({"timout": 5}), "timout")]
-#[case::unknown_upload("ssh_upload_file", json!({"mode": "644"}), "mode")]
-#[case::unknown_download("ssh_download_file", json!({"recursive": true}), "recursive")]
-#[case::unknown_ct_exec("proxmox_container_exec_command", json!({"vmid": 100}), "vmid")]
-#[case::unknown_list("proxmox_list_containers", json!({"all": true}), "all")]
-#[case::unknown_status("proxmox_container_status", json!({"name": "web"}), "name")]
-#[case::unknown_start("proxmox_start_container", json!({"force": true}), "force")]
-#[case::unknown_stop("proxmox_stop_container", json!({"timeout": 5}), "timeout")]
-#[case::unknown_ct_download(
-    "proxmox_download_file_from_container",
-    json!({"remote_path": "/x"}),
-    "remote_path"
-)]
-#[case::unknown_ct_upload(
-    "proxmox_upload_file_to_container",
-    json!({"user": "root"}),
-    "user"
-)]
+#[case::unknown_exec("ssh_exec_command", json!({"timout": 5}))]
+#[case::unknown_upload("ssh_upload_file", json!({"mode": "644"}))]
+#[case::unknown_download("ssh_download_file", json!({"recursive": true}))]
+#[case::unknown_ct_exec("proxmox_container_exec_command", json!({"vmid": 100}))]
+#[case::unknown_list("proxmox_list_containers", json!({"all": true}))]
+#[case::unknown_status("proxmox_container_status", json!({"name": "web"}))]
+#[case::unknown_start("proxmox_start_container", json!({"force": true}))]
+#[case::unknown_stop("proxmox_stop_container", json!({"timeout": 5}))]
+#[case::unknown_ct_download("proxmox_download_file_from_container", json!({"remote_path": "/x"}))]
+#[case::unknown_ct_upload("proxmox_upload_file_to_container", json!({"user": "root"}))]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_before_any_io(#[case] tool: &str, #[case] change: Value, #[case] param: &str) {
+async fn refused_before_any_io(#[case] tool: &str, #[case] change: Value) {
+    // The one parameter the case changes is the one the error must name.
+    let param = single_key(&change);
     let env = unreachable_env().await;
     let r = env.call(tool, args(tool, change.clone())).await;
     assert!(is_error(&r), "{tool} {change}: {}", text(&r));
@@ -337,6 +292,11 @@ const PAYLOADS: [&str; 13] = [
     "var $HOME ${IFS}",
 ];
 
+/// Payload `which`, and a fresh server to send it to.
+async fn payload_env(which: usize) -> (&'static str, Env) {
+    (PAYLOADS[which], env().await)
+}
+
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
@@ -389,8 +349,7 @@ fn quoted(s: &str) -> String {
 async fn paths_are_passed_literally(
     #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)] which: usize,
 ) {
-    let payload = PAYLOADS[which];
-    let env = env().await;
+    let (payload, env) = payload_env(which).await;
     let content = format!("content of {payload:?}\n").into_bytes();
     let local = env.dir.path().join(format!("in-{payload}"));
     std::fs::write(&local, &content).unwrap();
@@ -418,12 +377,8 @@ async fn paths_are_passed_literally(
     // The container tools, in a container with bash and in one with only sh.
     for ct in [100u32, 103] {
         let container_path = format!("/tmp/{payload}");
-        let r = env
-            .call(
-                "proxmox_upload_file_to_container",
-                json!({"ctid": ct, "local_path": local, "container_path": container_path}),
-            )
-            .await;
+        let up = json!({"ctid": ct, "local_path": local, "container_path": container_path});
+        let r = env.call("proxmox_upload_file_to_container", up).await;
         assert!(!is_error(&r), "CT {ct} upload {payload:?}: {}", text(&r));
         assert_eq!(
             env.host().container_file(ct, &container_path).unwrap(),
@@ -431,12 +386,8 @@ async fn paths_are_passed_literally(
             "CT {ct} {payload:?}"
         );
         let back = env.dir.path().join(format!("ct{ct}-{payload}"));
-        let r = env
-            .call(
-                "proxmox_download_file_from_container",
-                json!({"ctid": ct, "container_path": container_path, "local_path": back}),
-            )
-            .await;
+        let down = json!({"ctid": ct, "container_path": container_path, "local_path": back});
+        let r = env.call("proxmox_download_file_from_container", down).await;
         assert!(!is_error(&r), "CT {ct} download {payload:?}: {}", text(&r));
         assert_eq!(std::fs::read(&back).unwrap(), content);
     }
@@ -450,8 +401,7 @@ async fn paths_are_passed_literally(
 async fn commands_are_interpreted_once(
     #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)] which: usize,
 ) {
-    let payload = PAYLOADS[which];
-    let env = env().await;
+    let (payload, env) = payload_env(which).await;
     let command = format!("printf '%s' {}", quoted(payload));
     let r = env
         .call("ssh_exec_command", json!({"command": command}))

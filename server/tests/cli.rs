@@ -20,6 +20,33 @@ struct Run {
     stderr: String,
 }
 
+impl Run {
+    /// Assertions on the standard output.
+    fn out(&self) -> Stream<'_> {
+        Stream(&self.stdout, self)
+    }
+
+    /// Assertions on the standard error.
+    fn err(&self) -> Stream<'_> {
+        Stream(&self.stderr, self)
+    }
+}
+
+/// One output of a [`Run`]; a failed assertion shows the whole run.
+struct Stream<'a>(&'a str, &'a Run);
+
+impl Stream<'_> {
+    #[track_caller]
+    fn has(&self, needle: &str) {
+        assert!(self.0.contains(needle), "{:?}", self.1);
+    }
+
+    #[track_caller]
+    fn lacks(&self, needle: &str) {
+        assert!(!self.0.contains(needle), "{:?}", self.1);
+    }
+}
+
 /// Runs the binary with `args` and only `env` (plus HOME = `dir`) in `dir`.
 async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     run_with_input(dir, args, env, b"").await
@@ -102,17 +129,10 @@ async fn fake_pve_combines_with_check_before_or_after_it() {
         let r = run(args, &[]).await;
         assert_eq!(r.code, Some(0), "{args:?}: {r:?}");
         assert!(r.stdout.contains("checking A FAKE HOST"), "{args:?}: {r:?}");
-        assert!(r.stdout.contains("fixture: bundled default"), "{r:?}");
-        assert!(r.stdout.contains("ok    ran `true`"), "{r:?}");
-        assert!(
-            r.stdout
-                .contains("ENABLE_PROXMOX=true and the host has pct"),
-            "{r:?}"
-        );
-        assert!(
-            r.stdout.contains("ready: mcp-remote-exec can serve"),
-            "{r:?}"
-        );
+        r.out().has("fixture: bundled default");
+        r.out().has("ok    ran `true`");
+        r.out().has("ENABLE_PROXMOX=true and the host has pct");
+        r.out().has("ready: mcp-remote-exec can serve");
     }
 }
 
@@ -126,11 +146,11 @@ async fn a_fixture_is_given_with_an_equals_sign() {
     .unwrap();
     let r = run_in(dir.path(), &["check", "--fake-pve=one.toml"], &[]).await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.stdout.contains("fixture: one.toml"), "{r:?}");
+    r.out().has("fixture: one.toml");
 
     let r = run_in(dir.path(), &["--fake-pve=missing.toml", "check"], &[]).await;
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(r.stderr.contains("missing.toml"), "{r:?}");
+    r.err().has("missing.toml");
 }
 
 #[tokio::test]
@@ -166,16 +186,12 @@ async fn an_invalid_rust_log_is_reported_and_the_default_is_used() {
                     .contains("; using the default \"info,rmcp=warn,fake_pve=warn\""),
             "{bad}: {r:?}"
         );
-        assert!(r.stderr.contains("SERVING AGAINST A FAKE HOST"), "{r:?}");
+        r.err().has("SERVING AGAINST A FAKE HOST");
         // Logging is on at the default level: our INFO lines are there.
-        assert!(
-            r.stderr
-                .contains(" INFO mcp_remote_exec::tools: tool groups"),
-            "{r:?}"
-        );
+        r.err().has(" INFO mcp_remote_exec::tools: tool groups");
         // ... and rmcp's INFO dumps of the protocol messages are not.
-        assert!(!r.stderr.contains("rmcp::"), "{r:?}");
-        assert!(!r.stderr.contains("peer_info"), "{r:?}");
+        r.err().lacks("rmcp::");
+        r.err().lacks("peer_info");
     }
     let r = serve_briefly(
         &["--fake-pve"],
@@ -186,22 +202,22 @@ async fn an_invalid_rust_log_is_reported_and_the_default_is_used() {
         !r.stderr.contains("RUST_LOG="),
         "a valid value is taken: {r:?}"
     );
-    assert!(r.stderr.contains(" INFO mcp_remote_exec::tools"), "{r:?}");
+    r.err().has(" INFO mcp_remote_exec::tools");
 }
 
 #[tokio::test]
 async fn rust_log_debug_leaves_out_the_fake_shells_parser_unless_named() {
     let r = run(&["check", "--fake-pve"], &[("RUST_LOG", "debug")]).await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.stderr.contains(" INFO mcp_remote_exec"), "{r:?}");
-    assert!(!r.stderr.contains("TOKEN"), "{r:?}");
+    r.err().has(" INFO mcp_remote_exec");
+    r.err().lacks("TOKEN");
     let r = run(
         &["check", "--fake-pve"],
         &[("RUST_LOG", "info,tokenize=debug")],
     )
     .await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(r.stderr.contains(" DEBUG tokenize: TOKEN"), "{r:?}");
+    r.err().has(" DEBUG tokenize: TOKEN");
 }
 
 #[tokio::test]
@@ -307,8 +323,8 @@ async fn check_shows_the_settings_in_the_words_of_the_settings() {
     ] {
         assert!(r.stdout.contains(&words), "{words}: {r:?}");
     }
-    assert!(!r.stdout.contains("AcceptNew"), "{r:?}");
-    assert!(!r.stdout.contains(&target.node.password), "{r:?}");
+    r.out().lacks("AcceptNew");
+    r.out().lacks(&target.node.password);
     let learned = std::fs::read_to_string(kh).unwrap();
     assert!(
         learned.contains(&format!("[127.0.0.1]:{}", target.port)),
@@ -328,15 +344,8 @@ async fn check_shows_the_settings_in_the_words_of_the_settings() {
     )
     .await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(
-        r.stdout.contains("SSH_STRICT_HOST_KEY_CHECKING=true"),
-        "{r:?}"
-    );
-    assert!(
-        r.stdout
-            .contains("ENABLE_PROXMOX=true and the host has pct"),
-        "{r:?}"
-    );
+    r.out().has("SSH_STRICT_HOST_KEY_CHECKING=true");
+    r.out().has("ENABLE_PROXMOX=true and the host has pct");
 
     let r = run_in(
         dir.path(),
@@ -345,10 +354,7 @@ async fn check_shows_the_settings_in_the_words_of_the_settings() {
     )
     .await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(
-        r.stdout.contains("SSH_STRICT_HOST_KEY_CHECKING=false"),
-        "{r:?}"
-    );
+    r.out().has("SSH_STRICT_HOST_KEY_CHECKING=false");
     target.node.shutdown().await;
 }
 
@@ -361,7 +367,7 @@ async fn an_unknown_host_key_gets_a_keyscan_line_with_the_real_host_port_and_fil
     let kh = kh.to_str().unwrap();
     let r = run_in(dir.path(), &["check"], &target.env(kh, "true")).await;
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(r.stdout.contains("FAIL  connect: the host key of"), "{r:?}");
+    r.out().has("FAIL  connect: the host key of");
     let line = format!("`ssh-keyscan -p {} 127.0.0.1 >> '{kh}'`", target.port);
     assert!(r.stdout.contains(&line), "{line}: {r:?}");
     assert_eq!(std::fs::read_to_string(kh).unwrap(), "", "nothing learned");
@@ -390,21 +396,13 @@ async fn configuration_errors_are_reported_by_check_and_by_serve() {
     // Every error at once: the risk acknowledgement and the missing login.
     let r = run(&["check", "--host", "h"], &[]).await;
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(
-        r.stdout
-            .contains("FAIL  configuration: 2 configuration errors:"),
-        "{r:?}"
-    );
-    assert!(r.stdout.contains("- I_ACCEPT_RISKS: is unset"), "{r:?}");
-    assert!(r.stdout.contains("- SSH_KEY: no login method"), "{r:?}");
+    r.out().has("FAIL  configuration: 2 configuration errors:");
+    r.out().has("- I_ACCEPT_RISKS: is unset");
+    r.out().has("- SSH_KEY: no login method");
     let r = run(&["--host", "h"], &[]).await;
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(
-        r.stderr
-            .contains("mcp-remote-exec: 2 configuration errors:"),
-        "{r:?}"
-    );
-    assert!(r.stderr.contains("- I_ACCEPT_RISKS"), "{r:?}");
+    r.err().has("mcp-remote-exec: 2 configuration errors:");
+    r.err().has("- I_ACCEPT_RISKS");
     assert_eq!(r.stdout, "", "{r:?}");
 }
 
@@ -419,28 +417,22 @@ async fn check_with_proxmox_enabled_fails_on_a_host_without_pct() {
 
     let r = run_in(dir.path(), &["check", "--enable-proxmox"], &vars).await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(
-        r.stdout
-            .contains("ok    ENABLE_PROXMOX=true and the host has pct (/usr/sbin/pct)"),
-        "{r:?}"
-    );
+    r.out()
+        .has("ok    ENABLE_PROXMOX=true and the host has pct (/usr/sbin/pct)");
 
     let (code, _, err) = env.host.exec_out_of_band("rm /usr/sbin/pct").await.unwrap();
     assert_eq!(code, 0, "{err}");
     let r = run_in(dir.path(), &["check", "--enable-proxmox"], &vars).await;
     assert_eq!(r.code, Some(1), "{r:?}");
-    assert!(r.stdout.contains("ok    ran `true`"), "{r:?}");
-    assert!(
-        r.stdout
-            .contains("FAIL  ENABLE_PROXMOX=true: but 127.0.0.1 has no `pct` on its PATH"),
-        "{r:?}"
-    );
-    assert!(!r.stdout.contains("ready:"), "{r:?}");
+    r.out().has("ok    ran `true`");
+    r.out()
+        .has("FAIL  ENABLE_PROXMOX=true: but 127.0.0.1 has no `pct` on its PATH");
+    r.out().lacks("ready:");
 
     // Without ENABLE_PROXMOX, pct is not asked for.
     let r = run_in(dir.path(), &["check"], &vars).await;
     assert_eq!(r.code, Some(0), "{r:?}");
-    assert!(!r.stdout.contains("pct"), "{r:?}");
+    r.out().lacks("pct");
 }
 
 /// initialize, then tools/list; then stdin closes and the server ends.
@@ -494,7 +486,7 @@ async fn the_policy_settings_are_flags_too_and_apply_to_the_fake_node() {
     )
     .await;
     assert_ne!(r.code, Some(0), "{r:?}");
-    assert!(r.stderr.contains("COMMAND_ALLOW"), "{r:?}");
+    r.err().has("COMMAND_ALLOW");
     let r = run(
         &[
             "check",

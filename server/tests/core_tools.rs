@@ -44,11 +44,7 @@ async fn a_timeout_ends_the_remote_command() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_output_is_cut_but_keeps_both_ends_and_the_exit_code() {
-    let env = start_with(Options {
-        vars: vec![("CHARACTER_LIMIT", "1000".into())],
-        ..Options::default()
-    })
-    .await;
+    let env = start_with(with_vars(&[("CHARACTER_LIMIT", "1000")])).await;
     let r = env
         .call(
             "ssh_exec_command",
@@ -142,14 +138,35 @@ async fn the_next_call_reconnects_after_the_connection_dropped() {
     assert_eq!(structured(&r)["stdout"], "two\n");
 }
 
+/// The default server, with `vars` set.
+fn with_vars(vars: &[(&'static str, &str)]) -> Options {
+    let vars = vars.iter().map(|&(k, v)| (k, v.to_string())).collect();
+    Options {
+        vars,
+        ..Options::default()
+    }
+}
+
+/// A server whose known_hosts lacks the fake's key, with `vars`.
+fn unknown_host_key(vars: &[(&'static str, &str)]) -> Options {
+    Options {
+        known: false,
+        ..with_vars(vars)
+    }
+}
+
+/// A server that logs in with the password, not the key, with `vars`.
+fn password_login(vars: &[(&'static str, &str)]) -> Options {
+    Options {
+        use_key: false,
+        ..with_vars(vars)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_keys_are_checked() {
     // Unknown key, strict: refused with the fingerprint and what to do.
-    let env = start_with(Options {
-        known: false,
-        ..Options::default()
-    })
-    .await;
+    let env = start_with(unknown_host_key(&[])).await;
     let r = env.exec("true").await;
     let s = failed(&r);
     let err = s["error"].as_str().unwrap();
@@ -176,11 +193,10 @@ async fn host_keys_are_checked() {
     );
 
     // accept-new learns an unknown key, then uses it.
-    let env = start_with(Options {
-        known: false,
-        vars: vec![("SSH_STRICT_HOST_KEY_CHECKING", "accept-new".into())],
-        ..Options::default()
-    })
+    let env = start_with(unknown_host_key(&[(
+        "SSH_STRICT_HOST_KEY_CHECKING",
+        "accept-new",
+    )]))
     .await;
     let r = env.exec("echo ok").await;
     assert_ok(&r);
@@ -193,20 +209,11 @@ async fn host_keys_are_checked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_login_and_a_wrong_password() {
-    let env = start_with(Options {
-        use_key: false,
-        ..Options::default()
-    })
-    .await;
+    let env = start_with(password_login(&[])).await;
     let r = env.exec("whoami").await;
     assert_eq!(structured(&r)["stdout"], "root\n");
 
-    let bad = start_with(Options {
-        use_key: false,
-        vars: vec![("SSH_PASSWORD", "wrong".into())],
-        ..Options::default()
-    })
-    .await;
+    let bad = start_with(password_login(&[("SSH_PASSWORD", "wrong")])).await;
     let r = bad
         .call("ssh_exec_command", json!({"command": "whoami"}))
         .await;
@@ -302,11 +309,7 @@ async fn overwrite_is_refused_unless_asked_and_the_original_survives() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn size_limits_and_bad_paths_fail_before_anything_is_written() {
-    let env = start_with(Options {
-        vars: vec![("MAX_FILE_SIZE", "1000".into())],
-        ..Options::default()
-    })
-    .await;
+    let env = start_with(with_vars(&[("MAX_FILE_SIZE", "1000")])).await;
     let big = env.local_file("big.bin", random_bytes(1001));
     let small = env.local_file("small.bin", b"small");
     let before = env.host().host_files();

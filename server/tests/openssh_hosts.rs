@@ -37,8 +37,7 @@ fn error_of(r: &rmcp::model::CallToolResult) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_reports_exit_codes_and_keeps_stderr_apart() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (_env, mcp) = HostEnv::start_serving().await;
 
     let r = mcp.exec("echo hello; id -un; hostname").await;
     assert_ok(&r);
@@ -83,8 +82,7 @@ async fn timed_out(mcp: &Mcp, command: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_ends_the_remote_command_and_its_children() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
 
     let s = timed_out(&mcp, "echo started; sleep 60").await;
     assert_eq!(s["stdout"], "started\n", "partial output is returned");
@@ -120,8 +118,7 @@ fn text_has(s: &serde_json::Value, field: &str, needle: &str) -> bool {
 /// the time-out. The call still returns promptly; only that child is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_setsid_child_escapes_the_timeout_a_known_limitation() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     timed_out(&mcp, "setsid sleep 67 & sleep 68").await;
     env.gone_within("^sleep 68$", Duration::from_secs(10))
         .await
@@ -248,8 +245,7 @@ async fn docker_logs(id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_20_mb_file_round_trips_with_its_mode_and_no_temp_files() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     assert_eq!(env.oob("mkdir -p /root/xfer").await.0, 0);
     let data = random_bytes(20 * 1024 * 1024 + 7);
     let local = env.local_file("big.bin", &data);
@@ -480,8 +476,7 @@ async fn a_changed_host_key_is_refused_and_accept_new_learns_an_unknown_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_next_call_reconnects_after_sshd_dropped_the_connection() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     assert_eq!(structured(&mcp.exec("echo one").await)["stdout"], "one\n");
     let local = env.local_file("small.txt", b"small\n");
 

@@ -134,6 +134,12 @@ impl Server {
     }
 
     /// Closes stdin: the server ends, with success.
+    /// [`Server::still_serving`], then [`Server::finish`].
+    async fn finish_serving(mut self) {
+        self.still_serving().await;
+        self.finish().await;
+    }
+
     async fn finish(mut self) {
         drop(self.stdin);
         let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
@@ -174,8 +180,7 @@ async fn a_line_that_is_not_json_is_a_parse_error() {
     }
     // Blank lines are not messages: no answer at all (the next answer is tools/list's).
     s.send(b"\n  \n").await;
-    s.still_serving().await;
-    s.finish().await;
+    s.finish_serving().await;
 }
 
 #[tokio::test]
@@ -272,8 +277,7 @@ async fn an_oversized_request_is_answered_and_memory_stays_bounded() {
     };
     s.send(&at_limit).await;
     s.error_answer(json!(10), -32602).await;
-    s.still_serving().await;
-    s.finish().await;
+    s.finish_serving().await;
 }
 
 #[tokio::test]
@@ -318,6 +322,5 @@ async fn bad_tools_call_params_are_invalid_params() {
         )
         .await;
     assert_eq!(r["result"]["isError"], true, "{r}");
-    s.still_serving().await;
-    s.finish().await;
+    s.finish_serving().await;
 }

@@ -13,8 +13,7 @@ use testkit::{assert_ok, failed, is_error, structured, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     // The SFTP session holds a channel from now on.
     let src = env.local_file("a.txt", "a\n");
     let r = mcp.upload(&src, "/tmp/a.txt", json!({})).await;
@@ -30,8 +29,7 @@ async fn twelve_parallel_commands_after_a_transfer_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_four_parallel_mixed_calls_all_succeed() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let payload = vec![b'z'; 200_000];
     let src = env.local_file("up.bin", &payload);
     let (code, _, _) = env.oob("head -c 100000 /dev/zero > /tmp/down.bin").await;
@@ -83,8 +81,7 @@ async fn sixty_four_parallel_mixed_calls_all_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooding_command_is_ended_at_its_timeout_and_other_calls_survive() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let started = Instant::now();
     let (flood, other) = tokio::join!(
         mcp.call("ssh_exec_command", json!({"command": "yes", "timeout": 3})),
@@ -109,8 +106,7 @@ async fn a_flooding_command_is_ended_at_its_timeout_and_other_calls_survive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_input_is_closed() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (_env, mcp) = HostEnv::start_serving().await;
     let r = mcp.exec_within("cat; echo after-cat", 20).await;
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after-cat\n");
@@ -120,8 +116,7 @@ async fn standard_input_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_background_child_holding_stdout_does_not_hold_the_call() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let r = mcp.exec_within("sleep 37 & echo started; exit 4", 30).await;
     let s = structured(&r);
     assert_eq!(s["exit_code"], 4, "{s}");
@@ -136,8 +131,7 @@ async fn a_background_child_holding_stdout_does_not_hold_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replacing_a_file_keeps_its_owner_group_and_mode() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let (code, _, err) = env
         .oob("useradd -r app && mkdir -p /etc/app && echo old > /etc/app/app.conf && chown app:app /etc/app/app.conf && chmod 640 /etc/app/app.conf")
         .await;
@@ -166,8 +160,7 @@ async fn replacing_a_file_keeps_its_owner_group_and_mode() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn special_files_and_links_are_refused_before_anything_is_opened() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let (code, _, _) = env
         .oob("mkfifo /tmp/fifo && echo real > /tmp/real && ln -s /tmp/real /tmp/link")
         .await;
@@ -201,8 +194,7 @@ async fn special_files_and_links_are_refused_before_anything_is_opened() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let (code, _, _) = env.oob("echo original > /root/big.bin").await;
     assert_eq!(code, 0);
     let src = env.local_file("big.bin", vec![7u8; 120 << 20]);
@@ -245,8 +237,7 @@ async fn a_killed_session_during_an_upload_keeps_the_original_and_leaves_no_temp
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let r = mcp.exec("true").await;
     assert!(!is_error(&r));
     // Stop the connection's sshd process: the connection hangs, the host does not.
@@ -270,8 +261,7 @@ async fn a_hung_session_fails_within_the_call_timeout_and_the_next_call_works() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_cut_off_by_a_lost_connection_is_ended_on_reconnection() {
-    let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let (env, mcp) = HostEnv::start_serving().await;
     let call = mcp.call(
         "ssh_exec_command",
         json!({"command": "sleep 47; echo late", "timeout": 60}),

@@ -4,13 +4,20 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Auth, connect, eventually_out_of_band, exec};
+use russh::client::Handle;
+use support::{Auth, KnownHosts, connect, eventually_out_of_band, exec};
 use test_hosts::TestHost;
+
+/// A started test host and a key login to it.
+async fn logged_in() -> (TestHost, Handle<KnownHosts>) {
+    let host = TestHost::start().await.unwrap();
+    let handle = connect(&host, Auth::Key).await;
+    (host, handle)
+}
 
 #[tokio::test]
 async fn pct_list_bytes() {
-    let host = TestHost::start().await.unwrap();
-    let handle = connect(&host, Auth::Key).await;
+    let (_host, handle) = logged_in().await;
     let out = exec(&handle, "pct list").await;
     assert_eq!(
         out.stdout(),
@@ -25,8 +32,7 @@ async fn pct_list_bytes() {
 
 #[tokio::test]
 async fn pct_errors_and_exit_codes() {
-    let host = TestHost::start().await.unwrap();
-    let handle = connect(&host, Auth::Key).await;
+    let (host, handle) = logged_in().await;
 
     let out = exec(&handle, "pct status 999").await;
     assert_eq!(out.stdout(), "");
@@ -36,26 +42,25 @@ async fn pct_errors_and_exit_codes() {
     );
     assert_eq!(out.exit_status, Some(255));
 
-    let out = exec(&handle, "pct status 99").await;
-    assert_eq!(
-        out.stderr(),
-        "400 Parameter verification failed.\n\
-         vmid: invalid format - value does not look like a valid VM ID\n\
-         \n\
-         pct status <vmid> [OPTIONS]\n"
-    );
-    assert_eq!(out.exit_status, Some(255));
-
-    let out = exec(&handle, "pct exec 100 ls -la").await;
-    assert_eq!(
-        out.stderr(),
-        "Unknown option: la\n400 unable to parse option\npct exec <vmid> [<extra-args>] [OPTIONS]\n"
-    );
-    assert_eq!(out.exit_status, Some(255));
-
-    let out = exec(&handle, "pct exec 101 -- true").await;
-    assert_eq!(out.stderr(), "container '101' not running!\n");
-    assert_eq!(out.exit_status, Some(255));
+    // Refusals: what pct says on stderr, and that it exits 255.
+    for (command, stderr) in [
+        (
+            "pct status 99",
+            "400 Parameter verification failed.\n\
+             vmid: invalid format - value does not look like a valid VM ID\n\
+             \n\
+             pct status <vmid> [OPTIONS]\n",
+        ),
+        (
+            "pct exec 100 ls -la",
+            "Unknown option: la\n400 unable to parse option\npct exec <vmid> [<extra-args>] [OPTIONS]\n",
+        ),
+        ("pct exec 101 -- true", "container '101' not running!\n"),
+    ] {
+        let out = exec(&handle, command).await;
+        assert_eq!(out.stderr(), stderr, "{command}");
+        assert_eq!(out.exit_status, Some(255), "{command}");
+    }
 
     // A lock blocks stop; the running check comes before it for start.
     host.exec_out_of_band("echo backup > /var/lib/fakepct/102/lock")
@@ -78,8 +83,7 @@ async fn pct_errors_and_exit_codes() {
 
 #[tokio::test]
 async fn pct_exec_passes_output_and_exit_status_through() {
-    let host = TestHost::start().await.unwrap();
-    let handle = connect(&host, Auth::Key).await;
+    let (_host, handle) = logged_in().await;
     let out = exec(
         &handle,
         "pct exec 100 -- bash -c 'echo hi; echo oops >&2; exit 3'",
@@ -99,8 +103,7 @@ async fn pct_exec_passes_output_and_exit_status_through() {
 
 #[tokio::test]
 async fn pct_push_and_pull_round_trip() {
-    let host = TestHost::start().await.unwrap();
-    let handle = connect(&host, Auth::Key).await;
+    let (host, handle) = logged_in().await;
     let out = exec(
         &handle,
         "head -c 3000000 /dev/urandom > /tmp/data \
@@ -127,8 +130,7 @@ async fn pct_push_and_pull_round_trip() {
 
 #[tokio::test]
 async fn a_pct_exec_process_is_real_and_pct_stop_ends_it() {
-    let host = TestHost::start().await.unwrap();
-    let handle = connect(&host, Auth::Key).await;
+    let (host, handle) = logged_in().await;
     let mut channel = handle.channel_open_session().await.unwrap();
     channel
         .exec(true, "pct exec 100 -- sleep 60")

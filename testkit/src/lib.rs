@@ -13,6 +13,7 @@
 pub mod child;
 pub mod component;
 pub mod fake;
+mod host_env;
 pub mod hosts;
 pub mod mcp;
 pub mod openssh;

@@ -182,24 +182,29 @@ pub struct ExecParams {
 
 impl ExecParams {
     pub fn validate(&self) -> Result<(), InvalidParam> {
-        check_text(
-            "command",
-            &self.command,
-            10_000,
-            "Give a command of 1 to 10000 characters.",
-        )?;
-        // Both exec tools run `SHELL -c COMMAND`: a leading '-' would be read as an
-        // option of that shell (`sh -c -x` fails with "-c requires an argument").
-        if self.command.starts_with('-') {
-            return Err(invalid(
-                "command",
-                "starts with '-', which the shell would take as one of its own options",
-                "Start the command with a program name, e.g. `ls -l`; to run a program whose name \
-                 starts with '-', give its path, e.g. `./-name`.",
-            ));
-        }
-        Ok(())
+        check_command(&self.command)
     }
+}
+
+/// The `command` of either exec tool: 1 to 10000 characters, not starting with '-'.
+pub fn check_command(command: &str) -> Result<(), InvalidParam> {
+    check_text(
+        "command",
+        command,
+        10_000,
+        "Give a command of 1 to 10000 characters.",
+    )?;
+    // Both exec tools run `SHELL -c COMMAND`: a leading '-' would be read as an
+    // option of that shell (`sh -c -x` fails with "-c requires an argument").
+    if command.starts_with('-') {
+        return Err(invalid(
+            "command",
+            "starts with '-', which the shell would take as one of its own options",
+            "Start the command with a program name, e.g. `ls -l`; to run a program whose name \
+             starts with '-', give its path, e.g. `./-name`.",
+        ));
+    }
+    Ok(())
 }
 
 // 3 or 4 octal digits. A fourth (leading) digit holds the special bits, setuid 4,
