@@ -327,37 +327,24 @@ impl Host {
         self.state().max_sessions = max;
     }
 
+    /// Changes container `vmid` with `change`; false when there is no such container.
+    pub fn change_container(&self, vmid: u32, change: impl FnOnce(&mut Container)) -> bool {
+        self.state().containers.get_mut(&vmid).map(change).is_some()
+    }
+
     /// Sets a container's lock (`None` clears it).
     pub fn set_lock(&self, vmid: u32, lock: Option<&str>) -> bool {
-        match self.state().containers.get_mut(&vmid) {
-            Some(ct) => {
-                ct.lock = lock.map(str::to_string);
-                true
-            }
-            None => false,
-        }
+        self.change_container(vmid, |ct| ct.lock = lock.map(str::to_string))
     }
 
     /// Makes a container refuse (or accept again) to stop.
     pub fn set_refuses_stop(&self, vmid: u32, refuses: bool) -> bool {
-        match self.state().containers.get_mut(&vmid) {
-            Some(ct) => {
-                ct.refuses_stop = refuses;
-                true
-            }
-            None => false,
-        }
+        self.change_container(vmid, |ct| ct.refuses_stop = refuses)
     }
 
     /// Makes a container ignore (or honour again) a clean shutdown request.
     pub fn set_ignores_shutdown(&self, vmid: u32, ignores: bool) -> bool {
-        match self.state().containers.get_mut(&vmid) {
-            Some(ct) => {
-                ct.ignores_shutdown = ignores;
-                true
-            }
-            None => false,
-        }
+        self.change_container(vmid, |ct| ct.ignores_shutdown = ignores)
     }
 
     /// Content of a host file, if it exists.

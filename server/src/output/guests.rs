@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, Problem, Report, pretty};
+use super::{Failure, Problem, report};
 use crate::pct::Ctid;
 use crate::snapshot::TreeEntry;
 
@@ -85,16 +85,11 @@ impl SnapshotListReport {
     }
 }
 
-impl Report for SnapshotListReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
+report!(SnapshotListReport, tree);
 
+impl SnapshotListReport {
     /// The tree, one snapshot a line, indented under its parent.
-    fn human(&self) -> String {
-        if !self.success {
-            return self.problem.text("");
-        }
+    fn tree(&self) -> String {
         let count = self.snapshots.iter().filter(|r| !r.current).count();
         let mut s = format!(
             "Container {} has {count} snapshot{} (times in the node's local time):\n",
@@ -159,20 +154,13 @@ impl SnapshotReport {
     }
 }
 
-impl Report for SnapshotReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
-
-    /// These tools answer in JSON only.
-    fn human(&self) -> String {
-        pretty(self)
-    }
-}
+// These tools answer in JSON only.
+report!(SnapshotReport, json);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::Report;
     use crate::snapshot::parse_tree;
 
     #[test]

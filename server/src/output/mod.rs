@@ -208,6 +208,40 @@ pub trait Report: Serialize {
     }
 }
 
+/// Implements [`Report`] for a result with a `success` field and a flattened
+/// `problem`: `json` for a tool that answers in JSON only (its text is the JSON too),
+/// or the name of the method that renders a success as text (a failure is its
+/// problem's text).
+macro_rules! report {
+    ($t:ty, json) => {
+        impl $crate::output::Report for $t {
+            fn succeeded(&self) -> bool {
+                self.success
+            }
+
+            fn human(&self) -> String {
+                $crate::output::pretty(self)
+            }
+        }
+    };
+    ($t:ty, $render:ident) => {
+        impl $crate::output::Report for $t {
+            fn succeeded(&self) -> bool {
+                self.success
+            }
+
+            fn human(&self) -> String {
+                if self.success {
+                    self.$render()
+                } else {
+                    self.problem.text("")
+                }
+            }
+        }
+    };
+}
+pub(crate) use report;
+
 /// A result ready to be sent: the tools turn it into rmcp's `CallToolResult`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {

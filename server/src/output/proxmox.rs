@@ -7,7 +7,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ExecReport, Failure, Problem, Report, pretty};
+use super::{ExecReport, Failure, Problem, report};
 use crate::pct::{Ctid, ListEntry};
 use crate::proxmox::{self, Copied, PctError};
 use crate::ssh::{ExecOutcome, SshError};
@@ -150,17 +150,11 @@ impl ListReport {
     }
 }
 
-impl Report for ListReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
+report!(ListReport, table);
 
-    fn human(&self) -> String {
-        if self.success {
-            list_table(&self.containers)
-        } else {
-            self.problem.text("")
-        }
+impl ListReport {
+    fn table(&self) -> String {
+        list_table(&self.containers)
     }
 }
 
@@ -185,22 +179,16 @@ impl StatusReport {
     }
 }
 
-impl Report for StatusReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
+report!(StatusReport, sentence);
 
+impl StatusReport {
     /// One sentence: `Container 100 is running`.
-    fn human(&self) -> String {
-        if self.success {
-            format!(
-                "Container {} is {}\n",
-                self.ctid.unwrap_or_default(),
-                self.status.as_deref().unwrap_or_default()
-            )
-        } else {
-            self.problem.text("")
-        }
+    fn sentence(&self) -> String {
+        format!(
+            "Container {} is {}\n",
+            self.ctid.unwrap_or_default(),
+            self.status.as_deref().unwrap_or_default()
+        )
     }
 }
 
@@ -283,16 +271,8 @@ fn said_detail(said: String) -> Problem {
     }
 }
 
-impl Report for PowerReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
-
-    /// The power tools answer in JSON only.
-    fn human(&self) -> String {
-        pretty(self)
-    }
-}
+// The power tools answer in JSON only.
+report!(PowerReport, json);
 
 impl CtTransferReport {
     /// A finished `proxmox_download_file_from_container`.
@@ -342,16 +322,8 @@ impl CtTransferReport {
     }
 }
 
-impl Report for CtTransferReport {
-    fn succeeded(&self) -> bool {
-        self.success
-    }
-
-    /// The container file tools answer in JSON only.
-    fn human(&self) -> String {
-        pretty(self)
-    }
-}
+// The container file tools answer in JSON only.
+report!(CtTransferReport, json);
 
 /// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
 /// A lock is shown after the name: ` 101 | stopped | db01 (locked: backup)`.
@@ -375,6 +347,7 @@ pub fn list_table(rows: &[ContainerRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::Report;
 
     #[test]
     fn a_failure_shows_pcts_message_between_the_error_and_the_suggestion() {

@@ -164,16 +164,12 @@ fn power_answer(result: Result<PowerReport, Failed>) -> CallToolResult {
     answer(&report, ResponseFormat::Json)
 }
 
-fn snapshot_answer(name: Option<&str>, result: Result<SnapshotReport, Failed>) -> CallToolResult {
-    let report = result.unwrap_or_else(|(vmid, f)| SnapshotReport::failed(vmid, name, f));
-    answer(&report, ResponseFormat::Json)
-}
-
-/// The name argument as given, for the report of a call that failed early.
-fn name_arg(args: &JsonObject) -> Option<String> {
-    args.get("name")
-        .and_then(|n| n.as_str())
-        .map(str::to_string)
+/// The snapshot tools that answer with a [`SnapshotReport`].
+#[derive(Debug, Clone, Copy)]
+enum SnapOp {
+    Create,
+    Rollback,
+    Delete,
 }
 
 #[tool_router(router = guest_router, vis = "pub(crate)")]
@@ -228,11 +224,7 @@ is an error result carrying pct's message.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let name = name_arg(&args);
-        Ok(snapshot_answer(
-            name.as_deref(),
-            self.snapshot_create(args, &ctx).await,
-        ))
+        Ok(self.snapshot_tool(args, &ctx, SnapOp::Create).await)
     }
 
     #[tool(
@@ -284,11 +276,7 @@ A running guest is refused unless stop_running=true (the rollback stops it hard)
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let name = name_arg(&args);
-        Ok(snapshot_answer(
-            name.as_deref(),
-            self.snapshot_rollback(args, &ctx).await,
-        ))
+        Ok(self.snapshot_tool(args, &ctx, SnapOp::Rollback).await)
     }
 
     #[tool(
@@ -305,15 +293,32 @@ snapshots taken after it keep their content.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let name = name_arg(&args);
-        Ok(snapshot_answer(
-            name.as_deref(),
-            self.snapshot_delete(args, &ctx).await,
-        ))
+        Ok(self.snapshot_tool(args, &ctx, SnapOp::Delete).await)
     }
 }
 
 impl RemoteExec {
+    /// Runs a create, rollback or delete; a failure names the snapshot as given.
+    async fn snapshot_tool(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+        op: SnapOp,
+    ) -> CallToolResult {
+        let name = args
+            .get("name")
+            .and_then(|n| n.as_str())
+            .map(str::to_string);
+        let result = match op {
+            SnapOp::Create => self.snapshot_create(args, ctx).await,
+            SnapOp::Rollback => self.snapshot_rollback(args, ctx).await,
+            SnapOp::Delete => self.snapshot_delete(args, ctx).await,
+        };
+        let report =
+            result.unwrap_or_else(|(vmid, f)| SnapshotReport::failed(vmid, name.as_deref(), f));
+        answer(&report, ResponseFormat::Json)
+    }
+
     /// A valid guest id (`vmid`) that the policy lets the tools act on.
     fn snapshot_guest(&self, v: &serde_json::Value) -> Result<Ctid, Failed> {
         let vmid = vmid_of(v).map_err(early)?;

@@ -196,14 +196,8 @@ stopped or unknown container are error results.",
             Ok(p) => p,
             Err(e) => return Ok(exec_failure(&command_hint, hint, e)),
         };
-        let checked = ctid_of(&p.ctid).and_then(|ctid| {
-            let probe = super::params::ExecParams {
-                command: p.command.clone(),
-                timeout: p.timeout,
-                response_format: p.response_format,
-            };
-            probe.validate().map(|_| ctid)
-        });
+        let checked =
+            ctid_of(&p.ctid).and_then(|ctid| params::check_command(&p.command).map(|_| ctid));
         let ctid = match checked {
             Ok(c) => c,
             Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
