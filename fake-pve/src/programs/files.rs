@@ -190,40 +190,34 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         };
         let text = match &format {
             Some(fmt) => {
-                let mut s = String::new();
-                let mut chars = fmt.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        s.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('s') => s.push_str(&meta.size.to_string()),
-                        Some('a') => s.push_str(&format!("{:o}", meta.mode)),
-                        Some('A') => s.push_str(&crate::unix::mode_string(&meta)),
-                        Some('f') => s.push_str(&format!("{:x}", meta.st_mode())),
-                        Some('u') => s.push_str(&meta.uid.to_string()),
-                        Some('g') => s.push_str(&meta.gid.to_string()),
-                        Some('U') => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
-                        Some('G') => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
-                        Some('n') => s.push_str(f),
-                        Some('Y') => s.push_str(&meta.mtime.to_string()),
-                        Some('F') => s.push_str(if meta.is_dir() {
+                let expanded = crate::unix::expand_directives(fmt, '%', |s, c| {
+                    match c {
+                        's' => s.push_str(&meta.size.to_string()),
+                        'a' => s.push_str(&format!("{:o}", meta.mode)),
+                        'A' => s.push_str(&crate::unix::mode_string(&meta)),
+                        'f' => s.push_str(&format!("{:x}", meta.st_mode())),
+                        'u' => s.push_str(&meta.uid.to_string()),
+                        'g' => s.push_str(&meta.gid.to_string()),
+                        'U' => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
+                        'G' => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
+                        'n' => s.push_str(f),
+                        'Y' => s.push_str(&meta.mtime.to_string()),
+                        'F' => s.push_str(if meta.is_dir() {
                             "directory"
                         } else if meta.size == 0 {
                             "regular empty file"
                         } else {
                             "regular file"
                         }),
-                        Some('%') => s.push('%'),
-                        Some(o) => {
-                            return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await;
-                        }
-                        None => s.push('%'),
+                        '%' => s.push('%'),
+                        o => return Err(o),
                     }
+                    Ok(())
+                });
+                match expanded {
+                    Ok(s) => s + "\n",
+                    Err(o) => return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await,
                 }
-                s.push('\n');
-                s
             }
             None => format!(
                 "  File: {f}\n  Size: {:<15} Blocks: {:<10} IO Block: 4096   {}\nAccess: ({:04o}/{})  Uid: ({:>5}/{:>8})   Gid: ({:>5}/{:>8})\n",
