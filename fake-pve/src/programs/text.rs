@@ -266,20 +266,24 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let (ins, failed) = inputs(ctx, "head", &files, io).await;
     for (_, data) in ins {
-        let end = if bytes {
-            n.min(data.len())
-        } else {
-            data.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .nth(n.saturating_sub(1))
-                .map(|(i, _)| i + 1)
-                .filter(|_| n > 0)
-                .unwrap_or(if n == 0 { 0 } else { data.len() })
-        };
-        io.stdout.write(&data[..end]).await?;
+        io.stdout
+            .write(&data[..after_first(&data, n, bytes)])
+            .await?;
     }
     Ok(i32::from(failed))
+}
+
+/// Where `data` goes on after its first `count` lines (bytes, with `bytes`): its end
+/// when it is shorter.
+fn after_first(data: &[u8], count: usize, bytes: bool) -> usize {
+    if bytes || count == 0 {
+        return count.min(data.len());
+    }
+    data.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(count - 1)
+        .map_or(data.len(), |(i, _)| i + 1)
 }
 
 pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
@@ -291,16 +295,7 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (ins, failed) = inputs(ctx, "tail", &files, io).await;
     for (_, data) in ins {
         let start = if c.from_start {
-            let skip = n.saturating_sub(1);
-            if bytes {
-                skip.min(data.len())
-            } else {
-                data.iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b == b'\n')
-                    .nth(skip.wrapping_sub(1))
-                    .map_or(if skip == 0 { 0 } else { data.len() }, |(i, _)| i + 1)
-            }
+            after_first(&data, n.saturating_sub(1), bytes)
         } else if bytes {
             data.len().saturating_sub(n)
         } else {

@@ -560,17 +560,22 @@ fn tr_set(spec: &str) -> Option<Vec<char>> {
     Some(out)
 }
 
+/// Turns on the switch of each letter of a bundle like `-nru`; `false` at the first
+/// letter that has none.
+fn set_switches(bundle: &str, switches: &mut [(char, &mut bool)]) -> bool {
+    bundle[1..].chars().all(|c| {
+        let switch = switches.iter_mut().find(|(letter, _)| *letter == c);
+        switch.map(|(_, on)| **on = true).is_some()
+    })
+}
+
 pub(super) async fn tr(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (mut delete, mut squeeze) = (false, false);
     let mut sets = Vec::new();
     for a in args {
         if a.starts_with('-') && a.len() > 1 && sets.is_empty() {
-            for c in a[1..].chars() {
-                match c {
-                    'd' => delete = true,
-                    's' => squeeze = true,
-                    _ => return refuse_option(ctx, io, "tr", a).await,
-                }
+            if !set_switches(a, &mut [('d', &mut delete), ('s', &mut squeeze)]) {
+                return refuse_option(ctx, io, "tr", a).await;
             }
         } else {
             sets.push(a.clone());
@@ -695,13 +700,8 @@ pub(super) async fn sort(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 _ => return refuse_option(ctx, io, "sort", a).await,
             },
             _ if a.starts_with('-') && a.len() > 1 => {
-                for c in a[1..].chars() {
-                    match c {
-                        'n' => num = true,
-                        'r' => rev = true,
-                        'u' => uniq = true,
-                        _ => return refuse_option(ctx, io, "sort", a).await,
-                    }
+                if !set_switches(a, &mut [('n', &mut num), ('r', &mut rev), ('u', &mut uniq)]) {
+                    return refuse_option(ctx, io, "sort", a).await;
                 }
             }
             _ => files.push(a.to_string()),
@@ -742,13 +742,11 @@ pub(super) async fn uniq(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut files = Vec::new();
     for a in args {
         if a.starts_with('-') && a.len() > 1 {
-            for c in a[1..].chars() {
-                match c {
-                    'c' => count = true,
-                    'd' => dups = true,
-                    'u' => uniques = true,
-                    _ => return refuse_option(ctx, io, "uniq", a).await,
-                }
+            if !set_switches(
+                a,
+                &mut [('c', &mut count), ('d', &mut dups), ('u', &mut uniques)],
+            ) {
+                return refuse_option(ctx, io, "uniq", a).await;
             }
         } else {
             files.push(a.clone());
