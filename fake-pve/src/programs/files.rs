@@ -7,9 +7,7 @@ use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{
-    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, usage, user_name,
-};
+use super::{Status, complain, fail, out, read_file, refuse_option, stat_path, usage, user_name};
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
 /// `<what> '<operand>': <error>`; the status is 1 when any failed.
@@ -33,10 +31,7 @@ async fn each_operand<S: AsRef<str>>(
 }
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "cat", &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, "cat", args, "");
     if files.is_empty() || files == ["-"] {
         while let Some(chunk) = io.stdin.read_chunk().await {
             io.stdout.write(&chunk).await?;
@@ -67,10 +62,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut paths) = match known_flags(args, "laAdh1") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "ls", &o).await,
-    };
+    let (flags, mut paths) = known_flags!(ctx, io, "ls", args, "laAdh1");
     let long = flags.contains('l');
     let all = flags.contains('a');
     let almost_all = flags.contains('A') && !all;
@@ -287,10 +279,7 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, dirs) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "rmdir", &o).await,
-    };
+    let (_, dirs) = known_flags!(ctx, io, "rmdir", args, "");
     each_operand(ctx, &dirs, io, "rmdir: failed to remove", |fs, abs| {
         fs.rmdir(abs)
     })
@@ -298,10 +287,7 @@ pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "rRf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "rm", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "rm", args, "rRf");
     let recursive = flags.contains('r') || flags.contains('R');
     let force = flags.contains('f');
     if paths.is_empty() && !force {
@@ -331,20 +317,32 @@ pub(super) fn into_target(ctx: &Ctx, src: &str, dst: &str) -> String {
     }
 }
 
+/// For `cp`/`mv SRC… DST`: DST, and each source as given, resolved, and its target,
+/// worked out only when its turn comes (an earlier one may have made DST a directory);
+/// `None` without a source.
+fn sources_and_targets<'a>(
+    ctx: &'a Ctx,
+    paths: &'a [String],
+) -> Option<(
+    &'a String,
+    impl Iterator<Item = (&'a String, String, String)> + 'a,
+)> {
+    let (dst, srcs) = paths.split_last().filter(|(_, s)| !s.is_empty())?;
+    let targets = srcs
+        .iter()
+        .map(move |src| (src, ctx.resolve(src), into_target(ctx, src, dst)));
+    Some((dst, targets))
+}
+
 pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "rRapf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "cp", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "cp", args, "rRapf");
     let recursive = flags.contains('r') || flags.contains('R') || flags.contains('a');
     let preserve = flags.contains('p') || flags.contains('a');
-    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+    let Some((dst, sources)) = sources_and_targets(ctx, &paths) else {
         return fail(io, "cp", "missing file operand", 1).await;
     };
     let mut status = 0;
-    for src in srcs {
-        let from = ctx.resolve(src);
-        let to = into_target(ctx, src, dst);
+    for (src, from, to) in sources {
         let r = ctx.with_fs(|fs| {
             let meta = fs.stat(&from)?;
             if meta.is_dir() {
@@ -399,10 +397,7 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 /// emulated). link(2) never replaces an existing name, so `ln` is an atomic
 /// no-clobber create, as on a real host.
 pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, paths) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "ln", &o).await,
-    };
+    let (_, paths) = known_flags!(ctx, io, "ln", args, "");
     let [src, dst] = paths.as_slice() else {
         return fail(
             io,
@@ -451,18 +446,13 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "nf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "mv", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "mv", args, "nf");
     let no_clobber = flags.contains('n');
-    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+    let Some((dst, sources)) = sources_and_targets(ctx, &paths) else {
         return fail(io, "mv", "missing file operand", 1).await;
     };
     let mut status = 0;
-    for src in srcs {
-        let from = ctx.resolve(src);
-        let to = into_target(ctx, src, dst);
+    for (src, from, to) in sources {
         // `-n`: an existing target is left alone, silently, as GNU mv does.
         if no_clobber && ctx.with_fs(|fs| fs.stat(&to)).is_ok() {
             continue;
@@ -602,10 +592,7 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "touch", &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, "touch", args, "");
     let owner = (ctx.uid, ctx.uid);
     each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
         fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;

@@ -8,6 +8,17 @@
 //! `bash` (the shell as a program) and `scripted` (fixture scripts and faults); `pct`
 //! is the emulator in `crate::pct`.
 
+/// `known_flags!(ctx, io, prog, args, allowed)`: the (flags, operands) of
+/// [`known_flags`], or returns from the program refusing the option it does not emulate.
+macro_rules! known_flags {
+    ($ctx:expr, $io:expr, $prog:expr, $args:expr, $allowed:expr) => {
+        match $crate::programs::known_flags($args, $allowed) {
+            Ok(v) => v,
+            Err(o) => return $crate::programs::refuse_option($ctx, $io, $prog, &o).await,
+        }
+    };
+}
+
 mod bash;
 mod date;
 mod files;

@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, known_flags, refuse_option};
+use super::{Status, complain, fail, inputs, refuse_option};
 use crate::unix::{Escapes, unescape};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
@@ -320,10 +320,7 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = match known_flags(args, "lwc") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "wc", &o).await,
-    };
+    let (flags, files) = known_flags!(ctx, io, "wc", args, "lwc");
     let (mut l, mut w, mut c) = (
         flags.contains('l'),
         flags.contains('w'),
@@ -490,10 +487,7 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 
 /// `sha256sum` and `sha1sum` (by the name called); `-c` is not emulated.
 pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, prog, &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, prog, args, "");
     let (ins, failed) = inputs(ctx, prog, &files, io).await;
     let mut text = String::new();
     for (name, data) in ins {
@@ -615,10 +609,7 @@ pub(super) async fn yes(args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = match known_flags(args, "a") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "tee", &o).await,
-    };
+    let (flags, files) = known_flags!(ctx, io, "tee", args, "a");
     let how = if flags.contains('a') {
         WriteMode::Append
     } else {
