@@ -470,6 +470,26 @@ pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     Ok(status)
 }
 
+/// The bits each `who` letter of a symbolic mode (`u`, `g`, `o`, `a`) may change.
+const WHO_BITS: [(char, u32); 4] = [('u', 0o4700), ('g', 0o2070), ('o', 0o1007), ('a', 0o7777)];
+
+/// The bits each permission letter of a symbolic mode stands for, for all of u, g, o.
+const PERM_BITS: [(char, u32); 5] = [
+    ('r', 0o444),
+    ('w', 0o222),
+    ('x', 0o111),
+    ('s', 0o6000),
+    ('t', 0o1000),
+];
+
+/// The union of the bits of `letters` in `table`; `None` at a letter it lacks.
+fn mode_bits(letters: &str, table: &[(char, u32)]) -> Option<u32> {
+    letters.chars().try_fold(0, |bits, c| {
+        let (_, b) = table.iter().find(|(letter, _)| *letter == c)?;
+        Some(bits | b)
+    })
+}
+
 /// Applies an octal (`755`) or symbolic (`u+x,go-w`, `+x`, `a=r`) mode to `old`.
 pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
     if !spec.is_empty() && spec.chars().all(|c| c.is_digit(8)) {
@@ -481,29 +501,9 @@ pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
         let (who, rest) = clause.split_at(op_pos);
         let op = rest.chars().next()?;
         let perms = &rest[1..];
-        let mut mask = 0;
         let who = if who.is_empty() { "a" } else { who };
-        for w in who.chars() {
-            mask |= match w {
-                'u' => 0o4700,
-                'g' => 0o2070,
-                'o' => 0o1007,
-                'a' => 0o7777,
-                _ => return None,
-            };
-        }
-        let mut bits = 0;
-        for p in perms.chars() {
-            bits |= match p {
-                'r' => 0o444,
-                'w' => 0o222,
-                'x' => 0o111,
-                's' => 0o6000,
-                't' => 0o1000,
-                _ => return None,
-            };
-        }
-        let mut bits = bits & mask;
+        let mask = mode_bits(who, &WHO_BITS)?;
+        let mut bits = mode_bits(perms, &PERM_BITS)? & mask;
         if clause.starts_with(['+', '-', '=']) {
             bits &= !umask;
         }
