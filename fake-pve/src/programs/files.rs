@@ -7,7 +7,9 @@ use crate::fs::{Fs, FsError, Meta, WriteMode};
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, complain, fail, out, read_file, refuse_option, stat_path, usage, user_name};
+use super::{
+    ArgCursor, Status, complain, fail, out, read_file, refuse_option, stat_path, usage, user_name,
+};
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
 /// `<what> '<operand>': <error>`; the status is 1 when any failed.
@@ -237,19 +239,18 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut parents = false;
     let mut mode = 0o777;
     let mut dirs = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
+        match a {
             "-p" | "--parents" => parents = true,
             "-m" => {
-                i += 1;
-                mode = args
-                    .get(i)
+                mode = opts
+                    .value()
                     .and_then(|m| u32::from_str_radix(m, 8).ok())
                     .unwrap_or(0o777);
             }
             "--" => {
-                dirs.extend(args[i + 1..].iter().cloned());
+                dirs.extend(opts.rest().iter().cloned());
                 break;
             }
             a if a.starts_with('-') && a.len() > 1 => {
@@ -257,7 +258,6 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             a => dirs.push(a.to_string()),
         }
-        i += 1;
     }
     if dirs.is_empty() {
         return usage(io, "mkdir", "missing operand", 1).await;
@@ -605,20 +605,15 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut dir_mode = false;
     let mut tmpdir: Option<String> = None;
     let mut template: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-d" | "--directory" => dir_mode = true,
-            "-p" | "--tmpdir" => {
-                tmpdir = args.get(i + 1).cloned();
-                i += 1;
-            }
+            "-p" | "--tmpdir" => tmpdir = opts.value().cloned(),
             "-t" | "-q" | "-u" => {}
             _ if a.starts_with("--tmpdir=") => tmpdir = Some(a["--tmpdir=".len()..].to_string()),
             _ => template = Some(a.to_string()),
         }
-        i += 1;
     }
     let template = template.unwrap_or_else(|| "tmp.XXXXXXXXXX".into());
     // The last run of X's in the last component; what follows it is the suffix.

@@ -356,6 +356,39 @@ pub(super) async fn refuse_option(ctx: &Ctx, io: &Io, prog: &str, opt: &str) -> 
     Ok(ctx.refuse(io, &format!("{prog} {opt}"), 2).await)
 }
 
+/// A program's arguments, read one at a time by an option loop; [`ArgCursor::value`]
+/// takes the argument after an option as its value.
+pub(super) struct ArgCursor<'a> {
+    args: &'a [String],
+    next: usize,
+}
+
+impl<'a> ArgCursor<'a> {
+    pub(super) fn new(args: &'a [String]) -> Self {
+        Self { args, next: 0 }
+    }
+
+    /// The value of the option just read: the next argument, consumed; `None` at the end.
+    pub(super) fn value(&mut self) -> Option<&'a String> {
+        let value = self.args.get(self.next)?;
+        self.next += 1;
+        Some(value)
+    }
+
+    /// The arguments not read yet.
+    pub(super) fn rest(&self) -> &'a [String] {
+        &self.args[self.next..]
+    }
+}
+
+impl<'a> Iterator for ArgCursor<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        self.value().map(String::as_str)
+    }
+}
+
 /// Splits short flags (`-abc`, each letter one of `allowed`) from operands; `--` ends
 /// them. A flag not in `allowed`, or a long option, is returned as `Err(option)`.
 pub(super) fn known_flags(args: &[String], allowed: &str) -> Result<(String, Vec<String>), String> {

@@ -6,7 +6,7 @@ use crate::fs::WriteMode;
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, complain, out, refuse_option, stat_path, usage};
+use super::{ArgCursor, Status, complain, out, refuse_option, stat_path, usage};
 
 /// The canonical form of `path`: every component must exist (`-e`), all but the
 /// last (`-f`, realpath's default), or none (`-m`).
@@ -192,21 +192,16 @@ pub(super) async fn truncate(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut size: Option<String> = None;
     let mut no_create = false;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
-            "-s" | "--size" => {
-                i += 1;
-                size = args.get(i).cloned();
-            }
+            "-s" | "--size" => size = opts.value().cloned(),
             "-c" | "--no-create" => no_create = true,
             _ if a.starts_with("--size=") => size = Some(a[7..].to_string()),
             _ if a.starts_with("-s") && a.len() > 2 => size = Some(a[2..].to_string()),
             _ if a.starts_with('-') => return refuse_option(ctx, io, "truncate", a).await,
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let Some(spec) = size else {
         return usage(

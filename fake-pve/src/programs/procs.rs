@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::process::{ProcessInfo, parse_signal};
 
-use super::{Status, complain, exists, fail, out, refuse_option, usage};
+use super::{ArgCursor, Status, complain, exists, fail, out, refuse_option, usage};
 
 /// Parses `1`, `0.5`, `2m`, `1h`, `1d` into a duration.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
@@ -321,16 +321,15 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
     let mut users: Vec<String> = Vec::new();
     let mut parents: Vec<u32> = Vec::new();
     let mut pattern: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-f" | "--full" => full = true,
             "-x" | "--exact" => exact = true,
             "-l" => list_name = true,
             "-a" => list_full = true,
             "-s" | "--session" | "-u" | "--euid" | "-P" | "--parent" | "--signal" => {
-                let v = args.get(i + 1).cloned().unwrap_or_default();
+                let v = opts.value().cloned().unwrap_or_default();
                 match a {
                     "-s" | "--session" => {
                         sessions.extend(v.split(',').filter_map(|s| s.parse::<u32>().ok()))
@@ -341,8 +340,6 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
                     }
                     _ => sig = parse_signal(&v).unwrap_or(15),
                 }
-                i += 2;
-                continue;
             }
             _ if a.starts_with('-') && a.len() > 1 => match parse_signal(&a[1..]) {
                 Some(n) if is_kill => sig = n,
@@ -352,7 +349,6 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
             },
             _ => pattern = Some(a.to_string()),
         }
-        i += 1;
     }
     if pattern.is_none() && sessions.is_empty() && users.is_empty() && parents.is_empty() {
         return fail(

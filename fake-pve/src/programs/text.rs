@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, refuse_option};
+use super::{ArgCursor, Status, complain, fail, inputs, refuse_option};
 use crate::unix::{Escapes, unescape};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
@@ -510,18 +510,14 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut decode = false;
     let mut wrap = 76usize;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-d" | "--decode" => decode = true,
-            "-w" | "--wrap" => {
-                i += 1;
-                match args.get(i).and_then(|v| v.parse().ok()) {
-                    Some(n) => wrap = n,
-                    None => return refuse_option(ctx, io, "base64", "-w without a number").await,
-                }
-            }
+            "-w" | "--wrap" => match opts.value().and_then(|v| v.parse().ok()) {
+                Some(n) => wrap = n,
+                None => return refuse_option(ctx, io, "base64", "-w without a number").await,
+            },
             _ if a.starts_with("--wrap=") => match a[7..].parse() {
                 Ok(n) => wrap = n,
                 Err(_) => return refuse_option(ctx, io, "base64", a).await,
@@ -531,7 +527,6 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let (ins, failed) = inputs(ctx, "base64", &files, io).await;
     if failed {
