@@ -651,20 +651,12 @@ mod tests {
         fs.mkdir_all("/a/b/c", 0o777).unwrap();
         fs.write_file("/a/f", b"", 0o666).unwrap();
         fs.write_file("/ab", b"", 0o666).unwrap();
-        let names: Vec<String> = fs
-            .list_dir("/a")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(names, ["b", "f"]);
-        let root: Vec<String> = fs
-            .list_dir("/")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(root, ["a", "ab"]);
+        let names = |dir| -> Vec<String> {
+            let entries = fs.list_dir(dir).unwrap();
+            entries.into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names("/a"), ["b", "f"]);
+        assert_eq!(names("/"), ["a", "ab"]);
     }
 
     #[test]
