@@ -287,6 +287,33 @@ pub fn exists(ctx: &Ctx, name: &str) -> bool {
         || NOT_EMULATED.contains(&base)
 }
 
+/// For a program that runs a command (`env`, `timeout`, `nohup`, `setsid`, `command`):
+/// `Err` with its status once it said, in its words, that `command` does not exist.
+pub(super) async fn runnable(ctx: &Ctx, io: &Io, prog: &str, command: &str) -> Result<(), Status> {
+    if exists(ctx, command) {
+        return Ok(());
+    }
+    let (msg, status) = match prog {
+        "timeout" | "nohup" => (
+            format!("failed to run command '{command}': No such file or directory"),
+            127,
+        ),
+        "setsid" => (
+            format!("failed to execute {command}: No such file or directory"),
+            1,
+        ),
+        "env" => (format!("'{command}': No such file or directory"), 127),
+        // `command`: bash itself finds nothing.
+        _ => (format!("{command}: command not found"), 127),
+    };
+    let who = if prog == "command" {
+        "bash: line 1"
+    } else {
+        prog
+    };
+    Err(fail(io, who, &msg, status).await)
+}
+
 /// Runs one program. `argv[0]` is its name.
 pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     let line = argv.join(" ");

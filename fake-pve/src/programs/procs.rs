@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::process::{ProcessInfo, parse_signal};
 
-use super::{ArgCursor, Status, complain, exists, fail, out, refuse_option, usage};
+use super::{ArgCursor, Status, complain, fail, out, refuse_option, runnable, usage};
 
 /// Parses `1`, `0.5`, `2m`, `1h`, `1d` into a duration.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
@@ -115,17 +115,8 @@ pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if argv.is_empty() {
         return usage(io, "timeout", &format!("missing operand after '{d}'"), 125).await;
     }
-    if !exists(ctx, &argv[0]) {
-        return fail(
-            io,
-            "timeout",
-            &format!(
-                "failed to run command '{}': No such file or directory",
-                argv[0]
-            ),
-            127,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "timeout", &argv[0]).await {
+        return status;
     }
     let table = ctx.host.processes();
     if !foreground {
@@ -182,14 +173,8 @@ pub(super) async fn nohup(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if first.starts_with('-') && first != "-" {
         return refuse_option(ctx, io, "nohup", first).await;
     }
-    if !exists(ctx, first) {
-        return fail(
-            io,
-            "nohup",
-            &format!("failed to run command '{first}': No such file or directory"),
-            127,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "nohup", first).await {
+        return status;
     }
     ctx.host.processes().set_args(ctx.pid, args.join(" "));
     Ok(ctx.exec(args.to_vec(), io.clone()).await)
@@ -204,14 +189,8 @@ pub(super) async fn setsid(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if first.starts_with('-') {
         return refuse_option(ctx, io, "setsid", first).await;
     }
-    if !exists(ctx, first) {
-        return fail(
-            io,
-            "setsid",
-            &format!("failed to execute {first}: No such file or directory"),
-            1,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "setsid", first).await {
+        return status;
     }
     let table = ctx.host.processes();
     table.set_sid(ctx.pid);

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::io::Io;
 use crate::proc::{Ctx, spawn_child};
 
-use super::{Status, base_name, exists, fail, out, refuse_option, split_flags, user_name};
+use super::{Status, base_name, exists, out, refuse_option, runnable, split_flags, user_name};
 
 pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Some(a) = args.iter().find(|a| *a != "-s" && *a != "--short") {
@@ -100,14 +100,8 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     if i < args.len() {
         let argv = args[i..].to_vec();
-        if !exists(&child, &argv[0]) {
-            return fail(
-                io,
-                "env",
-                &format!("'{}': No such file or directory", argv[0]),
-                127,
-            )
-            .await;
+        if let Err(status) = runnable(&child, io, "env", &argv[0]).await {
+            return status;
         }
         return Ok(spawn_child(&child, argv, io.clone()).await.unwrap_or(1));
     }
@@ -224,14 +218,8 @@ pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -
         let Some(prog) = names.first() else {
             return Ok(0);
         };
-        if !exists(ctx, prog) {
-            return fail(
-                io,
-                "bash: line 1",
-                &format!("{prog}: command not found"),
-                127,
-            )
-            .await;
+        if let Err(status) = runnable(ctx, io, "command", prog).await {
+            return status;
         }
         return Ok(spawn_child(ctx, args.to_vec(), io.clone())
             .await
