@@ -144,6 +144,11 @@ pub static PROGRAMS: &[Program] = &[
         main: |c, _, a, io| Box::pin(async move { Ok(crate::pct::run(c, a, io).await) }),
         available: |c| c.container.is_none(),
     },
+    Program {
+        name: "pvesm",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::pvesm::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
     program("pkill", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
     program("printf", |c, _, a, io| Box::pin(text::printf(c, a, io))),
@@ -194,6 +199,11 @@ pub static PROGRAMS: &[Program] = &[
         ))
     }),
     program("uniq", |c, _, a, io| Box::pin(textproc::uniq(c, a, io))),
+    Program {
+        name: "vzdump",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::vzdump::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
     program("wc", |c, _, a, io| Box::pin(text::wc(c, a, io))),
     program("which", |c, n, a, io| {
         Box::pin(system::command_v(c, n, a, io))
