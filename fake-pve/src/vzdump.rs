@@ -59,9 +59,7 @@ fn parse(args: &[String]) -> Result<Job, Reply> {
                 Ok(id) if (100..=999_999_999).contains(&id) => vmids.push(id),
                 _ => {
                     return Err(Reply::err(
-                        format!(
-                            "400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VMID\n\nvzdump help for detailed usage information\n"
-                        ),
+                        "400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VMID\n\nvzdump help for detailed usage information\n",
                         255,
                     ));
                 }
