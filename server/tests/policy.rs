@@ -58,6 +58,7 @@ async fn read_only_registers_only_tools_that_change_nothing_on_a_host() {
     assert_eq!(
         env.tool_names().await,
         [
+            "proxmox_backup_list",
             "proxmox_container_status",
             "proxmox_download_file_from_container",
             "proxmox_list_containers",
