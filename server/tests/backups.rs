@@ -88,18 +88,7 @@ async fn back_up_restore_to_a_new_id_and_find_the_originals_files() {
         );
     }
     assert_eq!(host.state().containers[&300].status, Status::Stopped);
-    let r = env
-        .call(
-            "proxmox_list_containers",
-            json!({"response_format": "json"}),
-        )
-        .await;
-    let ids: Vec<u64> = structured(&r)["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["ctid"].as_u64().unwrap())
-        .collect();
+    let ids = env.container_ids().await;
     assert!(ids.contains(&300), "{ids:?}");
 
     // Onto a used id: refused, unless force (then replaced).
