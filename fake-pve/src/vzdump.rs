@@ -149,46 +149,58 @@ fn duration(secs: u64) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-/// One guest's backup: the log lines, or the error it failed with.
-fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> Result<(), String> {
+/// One guest's backup: the log lines, or the error it failed with. The guest holds
+/// the `backup` lock while the archive is made, for the fixture's `backup_ms`; the
+/// archive is what the container held when the backup started (the storage
+/// snapshot). Ended meanwhile, vzdump leaves the lock behind, as a killed one does.
+async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> Result<(), String> {
     let started = now_secs();
     log.push(format!("Starting Backup of VM {vmid} (lxc)"));
     log.push(format!("Backup started at {}", format_datetime(started)));
-    let mut state = ctx.host.state();
-    let Some(ct) = state.containers.get_mut(&vmid) else {
-        return Err(format!("unable to find VM '{vmid}'"));
-    };
-    let running = ct.status == Status::Running;
-    log.push(format!(
-        "status = {}",
-        if running { "running" } else { "stopped" }
-    ));
-    if running && job.mode != "snapshot" {
-        return Err(format!(
-            "fake-pve: --mode {} of a running container is not emulated (use --mode snapshot)",
-            job.mode
+    let (frozen, running, takes) = {
+        let mut state = ctx.host.state();
+        let takes = state.faults.backup_time;
+        let Some(ct) = state.containers.get_mut(&vmid) else {
+            return Err(format!("unable to find VM '{vmid}'"));
+        };
+        let running = ct.status == Status::Running;
+        log.push(format!(
+            "status = {}",
+            if running { "running" } else { "stopped" }
         ));
+        if running && job.mode != "snapshot" {
+            return Err(format!(
+                "fake-pve: --mode {} of a running container is not emulated (use --mode snapshot)",
+                job.mode
+            ));
+        }
+        if let Some(lock) = &ct.lock {
+            return Err(format!("CT is locked ({lock})"));
+        }
+        let name = ct.config.get("hostname").cloned().unwrap_or_default();
+        let mode = if running { "snapshot" } else { "stop" };
+        if !running {
+            log.push(format!("backup mode: {mode}"));
+            log.push("ionice priority: 7".into());
+        }
+        log.push(format!("CT Name: {name}"));
+        log.push("including mount point rootfs ('/') in backup".into());
+        if running {
+            log.push(format!("backup mode: {mode}"));
+            log.push("ionice priority: 7".into());
+            log.push("create storage snapshot 'vzdump'".into());
+        }
+        let frozen = ct.clone();
+        ct.lock = Some("backup".into());
+        (frozen, running, takes)
+    };
+    tokio::time::sleep(takes).await;
+    let mut state = ctx.host.state();
+    if let Some(ct) = state.containers.get_mut(&vmid) {
+        ct.lock = None;
     }
-    if let Some(lock) = &ct.lock {
-        return Err(format!("CT is locked ({lock})"));
-    }
-    let name = ct.config.get("hostname").cloned().unwrap_or_default();
-    let mode = if running { "snapshot" } else { "stop" };
-    if !running {
-        log.push(format!("backup mode: {mode}"));
-        log.push("ionice priority: 7".into());
-    }
-    log.push(format!("CT Name: {name}"));
-    log.push("including mount point rootfs ('/') in backup".into());
-    if running {
-        log.push(format!("backup mode: {mode}"));
-        log.push("ionice priority: 7".into());
-        log.push("create storage snapshot 'vzdump'".into());
-    }
-    ct.lock = Some("backup".into());
-    let archive = backup::write_archive(ct);
-    ct.lock = None;
-    let archive = archive.map_err(|e| format!("creating the archive failed: {e}"))?;
+    let archive =
+        backup::write_archive(&frozen).map_err(|e| format!("creating the archive failed: {e}"))?;
     let file = format!("{}/{}", job.dumpdir, backup::archive_name(vmid, started));
     log.push(format!("creating vzdump archive '{file}'"));
     if job.make_dir {
@@ -250,7 +262,7 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             let mut failed = false;
             for &vmid in &job.vmids {
                 let mut log = Vec::new();
-                let result = backup_one(ctx, &job, vmid, &mut log);
+                let result = backup_one(ctx, &job, vmid, &mut log).await;
                 out.extend(log.iter().map(|l| format!("INFO: {l}\n")));
                 if let Err(e) = result {
                     failed = true;

@@ -228,3 +228,43 @@ async fn guests_outside_proxmox_guest_allow_are_neither_backed_up_nor_restored_f
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["volid"], s["volid"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_in_progress_shows_as_the_backup_lock() {
+    let fixture = format!("{FIXTURE}\n[faults]\nbackup_ms = 1500\n");
+    let env = start_proxmox(&fixture, &[]).await;
+    let backing_up = env.call(
+        "proxmox_backup_create",
+        json!({"vmid": 100, "compress": "0"}),
+    );
+    let meanwhile = async {
+        let mut locked = None;
+        for _ in 0..50 {
+            let r = env
+                .call(
+                    "proxmox_list_containers",
+                    json!({"response_format": "json"}),
+                )
+                .await;
+            if structured(&r)["containers"][0]["lock"] == "backup" {
+                locked = Some(r);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let text_list = env.call("proxmox_list_containers", json!({})).await;
+        let snap = env
+            .call(
+                "proxmox_snapshot_create",
+                json!({"vmid": 100, "name": "s1"}),
+            )
+            .await;
+        (locked, text_list, snap)
+    };
+    let (done, (locked, text_list, snap)) = tokio::join!(backing_up, meanwhile);
+    assert!(locked.is_some(), "the lock was never seen");
+    assert!(text(&text_list).contains(" 100 | running | webserver (locked: backup)"));
+    failed_containing(&snap, "Container 100 is locked (backup)");
+    assert_ok(&done);
+    assert_eq!(env.host().state().containers[&100].lock, None);
+}
