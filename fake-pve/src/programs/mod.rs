@@ -134,6 +134,9 @@ pub static PROGRAMS: &[Program] = &[
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
     program("ls", |c, _, a, io| Box::pin(files::ls(c, a, io))),
+    program("md5sum", |c, n, a, io| {
+        Box::pin(text::sha256sum(c, n, a, io))
+    }),
     program("mkdir", |c, _, a, io| Box::pin(files::mkdir(c, a, io))),
     program("mktemp", |c, _, a, io| Box::pin(files::mktemp(c, a, io))),
     program("mv", |c, _, a, io| Box::pin(files::mv(c, a, io))),
@@ -244,7 +247,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "lsattr",
     "lsblk",
     "lsof",
-    "md5sum",
     "mawk",
     "more",
     "mount",

@@ -1,4 +1,4 @@
-//! Text: `echo`, `printf`, `head`, `tail`, `wc`, `grep`, `sha256sum`, `base64`, `seq`,
+//! Text: `echo`, `printf`, `head`, `tail`, `wc`, `grep`, `sha256sum`, `md5sum`, `base64`, `seq`,
 //! `yes`, `tee`.
 
 use std::fmt::Write as _;
@@ -485,17 +485,19 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     })
 }
 
-/// `sha256sum` and `sha1sum` (by the name called); `-c` is not emulated.
+/// `sha256sum`, `sha1sum` and `md5sum` (by the name called); `-c` is not emulated.
 pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -> Status {
     let (_, files) = known_flags!(ctx, io, prog, args, "");
     let (ins, failed) = inputs(ctx, prog, &files, io).await;
     let mut text = String::new();
     for (name, data) in ins {
-        let digest: Vec<u8> = if prog == "sha1sum" {
-            use sha1::Digest as _;
-            sha1::Sha1::digest(&data).to_vec()
-        } else {
-            sha2::Sha256::digest(&data).to_vec()
+        let digest: Vec<u8> = match prog {
+            "sha1sum" => {
+                use sha1::Digest as _;
+                sha1::Sha1::digest(&data).to_vec()
+            }
+            "md5sum" => md5::Md5::digest(&data).to_vec(),
+            _ => sha2::Sha256::digest(&data).to_vec(),
         };
         for b in digest {
             let _ = write!(text, "{b:02x}");
