@@ -1,7 +1,8 @@
 //! A first benchmark against one real OpenSSH host in a container (test-hosts): the
 //! server through MCP beside OpenSSH's own clients on the same host.
 //!
-//! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`;
+//! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`,
+//!     and vs the floor: `true` on a bare russh channel of an established connection;
 //! (b) upload/download throughput of a 50 MB file vs `sftp -b` put/get;
 //! (c) 64 concurrent `ssh_exec_command("sleep 1")` and `("sleep 0.1")` on a stock host
 //!     (MaxSessions 10): wall time and how many succeeded;
@@ -140,6 +141,21 @@ async fn run() {
         theirs.push(openssh("ssh", &opts, port, &["root@127.0.0.1", "true"]).await);
     }
     theirs.sort();
+    // The floor: what one exec costs on SSH itself, without MCP, the pool or the
+    // wrapper that makes timeouts real.
+    let bare = testkit::hosts::connect(&env.host, testkit::hosts::Auth::Key).await;
+    for _ in 0..5 {
+        testkit::ssh::exec(&bare, "true").await;
+    }
+    let mut floor = Vec::new();
+    for _ in 0..LATENCY_CALLS {
+        let started = Instant::now();
+        let done = testkit::ssh::exec(&bare, "true").await;
+        floor.push(started.elapsed());
+        assert_eq!(done.exit_status, Some(0), "bare `true` failed");
+    }
+    floor.sort();
+    drop(bare);
 
     // (b) throughput of a 50 MB file, each direction, median of a few runs.
     let data: Vec<u8> = {
@@ -250,6 +266,7 @@ async fn run() {
 
     let (om, op90) = (percentile(&ours, 0.5), percentile(&ours, 0.9));
     let (tm, tp90) = (percentile(&theirs, 0.5), percentile(&theirs, 0.9));
+    let (fm, fp90) = (percentile(&floor, 0.5), percentile(&floor, 0.9));
     println!();
     println!("| measure | mcp-remote-exec (MCP) | OpenSSH | ratio (ours / OpenSSH) |");
     println!("|---|---|---|---|");
@@ -264,6 +281,15 @@ async fn run() {
         ms(op90),
         ms(tp90),
         ms(op90) / ms(tp90)
+    );
+    println!(
+        "| exec `true`, warm, median / p90, beside the floor | {:.1} / {:.1} ms | {:.1} / {:.1} ms (bare russh channel) | {:.2} / {:.2} |",
+        ms(om),
+        ms(op90),
+        ms(fm),
+        ms(fp90),
+        ms(om) / ms(fm),
+        ms(op90) / ms(fp90)
     );
     let mb = FILE_SIZE / (1024 * 1024);
     println!(

@@ -88,8 +88,11 @@ pub struct Attempt {
 pub async fn connect_with(host: &TestHost, known_hosts_line: &str, auth: Auth) -> Attempt {
     let handler = KnownHosts::for_line(host, known_hosts_line);
     let verdict = handler.verdict.clone();
+    // nodelay as the server sets it: without it Nagle's algorithm and delayed ACKs add
+    // ~40 ms to every small exchange (and a benchmark's floor would measure that).
     let config = Arc::new(russh::client::Config {
         inactivity_timeout: None,
+        nodelay: true,
         ..Default::default()
     });
     let addr = (host.host().to_string(), host.port());
