@@ -82,6 +82,9 @@ pub struct ContainerSpec {
     /// Fault: a clean shutdown is ignored (shutdown/reboot wait out their timeout).
     #[serde(default)]
     pub ignores_shutdown: bool,
+    /// Live figures while it runs (`[containers.metrics]`: cpu, mem, netin, …).
+    #[serde(default)]
+    pub metrics: crate::host::Metrics,
 }
 
 fn default_status() -> Status {
@@ -288,6 +291,7 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         refuses_stop: spec.refuses_stop,
         ignores_shutdown: spec.ignores_shutdown,
         started_at: running.then(crate::fs::now_secs),
+        metrics: spec.metrics,
     })
 }
 

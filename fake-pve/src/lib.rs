@@ -9,6 +9,7 @@ pub mod pct;
 pub mod proc;
 pub mod process;
 pub mod programs;
+pub mod pvesh;
 pub mod sftp;
 pub mod shell;
 pub mod ssh;

@@ -57,6 +57,7 @@ fn container(vmid: u32, hostname: &str, status: Status) -> Container {
         refuses_stop: false,
         ignores_shutdown: false,
         started_at: (status == Status::Running).then(|| crate::fs::now_secs() - 100),
+        metrics: Default::default(),
     }
 }
 
