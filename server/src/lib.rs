@@ -10,6 +10,8 @@
 //! - [`snapshot`]: snapshot names, and the command lines and tree parser of snapshots
 //!   and graceful power (pure).
 //! - [`guests`]: shutdown, reboot and snapshots over SSH, built from them.
+//! - [`metrics`]: guest metrics through `pvesh` (command lines, JSON parse, history
+//!   summary; pure).
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
 //! - [`policy`]: the owner's limits (read-only, command rules, local roots, guests,
@@ -29,6 +31,7 @@ pub mod demo;
 pub mod embedded;
 pub mod guests;
 pub mod http;
+pub mod metrics;
 pub mod output;
 pub mod pct;
 pub mod policy;

@@ -5,6 +5,7 @@
 
 pub mod core;
 pub mod guests;
+pub mod metrics;
 pub mod params;
 pub mod proxmox;
 pub mod schema;
@@ -60,6 +61,7 @@ const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_list_containers",
     "proxmox_container_status",
     "proxmox_snapshot_list",
+    "proxmox_guest_metrics",
     "ssh_download_file",
     "proxmox_download_file_from_container",
 ];
@@ -79,6 +81,7 @@ impl RemoteExec {
         if config.enable_proxmox {
             router += Self::proxmox_router();
             router += Self::guest_router();
+            router += Self::metrics_router();
             groups.push("proxmox (proxmox_*)");
         }
         let policy = &config.policy;
@@ -263,7 +266,8 @@ impl ServerHandler for RemoteExec {
             && !self.tool_router.has_route(&tool)
             && (Self::core_router().has_route(&tool)
                 || Self::proxmox_router().has_route(&tool)
-                || Self::guest_router().has_route(&tool))
+                || Self::guest_router().has_route(&tool)
+                || Self::metrics_router().has_route(&tool))
         {
             // Say why, rather than rmcp's bare "tool not found".
             Ok(CallToolResponse::Complete(CallToolResult::error(vec![
