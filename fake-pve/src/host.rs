@@ -79,7 +79,8 @@ pub struct Container {
     pub ignores_shutdown: bool,
     /// Seconds since the epoch when it was last started.
     pub started_at: Option<u64>,
-    /// Live figures set by the fixture (`pvesh` reports them while it runs).
+    /// Live figures set by the fixture (`pvesh` and `pct status --verbose` report
+    /// them while it runs).
     pub metrics: Metrics,
 }
 
