@@ -74,6 +74,9 @@ pub fn json_pretty(v: &Value) -> String {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Render {
     Text,
+    /// A boolean: `1` or `0`, left-aligned.
+    Bool,
+    /// An integer or a number, as Perl prints it, right-aligned.
     Integer,
     Percentage,
     Bytes,
@@ -133,6 +136,15 @@ fn cell(v: Option<&Value>, render: Render) -> String {
         (Render::Percentage, Some(f)) => format!("{:.2}%", f * 100.0),
         (Render::Bytes, Some(f)) => bytes(f),
         (Render::Duration, Some(f)) => duration(f.round() as u64),
+        (Render::Bool, _) => {
+            let truthy = match v {
+                Value::Bool(b) => *b,
+                Value::Number(n) => n.as_f64() != Some(0.0),
+                Value::String(s) => !s.is_empty() && s != "0",
+                _ => true,
+            };
+            if truthy { "1" } else { "0" }.to_string()
+        }
         _ => match v {
             Value::String(s) => s.clone(),
             Value::Object(_) | Value::Array(_) => json(v).trim_end().to_string(),
@@ -153,7 +165,7 @@ pub fn table(rows: &[Value], columns: &[Column], noborder: bool, noheader: bool)
                 .collect()
         })
         .collect();
-    let numeric = |how: Render| how != Render::Text;
+    let numeric = |how: Render| !matches!(how, Render::Text | Render::Bool);
     let first_numeric = columns.first().is_some_and(|(_, h)| numeric(*h));
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by(|&a, &b| {
@@ -233,14 +245,22 @@ pub fn table(rows: &[Value], columns: &[Column], noborder: bool, noheader: bool)
     out
 }
 
-/// An object as the two-column `key`/`value` table, keys sorted.
-pub fn key_value(obj: &Value, noborder: bool, noheader: bool) -> String {
+/// An object as the two-column `key`/`value` table, keys sorted: the keys of
+/// `schema` only, rendered as it says (every key as text without one).
+pub fn key_value(obj: &Value, schema: Option<&[Column]>, noborder: bool, noheader: bool) -> String {
+    let render = |k: &str| match schema {
+        None => Some(Render::Text),
+        Some(cols) => cols.iter().find(|(c, _)| *c == k).map(|(_, r)| *r),
+    };
     let rows: Vec<Value> = obj
         .as_object()
         .map(|m| {
             m.iter()
                 .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| serde_json::json!({"key": k, "value": cell(Some(v), Render::Text)}))
+                .filter_map(|(k, v)| {
+                    let how = render(k)?;
+                    Some(serde_json::json!({"key": k, "value": cell(Some(v), how)}))
+                })
                 .collect()
         })
         .unwrap_or_default();

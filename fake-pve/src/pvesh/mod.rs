@@ -64,6 +64,35 @@ const NODES_COLUMNS: &[format::Column] = &[
     ("uptime", Render::Duration),
 ];
 
+/// A container's properties in text (pve-container LXC.pm:126-258,
+/// `vmstatus_return_properties`): the required ones, then the optional ones, sorted;
+/// `pid`, `swap`, `type` and `pressurecpufull` are not among them.
+const VMSTATUS_COLUMNS: &[format::Column] = &[
+    ("status", Render::Text),
+    ("vmid", Render::Integer),
+    ("cpu", Render::Integer),
+    ("cpus", Render::Integer),
+    ("disk", Render::Bytes),
+    ("diskread", Render::Bytes),
+    ("diskwrite", Render::Bytes),
+    ("lock", Render::Text),
+    ("maxdisk", Render::Bytes),
+    ("maxmem", Render::Bytes),
+    ("maxswap", Render::Bytes),
+    ("mem", Render::Bytes),
+    ("name", Render::Text),
+    ("netin", Render::Bytes),
+    ("netout", Render::Bytes),
+    ("pressurecpusome", Render::Integer),
+    ("pressureiofull", Render::Integer),
+    ("pressureiosome", Render::Integer),
+    ("pressurememoryfull", Render::Integer),
+    ("pressurememorysome", Render::Integer),
+    ("tags", Render::Text),
+    ("template", Render::Bool),
+    ("uptime", Render::Duration),
+];
+
 /// The text rendering of a result, where fake-pve knows the result's schema.
 fn text(req: &Request, value: &serde_json::Value) -> Result<String, Reply> {
     let (b, h) = (req.noborder, req.noheader);
@@ -72,7 +101,16 @@ fn text(req: &Request, value: &serde_json::Value) -> Result<String, Reply> {
         (Endpoint::Nodes, serde_json::Value::Array(rows)) => {
             Ok(format::table(rows, NODES_COLUMNS, b, h))
         }
-        (Endpoint::Version, v) => Ok(format::key_value(v, b, h)),
+        (Endpoint::NodeLxc { .. }, serde_json::Value::Array(rows)) => {
+            Ok(format::table(rows, VMSTATUS_COLUMNS, b, h))
+        }
+        (Endpoint::LxcCurrent { .. }, v) => {
+            // Its schema adds `ha` (LXC/Status.pm:77-117).
+            let mut schema = VMSTATUS_COLUMNS.to_vec();
+            schema.push(("ha", Render::Text));
+            Ok(format::key_value(v, Some(&schema), b, h))
+        }
+        (Endpoint::Version, v) => Ok(format::key_value(v, None, b, h)),
         _ => Err(cli::not_emulated(
             "text output of this path (use --output-format json)",
         )),

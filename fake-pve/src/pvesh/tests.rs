@@ -310,7 +310,7 @@ fn what_is_not_emulated_is_refused_loudly() {
         ("ls /nodes", "pvesh ls"),
         ("get /nodes --output-format yaml", "--output-format yaml"),
         (
-            "get /nodes/pve1/lxc",
+            "get /cluster/resources",
             "text output of this path (use --output-format json)",
         ),
         (
@@ -334,4 +334,69 @@ fn durations_and_bytes_render_as_pve_format_does() {
     assert_eq!(format::duration(0), "0s");
     assert_eq!(format::bytes(536870912.0), "512.00 MiB");
     assert_eq!(format::bytes(1000.0), "1000.00 B");
+}
+
+#[test]
+fn a_containers_status_as_the_key_value_table() {
+    assert_eq!(
+        out("get /nodes/pve1/lxc/1000/status/current --noborder"),
+        "key       value\n\
+         cpu       0\n\
+         cpus      1\n\
+         disk      0.00 B\n\
+         diskread  0.00 B\n\
+         diskwrite 0.00 B\n\
+         ha        {\"managed\":0}\n\
+         lock      backup\n\
+         maxdisk   4.00 GiB\n\
+         maxmem    512.00 MiB\n\
+         maxswap   512.00 MiB\n\
+         mem       0.00 B\n\
+         name      db01\n\
+         netin     0.00 B\n\
+         netout    0.00 B\n\
+         status    stopped\n\
+         uptime    0s\n\
+         vmid      1000\n"
+    );
+    let framed = out("get /nodes/pve1/lxc/100/status/current");
+    assert!(
+        framed.starts_with(
+            "┌────────────────────┬───────────────┐\n│ key                │ value         │\n╞═"
+        ),
+        "{framed}"
+    );
+    for row in [
+        "│ cpu                │ 0.05          │\n",
+        "│ maxmem             │ 2.00 GiB      │\n",
+        "│ pressurecpusome    │ 0             │\n",
+        "│ tags               │ prod;web      │\n",
+        "│ uptime             │ 2h            │\n",
+    ] {
+        assert!(framed.contains(row), "{row:?} not in\n{framed}");
+    }
+    // Not in the schema: only in JSON.
+    for key in ["pid", "swap", "type", "pressurecpufull"] {
+        assert!(!framed.contains(&format!("│ {key} ")), "{key} in\n{framed}");
+    }
+}
+
+#[test]
+fn the_container_list_as_a_table() {
+    let text = out("get /nodes/pve1/lxc --noborder");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "status  vmid  cpu cpus     disk  diskread diskwrite lock    maxdisk     maxmem    maxswap        mem name     netin   netout pressurecpusome pressureiofull pressureiosome pressurememoryfull pressurememorysome tags     template uptime",
+            "running  100 0.05    2 1.20 GiB 35.16 KiB 70.31 KiB        8.00 GiB   2.00 GiB 512.00 MiB 256.00 MiB web01 3.43 MiB 6.87 MiB               0              0              0                  0                  0 prod;web          2h",
+            "stopped 1000    0    1   0.00 B    0.00 B    0.00 B backup 4.00 GiB 512.00 MiB 512.00 MiB     0.00 B db01    0.00 B   0.00 B                                                                                                       0s",
+        ]
+    );
+    assert_eq!(
+        out("get /nodes/pve1/lxc --noborder --noheader")
+            .lines()
+            .count(),
+        2
+    );
 }
