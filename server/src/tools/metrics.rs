@@ -20,7 +20,7 @@ use crate::ssh::SshClient;
 
 fn optional_vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
-        "description": "Guest id (100-999999999), as an integer or a string of digits, e.g. 100: that container's figures. Leave it out for every guest of the node (containers and VMs).",
+        "description": "Guest id (100-999999999), as an integer or a string of digits, e.g. 100: that container's figures. Leave it out for every guest (containers and VMs).",
         "anyOf": [
             {"type": "integer", "minimum": 100, "maximum": 999_999_999},
             {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
@@ -124,8 +124,9 @@ impl RemoteExec {
         name = "proxmox_guest_metrics",
         title = "Guest metrics",
         description = "Resource use of a container (`pvesh`): CPU, memory, swap, disk, network and disk I/O since it \
-started, uptime. Without vmid: every guest of the node (containers and VMs) in one table. With timeframe (hour, day or \
-week): the history of that period too, as min/avg/max per metric. A stopped guest reports 0 for its live figures.",
+started, uptime. Without vmid: every guest the node knows (containers and VMs; in a cluster, those of every node, each \
+with its node) in one table. With timeframe (hour, day or week): the history of that period too, as min/avg/max per \
+metric. A stopped guest reports 0 for its live figures.",
         input_schema = super::schema::input::<MetricsParams>(),
         output_schema = super::schema::output::<MetricsReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
