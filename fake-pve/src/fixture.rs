@@ -290,7 +290,8 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         fs,
         refuses_stop: spec.refuses_stop,
         ignores_shutdown: spec.ignores_shutdown,
-        started_at: running.then(crate::fs::now_secs),
+        started_at: running
+            .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
         metrics: spec.metrics,
     })
 }

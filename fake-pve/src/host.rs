@@ -100,6 +100,8 @@ pub struct Metrics {
     pub netout: Option<u64>,
     pub diskread: Option<u64>,
     pub diskwrite: Option<u64>,
+    /// Seconds it has been running when the fixture is loaded (default 0).
+    pub uptime: Option<u64>,
 }
 
 impl Container {
