@@ -82,7 +82,12 @@ impl GuestFigures {
             maxmem_bytes: bytes(s.maxmem),
             swap_bytes: bytes(s.swap),
             maxswap_bytes: bytes(s.maxswap),
-            disk_bytes: bytes(s.disk),
+            // A VM's `disk` is always 0 in the API (its use is not measured): unknown.
+            disk_bytes: if s.kind.as_deref() == Some("qemu") {
+                None
+            } else {
+                bytes(s.disk)
+            },
             maxdisk_bytes: bytes(s.maxdisk),
             netin_bytes: bytes(s.netin),
             netout_bytes: bytes(s.netout),
@@ -358,6 +363,23 @@ Swap:     0 B of 512.0 MiB (0.0%)\n\
 Disk:     1.2 GiB of 8.0 GiB (15.0%)\n\
 Network:  in 3.4 MiB, out 6.9 MiB (since it started)\n\
 Disk I/O: read 35.2 KiB, written 70.3 KiB (since it started)\n"
+        );
+    }
+
+    #[test]
+    fn a_vms_disk_use_is_unknown_not_zero() {
+        let rows = crate::metrics::parse_resources(
+            r#"[{"id":"qemu/200","type":"qemu","vmid":200,"status":"running","disk":0,"maxdisk":34359738368,"maxcpu":4,"cpu":0.5}]"#,
+        )
+        .unwrap();
+        let g = GuestFigures::of(&rows[0]);
+        assert_eq!((g.disk_bytes, g.maxdisk_bytes), (None, Some(32 << 30)));
+        let r = MetricsReport::of(None, vec![g]);
+        assert!(
+            r.human()
+                .contains("\n200        qemu  running                     50.0% ?/? "),
+            "{}",
+            r.human()
         );
     }
 
