@@ -17,6 +17,10 @@ use crate::output::{Failure, ResponseFormat};
 use crate::pct::Ctid;
 use crate::proxmox::{QUICK_TIMEOUT, run, text};
 use crate::ssh::SshClient;
+use futures::{StreamExt as _, TryStreamExt as _};
+
+/// Guests whose history is fetched at the same time when every guest is asked for.
+const HISTORIES_AT_ONCE: usize = 4;
 
 fn optional_vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
@@ -179,21 +183,23 @@ impl RemoteExec {
                 .filter(|r| self.state.config.policy.guest_allowed(r.vmid.into()))
                 .collect();
             rows.sort_by_key(|r| r.vmid);
-            let mut guests = Vec::new();
-            for row in &rows {
-                let mut g = GuestFigures::of(row);
-                if let Some(tf) = p.timeframe
-                    && let Ok(gid) = Ctid::new(row.vmid.into())
-                {
-                    let kind = row.kind.as_deref().unwrap_or("lxc");
-                    g.history = Some(
-                        history(&client, kind, gid, tf, cancel)
-                            .await
-                            .map_err(|f| (None, f))?,
-                    );
-                }
-                guests.push(g);
-            }
+            // The histories a few at a time, over the shared connection pool.
+            let client = &client;
+            let guests: Vec<GuestFigures> = futures::stream::iter(rows)
+                .map(|row: GuestStatus| async move {
+                    let mut g = GuestFigures::of(&row);
+                    if let Some(tf) = p.timeframe
+                        && let Ok(gid) = Ctid::new(row.vmid.into())
+                    {
+                        let kind = row.kind.as_deref().unwrap_or("lxc");
+                        g.history = Some(history(client, kind, gid, tf, cancel).await?);
+                    }
+                    Ok::<_, Failure>(g)
+                })
+                .buffered(HISTORIES_AT_ONCE)
+                .try_collect()
+                .await
+                .map_err(|f| (None, f))?;
             return Ok(MetricsReport::of(None, guests));
         };
         let out = pvesh(&client, &metrics::current(id), Some(id), cancel)
