@@ -37,11 +37,19 @@ memory = 4096
 disk = "32G"
 "#;
 
-/// Reads three endpoints the way a proxmoxer user writes it and prints them as one
-/// JSON object.
+/// Reads four endpoints the way a proxmoxer user writes it, and two errors, and prints
+/// them as one JSON object.
 const SCRIPT: &str = r#"
 import json, os, sys
 from proxmoxer import ProxmoxAPI
+from proxmoxer.core import ResourceException
+
+def error(call):
+    try:
+        call()
+        return None
+    except ResourceException as e:
+        return {"status": e.status_code, "content": e.content, "exit": e.exit_code}
 
 api = ProxmoxAPI(
     "127.0.0.1",
@@ -58,6 +66,9 @@ print(json.dumps({
     "nodes": nodes,
     "vms": api.cluster.resources.get(type="vm"),
     "current": api.nodes(node).lxc(100).status.current.get(),
+    "rrd": api.nodes(node).lxc(100).rrddata.get(timeframe="hour", cf="MAX"),
+    "missing": error(lambda: api.nodes(node).lxc(999).status.current.get()),
+    "bad": error(lambda: api.nodes(node).lxc(100).rrddata.get(timeframe="decade")),
 }))
 "#;
 
@@ -137,5 +148,24 @@ async fn proxmoxer_reads_nodes_resources_and_a_containers_status() {
     assert!(cur["pid"].is_number(), "{cur}");
     let uptime = cur["uptime"].as_u64().unwrap();
     assert!((86400..86400 + 60).contains(&uptime), "{cur}");
+
+    let rrd = got["rrd"].as_array().unwrap();
+    assert_eq!(rrd.len(), 60);
+    assert!(
+        rrd.iter()
+            .all(|r| r["time"].as_u64().unwrap() % 60 == 0 && r["cpu"].is_number()),
+        "{rrd:?}"
+    );
+
+    // pvesh's errors reach proxmoxer: a plain die as 500, a parameter error as 400.
+    assert_eq!(
+        got["missing"],
+        serde_json::json!({"status": 500, "exit": 255,
+            "content": "Configuration file 'nodes/pve1/lxc/999.conf' does not exist\n"})
+    );
+    assert_eq!(
+        (&got["bad"]["status"], &got["bad"]["exit"]),
+        (&Value::from(400), &Value::from(255))
+    );
     node.shutdown().await;
 }
