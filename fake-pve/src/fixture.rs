@@ -112,6 +112,8 @@ pub struct FileSpec {
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
     pub latency_ms: u64,
+    /// How long vzdump takes per guest (holding its `backup` lock).
+    pub backup_ms: u64,
     pub drop_after_bytes: Option<u64>,
     pub drop_on_command: Option<String>,
     pub hang: Vec<String>,
@@ -173,6 +175,7 @@ impl Fixture {
             scripts: self.scripts,
             faults: Faults {
                 latency: Duration::from_millis(f.latency_ms),
+                backup_time: Duration::from_millis(f.backup_ms),
                 drop_after_bytes: f.drop_after_bytes,
                 drop_on_command: f.drop_on_command,
                 hang: f.hang,

@@ -604,6 +604,17 @@ impl Fs {
 mod tests {
     use super::*;
 
+    /// A filesystem with the directory `dir` (and its parents), then `files`
+    /// (path, content, mode).
+    fn tree(dir: &str, files: &[(&str, &[u8], u32)]) -> Fs {
+        let mut fs = Fs::new();
+        fs.mkdir_all(dir, 0o777).unwrap();
+        for (path, content, mode) in files {
+            fs.write_file(path, content, *mode).unwrap();
+        }
+        fs
+    }
+
     #[test]
     fn normalize_handles_dots_and_slashes() {
         assert_eq!(normalize("/root", "a/../b//c/."), "/root/b/c");
@@ -647,31 +658,18 @@ mod tests {
 
     #[test]
     fn list_dir_lists_only_direct_children() {
-        let mut fs = Fs::new();
-        fs.mkdir_all("/a/b/c", 0o777).unwrap();
-        fs.write_file("/a/f", b"", 0o666).unwrap();
-        fs.write_file("/ab", b"", 0o666).unwrap();
-        let names: Vec<String> = fs
-            .list_dir("/a")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(names, ["b", "f"]);
-        let root: Vec<String> = fs
-            .list_dir("/")
-            .unwrap()
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        assert_eq!(root, ["a", "ab"]);
+        let fs = tree("/a/b/c", &[("/a/f", b"", 0o666), ("/ab", b"", 0o666)]);
+        let names = |dir| -> Vec<String> {
+            let entries = fs.list_dir(dir).unwrap();
+            entries.into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names("/a"), ["b", "f"]);
+        assert_eq!(names("/"), ["a", "ab"]);
     }
 
     #[test]
     fn rename_moves_subtrees_and_replaces_files() {
-        let mut fs = Fs::new();
-        fs.mkdir_all("/a/b", 0o777).unwrap();
-        fs.write_file("/a/b/f", b"1", 0o666).unwrap();
+        let mut fs = tree("/a/b", &[("/a/b/f", b"1", 0o666)]);
         fs.rename("/a", "/z").unwrap();
         assert_eq!(fs.read("/z/b/f").unwrap(), b"1");
         assert!(!fs.exists("/a"));
@@ -683,10 +681,7 @@ mod tests {
 
     #[test]
     fn link_never_replaces_and_refuses_directories() {
-        let mut fs = Fs::new();
-        fs.mkdir_all("/d", 0o777).unwrap();
-        fs.write_file("/d/a", b"new", 0o600).unwrap();
-        fs.write_file("/d/b", b"old", 0o666).unwrap();
+        let mut fs = tree("/d", &[("/d/a", b"new", 0o600), ("/d/b", b"old", 0o666)]);
         assert_eq!(fs.link("/d/a", "/d/b"), Err(FsError::Exists));
         assert_eq!(fs.read("/d/b").unwrap(), b"old");
         fs.link("/d/a", "/d/c").unwrap();

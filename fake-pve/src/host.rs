@@ -233,6 +233,8 @@ pub struct Faults {
     /// Refuse every login, even with the right credentials.
     pub refuse_auth: bool,
     pub sftp: Option<SftpFault>,
+    /// How long `vzdump` takes per guest, holding the guest's `backup` lock.
+    pub backup_time: Duration,
 }
 
 /// How the SSH front end treats the `signal` channel request.

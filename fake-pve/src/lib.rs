@@ -1,5 +1,6 @@
 //! fake-pve: a fake Proxmox VE node reachable over SSH and SFTP.
 
+pub mod backup;
 pub mod fixture;
 pub mod fs;
 pub mod host;
@@ -10,7 +11,9 @@ pub mod proc;
 pub mod process;
 pub mod programs;
 pub mod pvesh;
+pub mod pvesm;
 pub mod sftp;
 pub mod shell;
 pub mod ssh;
 pub mod unix;
+pub mod vzdump;

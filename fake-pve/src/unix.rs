@@ -278,6 +278,29 @@ pub fn quote_name(name: &str) -> String {
     }
 }
 
+/// `text` with each `marker` and the character after it replaced by what `directive`
+/// appends for that character; a `marker` that ends the text stays as it is. An `Err`
+/// from `directive` stops there (a directive the caller does not know).
+pub fn expand_directives<E>(
+    text: &str,
+    marker: char,
+    mut directive: impl FnMut(&mut String, char) -> Result<(), E>,
+) -> Result<String, E> {
+    let mut s = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != marker {
+            s.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(d) => directive(&mut s, d)?,
+            None => s.push(marker),
+        }
+    }
+    Ok(s)
+}
+
 /// Who reads backslash escapes, each a little differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Escapes {

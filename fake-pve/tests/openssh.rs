@@ -17,26 +17,42 @@ fn assert_ran(out: &fake::Output, code: Option<i32>, stdout: &str, stderr: &str)
     assert_eq!(out.stderr, stderr);
 }
 
+/// A run that exited 0 having printed exactly `stdout`.
+#[track_caller]
+fn assert_printed(out: &fake::Output, stdout: &str) {
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (Some(0), stdout),
+        "{out:?}"
+    );
+}
+
+/// Runs `command` by ssh (key login) on a fake of the default fixture and checks its
+/// exit code, stdout and stderr.
+async fn ssh_answers(command: &str, code: Option<i32>, stdout: &str, stderr: &str) {
+    let fake = Fake::start().await;
+    assert_ran(&fake.ssh(command).await, code, stdout, stderr);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_login_runs_pct_list() {
-    let fake = Fake::start().await;
-    let out = fake.ssh("pct list").await;
-    assert_ran(
-        &out,
+    ssh_answers(
+        "pct list",
         Some(0),
         "VMID       Status     Lock         Name                \n\
          100        running                 webserver           \n\
          101        stopped                 database            \n\
          102        running                 cache               \n",
         "",
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_login_works_and_wrong_credentials_are_refused() {
     let fake = Fake::start().await;
     let ok = fake.ssh_password("root", PASSWORD, "hostname").await;
-    assert_eq!((ok.code, ok.stdout.as_str()), (Some(0), "pve\n"), "{ok:?}");
+    assert_printed(&ok, "pve\n");
 
     let bad = fake.ssh_password("root", "wrong", "hostname").await;
     assert_eq!(bad.code, Some(255), "{bad:?}");
@@ -49,14 +65,13 @@ async fn password_login_works_and_wrong_credentials_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pct_status_of_an_absent_container() {
-    let fake = Fake::start().await;
-    let out = fake.ssh("pct status 999").await;
-    assert_ran(
-        &out,
+    ssh_answers(
+        "pct status 999",
         Some(255),
         "",
         "Configuration file 'nodes/pve/lxc/999.conf' does not exist\n",
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,21 +96,13 @@ async fn push_and_pull_through_host_commands() {
     let out = fake
         .ssh("echo x > /tmp/f && pct push 100 /tmp/f /root/f && pct status 100")
         .await;
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (Some(0), "status: running\n"),
-        "{out:?}"
-    );
+    assert_printed(&out, "status: running\n");
     assert_eq!(fake.host().container_file(100, "/root/f").unwrap(), b"x\n");
 
     let pulled = fake
         .ssh("pct pull 100 /etc/hostname /tmp/h && cat /tmp/h")
         .await;
-    assert_eq!(
-        (pulled.code, pulled.stdout.as_str()),
-        (Some(0), "webserver\n"),
-        "{pulled:?}"
-    );
+    assert_printed(&pulled, "webserver\n");
 
     // The real pct exits 0 when the copy itself fails.
     let missing_dir = fake.ssh("pct push 100 /tmp/f /no/dir/f").await;
@@ -245,11 +252,7 @@ async fn a_multiplexing_client_meets_max_sessions_and_falls_back_to_a_new_connec
     let mut third = fake.ssh_command(&mux);
     third.arg("root@127.0.0.1").arg("echo third");
     let out = fake::run(third, None).await;
-    assert_eq!(
-        (out.code, out.stdout.as_str()),
-        (Some(0), "third\n"),
-        "{out:?}"
-    );
+    assert_printed(&out, "third\n");
     assert!(
         out.stderr
             .contains("session request failed: Session open refused by peer"),

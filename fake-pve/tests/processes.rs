@@ -19,6 +19,23 @@ fn running(fake: &Fake, needle: &str) -> Vec<u32> {
         .collect()
 }
 
+/// A fake of the default fixture, and a root connection to it.
+async fn root_session() -> (Fake, russh::client::Handle<ExpectKey>) {
+    let fake = Fake::start().await;
+    let ssh = fake.russh("root", true).await;
+    (fake, ssh)
+}
+
+/// A new session channel on `ssh`, running `command`.
+async fn exec_on_a_channel(
+    ssh: &russh::client::Handle<ExpectKey>,
+    command: &str,
+) -> russh::Channel<russh::client::Msg> {
+    let channel = ssh.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    channel
+}
+
 /// Runs a `pkill` line, which must match (status 0), then waits until nothing
 /// running has `needle` in its command line.
 async fn pkill_until_gone(
@@ -26,19 +43,17 @@ async fn pkill_until_gone(
     ssh: &russh::client::Handle<ExpectKey>,
     pkill: &str,
     needle: &str,
-    what: &str,
 ) {
     let out = exec(ssh, &format!("{pkill}; echo $?")).await;
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0\n");
-    eventually(what, || running(fake, needle).is_empty()).await;
+    let what = format!("`{pkill}` ended `{needle}`");
+    eventually(&what, || running(fake, needle).is_empty()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_command_outlives_its_channel_and_connection() {
-    let fake = Fake::start().await;
-    let ssh = fake.russh("root", true).await;
-    let channel = ssh.channel_open_session().await.unwrap();
-    channel.exec(true, "sleep 60").await.unwrap();
+    let (fake, ssh) = root_session().await;
+    let channel = exec_on_a_channel(&ssh, "sleep 60").await;
     eventually("sleep starts", || running(&fake, "sleep 60").len() == 2).await;
     let session = fake
         .host()
@@ -60,22 +75,14 @@ async fn a_silent_command_outlives_its_channel_and_connection() {
 
     // What a client must do instead: end the session out of band.
     let ssh = fake.russh("root", true).await;
-    pkill_until_gone(
-        &fake,
-        &ssh,
-        &format!("pkill -TERM -s {session}"),
-        "sleep 60",
-        "the session ended",
-    )
-    .await;
+    let pkill = format!("pkill -TERM -s {session}");
+    pkill_until_gone(&fake, &ssh, &pkill, "sleep 60").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writing_command_dies_of_sigpipe_once_its_channel_is_gone() {
-    let fake = Fake::start().await;
-    let ssh = fake.russh("root", true).await;
-    let mut channel = ssh.channel_open_session().await.unwrap();
-    channel.exec(true, "yes").await.unwrap();
+    let (fake, ssh) = root_session().await;
+    let mut channel = exec_on_a_channel(&ssh, "yes").await;
     // Read a little, then close.
     while let Some(msg) = channel.wait().await {
         if matches!(msg, russh::ChannelMsg::Data { .. }) {
@@ -89,10 +96,8 @@ async fn a_writing_command_dies_of_sigpipe_once_its_channel_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signal_requests_are_refused_for_root() {
-    let fake = Fake::start().await;
-    let ssh = fake.russh("root", true).await;
-    let channel = ssh.channel_open_session().await.unwrap();
-    channel.exec(true, "sleep 30").await.unwrap();
+    let (fake, ssh) = root_session().await;
+    let channel = exec_on_a_channel(&ssh, "sleep 30").await;
     eventually("sleep starts", || !running(&fake, "sleep 30").is_empty()).await;
     channel.signal(russh::Sig::TERM).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -114,8 +119,7 @@ async fn signal_requests_end_the_session_for_other_users_and_with_the_newer_poli
         fixture.signal_policy = policy.map(str::to_string);
         let fake = Fake::with_fixture(fixture, user).await;
         let ssh = fake.russh(user, false).await;
-        let mut channel = ssh.channel_open_session().await.unwrap();
-        channel.exec(true, "sleep 30; echo never").await.unwrap();
+        let mut channel = exec_on_a_channel(&ssh, "sleep 30; echo never").await;
         eventually("sleep starts", || !running(&fake, "sleep 30").is_empty()).await;
         channel.signal(russh::Sig::TERM).await.unwrap();
         let mut signal = None;
@@ -135,8 +139,7 @@ async fn signal_requests_end_the_session_for_other_users_and_with_the_newer_poli
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_pid_ps_kill_and_timeout() {
-    let fake = Fake::start().await;
-    let ssh = fake.russh("root", true).await;
+    let (fake, ssh) = root_session().await;
     let out = exec(&ssh, "echo $$; ps -o sid= -p $$").await;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let mut lines = text.lines();
@@ -175,8 +178,7 @@ async fn a_hanging_command_hangs_until_killed() {
         ..Faults::default()
     });
     let ssh = fake.russh("root", true).await;
-    let channel = ssh.channel_open_session().await.unwrap();
-    channel.exec(true, "systemctl restart app").await.unwrap();
+    let _channel = exec_on_a_channel(&ssh, "systemctl restart app").await;
     eventually("it runs", || {
         !running(&fake, "systemctl restart app").is_empty()
     })
@@ -188,14 +190,8 @@ async fn a_hanging_command_hangs_until_killed() {
     );
     // As on a real host, `pkill -f` also matches the shell running it; the class
     // keeps the pattern from matching its own command line.
-    pkill_until_gone(
-        &fake,
-        &ssh,
-        "pkill -f 'systemctl restar[t]'",
-        "systemctl restart app",
-        "ended",
-    )
-    .await;
+    let pkill = "pkill -f 'systemctl restar[t]'";
+    pkill_until_gone(&fake, &ssh, pkill, "systemctl restart app").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -82,6 +82,14 @@ async fn run_on(channel: &mut Channel<Msg>, command: &str) -> (Vec<u8>, Option<u
     (stdout, status)
 }
 
+/// A fake with `MaxSessions` 1, and a root connection to it.
+async fn one_session_per_connection() -> (Fake, Handle<ExpectKey>) {
+    let fake = Fake::start().await;
+    fake.host().set_max_sessions(1);
+    let ssh = fake.russh("root", true).await;
+    (fake, ssh)
+}
+
 fn kill_all(fake: &Fake, needle: &str) {
     for p in fake.host().running() {
         if p.args.contains(needle) {
@@ -148,9 +156,7 @@ async fn an_sftp_channel_holds_a_slot_until_it_is_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_channel_keeps_its_slot_while_its_command_runs() {
-    let fake = Fake::start().await;
-    fake.host().set_max_sessions(1);
-    let ssh = fake.russh("root", true).await;
+    let (fake, ssh) = one_session_per_connection().await;
 
     // One command after another: each finished one gives its slot back.
     for i in 0..5 {
@@ -195,9 +201,7 @@ async fn a_fixture_sets_max_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_subsystem_is_refused_and_its_channel_still_holds_a_slot() {
-    let fake = Fake::start().await;
-    fake.host().set_max_sessions(1);
-    let ssh = fake.russh("root", true).await;
+    let (_fake, ssh) = one_session_per_connection().await;
     let mut channel = open(&ssh).await;
     channel.request_subsystem(true, "nope").await.unwrap();
     match channel.wait().await {

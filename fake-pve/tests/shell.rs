@@ -214,6 +214,39 @@ async fn errors_read_like_bash_and_coreutils() {
 }
 
 #[tokio::test]
+async fn each_program_that_runs_a_command_words_a_missing_one_its_own_way() {
+    let h = host();
+    let not_there = "No such file or directory";
+    fails(
+        &h,
+        &[
+            (
+                "timeout 5 nosuch",
+                &format!("timeout: failed to run command 'nosuch': {not_there}\n"),
+                127,
+            ),
+            (
+                "nohup nosuch",
+                &format!("nohup: failed to run command 'nosuch': {not_there}\n"),
+                127,
+            ),
+            (
+                "setsid nosuch",
+                &format!("setsid: failed to execute nosuch: {not_there}\n"),
+                1,
+            ),
+            ("env nosuch", &format!("env: 'nosuch': {not_there}\n"), 127),
+            (
+                "command nosuch",
+                "bash: line 1: nosuch: command not found\n",
+                127,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn pipelines_end_when_the_reader_is_done() {
     let h = host();
     stdouts(

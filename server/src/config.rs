@@ -447,14 +447,49 @@ impl RawConfig {
                     "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan.",
                 )
             })?;
-        if host.contains(char::is_whitespace) || host.contains('@') {
+        if host.contains(char::is_whitespace) || host.contains('@') || host.is_empty() {
             return Err(error(
                 "HOST",
                 format!("{} is not a host name or address", self.shown("HOST")),
                 "Give only the host (the user goes in SSH_USERNAME, the port in SSH_PORT).",
             ));
         }
-        Ok(host)
+        // `[v6]` is an IPv6 address as OpenSSH writes it; `[v6]:port` and
+        // `name:port` carry a port, which belongs in SSH_PORT (not parsed here, so
+        // that it can never disagree with SSH_PORT).
+        let (bare, port) = match host.strip_prefix('[') {
+            Some(rest) => match rest.split_once(']') {
+                Some((v6, "")) => (v6.to_string(), None),
+                Some((v6, tail)) => (
+                    v6.to_string(),
+                    Some(tail.trim_start_matches(':').to_string()),
+                ),
+                None => (host.clone(), None),
+            },
+            None => match host.split_once(':') {
+                Some((name, port)) if !port.contains(':') => {
+                    (name.to_string(), Some(port.to_string()))
+                }
+                _ => (host.clone(), None),
+            },
+        };
+        if let Some(port) = port {
+            return Err(error(
+                "HOST",
+                format!("{} holds a port", self.shown("HOST")),
+                format!(
+                    "Give the host alone and the port in SSH_PORT, e.g. HOST={bare} SSH_PORT={port}."
+                ),
+            ));
+        }
+        if bare.contains(['[', ']', '/']) {
+            return Err(error(
+                "HOST",
+                format!("{} is not a host name or address", self.shown("HOST")),
+                "Give a host name, an IPv4 address or an IPv6 address (bare or in brackets).",
+            ));
+        }
+        Ok(bare)
     }
 
     fn auth(&self) -> Result<Vec<AuthMethod>, ConfigError> {
@@ -589,6 +624,39 @@ mod tests {
             c.target.auth,
             vec![AuthMethod::Password(Secret::new("hunter2"))]
         );
+    }
+
+    #[test]
+    fn host_takes_names_and_addresses_and_refuses_a_port() {
+        for (given, host) in [
+            ("pve.lan", "pve.lan"),
+            ("192.0.2.7", "192.0.2.7"),
+            ("fe80::1", "fe80::1"),
+            ("[fe80::1]", "fe80::1"),
+            (" pve ", "pve"),
+        ] {
+            assert_eq!(
+                with(&[("HOST", given)]).unwrap().target.host,
+                host,
+                "{given}"
+            );
+        }
+        for (given, fix) in [
+            ("pve:2222", "HOST=pve SSH_PORT=2222"),
+            ("[fe80::1]:2222", "HOST=fe80::1 SSH_PORT=2222"),
+        ] {
+            let err = with(&[("HOST", given)]).unwrap_err();
+            assert_eq!(err[0].variable, "HOST");
+            assert!(err.to_string().contains("holds a port"), "{err}");
+            assert!(err.to_string().contains(fix), "{err}");
+        }
+        for bad in ["root@pve", "a b", "[fe80::1", "pve/x"] {
+            let err = with(&[("HOST", bad)]).unwrap_err();
+            assert!(
+                err.to_string().contains("is not a host name or address"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

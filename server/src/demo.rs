@@ -1,5 +1,6 @@
-//! `mcp-remote-exec demo`: the Proxmox plugin's five common use cases, run through the
-//! MCP protocol against an embedded fake-pve, printed call by call.
+//! `mcp-remote-exec demo`: the Proxmox plugin's five common use cases, then a
+//! snapshot rolled back and a backup restored, run through the MCP protocol against an
+//! embedded fake-pve, printed call by call.
 
 use std::io::Write as _;
 
@@ -188,6 +189,62 @@ pub async fn run() -> Result<Vec<String>, String> {
     .await;
     demo.call("proxmox_container_status", json!({"ctid": 999}), false)
         .await;
+
+    demo.heading("6. Snapshot container 100, change it, roll the change back");
+    demo.call(
+        "proxmox_snapshot_create",
+        json!({"vmid": 100, "name": "before-change", "description": "before the demo's change"}),
+        true,
+    )
+    .await;
+    demo.exec_in(100, "rm /etc/app/app.conf && echo broken > /etc/app/state")
+        .await;
+    demo.call(
+        "proxmox_snapshot_rollback",
+        json!({"vmid": 100, "name": "before-change"}),
+        false,
+    )
+    .await;
+    demo.call(
+        "proxmox_snapshot_rollback",
+        json!({"vmid": 100, "name": "before-change", "stop_running": true, "start": true}),
+        true,
+    )
+    .await;
+    demo.exec_in(100, "cat /etc/app/app.conf; ls /etc/app")
+        .await;
+    demo.call("proxmox_snapshot_list", json!({"vmid": 100}), true)
+        .await;
+
+    demo.heading("7. Back up container 100 and restore it as a new container 200");
+    let made = demo
+        .call(
+            "proxmox_backup_create",
+            json!({"vmid": 100, "compress": "0"}),
+            true,
+        )
+        .await;
+    let volid = made
+        .and_then(|r| r.structured_content)
+        .and_then(|s| s["volid"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    demo.call("proxmox_backup_list", json!({"vmid": 100}), true)
+        .await;
+    demo.call(
+        "proxmox_backup_restore",
+        json!({"archive": volid, "vmid": 200, "storage": "local-lvm"}),
+        true,
+    )
+    .await;
+    demo.call("proxmox_start_container", json!({"ctid": 200}), true)
+        .await;
+    demo.exec_in(200, "cat /etc/app/app.conf").await;
+    demo.call(
+        "proxmox_shutdown_container",
+        json!({"ctid": 200, "timeout": 10}),
+        true,
+    )
+    .await;
 
     let _ = demo.client.cancel().await;
     fake.server.shutdown().await;

@@ -1,10 +1,12 @@
-//! Graceful power and snapshots of containers over SSH (docs/guest-operations.md),
-//! built from the pure command lines of [`crate::snapshot`]. Plain Rust types, no MCP.
+//! Graceful power, snapshots and backups of containers over SSH
+//! (docs/guest-operations.md, docs/backups.md), built from the pure command lines of
+//! [`crate::snapshot`] and [`crate::backup`]. Plain Rust types, no MCP.
 
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::backup::{self, Compress, Mode, Summary, Volume};
 use crate::pct::{self, Ctid};
 use crate::proxmox::{
     COPY_TIMEOUT, POWER_TIMEOUT, PctError, QUICK_TIMEOUT, pct_ok, power_failure, run, status, text,
@@ -178,4 +180,119 @@ pub async fn delete(
     let line = snapshot::delete(ctid, name);
     pct_ok(client, ctid, "pct delsnapshot", &line, COPY_TIMEOUT, cancel).await?;
     Ok(())
+}
+
+/// Time limit of a backup or a restore: large guests take a while. When it runs out
+/// the command is ended with SIGTERM first, on which vzdump and pct clean up (remove
+/// their temp files and the guest's lock).
+pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+/// Lines of the task log a result keeps (the last ones).
+pub const LOG_LINES: usize = 40;
+
+/// The last [`LOG_LINES`] lines of a task log.
+fn log_tail(stdout: &str) -> Vec<String> {
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let from = lines.len().saturating_sub(LOG_LINES);
+    lines[from..].iter().map(|l| l.to_string()).collect()
+}
+
+/// A finished backup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backup {
+    pub summary: Summary,
+    /// `STORAGE:backup/NAME`, the id restore and `pvesm list` use.
+    pub volid: Option<String>,
+    /// The end of vzdump's task log.
+    pub log: Vec<String>,
+}
+
+/// `vzdump` of one container to `storage`.
+pub async fn backup(
+    client: &SshClient,
+    vmid: Ctid,
+    storage: &str,
+    mode: Mode,
+    compress: Compress,
+    cancel: &CancellationToken,
+) -> Result<Backup, PctError> {
+    let line = backup::create(vmid, storage, mode, compress);
+    let out = run(client, "vzdump", &line, BACKUP_TIMEOUT, cancel).await?;
+    let stdout = text(&out.stdout);
+    let summary = backup::parse_log(&stdout);
+    if out.exit_code != Some(0) || !summary.errors.is_empty() {
+        let stderr = pct::message(&text(&out.stderr));
+        let said = if summary.errors.is_empty() {
+            stderr
+        } else {
+            summary.errors.join("\n")
+        };
+        return Err(match pct::classify(&said) {
+            pct::Failure::Locked(lock) => PctError::Locked {
+                ctid: vmid,
+                lock,
+                detail: said,
+            },
+            _ if said.contains("unable to find VM") => PctError::NotFound {
+                ctid: vmid,
+                detail: said,
+            },
+            _ => PctError::Failed {
+                what: "vzdump".into(),
+                detail: if said.is_empty() {
+                    format!("exit status {:?}", out.exit_code)
+                } else {
+                    said
+                },
+            },
+        });
+    }
+    let volid = summary
+        .archive
+        .as_deref()
+        .map(|a| backup::volid(storage, a));
+    Ok(Backup {
+        summary,
+        volid,
+        log: log_tail(&stdout),
+    })
+}
+
+/// `pvesm list STORAGE --content backup [--vmid ID]`.
+pub async fn backups(
+    client: &SshClient,
+    storage: &str,
+    vmid: Option<Ctid>,
+    cancel: &CancellationToken,
+) -> Result<Vec<Volume>, PctError> {
+    let out = run(
+        client,
+        "pvesm list",
+        &backup::list(storage, vmid),
+        QUICK_TIMEOUT,
+        cancel,
+    )
+    .await?;
+    if out.exit_code != Some(0) {
+        return Err(PctError::Failed {
+            what: "pvesm list".into(),
+            detail: pct::message(&text(&out.stderr)),
+        });
+    }
+    Ok(backup::parse_list(&text(&out.stdout))?)
+}
+
+/// `pct restore`: the container `vmid` from `archive`, its disk on `storage`;
+/// returns its state afterwards and the end of pct's log.
+pub async fn restore(
+    client: &SshClient,
+    vmid: Ctid,
+    archive: &str,
+    storage: &str,
+    force: bool,
+    cancel: &CancellationToken,
+) -> Result<(String, Vec<String>), PctError> {
+    let line = backup::restore(vmid, archive, storage, force)?;
+    let out = pct_ok(client, vmid, "pct restore", &line, BACKUP_TIMEOUT, cancel).await?;
+    let log = log_tail(&text(&out.stdout));
+    Ok((status(client, vmid, cancel).await?, log))
 }

@@ -9,7 +9,9 @@
 //! - [`pct`]: `pct` command lines and output parsers (pure).
 //! - [`snapshot`]: snapshot names, and the command lines and tree parser of snapshots
 //!   and graceful power (pure).
-//! - [`guests`]: shutdown, reboot and snapshots over SSH, built from them.
+//! - [`backup`]: the command lines and parsers of `vzdump`, `pvesm list` and
+//!   `pct restore` (pure).
+//! - [`guests`]: shutdown, reboot, snapshots and backups over SSH, built from them.
 //! - [`metrics`]: guest metrics through `pvesh` (command lines, JSON parse, history
 //!   summary; pure).
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
@@ -25,6 +27,7 @@
 //! - [`embedded`], [`demo`]: an in-process fake-pve and the demo that runs against it.
 
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -393,6 +393,8 @@ pub enum Failure {
     SnapshotUnsupported,
     /// `container did not stop` (a shutdown that timed out, or a stuck container).
     DidNotStop,
+    /// `CT 200 already exists on node 'pve'` (or `VM …`): restore onto a used id.
+    Exists,
     /// Anything else.
     Other,
 }
@@ -440,6 +442,11 @@ pub fn classify(stderr: &str) -> Failure {
         }
         if line == "container did not stop" {
             return Failure::DidNotStop;
+        }
+        if (line.starts_with("CT ") || line.starts_with("VM "))
+            && line.contains(" already exists on node '")
+        {
+            return Failure::Exists;
         }
     }
     Failure::Other

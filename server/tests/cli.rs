@@ -469,6 +469,7 @@ async fn the_policy_settings_are_flags_too_and_apply_to_the_fake_node() {
     assert_eq!(
         names,
         [
+            "proxmox_backup_list",
             "proxmox_container_status",
             "proxmox_download_file_from_container",
             "proxmox_guest_metrics",

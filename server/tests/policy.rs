@@ -58,6 +58,7 @@ async fn read_only_registers_only_tools_that_change_nothing_on_a_host() {
     assert_eq!(
         env.tool_names().await,
         [
+            "proxmox_backup_list",
             "proxmox_container_status",
             "proxmox_download_file_from_container",
             "proxmox_guest_metrics",
@@ -194,19 +195,7 @@ async fn the_servers_own_secrets_and_proc_are_never_moved() {
 #[tokio::test]
 async fn guest_allow_lists_bound_the_proxmox_tools() {
     let env = env(&[("PROXMOX_GUEST_ALLOW", "100,102-199")]).await;
-    let r = env
-        .call(
-            "proxmox_list_containers",
-            json!({"response_format": "json"}),
-        )
-        .await;
-    let ids: Vec<u64> = structured(&r)["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["ctid"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ids, [100, 102, 103, 104]);
+    assert_eq!(env.container_ids().await, [100, 102, 103, 104]);
     for (tool, args) in [
         ("proxmox_container_status", json!({"ctid": 101})),
         ("proxmox_stop_container", json!({"ctid": 101})),

@@ -48,7 +48,7 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
     let tools: Vec<Tool> = env.client.list_all_tools().await.unwrap();
     assert_eq!(
         tools.len(),
-        17,
+        20,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
@@ -216,6 +216,23 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
         ("proxmox_reboot_container", json!({"ctid": 101}), false),
         ("proxmox_shutdown_container", json!({"ctid": 102}), true),
         ("proxmox_shutdown_container", json!({"ctid": 102}), false),
+        (
+            "proxmox_backup_create",
+            json!({"vmid": 101, "compress": "0"}),
+            true,
+        ),
+        ("proxmox_backup_create", json!({"vmid": 999}), false),
+        (
+            "proxmox_backup_list",
+            json!({"response_format": "json"}),
+            true,
+        ),
+        ("proxmox_backup_list", json!({"storage": "nfs1"}), false),
+        (
+            "proxmox_backup_restore",
+            json!({"archive": "local:backup/vzdump-lxc-101-2000_01_01-00_00_00.tar", "vmid": 301, "storage": "local-lvm"}),
+            false,
+        ),
     ];
     let mut called = std::collections::BTreeSet::new();
     for (tool, args, ok) in calls {

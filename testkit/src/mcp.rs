@@ -44,6 +44,22 @@ impl Mcp {
         names
     }
 
+    /// The container ids `proxmox_list_containers` gives (JSON), in its order.
+    pub async fn container_ids(&self) -> Vec<u64> {
+        let r = self
+            .call(
+                "proxmox_list_containers",
+                serde_json::json!({"response_format": "json"}),
+            )
+            .await;
+        structured(&r)["containers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no container list: {r:?}"))
+            .iter()
+            .map(|c| c["ctid"].as_u64().expect("a ctid"))
+            .collect()
+    }
+
     /// One tool call, bounded by [`CALL_BOUND`].
     pub async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         call(&self.client, tool, args).await

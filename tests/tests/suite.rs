@@ -480,6 +480,116 @@ async fn proxmox_cases(s: &mut Suite) {
     s.ran.push("proxmox: lifecycle");
 }
 
+/// Shutdown, snapshots and backups. On a real target only with `E2E_GUEST_OPS=1` (a
+/// Proxmox VE node: the test hosts' pct stand-in has no snapshots or vzdump); the
+/// restore runs on fake-pve only, since no tool removes the container it makes.
+async fn guest_cases(s: &mut Suite) {
+    let names = [
+        "proxmox: shutdown and start again",
+        "proxmox: snapshot, change, roll back",
+        "proxmox: back up and list",
+        "proxmox: restore to a new id",
+    ];
+    if !s.is_fake() && std::env::var("E2E_GUEST_OPS").as_deref() != Ok("1") {
+        for n in names {
+            s.skipped
+                .push((n, "set E2E_GUEST_OPS=1 against a Proxmox VE node"));
+        }
+        return;
+    }
+    let ctid = s.ctid;
+    let v = s
+        .ok(
+            "proxmox_shutdown_container",
+            json!({"ctid": ctid, "timeout": 30}),
+        )
+        .await;
+    assert_eq!(v["status"], "stopped", "{v}");
+    s.ok("proxmox_start_container", json!({"ctid": ctid})).await;
+    s.ran.push(names[0]);
+
+    let snap = format!("e2e-{}", rand::random::<u32>());
+    s.ok(
+        "proxmox_snapshot_create",
+        json!({"vmid": ctid, "name": snap, "description": "e2e"}),
+    )
+    .await;
+    let marker = format!("{}/after-snapshot", s.ct_scratch);
+    s.ok(
+        "proxmox_container_exec_command",
+        json!({"ctid": ctid, "command": format!("echo x > '{marker}'")}),
+    )
+    .await;
+    s.err(
+        "proxmox_snapshot_rollback",
+        json!({"vmid": ctid, "name": snap}),
+    )
+    .await;
+    let v = s
+        .ok(
+            "proxmox_snapshot_rollback",
+            json!({"vmid": ctid, "name": snap, "stop_running": true, "start": true}),
+        )
+        .await;
+    assert_eq!(v["status"], "running", "{v}");
+    let r = s
+        .call(
+            "proxmox_container_exec_command",
+            json!({"ctid": ctid, "command": format!("test -e '{marker}'")}),
+        )
+        .await;
+    assert_eq!(
+        structured(&r)["exit_code"],
+        1,
+        "the change survived the rollback"
+    );
+    s.ok(
+        "proxmox_snapshot_delete",
+        json!({"vmid": ctid, "name": snap}),
+    )
+    .await;
+    s.ran.push(names[1]);
+
+    let compress = if s.is_fake() { "0" } else { "zstd" };
+    let v = s
+        .ok(
+            "proxmox_backup_create",
+            json!({"vmid": ctid, "compress": compress}),
+        )
+        .await;
+    let volid = v["volid"].as_str().unwrap().to_string();
+    let v = s
+        .ok(
+            "proxmox_backup_list",
+            json!({"vmid": ctid, "response_format": "json"}),
+        )
+        .await;
+    assert!(
+        v["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["volid"] == volid.as_str()),
+        "{v}"
+    );
+    s.ran.push(names[2]);
+
+    if !s.is_fake() {
+        s.skipped
+            .push((names[3], "would leave a container on the node"));
+        return;
+    }
+    let v = s
+        .ok(
+            "proxmox_backup_restore",
+            json!({"archive": volid, "vmid": 990, "storage": "local-lvm"}),
+        )
+        .await;
+    assert_eq!(v["status"], "stopped", "{v}");
+    assert!(s.containers().await.iter().any(|r| r["ctid"] == 990));
+    s.ran.push(names[3]);
+}
+
 async fn fake_only_cases(s: &mut Suite) {
     let Target::Fake { node, .. } = &s.target else {
         s.skipped.push((
@@ -531,6 +641,7 @@ async fn suite_against_configured_target() {
     exec_cases(&mut s).await;
     transfer_cases(&mut s).await;
     proxmox_cases(&mut s).await;
+    guest_cases(&mut s).await;
     fake_only_cases(&mut s).await;
     s.finish().await;
 }

@@ -89,10 +89,19 @@ fn rmcp_is_known_only_to_the_tools_the_transport_and_the_entry_points() {
 
 #[test]
 fn the_server_never_uses_the_fake_pct_emulator() {
-    // The server's pct parsers and the fake's emulator are written from the spec
+    // The server's parsers and the fake's emulators are written from the specs
     // apart, so that one can catch the other's mistake.
-    let found = uses(&rust_files("server"), "fake_pve::pct");
-    assert!(found.is_empty(), "the server uses fake_pve::pct: {found:?}");
+    let files = rust_files("server");
+    for emulator in [
+        "fake_pve::pct",
+        "fake_pve::vzdump",
+        "fake_pve::pvesm",
+        "fake_pve::backup",
+        "fake_pve::pvesh",
+    ] {
+        let found = uses(&files, emulator);
+        assert!(found.is_empty(), "the server uses {emulator}: {found:?}");
+    }
 }
 
 #[test]

@@ -214,7 +214,7 @@ fn check_uint(s: &str) -> Result<u64, String> {
 
 /// What an option takes, in Getopt::Long terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// `:s` — an optional value; a bare flag means true.
     Bool,
     /// `=s` — a mandatory value (also integers; they are checked afterwards).
@@ -313,6 +313,17 @@ fn schema(name: &str) -> Option<Schema> {
             positional: &["vmid", "snapname"],
             options: &[("vmid", Value), ("snapname", Value), ("start", Bool)],
         },
+        "restore" => Schema {
+            positional: &["vmid", "ostemplate"],
+            options: &[
+                ("vmid", Value),
+                ("ostemplate", Value),
+                ("storage", Value),
+                ("force", Bool),
+                ("unique", Bool),
+                ("start", Bool),
+            ],
+        },
         "listsnapshot" | "unlock" | "mount" | "unmount" => VMID_ONLY,
         "help" => Schema {
             positional: &["extra-args"],
@@ -325,21 +336,22 @@ fn schema(name: &str) -> Option<Schema> {
 
 /// A parsed option value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Val {
+pub(crate) enum Val {
     One(String),
     Many(Vec<String>),
 }
 
 /// What Getopt::Long made of the words: option values, the remaining words, and its
 /// warnings (non-empty means it failed).
-struct Getopt {
-    values: BTreeMap<&'static str, Val>,
-    words: Vec<String>,
-    warnings: String,
+pub(crate) struct Getopt {
+    pub values: BTreeMap<&'static str, Val>,
+    pub words: Vec<String>,
+    pub warnings: String,
 }
 
-/// Getopt::Long with `prefix_pattern=(--|-)`, permute, auto_abbrev and ignore_case.
-fn getopt(args: &[String], options: &[(&'static str, Kind)]) -> Getopt {
+/// Getopt::Long with `prefix_pattern=(--|-)`, permute, auto_abbrev and ignore_case:
+/// pve-common's CLIHandler, the same for every Proxmox command-line tool.
+pub(crate) fn getopt(args: &[String], options: &[(&'static str, Kind)]) -> Getopt {
     let mut out = Getopt {
         values: BTreeMap::new(),
         words: Vec::new(),
@@ -441,7 +453,7 @@ fn is_option_like(word: &str) -> bool {
 }
 
 /// Perl's `parse_boolean`.
-fn parse_boolean(s: &str) -> Option<bool> {
+pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "1" | "on" | "yes" | "true" => Some(true),
         "0" | "off" | "no" | "false" => Some(false),
@@ -511,6 +523,15 @@ pub enum Command {
     Rollback {
         vmid: Vmid,
         name: String,
+        start: bool,
+    },
+    /// `pct restore VMID ARCHIVE`: a container from a vzdump archive.
+    Restore {
+        vmid: Vmid,
+        archive: String,
+        storage: Option<String>,
+        force: bool,
+        unique: bool,
         start: bool,
     },
     Unlock {
@@ -804,6 +825,14 @@ impl Checked {
             "rollback" => Command::Rollback {
                 vmid: v(),
                 name: snapname.unwrap_or_default(),
+                start: flag("start"),
+            },
+            "restore" => Command::Restore {
+                vmid: v(),
+                archive: self.string("ostemplate").unwrap_or_default(),
+                storage: self.string("storage"),
+                force: flag("force"),
+                unique: flag("unique"),
                 start: flag("start"),
             },
             "listsnapshot" => Command::ListSnapshot { vmid: v() },

@@ -41,7 +41,7 @@ pub(super) struct Ignored {
 }
 
 /// A message that ends pct with exit 255 (classes C and D look alike to a caller).
-fn die(msg: impl Into<String>) -> Reply {
+pub(super) fn die(msg: impl Into<String>) -> Reply {
     let mut msg = msg.into();
     if !msg.ends_with('\n') {
         msg.push('\n');
@@ -141,6 +141,24 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
         },
         Command::DelSnapshot { vmid, name, force } => delsnapshot(&mut state, vmid, &name, force),
         Command::Rollback { vmid, name, start } => rollback(&mut state, ctx, vmid, &name, start),
+        Command::Restore {
+            vmid,
+            archive,
+            storage,
+            force,
+            unique,
+            start,
+        } => super::restore::restore(
+            &mut state,
+            super::restore::Restore {
+                vmid,
+                archive: &archive,
+                storage: storage.as_deref(),
+                force,
+                unique,
+                start,
+            },
+        ),
         Command::Unlock { vmid } => match state.containers.get_mut(&vmid.get()) {
             None => no_config(&state, vmid),
             Some(ct) => {
@@ -336,7 +354,7 @@ fn stop_now(ct: &mut Container, ctx: &Ctx) -> Reply {
     Reply::default()
 }
 
-fn set_running(ct: &mut Container) {
+pub(super) fn set_running(ct: &mut Container) {
     ct.status = Status::Running;
     ct.started_at = Some(now_secs());
 }

@@ -13,6 +13,7 @@
 
 pub mod cli;
 mod commands;
+mod restore;
 #[cfg(test)]
 mod tests;
 
@@ -86,7 +87,8 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     }
 }
 
-async fn write_reply(reply: &Reply, io: &Io) -> i32 {
+/// Prints `reply` (stdout, then stderr) and returns its exit status.
+pub(crate) async fn write_reply(reply: &Reply, io: &Io) -> i32 {
     if io.stdout.write_str(&reply.stdout).await.is_err() {
         return SIGPIPE_STATUS;
     }

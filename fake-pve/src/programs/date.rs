@@ -3,7 +3,7 @@
 
 use crate::io::Io;
 use crate::proc::Ctx;
-use crate::unix::civil;
+use crate::unix::{civil, expand_directives};
 
 use super::{Status, out, refuse_option, usage};
 
@@ -71,18 +71,8 @@ pub(super) fn strftime(format: &str, secs: u64) -> Result<String, char> {
     let days = secs / 86_400;
     let weekday = ((days + 4) % 7) as usize;
     let yday = days as i64 - days_before_year(y) + 1;
-    let mut s = String::new();
-    let mut chars = format.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            s.push(c);
-            continue;
-        }
-        let Some(d2) = chars.next() else {
-            s.push('%');
-            break;
-        };
-        let month = MONTHS[(m - 1) as usize];
+    let month = MONTHS[(m - 1) as usize];
+    expand_directives(format, '%', |s, d2| {
         match d2 {
             'Y' => s.push_str(&y.to_string()),
             'y' => s.push_str(&format!("{:02}", y.rem_euclid(100))),
@@ -115,8 +105,8 @@ pub(super) fn strftime(format: &str, secs: u64) -> Result<String, char> {
             '%' => s.push('%'),
             other => return Err(other),
         }
-    }
-    Ok(s)
+        Ok(())
+    })
 }
 
 /// Days from 1970-01-01 to January 1st of `year`.

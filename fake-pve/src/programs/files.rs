@@ -8,7 +8,7 @@ use crate::io::Io;
 use crate::proc::Ctx;
 
 use super::{
-    Status, complain, fail, known_flags, out, read_file, refuse_option, stat_path, usage, user_name,
+    ArgCursor, Status, complain, fail, out, read_file, refuse_option, stat_path, usage, user_name,
 };
 
 /// Applies `change` to each operand's resolved path, reporting a failure as
@@ -33,10 +33,7 @@ async fn each_operand<S: AsRef<str>>(
 }
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "cat", &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, "cat", args, "");
     if files.is_empty() || files == ["-"] {
         while let Some(chunk) = io.stdin.read_chunk().await {
             io.stdout.write(&chunk).await?;
@@ -67,10 +64,7 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut paths) = match known_flags(args, "laAdh1") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "ls", &o).await,
-    };
+    let (flags, mut paths) = known_flags!(ctx, io, "ls", args, "laAdh1");
     let long = flags.contains('l');
     let all = flags.contains('a');
     let almost_all = flags.contains('A') && !all;
@@ -190,40 +184,34 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         };
         let text = match &format {
             Some(fmt) => {
-                let mut s = String::new();
-                let mut chars = fmt.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        s.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('s') => s.push_str(&meta.size.to_string()),
-                        Some('a') => s.push_str(&format!("{:o}", meta.mode)),
-                        Some('A') => s.push_str(&crate::unix::mode_string(&meta)),
-                        Some('f') => s.push_str(&format!("{:x}", meta.st_mode())),
-                        Some('u') => s.push_str(&meta.uid.to_string()),
-                        Some('g') => s.push_str(&meta.gid.to_string()),
-                        Some('U') => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
-                        Some('G') => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
-                        Some('n') => s.push_str(f),
-                        Some('Y') => s.push_str(&meta.mtime.to_string()),
-                        Some('F') => s.push_str(if meta.is_dir() {
+                let expanded = crate::unix::expand_directives(fmt, '%', |s, c| {
+                    match c {
+                        's' => s.push_str(&meta.size.to_string()),
+                        'a' => s.push_str(&format!("{:o}", meta.mode)),
+                        'A' => s.push_str(&crate::unix::mode_string(&meta)),
+                        'f' => s.push_str(&format!("{:x}", meta.st_mode())),
+                        'u' => s.push_str(&meta.uid.to_string()),
+                        'g' => s.push_str(&meta.gid.to_string()),
+                        'U' => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
+                        'G' => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
+                        'n' => s.push_str(f),
+                        'Y' => s.push_str(&meta.mtime.to_string()),
+                        'F' => s.push_str(if meta.is_dir() {
                             "directory"
                         } else if meta.size == 0 {
                             "regular empty file"
                         } else {
                             "regular file"
                         }),
-                        Some('%') => s.push('%'),
-                        Some(o) => {
-                            return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await;
-                        }
-                        None => s.push('%'),
+                        '%' => s.push('%'),
+                        o => return Err(o),
                     }
+                    Ok(())
+                });
+                match expanded {
+                    Ok(s) => s + "\n",
+                    Err(o) => return refuse_option(ctx, io, "stat", &format!("-c %{o}")).await,
                 }
-                s.push('\n');
-                s
             }
             None => format!(
                 "  File: {f}\n  Size: {:<15} Blocks: {:<10} IO Block: 4096   {}\nAccess: ({:04o}/{})  Uid: ({:>5}/{:>8})   Gid: ({:>5}/{:>8})\n",
@@ -251,19 +239,18 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut parents = false;
     let mut mode = 0o777;
     let mut dirs = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
+        match a {
             "-p" | "--parents" => parents = true,
             "-m" => {
-                i += 1;
-                mode = args
-                    .get(i)
+                mode = opts
+                    .value()
                     .and_then(|m| u32::from_str_radix(m, 8).ok())
                     .unwrap_or(0o777);
             }
             "--" => {
-                dirs.extend(args[i + 1..].iter().cloned());
+                dirs.extend(opts.rest().iter().cloned());
                 break;
             }
             a if a.starts_with('-') && a.len() > 1 => {
@@ -271,7 +258,6 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             a => dirs.push(a.to_string()),
         }
-        i += 1;
     }
     if dirs.is_empty() {
         return usage(io, "mkdir", "missing operand", 1).await;
@@ -293,10 +279,7 @@ pub(super) async fn mkdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, dirs) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "rmdir", &o).await,
-    };
+    let (_, dirs) = known_flags!(ctx, io, "rmdir", args, "");
     each_operand(ctx, &dirs, io, "rmdir: failed to remove", |fs, abs| {
         fs.rmdir(abs)
     })
@@ -304,10 +287,7 @@ pub(super) async fn rmdir(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn rm(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "rRf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "rm", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "rm", args, "rRf");
     let recursive = flags.contains('r') || flags.contains('R');
     let force = flags.contains('f');
     if paths.is_empty() && !force {
@@ -337,20 +317,32 @@ pub(super) fn into_target(ctx: &Ctx, src: &str, dst: &str) -> String {
     }
 }
 
+/// For `cp`/`mv SRC… DST`: DST, and each source as given, resolved, and its target,
+/// worked out only when its turn comes (an earlier one may have made DST a directory);
+/// `None` without a source.
+fn sources_and_targets<'a>(
+    ctx: &'a Ctx,
+    paths: &'a [String],
+) -> Option<(
+    &'a String,
+    impl Iterator<Item = (&'a String, String, String)> + 'a,
+)> {
+    let (dst, srcs) = paths.split_last().filter(|(_, s)| !s.is_empty())?;
+    let targets = srcs
+        .iter()
+        .map(move |src| (src, ctx.resolve(src), into_target(ctx, src, dst)));
+    Some((dst, targets))
+}
+
 pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "rRapf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "cp", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "cp", args, "rRapf");
     let recursive = flags.contains('r') || flags.contains('R') || flags.contains('a');
     let preserve = flags.contains('p') || flags.contains('a');
-    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+    let Some((dst, sources)) = sources_and_targets(ctx, &paths) else {
         return fail(io, "cp", "missing file operand", 1).await;
     };
     let mut status = 0;
-    for src in srcs {
-        let from = ctx.resolve(src);
-        let to = into_target(ctx, src, dst);
+    for (src, from, to) in sources {
         let r = ctx.with_fs(|fs| {
             let meta = fs.stat(&from)?;
             if meta.is_dir() {
@@ -405,10 +397,7 @@ pub(super) async fn cp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 /// emulated). link(2) never replaces an existing name, so `ln` is an atomic
 /// no-clobber create, as on a real host.
 pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, paths) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "ln", &o).await,
-    };
+    let (_, paths) = known_flags!(ctx, io, "ln", args, "");
     let [src, dst] = paths.as_slice() else {
         return fail(
             io,
@@ -457,18 +446,13 @@ pub(super) async fn ln(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, paths) = match known_flags(args, "nf") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "mv", &o).await,
-    };
+    let (flags, paths) = known_flags!(ctx, io, "mv", args, "nf");
     let no_clobber = flags.contains('n');
-    let Some((dst, srcs)) = paths.split_last().filter(|(_, s)| !s.is_empty()) else {
+    let Some((dst, sources)) = sources_and_targets(ctx, &paths) else {
         return fail(io, "mv", "missing file operand", 1).await;
     };
     let mut status = 0;
-    for src in srcs {
-        let from = ctx.resolve(src);
-        let to = into_target(ctx, src, dst);
+    for (src, from, to) in sources {
         // `-n`: an existing target is left alone, silently, as GNU mv does.
         if no_clobber && ctx.with_fs(|fs| fs.stat(&to)).is_ok() {
             continue;
@@ -486,6 +470,26 @@ pub(super) async fn mv(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     Ok(status)
 }
 
+/// The bits each `who` letter of a symbolic mode (`u`, `g`, `o`, `a`) may change.
+const WHO_BITS: [(char, u32); 4] = [('u', 0o4700), ('g', 0o2070), ('o', 0o1007), ('a', 0o7777)];
+
+/// The bits each permission letter of a symbolic mode stands for, for all of u, g, o.
+const PERM_BITS: [(char, u32); 5] = [
+    ('r', 0o444),
+    ('w', 0o222),
+    ('x', 0o111),
+    ('s', 0o6000),
+    ('t', 0o1000),
+];
+
+/// The union of the bits of `letters` in `table`; `None` at a letter it lacks.
+fn mode_bits(letters: &str, table: &[(char, u32)]) -> Option<u32> {
+    letters.chars().try_fold(0, |bits, c| {
+        let (_, b) = table.iter().find(|(letter, _)| *letter == c)?;
+        Some(bits | b)
+    })
+}
+
 /// Applies an octal (`755`) or symbolic (`u+x,go-w`, `+x`, `a=r`) mode to `old`.
 pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
     if !spec.is_empty() && spec.chars().all(|c| c.is_digit(8)) {
@@ -497,29 +501,9 @@ pub(super) fn apply_mode(spec: &str, old: u32, umask: u32) -> Option<u32> {
         let (who, rest) = clause.split_at(op_pos);
         let op = rest.chars().next()?;
         let perms = &rest[1..];
-        let mut mask = 0;
         let who = if who.is_empty() { "a" } else { who };
-        for w in who.chars() {
-            mask |= match w {
-                'u' => 0o4700,
-                'g' => 0o2070,
-                'o' => 0o1007,
-                'a' => 0o7777,
-                _ => return None,
-            };
-        }
-        let mut bits = 0;
-        for p in perms.chars() {
-            bits |= match p {
-                'r' => 0o444,
-                'w' => 0o222,
-                'x' => 0o111,
-                's' => 0o6000,
-                't' => 0o1000,
-                _ => return None,
-            };
-        }
-        let mut bits = bits & mask;
+        let mask = mode_bits(who, &WHO_BITS)?;
+        let mut bits = mode_bits(perms, &PERM_BITS)? & mask;
         if clause.starts_with(['+', '-', '=']) {
             bits &= !umask;
         }
@@ -608,10 +592,7 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "touch", &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, "touch", args, "");
     let owner = (ctx.uid, ctx.uid);
     each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
         fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;
@@ -624,20 +605,15 @@ pub(super) async fn mktemp(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut dir_mode = false;
     let mut tmpdir: Option<String> = None;
     let mut template: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-d" | "--directory" => dir_mode = true,
-            "-p" | "--tmpdir" => {
-                tmpdir = args.get(i + 1).cloned();
-                i += 1;
-            }
+            "-p" | "--tmpdir" => tmpdir = opts.value().cloned(),
             "-t" | "-q" | "-u" => {}
             _ if a.starts_with("--tmpdir=") => tmpdir = Some(a["--tmpdir=".len()..].to_string()),
             _ => template = Some(a.to_string()),
         }
-        i += 1;
     }
     let template = template.unwrap_or_else(|| "tmp.XXXXXXXXXX".into());
     // The last run of X's in the last component; what follows it is the suffix.

@@ -8,6 +8,17 @@
 //! `bash` (the shell as a program) and `scripted` (fixture scripts and faults); `pct`
 //! is the emulator in `crate::pct`.
 
+/// `known_flags!(ctx, io, prog, args, allowed)`: the (flags, operands) of
+/// [`known_flags`], or returns from the program refusing the option it does not emulate.
+macro_rules! known_flags {
+    ($ctx:expr, $io:expr, $prog:expr, $args:expr, $allowed:expr) => {
+        match $crate::programs::known_flags($args, $allowed) {
+            Ok(v) => v,
+            Err(o) => return $crate::programs::refuse_option($ctx, $io, $prog, &o).await,
+        }
+    };
+}
+
 mod bash;
 mod date;
 mod files;
@@ -123,6 +134,9 @@ pub static PROGRAMS: &[Program] = &[
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
     program("ls", |c, _, a, io| Box::pin(files::ls(c, a, io))),
+    program("md5sum", |c, n, a, io| {
+        Box::pin(text::sha256sum(c, n, a, io))
+    }),
     program("mkdir", |c, _, a, io| Box::pin(files::mkdir(c, a, io))),
     program("mktemp", |c, _, a, io| Box::pin(files::mktemp(c, a, io))),
     program("mv", |c, _, a, io| Box::pin(files::mv(c, a, io))),
@@ -131,6 +145,11 @@ pub static PROGRAMS: &[Program] = &[
     Program {
         name: "pct",
         main: |c, _, a, io| Box::pin(async move { Ok(crate::pct::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
+    Program {
+        name: "pvesm",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::pvesm::run(c, a, io).await) }),
         available: |c| c.container.is_none(),
     },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
@@ -188,6 +207,11 @@ pub static PROGRAMS: &[Program] = &[
         ))
     }),
     program("uniq", |c, _, a, io| Box::pin(textproc::uniq(c, a, io))),
+    Program {
+        name: "vzdump",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::vzdump::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
     program("wc", |c, _, a, io| Box::pin(text::wc(c, a, io))),
     program("which", |c, n, a, io| {
         Box::pin(system::command_v(c, n, a, io))
@@ -228,7 +252,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "lsattr",
     "lsblk",
     "lsof",
-    "md5sum",
     "mawk",
     "more",
     "mount",
@@ -279,6 +302,33 @@ pub fn exists(ctx: &Ctx, name: &str) -> bool {
     scripted::exists(ctx, base)
         || lookup(base).is_some_and(|p| (p.available)(ctx))
         || NOT_EMULATED.contains(&base)
+}
+
+/// For a program that runs a command (`env`, `timeout`, `nohup`, `setsid`, `command`):
+/// `Err` with its status once it said, in its words, that `command` does not exist.
+pub(super) async fn runnable(ctx: &Ctx, io: &Io, prog: &str, command: &str) -> Result<(), Status> {
+    if exists(ctx, command) {
+        return Ok(());
+    }
+    let (msg, status) = match prog {
+        "timeout" | "nohup" => (
+            format!("failed to run command '{command}': No such file or directory"),
+            127,
+        ),
+        "setsid" => (
+            format!("failed to execute {command}: No such file or directory"),
+            1,
+        ),
+        "env" => (format!("'{command}': No such file or directory"), 127),
+        // `command`: bash itself finds nothing.
+        _ => (format!("{command}: command not found"), 127),
+    };
+    let who = if prog == "command" {
+        "bash: line 1"
+    } else {
+        prog
+    };
+    Err(fail(io, who, &msg, status).await)
 }
 
 /// Runs one program. `argv[0]` is its name.
@@ -348,6 +398,39 @@ pub(super) async fn usage(io: &Io, prog: &str, msg: &str, status: i32) -> Status
 /// Refuses an option the program does not emulate: the session ends with status 2.
 pub(super) async fn refuse_option(ctx: &Ctx, io: &Io, prog: &str, opt: &str) -> Status {
     Ok(ctx.refuse(io, &format!("{prog} {opt}"), 2).await)
+}
+
+/// A program's arguments, read one at a time by an option loop; [`ArgCursor::value`]
+/// takes the argument after an option as its value.
+pub(super) struct ArgCursor<'a> {
+    args: &'a [String],
+    next: usize,
+}
+
+impl<'a> ArgCursor<'a> {
+    pub(super) fn new(args: &'a [String]) -> Self {
+        Self { args, next: 0 }
+    }
+
+    /// The value of the option just read: the next argument, consumed; `None` at the end.
+    pub(super) fn value(&mut self) -> Option<&'a String> {
+        let value = self.args.get(self.next)?;
+        self.next += 1;
+        Some(value)
+    }
+
+    /// The arguments not read yet.
+    pub(super) fn rest(&self) -> &'a [String] {
+        &self.args[self.next..]
+    }
+}
+
+impl<'a> Iterator for ArgCursor<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        self.value().map(String::as_str)
+    }
 }
 
 /// Splits short flags (`-abc`, each letter one of `allowed`) from operands; `--` ends

@@ -6,7 +6,7 @@ use crate::fs::WriteMode;
 use crate::io::Io;
 use crate::proc::Ctx;
 
-use super::{Status, complain, known_flags, out, refuse_option, stat_path, usage};
+use super::{ArgCursor, Status, complain, out, refuse_option, stat_path, usage};
 
 /// The canonical form of `path`: every component must exist (`-e`), all but the
 /// last (`-f`, realpath's default), or none (`-m`).
@@ -27,11 +27,30 @@ fn canonical(ctx: &Ctx, path: &str, mode: char) -> Result<String, crate::fs::FsE
     }
 }
 
+/// The canonical path (as [`canonical`] in `mode`) of each of `names` that has one,
+/// each followed by `end`, and the names that have none, with why.
+fn canonical_names<'a>(
+    ctx: &Ctx,
+    names: &'a [String],
+    mode: char,
+    end: char,
+) -> (String, Vec<(&'a str, crate::fs::FsError)>) {
+    let mut text = String::new();
+    let mut failed = Vec::new();
+    for n in names {
+        match canonical(ctx, n, mode) {
+            Ok(p) => {
+                text.push_str(&p);
+                text.push(end);
+            }
+            Err(e) => failed.push((n.as_str(), e)),
+        }
+    }
+    (text, failed)
+}
+
 pub(super) async fn realpath(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, names) = match known_flags(args, "emq") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "realpath", &o).await,
-    };
+    let (flags, names) = known_flags!(ctx, io, "realpath", args, "emq");
     if names.is_empty() {
         return usage(io, "realpath", "missing operand", 1).await;
     }
@@ -43,31 +62,18 @@ pub(super) async fn realpath(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     } else {
         'f'
     };
-    let mut status = 0;
-    let mut text = String::new();
-    for n in &names {
-        match canonical(ctx, n, mode) {
-            Ok(p) => {
-                text.push_str(&p);
-                text.push('\n');
-            }
-            Err(e) => {
-                status = 1;
-                if !flags.contains('q') {
-                    complain(io, &format!("realpath: {n}: {e}\n")).await;
-                }
-            }
+    let (text, failed) = canonical_names(ctx, &names, mode, '\n');
+    if !flags.contains('q') {
+        for (n, e) in &failed {
+            complain(io, &format!("realpath: {n}: {e}\n")).await;
         }
     }
     io.stdout.write_str(&text).await?;
-    Ok(status)
+    Ok(i32::from(!failed.is_empty()))
 }
 
 pub(super) async fn readlink(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, names) = match known_flags(args, "femnqsv") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "readlink", &o).await,
-    };
+    let (flags, names) = known_flags!(ctx, io, "readlink", args, "femnqsv");
     if names.is_empty() {
         return usage(io, "readlink", "missing operand", 1).await;
     }
@@ -76,22 +82,13 @@ pub(super) async fn readlink(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         // No name here is a symbolic link: nothing to print, status 1.
         return Ok(1);
     };
-    let mut status = 0;
-    let mut text = String::new();
-    for n in &names {
-        match canonical(ctx, n, mode) {
-            Ok(p) => {
-                text.push_str(&p);
-                text.push(if flags.contains('n') { ' ' } else { '\n' });
-            }
-            Err(_) => status = 1,
-        }
-    }
+    let end = if flags.contains('n') { ' ' } else { '\n' };
+    let (mut text, failed) = canonical_names(ctx, &names, mode, end);
     if flags.contains('n') {
         text = text.trim_end().to_string();
     }
     io.stdout.write_str(&text).await?;
-    Ok(status)
+    Ok(i32::from(!failed.is_empty()))
 }
 
 /// Disk usage in KiB as ext4 counts it: a 4 KiB block per directory, each file's
@@ -125,10 +122,7 @@ fn usage_kib(
 }
 
 pub(super) async fn du(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, mut names) = match known_flags(args, "shkac") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "du", &o).await,
-    };
+    let (flags, mut names) = known_flags!(ctx, io, "du", args, "shkac");
     if names.is_empty() {
         names.push(".".into());
     }
@@ -198,21 +192,16 @@ pub(super) async fn truncate(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut size: Option<String> = None;
     let mut no_create = false;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
-            "-s" | "--size" => {
-                i += 1;
-                size = args.get(i).cloned();
-            }
+            "-s" | "--size" => size = opts.value().cloned(),
             "-c" | "--no-create" => no_create = true,
             _ if a.starts_with("--size=") => size = Some(a[7..].to_string()),
             _ if a.starts_with("-s") && a.len() > 2 => size = Some(a[2..].to_string()),
             _ if a.starts_with('-') => return refuse_option(ctx, io, "truncate", a).await,
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let Some(spec) = size else {
         return usage(

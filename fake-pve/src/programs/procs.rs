@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::process::{ProcessInfo, parse_signal};
 
-use super::{Status, complain, exists, fail, out, refuse_option, usage};
+use super::{ArgCursor, Status, complain, fail, out, refuse_option, runnable, usage};
 
 /// Parses `1`, `0.5`, `2m`, `1h`, `1d` into a duration.
 pub(super) fn parse_duration(s: &str) -> Option<Duration> {
@@ -115,17 +115,8 @@ pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if argv.is_empty() {
         return usage(io, "timeout", &format!("missing operand after '{d}'"), 125).await;
     }
-    if !exists(ctx, &argv[0]) {
-        return fail(
-            io,
-            "timeout",
-            &format!(
-                "failed to run command '{}': No such file or directory",
-                argv[0]
-            ),
-            127,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "timeout", &argv[0]).await {
+        return status;
     }
     let table = ctx.host.processes();
     if !foreground {
@@ -182,14 +173,8 @@ pub(super) async fn nohup(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if first.starts_with('-') && first != "-" {
         return refuse_option(ctx, io, "nohup", first).await;
     }
-    if !exists(ctx, first) {
-        return fail(
-            io,
-            "nohup",
-            &format!("failed to run command '{first}': No such file or directory"),
-            127,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "nohup", first).await {
+        return status;
     }
     ctx.host.processes().set_args(ctx.pid, args.join(" "));
     Ok(ctx.exec(args.to_vec(), io.clone()).await)
@@ -204,14 +189,8 @@ pub(super) async fn setsid(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if first.starts_with('-') {
         return refuse_option(ctx, io, "setsid", first).await;
     }
-    if !exists(ctx, first) {
-        return fail(
-            io,
-            "setsid",
-            &format!("failed to execute {first}: No such file or directory"),
-            1,
-        )
-        .await;
+    if let Err(status) = runnable(ctx, io, "setsid", first).await {
+        return status;
     }
     let table = ctx.host.processes();
     table.set_sid(ctx.pid);
@@ -321,16 +300,15 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
     let mut users: Vec<String> = Vec::new();
     let mut parents: Vec<u32> = Vec::new();
     let mut pattern: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-f" | "--full" => full = true,
             "-x" | "--exact" => exact = true,
             "-l" => list_name = true,
             "-a" => list_full = true,
             "-s" | "--session" | "-u" | "--euid" | "-P" | "--parent" | "--signal" => {
-                let v = args.get(i + 1).cloned().unwrap_or_default();
+                let v = opts.value().cloned().unwrap_or_default();
                 match a {
                     "-s" | "--session" => {
                         sessions.extend(v.split(',').filter_map(|s| s.parse::<u32>().ok()))
@@ -341,8 +319,6 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
                     }
                     _ => sig = parse_signal(&v).unwrap_or(15),
                 }
-                i += 2;
-                continue;
             }
             _ if a.starts_with('-') && a.len() > 1 => match parse_signal(&a[1..]) {
                 Some(n) if is_kill => sig = n,
@@ -352,7 +328,6 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
             },
             _ => pattern = Some(a.to_string()),
         }
-        i += 1;
     }
     if pattern.is_none() && sessions.is_empty() && users.is_empty() && parents.is_empty() {
         return fail(

@@ -6,9 +6,7 @@ use std::fmt::Write as _;
 use crate::io::Io;
 use crate::proc::{Ctx, spawn_child};
 
-use super::{
-    Status, base_name, exists, fail, known_flags, out, refuse_option, split_flags, user_name,
-};
+use super::{Status, base_name, exists, out, refuse_option, runnable, split_flags, user_name};
 
 pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Some(a) = args.iter().find(|a| *a != "-s" && *a != "--short") {
@@ -29,10 +27,7 @@ pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = match known_flags(args, "asnrmpo") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "uname", &o).await,
-    };
+    let (flags, _) = known_flags!(ctx, io, "uname", args, "asnrmpo");
     let text = if flags.contains('a') {
         "Linux pve 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64 GNU/Linux".to_string()
     } else {
@@ -58,10 +53,7 @@ pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn id(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = match known_flags(args, "ugn") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "id", &o).await,
-    };
+    let (flags, _) = known_flags!(ctx, io, "id", args, "ugn");
     let gid = ctx.uid;
     let group = user_name(ctx, gid, "/etc/group");
     let text = if flags.contains('u') {
@@ -108,14 +100,8 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     if i < args.len() {
         let argv = args[i..].to_vec();
-        if !exists(&child, &argv[0]) {
-            return fail(
-                io,
-                "env",
-                &format!("'{}': No such file or directory", argv[0]),
-                127,
-            )
-            .await;
+        if let Err(status) = runnable(&child, io, "env", &argv[0]).await {
+            return status;
         }
         return Ok(spawn_child(&child, argv, io.clone()).await.unwrap_or(1));
     }
@@ -127,10 +113,7 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = match known_flags(args, "h") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "df", &o).await,
-    };
+    let (flags, _) = known_flags!(ctx, io, "df", args, "h");
     let hum = flags.contains('h');
     let (size, used) = {
         let state = ctx.host.state();
@@ -178,10 +161,7 @@ pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn free(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, _) = match known_flags(args, "hmg") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "free", &o).await,
-    };
+    let (flags, _) = known_flags!(ctx, io, "free", args, "hmg");
     let (total, swap) = {
         let state = ctx.host.state();
         match ctx.container.and_then(|id| state.containers.get(&id)) {
@@ -238,14 +218,8 @@ pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -
         let Some(prog) = names.first() else {
             return Ok(0);
         };
-        if !exists(ctx, prog) {
-            return fail(
-                io,
-                "bash: line 1",
-                &format!("{prog}: command not found"),
-                127,
-            )
-            .await;
+        if let Err(status) = runnable(ctx, io, "command", prog).await {
+            return status;
         }
         return Ok(spawn_child(ctx, args.to_vec(), io.clone())
             .await

@@ -1,4 +1,4 @@
-//! Text: `echo`, `printf`, `head`, `tail`, `wc`, `grep`, `sha256sum`, `base64`, `seq`,
+//! Text: `echo`, `printf`, `head`, `tail`, `wc`, `grep`, `sha256sum`, `md5sum`, `base64`, `seq`,
 //! `yes`, `tee`.
 
 use std::fmt::Write as _;
@@ -10,7 +10,7 @@ use crate::proc::Ctx;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::{Status, complain, fail, inputs, known_flags, refuse_option};
+use super::{ArgCursor, Status, complain, fail, inputs, refuse_option};
 use crate::unix::{Escapes, unescape};
 
 pub(super) async fn echo(args: &[String], io: &Io) -> Status {
@@ -266,20 +266,24 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     let (ins, failed) = inputs(ctx, "head", &files, io).await;
     for (_, data) in ins {
-        let end = if bytes {
-            n.min(data.len())
-        } else {
-            data.iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .nth(n.saturating_sub(1))
-                .map(|(i, _)| i + 1)
-                .filter(|_| n > 0)
-                .unwrap_or(if n == 0 { 0 } else { data.len() })
-        };
-        io.stdout.write(&data[..end]).await?;
+        io.stdout
+            .write(&data[..after_first(&data, n, bytes)])
+            .await?;
     }
     Ok(i32::from(failed))
+}
+
+/// Where `data` goes on after its first `count` lines (bytes, with `bytes`): its end
+/// when it is shorter.
+fn after_first(data: &[u8], count: usize, bytes: bool) -> usize {
+    if bytes || count == 0 {
+        return count.min(data.len());
+    }
+    data.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(count - 1)
+        .map_or(data.len(), |(i, _)| i + 1)
 }
 
 pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
@@ -291,16 +295,7 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (ins, failed) = inputs(ctx, "tail", &files, io).await;
     for (_, data) in ins {
         let start = if c.from_start {
-            let skip = n.saturating_sub(1);
-            if bytes {
-                skip.min(data.len())
-            } else {
-                data.iter()
-                    .enumerate()
-                    .filter(|(_, b)| **b == b'\n')
-                    .nth(skip.wrapping_sub(1))
-                    .map_or(if skip == 0 { 0 } else { data.len() }, |(i, _)| i + 1)
-            }
+            after_first(&data, n.saturating_sub(1), bytes)
         } else if bytes {
             data.len().saturating_sub(n)
         } else {
@@ -325,10 +320,7 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn wc(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = match known_flags(args, "lwc") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "wc", &o).await,
-    };
+    let (flags, files) = known_flags!(ctx, io, "wc", args, "lwc");
     let (mut l, mut w, mut c) = (
         flags.contains('l'),
         flags.contains('w'),
@@ -493,20 +485,19 @@ pub(super) async fn grep(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     })
 }
 
-/// `sha256sum` and `sha1sum` (by the name called); `-c` is not emulated.
+/// `sha256sum`, `sha1sum` and `md5sum` (by the name called); `-c` is not emulated.
 pub(super) async fn sha256sum(ctx: &Ctx, prog: &str, args: &[String], io: &Io) -> Status {
-    let (_, files) = match known_flags(args, "") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, prog, &o).await,
-    };
+    let (_, files) = known_flags!(ctx, io, prog, args, "");
     let (ins, failed) = inputs(ctx, prog, &files, io).await;
     let mut text = String::new();
     for (name, data) in ins {
-        let digest: Vec<u8> = if prog == "sha1sum" {
-            use sha1::Digest as _;
-            sha1::Sha1::digest(&data).to_vec()
-        } else {
-            sha2::Sha256::digest(&data).to_vec()
+        let digest: Vec<u8> = match prog {
+            "sha1sum" => {
+                use sha1::Digest as _;
+                sha1::Sha1::digest(&data).to_vec()
+            }
+            "md5sum" => md5::Md5::digest(&data).to_vec(),
+            _ => sha2::Sha256::digest(&data).to_vec(),
         };
         for b in digest {
             let _ = write!(text, "{b:02x}");
@@ -521,18 +512,14 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut decode = false;
     let mut wrap = 76usize;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-d" | "--decode" => decode = true,
-            "-w" | "--wrap" => {
-                i += 1;
-                match args.get(i).and_then(|v| v.parse().ok()) {
-                    Some(n) => wrap = n,
-                    None => return refuse_option(ctx, io, "base64", "-w without a number").await,
-                }
-            }
+            "-w" | "--wrap" => match opts.value().and_then(|v| v.parse().ok()) {
+                Some(n) => wrap = n,
+                None => return refuse_option(ctx, io, "base64", "-w without a number").await,
+            },
             _ if a.starts_with("--wrap=") => match a[7..].parse() {
                 Ok(n) => wrap = n,
                 Err(_) => return refuse_option(ctx, io, "base64", a).await,
@@ -542,7 +529,6 @@ pub(super) async fn base64_cmd(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             }
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let (ins, failed) = inputs(ctx, "base64", &files, io).await;
     if failed {
@@ -620,10 +606,7 @@ pub(super) async fn yes(args: &[String], io: &Io) -> Status {
 }
 
 pub(super) async fn tee(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (flags, files) = match known_flags(args, "a") {
-        Ok(v) => v,
-        Err(o) => return refuse_option(ctx, io, "tee", &o).await,
-    };
+    let (flags, files) = known_flags!(ctx, io, "tee", args, "a");
     let how = if flags.contains('a') {
         WriteMode::Append
     } else {

@@ -11,7 +11,7 @@ use crate::io::Io;
 use crate::proc::Ctx;
 use crate::unix::posix_regex;
 
-use super::{Status, complain, inputs, refuse_option, usage};
+use super::{ArgCursor, Status, complain, inputs, refuse_option, usage};
 
 /// Splits into lines, each without its newline; whether the last one had one.
 fn lines(data: &[u8]) -> (Vec<String>, bool) {
@@ -426,20 +426,14 @@ pub(super) async fn cut(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut fields: Option<Vec<(usize, usize)>> = None;
     let mut chars_mode = false;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         let (opt, inline) = if a.starts_with('-') && a.len() > 2 && !a.starts_with("--") {
             (&a[..2], Some(a[2..].to_string()))
         } else {
             (a, None)
         };
-        let mut value = || {
-            inline.clone().or_else(|| {
-                i += 1;
-                args.get(i).cloned()
-            })
-        };
+        let mut value = || inline.clone().or_else(|| opts.value().cloned());
         match opt {
             "-d" => match value() {
                 Some(d) if d.chars().count() == 1 => delim = d.chars().next().unwrap_or('\t'),
@@ -455,7 +449,6 @@ pub(super) async fn cut(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             _ if a.starts_with('-') && a != "-" => return refuse_option(ctx, io, "cut", a).await,
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let Some(list) = fields else {
         return usage(
@@ -560,17 +553,22 @@ fn tr_set(spec: &str) -> Option<Vec<char>> {
     Some(out)
 }
 
+/// Turns on the switch of each letter of a bundle like `-nru`; `false` at the first
+/// letter that has none.
+fn set_switches(bundle: &str, switches: &mut [(char, &mut bool)]) -> bool {
+    bundle[1..].chars().all(|c| {
+        let switch = switches.iter_mut().find(|(letter, _)| *letter == c);
+        switch.map(|(_, on)| **on = true).is_some()
+    })
+}
+
 pub(super) async fn tr(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (mut delete, mut squeeze) = (false, false);
     let mut sets = Vec::new();
     for a in args {
         if a.starts_with('-') && a.len() > 1 && sets.is_empty() {
-            for c in a[1..].chars() {
-                match c {
-                    'd' => delete = true,
-                    's' => squeeze = true,
-                    _ => return refuse_option(ctx, io, "tr", a).await,
-                }
+            if !set_switches(a, &mut [('d', &mut delete), ('s', &mut squeeze)]) {
+                return refuse_option(ctx, io, "tr", a).await;
             }
         } else {
             sets.push(a.clone());
@@ -671,13 +669,11 @@ pub(super) async fn sort(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut key: Option<usize> = None;
     let mut sep: Option<char> = None;
     let mut files = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
+    let mut opts = ArgCursor::new(args);
+    while let Some(a) = opts.next() {
         match a {
             "-k" | "-t" => {
-                i += 1;
-                let Some(v) = args.get(i) else {
+                let Some(v) = opts.value() else {
                     return usage(io, "sort", "option requires an argument", 2).await;
                 };
                 if a == "-t" {
@@ -695,18 +691,12 @@ pub(super) async fn sort(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 _ => return refuse_option(ctx, io, "sort", a).await,
             },
             _ if a.starts_with('-') && a.len() > 1 => {
-                for c in a[1..].chars() {
-                    match c {
-                        'n' => num = true,
-                        'r' => rev = true,
-                        'u' => uniq = true,
-                        _ => return refuse_option(ctx, io, "sort", a).await,
-                    }
+                if !set_switches(a, &mut [('n', &mut num), ('r', &mut rev), ('u', &mut uniq)]) {
+                    return refuse_option(ctx, io, "sort", a).await;
                 }
             }
             _ => files.push(a.to_string()),
         }
-        i += 1;
     }
     let (ins, failed) = inputs(ctx, "sort", &files, io).await;
     if failed {
@@ -742,13 +732,11 @@ pub(super) async fn uniq(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut files = Vec::new();
     for a in args {
         if a.starts_with('-') && a.len() > 1 {
-            for c in a[1..].chars() {
-                match c {
-                    'c' => count = true,
-                    'd' => dups = true,
-                    'u' => uniques = true,
-                    _ => return refuse_option(ctx, io, "uniq", a).await,
-                }
+            if !set_switches(
+                a,
+                &mut [('c', &mut count), ('d', &mut dups), ('u', &mut uniques)],
+            ) {
+                return refuse_option(ctx, io, "uniq", a).await;
             }
         } else {
             files.push(a.clone());

@@ -505,28 +505,22 @@ pub(super) fn mark_quoted(fields: &mut [Field]) {
 }
 
 pub(super) fn ansi_c_unescape(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('n') => out.push('\n'),
-            Some('t') => out.push('\t'),
-            Some('r') => out.push('\r'),
-            Some('0') => out.push('\0'),
-            Some('\\') => out.push('\\'),
-            Some('\'') => out.push('\''),
-            Some('"') => out.push('"'),
-            Some('e') => out.push('\x1b'),
-            Some(other) => {
+    let Ok(out) = crate::unix::expand_directives(s, '\\', |out, c| {
+        match c {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '0' => out.push('\0'),
+            '\\' => out.push('\\'),
+            '\'' => out.push('\''),
+            '"' => out.push('"'),
+            'e' => out.push('\x1b'),
+            other => {
                 out.push('\\');
                 out.push(other);
             }
-            None => out.push('\\'),
         }
-    }
+        Ok::<(), std::convert::Infallible>(())
+    });
     out
 }

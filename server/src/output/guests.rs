@@ -157,6 +157,185 @@ impl SnapshotReport {
 // These tools answer in JSON only.
 report!(SnapshotReport, json);
 
+/// Result of `proxmox_backup_create`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct BackupReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u32>,
+    /// The backup's volume id (`local:backup/vzdump-lxc-…`), for proxmox_backup_restore.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volid: Option<String>,
+    /// The archive's path on the node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// The archive's size as vzdump gives it, e.g. `392MB`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+    /// How long it took, `HH:MM:SS`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// vzdump's warnings, if any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// The last lines of vzdump's task log.
+    #[serde(default)]
+    pub log: Vec<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+impl BackupReport {
+    pub fn done(vmid: Ctid, b: crate::guests::Backup) -> Self {
+        BackupReport {
+            success: true,
+            message: format!(
+                "Container {vmid} backed up to {}",
+                b.volid.as_deref().unwrap_or("its storage")
+            ),
+            vmid: Some(vmid.get()),
+            volid: b.volid,
+            archive: b.summary.archive,
+            size: b.summary.size,
+            duration: b.summary.duration,
+            warnings: b.summary.warnings,
+            log: b.log,
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
+        BackupReport {
+            success: false,
+            message: failure.error.clone(),
+            vmid: vmid.map(Ctid::get),
+            problem: failure.into(),
+            ..Default::default()
+        }
+    }
+}
+
+// The backup tool answers in JSON only.
+report!(BackupReport, json);
+
+/// One backup in `proxmox_backup_list`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct BackupRow {
+    pub volid: String,
+    /// e.g. `tar.zst`, `vma.zst`.
+    pub format: String,
+    /// Bytes (absent when the storage does not know).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u32>,
+}
+
+/// Result of `proxmox_backup_list`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct BackupListReport {
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
+    /// The backups on the storage, by volume id.
+    #[serde(default)]
+    pub backups: Vec<BackupRow>,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+impl BackupListReport {
+    pub fn of(storage: &str, volumes: Vec<crate::backup::Volume>) -> Self {
+        BackupListReport {
+            success: true,
+            storage: Some(storage.to_string()),
+            backups: volumes
+                .into_iter()
+                .map(|v| BackupRow {
+                    volid: v.volid,
+                    format: v.format,
+                    size: v.size,
+                    vmid: v.vmid,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(storage: Option<&str>, failure: Failure) -> Self {
+        BackupListReport {
+            success: false,
+            storage: storage.map(str::to_string),
+            problem: failure.into(),
+            ..Default::default()
+        }
+    }
+
+    /// One backup a line: volume id, guest, size in bytes.
+    fn table(&self) -> String {
+        let storage = self.storage.as_deref().unwrap_or_default();
+        if self.backups.is_empty() {
+            return format!("No backups on storage {storage}\n");
+        }
+        let mut s = format!("Backups on storage {storage}:\n");
+        for b in &self.backups {
+            let vmid = b.vmid.map_or("-".to_string(), |v| v.to_string());
+            let size = b.size.map_or("-".to_string(), |v| format!("{v} bytes"));
+            s.push_str(&format!("{}  (guest {vmid}, {size})\n", b.volid));
+        }
+        s
+    }
+}
+
+report!(BackupListReport, table);
+
+/// Result of `proxmox_backup_restore`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+pub struct RestoreReport {
+    pub success: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vmid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    /// The restored guest's state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The last lines of pct's log.
+    #[serde(default)]
+    pub log: Vec<String>,
+    #[serde(flatten)]
+    pub problem: Problem,
+}
+
+impl RestoreReport {
+    pub fn done(vmid: Ctid, archive: &str, status: String, log: Vec<String>) -> Self {
+        RestoreReport {
+            success: true,
+            message: format!("Container {vmid} restored from {archive}; it is {status}"),
+            vmid: Some(vmid.get()),
+            archive: Some(archive.to_string()),
+            status: Some(status),
+            log,
+            ..Default::default()
+        }
+    }
+
+    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
+        RestoreReport {
+            success: false,
+            message: failure.error.clone(),
+            vmid: vmid.map(Ctid::get),
+            problem: failure.into(),
+            ..Default::default()
+        }
+    }
+}
+
+// The restore tool answers in JSON only.
+report!(RestoreReport, json);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -68,6 +68,8 @@ pub enum PctError {
         name: String,
         detail: String,
     },
+    #[error("Guest id {ctid} is already in use")]
+    IdInUse { ctid: Ctid, detail: String },
     #[error("The storage of container {ctid} cannot take snapshots")]
     SnapshotUnsupported { ctid: Ctid, detail: String },
     #[error(
@@ -137,6 +139,9 @@ impl PctError {
             PctError::SnapshotMissing { .. } => {
                 "proxmox_snapshot_list shows the container's snapshots and their names.".into()
             }
+            PctError::IdInUse { .. } => {
+                "Restore to a free id (proxmox_list_containers shows the used ones), or set force=true to replace the existing guest (everything in it is lost).".into()
+            }
             PctError::SnapshotUnsupported { .. } => {
                 "A disk of the container is on a storage without snapshots (e.g. a directory storage); move it to one with snapshots (LVM-thin, ZFS, Ceph), or keep a copy another way.".into()
             }
@@ -158,6 +163,7 @@ impl PctError {
             | PctError::SnapshotExists { detail, .. }
             | PctError::SnapshotMissing { detail, .. }
             | PctError::SnapshotUnsupported { detail, .. }
+            | PctError::IdInUse { detail, .. }
                 if !detail.is_empty() =>
             {
                 Some(detail.clone())

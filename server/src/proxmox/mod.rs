@@ -89,6 +89,7 @@ pub fn failure(ctid: Ctid, what: &str, out: &ExecOutcome) -> PctError {
         Failure::SnapshotExists(name) => PctError::SnapshotExists { ctid, name, detail },
         Failure::SnapshotMissing(name) => PctError::SnapshotMissing { ctid, name, detail },
         Failure::SnapshotUnsupported => PctError::SnapshotUnsupported { ctid, detail },
+        Failure::Exists => PctError::IdInUse { ctid, detail },
         Failure::DidNotStop | Failure::Other => PctError::Failed {
             what: what.to_string(),
             detail: if detail.is_empty() {

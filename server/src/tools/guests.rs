@@ -19,13 +19,13 @@ use crate::pct::Ctid;
 use crate::snapshot::{self, SnapName};
 
 /// A failed call before or after it knew its guest.
-type Failed = (Option<Ctid>, Failure);
+pub(super) type Failed = (Option<Ctid>, Failure);
 
-fn early(failure: impl Into<Failure>) -> Failed {
+pub(super) fn early(failure: impl Into<Failure>) -> Failed {
     (None, failure.into())
 }
 
-fn vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+pub(super) fn vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "description": "Guest id (100-999999999), as an integer or a string of digits, e.g. 100. Containers only for now: a virtual machine's id is refused as not found.",
         "anyOf": [
@@ -320,7 +320,7 @@ impl RemoteExec {
     }
 
     /// A valid guest id (`vmid`) that the policy lets the tools act on.
-    fn snapshot_guest(&self, v: &serde_json::Value) -> Result<Ctid, Failed> {
+    pub(super) fn snapshot_guest(&self, v: &serde_json::Value) -> Result<Ctid, Failed> {
         let vmid = vmid_of(v).map_err(early)?;
         self.state
             .config

@@ -3,6 +3,7 @@
 //! argument into a tool error a model can act on. Results are built and rendered by
 //! [`crate::output`]; this module only wraps them in rmcp's `CallToolResult`.
 
+pub mod backups;
 pub mod core;
 pub mod guests;
 pub mod metrics;
@@ -62,6 +63,7 @@ const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_container_status",
     "proxmox_snapshot_list",
     "proxmox_guest_metrics",
+    "proxmox_backup_list",
     "ssh_download_file",
     "proxmox_download_file_from_container",
 ];
@@ -81,6 +83,7 @@ impl RemoteExec {
         if config.enable_proxmox {
             router += Self::proxmox_router();
             router += Self::guest_router();
+            router += Self::backup_router();
             router += Self::metrics_router();
             groups.push("proxmox (proxmox_*)");
         }
@@ -267,6 +270,7 @@ impl ServerHandler for RemoteExec {
             && (Self::core_router().has_route(&tool)
                 || Self::proxmox_router().has_route(&tool)
                 || Self::guest_router().has_route(&tool)
+                || Self::backup_router().has_route(&tool)
                 || Self::metrics_router().has_route(&tool))
         {
             // Say why, rather than rmcp's bare "tool not found".

@@ -1,0 +1,290 @@
+//! The `vzdump` emulator: backups of containers to a directory storage as real tar
+//! archives, with the task log vzdump prints (docs/backups.md §1). What it does not
+//! emulate (compression, VMs, stop/suspend mode on a running container, the many
+//! tuning options) it refuses loudly.
+
+use crate::backup;
+use crate::fs::now_secs;
+use crate::host::Status;
+use crate::io::Io;
+use crate::pct::Reply;
+use crate::pct::cli::{Kind, Val, getopt, parse_boolean};
+use crate::proc::Ctx;
+use crate::unix::format_datetime;
+
+/// The options fake-pve understands; anything else vzdump knows is refused.
+const OPTIONS: &[(&str, Kind)] = &[
+    ("storage", Kind::Value),
+    ("dumpdir", Kind::Value),
+    ("mode", Kind::Value),
+    ("compress", Kind::Value),
+    ("remove", Kind::Bool),
+    ("quiet", Kind::Bool),
+];
+
+/// What one vzdump run is asked to do.
+struct Job {
+    vmids: Vec<u32>,
+    /// The directory the archives go to.
+    dumpdir: String,
+    /// It is a storage's dump directory, made when missing (as storage activation
+    /// does); a `--dumpdir` must exist.
+    make_dir: bool,
+    mode: String,
+    /// The first log line's option part, as given.
+    options: String,
+}
+
+fn refuse(msg: impl std::fmt::Display) -> Reply {
+    Reply::err(format!("fake-pve: {msg}\n"), 255)
+}
+
+fn parse(args: &[String]) -> Result<Job, Reply> {
+    let got = getopt(args, OPTIONS);
+    if !got.warnings.is_empty() {
+        return Err(refuse(format!(
+            "vzdump: {}(fake-pve emulates only --storage, --dumpdir, --mode, --compress 0, --remove and --quiet)",
+            got.warnings.replace('\n', "; ")
+        )));
+    }
+    let one = |k: &str| match got.values.get(k) {
+        Some(Val::One(v)) => Some(v.clone()),
+        Some(Val::Many(v)) => v.last().cloned(),
+        None => None,
+    };
+    let mut vmids = Vec::new();
+    for w in &got.words {
+        for part in w.split(',').filter(|p| !p.is_empty()) {
+            match part.parse::<u32>() {
+                Ok(id) if (100..=999_999_999).contains(&id) => vmids.push(id),
+                _ => {
+                    return Err(Reply::err(
+                        "400 Parameter verification failed.\nvmid: invalid format - value does not look like a valid VMID\n\nvzdump help for detailed usage information\n",
+                        255,
+                    ));
+                }
+            }
+        }
+    }
+    if vmids.is_empty() {
+        return Err(refuse(
+            "vzdump: give the guests' ids (--all, --pool and --exclude are not emulated)",
+        ));
+    }
+    if let Some(c) = one("compress")
+        && c != "0"
+    {
+        return Err(refuse(format!(
+            "vzdump --compress {c} is not emulated: archives are written uncompressed (use --compress 0)"
+        )));
+    }
+    for k in ["remove", "quiet"] {
+        if let Some(v) = one(k)
+            && !v.is_empty()
+            && parse_boolean(&v).is_none()
+        {
+            return Err(Reply::err(
+                format!(
+                    "400 Parameter verification failed.\n{k}: type check ('boolean') failed - got '{v}'\n"
+                ),
+                255,
+            ));
+        }
+    }
+    let mode = one("mode").unwrap_or_else(|| "snapshot".into());
+    if !["snapshot", "suspend", "stop"].contains(&mode.as_str()) {
+        return Err(Reply::err(
+            format!(
+                "400 Parameter verification failed.\nmode: value '{mode}' does not have a value in the enumeration 'snapshot, suspend, stop'\n"
+            ),
+            255,
+        ));
+    }
+    let (storage, dumpdir) = (one("storage"), one("dumpdir"));
+    let make_dir = dumpdir.is_none();
+    let dumpdir = match (storage, dumpdir) {
+        (Some(_), Some(_)) => {
+            return Err(Reply::err(
+                "cannot use options 'storage' and 'dumpdir' at the same time\n",
+                255,
+            ));
+        }
+        (None, Some(d)) => d,
+        (s, None) => {
+            let name = s.unwrap_or_else(|| "local".into());
+            let Some(st) = backup::storage(&name) else {
+                return Err(Reply::err(
+                    format!(
+                        "could not get storage information for '{name}': storage '{name}' does not exist\n"
+                    ),
+                    255,
+                ));
+            };
+            if !st.holds("backup") {
+                return Err(Reply::err(
+                    format!("can't use storage '{name}' for backups - wrong content type\n"),
+                    255,
+                ));
+            }
+            st.dump_dir().expect("backup storages are directories")
+        }
+    };
+    let mut options = String::new();
+    for (k, _) in OPTIONS {
+        if let Some(v) = one(k) {
+            options.push_str(&format!(" --{k} {v}"));
+        }
+    }
+    Ok(Job {
+        vmids,
+        dumpdir,
+        make_dir,
+        mode,
+        options,
+    })
+}
+
+/// `%02d:%02d:%02d`.
+fn duration(secs: u64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// One guest's backup: the log lines, or the error it failed with. The guest holds
+/// the `backup` lock while the archive is made, for the fixture's `backup_ms`; the
+/// archive is what the container held when the backup started (the storage
+/// snapshot). Ended meanwhile, vzdump leaves the lock behind, as a killed one does.
+async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> Result<(), String> {
+    let started = now_secs();
+    log.push(format!("Starting Backup of VM {vmid} (lxc)"));
+    log.push(format!("Backup started at {}", format_datetime(started)));
+    let (frozen, running, takes) = {
+        let mut state = ctx.host.state();
+        let takes = state.faults.backup_time;
+        let Some(ct) = state.containers.get_mut(&vmid) else {
+            return Err(format!("unable to find VM '{vmid}'"));
+        };
+        let running = ct.status == Status::Running;
+        log.push(format!(
+            "status = {}",
+            if running { "running" } else { "stopped" }
+        ));
+        if running && job.mode != "snapshot" {
+            return Err(format!(
+                "fake-pve: --mode {} of a running container is not emulated (use --mode snapshot)",
+                job.mode
+            ));
+        }
+        if let Some(lock) = &ct.lock {
+            return Err(format!("CT is locked ({lock})"));
+        }
+        let name = ct.config.get("hostname").cloned().unwrap_or_default();
+        let mode = if running { "snapshot" } else { "stop" };
+        if !running {
+            log.push(format!("backup mode: {mode}"));
+            log.push("ionice priority: 7".into());
+        }
+        log.push(format!("CT Name: {name}"));
+        log.push("including mount point rootfs ('/') in backup".into());
+        if running {
+            log.push(format!("backup mode: {mode}"));
+            log.push("ionice priority: 7".into());
+            log.push("create storage snapshot 'vzdump'".into());
+        }
+        let frozen = ct.clone();
+        ct.lock = Some("backup".into());
+        (frozen, running, takes)
+    };
+    tokio::time::sleep(takes).await;
+    let mut state = ctx.host.state();
+    if let Some(ct) = state.containers.get_mut(&vmid) {
+        ct.lock = None;
+    }
+    let archive =
+        backup::write_archive(&frozen).map_err(|e| format!("creating the archive failed: {e}"))?;
+    let file = format!("{}/{}", job.dumpdir, backup::archive_name(vmid, started));
+    log.push(format!("creating vzdump archive '{file}'"));
+    if job.make_dir {
+        let _ = state.fs.mkdir_all(&job.dumpdir, 0o755);
+    }
+    if !state.fs.stat(&job.dumpdir).is_ok_and(|m| m.is_dir()) {
+        return Err(format!(
+            "fake-pve: the dump directory {} does not exist",
+            job.dumpdir
+        ));
+    }
+    let temp = format!("{}.dat", file.trim_end_matches(".tar"));
+    state
+        .fs
+        .write_file(&temp, &archive, 0o644)
+        .and_then(|_| state.fs.rename(&temp, &file))
+        .map_err(|e| format!("writing {file} failed: {e}"))?;
+    log.push(format!(
+        "Total bytes written: {}",
+        backup::tar_totals(archive.len() as u64)
+    ));
+    log.push(format!(
+        "archive file size: {}",
+        backup::format_size(archive.len() as u64)
+    ));
+    if running {
+        log.push("cleanup temporary 'vzdump' snapshot".into());
+    }
+    log.push(format!(
+        "Finished Backup of VM {vmid} ({})",
+        duration(now_secs() - started)
+    ));
+    log.push(format!(
+        "Backup finished at {}",
+        format_datetime(now_secs())
+    ));
+    // The guest's log beside the archive (same name, `.log`).
+    let text: String = log.iter().map(|l| format!("INFO: {l}\n")).collect();
+    let _ = state.fs.write_file(
+        &format!("{}.log", file.trim_end_matches(".tar")),
+        text.as_bytes(),
+        0o644,
+    );
+    Ok(())
+}
+
+/// Runs `vzdump <args…>`. Every line of the task log goes to stdout (it is a task);
+/// a failed job ends with `job errors` on stderr and exit 255.
+pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
+    let reply = match parse(args) {
+        Err(reply) => reply,
+        Ok(job) => {
+            let ids: Vec<String> = job.vmids.iter().map(u32::to_string).collect();
+            let mut out = format!(
+                "INFO: starting new backup job: vzdump {}{}\n",
+                ids.join(" "),
+                job.options
+            );
+            let mut failed = false;
+            for &vmid in &job.vmids {
+                let mut log = Vec::new();
+                let result = backup_one(ctx, &job, vmid, &mut log).await;
+                out.extend(log.iter().map(|l| format!("INFO: {l}\n")));
+                if let Err(e) = result {
+                    failed = true;
+                    out.push_str(&format!("ERROR: Backup of VM {vmid} failed - {e}\n"));
+                    out.push_str(&format!(
+                        "INFO: Failed at {}\n",
+                        format_datetime(now_secs())
+                    ));
+                }
+            }
+            if failed {
+                out.push_str("INFO: Backup job finished with errors\n");
+                Reply {
+                    stdout: out,
+                    stderr: "job errors\n".into(),
+                    code: 255,
+                }
+            } else {
+                out.push_str("INFO: Backup job finished successfully\n");
+                Reply::out(out)
+            }
+        }
+    };
+    crate::pct::write_reply(&reply, io).await
+}
