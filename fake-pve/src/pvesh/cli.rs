@@ -3,11 +3,13 @@
 //! loud refusal of what fake-pve does not emulate.
 //!
 //! Paths are matched component-wise (empty parts ignored) as pve-common's RESTHandler
-//! does; options follow Getopt::Long as pve-common's JSONSchema::get_options sets it
-//! up: `--opt` or `-opt`, `--opt=value`, anywhere after the path, a unique prefix of a
-//! name, names case-insensitive, booleans with an optional value, `--` ends them.
+//! does; options go through the Getopt::Long that pct's parser shares with every
+//! emulated Proxmox CLI (`crate::pct::cli::getopt`): `--opt` or `-opt`, `--opt=value`,
+//! anywhere after the path, a unique prefix of a name, names case-insensitive,
+//! booleans with an optional value, `--` ends them.
 
 use super::Reply;
+use crate::pct::cli::{Kind as Arg, Val, getopt, parse_boolean};
 
 /// Where pvesh's class-C errors (a plain `die`) leave the exit status.
 pub const DIE: i32 = 255;
@@ -132,13 +134,6 @@ fn enumeration(param: &str, value: &str, values: &[&str]) -> Reply {
     )
 }
 
-/// The kind of value an option takes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arg {
-    Bool,
-    Value,
-}
-
 /// pvesh's own options, which every path takes.
 const GLOBAL: &[(&str, Arg)] = &[
     ("human-readable", Arg::Bool),
@@ -192,101 +187,38 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
     })
 }
 
-/// The options of one line, by full name, in the order given (a later one wins).
-type Options = Vec<(&'static str, Option<String>)>;
+/// The options of one line, by full name (a later one wins).
+type Options = std::collections::BTreeMap<&'static str, Val>;
 
-fn is_bool_word(s: &str) -> bool {
-    matches!(
-        s.to_ascii_lowercase().as_str(),
-        "1" | "0" | "yes" | "no" | "on" | "off" | "true" | "false"
-    )
-}
-
-fn parse_bool(name: &str, v: Option<&str>) -> Result<bool, Reply> {
-    match v.map(str::to_ascii_lowercase).as_deref() {
-        None | Some("1" | "yes" | "on" | "true") => Ok(true),
-        Some("0" | "no" | "off" | "false") => Ok(false),
-        Some(other) => Err(verification_failed(
-            name,
-            format!("type check ('boolean') failed - got '{other}'"),
-        )),
+/// A boolean option's value: bare is true, else Perl's `parse_boolean` (a bare boolean
+/// takes the next word that is not an option, as pct's do).
+fn parse_bool(v: &str) -> Result<bool, Reply> {
+    if v.is_empty() {
+        return Ok(true);
     }
+    parse_boolean(v).ok_or_else(|| bad_request("unable to parse boolean option", &[]))
 }
 
-/// Getopt::Long over `args` with these option names.
+/// Getopt::Long over `args` with these option names (pve-common's, shared with pct).
 fn options(
     args: &[String],
     known: &[(&'static str, Arg)],
 ) -> Result<(Options, Vec<String>), Reply> {
-    let unparsable = |lines: String| {
+    let got = getopt(args, known);
+    if !got.warnings.is_empty() {
         let mut r = bad_request("unable to parse option", &[]);
-        r.stderr = lines + &r.stderr;
-        r
-    };
-    let mut opts = Options::new();
-    let mut rest = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let a = &args[i];
-        i += 1;
-        if a == "--" {
-            rest.extend(args[i..].iter().cloned());
-            break;
-        }
-        let Some(body) = a.strip_prefix("--").or_else(|| a.strip_prefix('-')) else {
-            rest.push(a.clone());
-            continue;
-        };
-        if body.is_empty() {
-            rest.push(a.clone());
-            continue;
-        }
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n.to_ascii_lowercase(), Some(v.to_string())),
-            None => (body.to_ascii_lowercase(), None),
-        };
-        let exact = known.iter().find(|(n, _)| *n == name);
-        let matches: Vec<&(&str, Arg)> = match exact {
-            Some(e) => vec![e],
-            None => known.iter().filter(|(n, _)| n.starts_with(&name)).collect(),
-        };
-        let &(full, kind) = match matches.as_slice() {
-            [one] => *one,
-            [] => return Err(unparsable(format!("Unknown option: {name}\n"))),
-            many => {
-                let names: Vec<&str> = many.iter().map(|(n, _)| *n).collect();
-                return Err(unparsable(format!(
-                    "Option {name} is ambiguous ({})\n",
-                    names.join(", ")
-                )));
-            }
-        };
-        let value = match (kind, inline) {
-            (_, Some(v)) => Some(v),
-            (Arg::Bool, None) => match args.get(i) {
-                Some(next) if !next.starts_with('-') && is_bool_word(next) => {
-                    i += 1;
-                    Some(next.clone())
-                }
-                _ => None,
-            },
-            (Arg::Value, None) => match args.get(i) {
-                Some(next) => {
-                    i += 1;
-                    Some(next.clone())
-                }
-                None => {
-                    return Err(unparsable(format!("Option {full} requires an argument\n")));
-                }
-            },
-        };
-        opts.push((full, value));
+        r.stderr = got.warnings + &r.stderr;
+        return Err(r);
     }
-    Ok((opts, rest))
+    Ok((got.values, got.words))
 }
 
-fn last<'a>(opts: &'a Options, name: &str) -> Option<&'a Option<String>> {
-    opts.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v)
+/// An option's value as given (the last one when repeated); `None` when absent.
+fn last<'a>(opts: &'a Options, name: &str) -> Option<&'a str> {
+    match opts.get(name)? {
+        Val::One(v) => Some(v.as_str()),
+        Val::Many(v) => v.last().map(String::as_str),
+    }
 }
 
 fn vmid(s: &str) -> Result<u32, Reply> {
@@ -328,7 +260,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
     }
     let format = match last(&opts, "output-format") {
         None => Format::Text,
-        Some(v) => match v.as_deref().unwrap_or("") {
+        Some(v) => match v {
             "text" => Format::Text,
             "json" => Format::Json,
             "json-pretty" => Format::JsonPretty,
@@ -345,7 +277,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
     let flag = |name: &str| -> Result<bool, Reply> {
         match last(&opts, name) {
             None => Ok(false),
-            Some(v) => parse_bool(name, v.as_deref()),
+            Some(v) => parse_bool(v),
         }
     };
     let (noborder, noheader, quiet) = (flag("noborder")?, flag("noheader")?, flag("quiet")?);
@@ -362,7 +294,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
             vmid: vmid(&id)?,
         },
         Route::Resources => {
-            let kind = match last(&opts, "type").map(|v| v.as_deref().unwrap_or("")) {
+            let kind = match last(&opts, "type") {
                 None => None,
                 Some("vm") => Some(Kind::Vm),
                 Some("node") => Some(Kind::Node),
@@ -380,7 +312,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
         }
         Route::Rrd(node, id) => {
             let vmid = vmid(&id)?;
-            let timeframe = match last(&opts, "timeframe").map(|v| v.as_deref().unwrap_or("")) {
+            let timeframe = match last(&opts, "timeframe") {
                 None => {
                     return Err(verification_failed(
                         "timeframe",
@@ -400,7 +332,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
                     ));
                 }
             };
-            let max = match last(&opts, "cf").map(|v| v.as_deref().unwrap_or("")) {
+            let max = match last(&opts, "cf") {
                 None | Some("AVERAGE") => false,
                 Some("MAX") => true,
                 Some(other) => return Err(enumeration("cf", other, &["AVERAGE", "MAX"])),

@@ -401,3 +401,33 @@ fn the_container_list_as_a_table() {
         2
     );
 }
+
+#[test]
+fn options_as_getopt_reads_them() {
+    let usage = "\nfake-pve: pvesh's usage text after a 400 error is not emulated\n";
+    let pretty = out("get /version --output-format json-pretty");
+    for line in [
+        "get /version --output-format=json-pretty",
+        "get /version -OUTPUT json-pretty",
+        "get //version/ --out json-pretty --quiet 0",
+    ] {
+        assert_eq!(out(line), pretty, "{line}");
+    }
+    fails(
+        "get /version --quiet maybe",
+        &format!("400 unable to parse boolean option\n{usage}"),
+        255,
+    );
+    fails(
+        "get /version --no 1",
+        &format!(
+            "Option no is ambiguous (noborder, noheader)\n400 unable to parse option\n{usage}"
+        ),
+        255,
+    );
+    fails(
+        "get /nodes/pve1/lxc/100/rrddata --timeframe",
+        &format!("Option timeframe requires an argument\n400 unable to parse option\n{usage}"),
+        255,
+    );
+}
