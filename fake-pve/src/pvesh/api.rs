@@ -325,25 +325,26 @@ fn node_resource(state: &State, now: u64) -> Value {
     })
 }
 
-/// The node's two stock storages: `local` (a directory on the root filesystem) and
-/// `local-lvm` (the thin pool the containers' root disks are on).
+/// The node's storages (`crate::backup::STORAGES`: `local`, a directory on the root
+/// filesystem, and `local-lvm`, the thin pool the containers' root disks are on).
 fn storage_resources(state: &State) -> Vec<Value> {
     let node = &state.node;
     let thin_used: u64 = state.containers.values().map(|c| c.fs.used_bytes()).sum();
-    vec![
-        json!({
-            "content": "iso,vztmpl,backup", "disk": node_disk(state),
-            "id": format!("storage/{node}/local"), "maxdisk": NODE_DISK, "node": node,
-            "plugintype": "dir", "shared": 0, "status": "available", "storage": "local",
-            "type": "storage",
-        }),
-        json!({
-            "content": "rootdir,images", "disk": thin_used,
-            "id": format!("storage/{node}/local-lvm"), "maxdisk": 4 * NODE_DISK, "node": node,
-            "plugintype": "lvmthin", "shared": 0, "status": "available",
-            "storage": "local-lvm", "type": "storage",
-        }),
-    ]
+    crate::backup::STORAGES
+        .iter()
+        .map(|s| {
+            let (disk, maxdisk) = match s.kind {
+                "dir" => (node_disk(state), NODE_DISK),
+                _ => (thin_used, 4 * NODE_DISK),
+            };
+            json!({
+                "content": s.content.join(","), "disk": disk,
+                "id": format!("storage/{node}/{}", s.name), "maxdisk": maxdisk, "node": node,
+                "plugintype": s.kind, "shared": 0, "status": "available", "storage": s.name,
+                "type": "storage",
+            })
+        })
+        .collect()
 }
 
 fn cluster_resources(state: &State, kind: Option<Kind>, now: u64) -> Value {
