@@ -211,6 +211,8 @@ fn cluster_resources_by_type() {
     assert_eq!(nodes.as_array().unwrap().len(), 1);
     let storage = json("get /cluster/resources --ty storage --output-format json");
     assert_eq!(storage[1]["plugintype"], "lvmthin");
+    assert_eq!(storage[0]["content"], "backup,iso,vztmpl");
+    assert_eq!(storage[0]["id"], "storage/pve1/local");
 }
 
 #[test]
