@@ -20,6 +20,14 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import mcp' >/dev/n
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'mcp==1.30.0'
 fi
 
+# proxmoxer and paramiko, a Proxmox API client nobody here wrote, for the test that
+# drives fake-pve's pvesh over SSH with it (fake-pve/tests/proxmoxer.rs). Pinned.
+if ! "$venv/bin/python" -c 'import proxmoxer, paramiko' >/dev/null 2>&1; then
+    echo "installing proxmoxer and paramiko into target/mcp-venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        'proxmoxer==2.3.0' 'paramiko==5.1.0'
+fi
+
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "installing cargo-nextest"
     cargo install --locked cargo-nextest

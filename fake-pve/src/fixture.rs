@@ -82,6 +82,9 @@ pub struct ContainerSpec {
     /// Fault: a clean shutdown is ignored (shutdown/reboot wait out their timeout).
     #[serde(default)]
     pub ignores_shutdown: bool,
+    /// Live figures while it runs (`[containers.metrics]`: cpu, mem, netin, …).
+    #[serde(default)]
+    pub metrics: crate::host::Metrics,
 }
 
 fn default_status() -> Status {
@@ -290,7 +293,9 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         fs,
         refuses_stop: spec.refuses_stop,
         ignores_shutdown: spec.ignores_shutdown,
-        started_at: running.then(crate::fs::now_secs),
+        started_at: running
+            .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
+        metrics: spec.metrics,
     })
 }
 

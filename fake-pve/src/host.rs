@@ -79,6 +79,29 @@ pub struct Container {
     pub ignores_shutdown: bool,
     /// Seconds since the epoch when it was last started.
     pub started_at: Option<u64>,
+    /// Live figures set by the fixture (`pvesh` and `pct status --verbose` report
+    /// them while it runs).
+    pub metrics: Metrics,
+}
+
+/// A running container's live figures, as a fixture sets them (`[containers.metrics]`);
+/// each unset one is derived from the config by the `pvesh` emulator.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// CPU use as a fraction of the container's cores (0.05 = 5 %).
+    pub cpu: Option<f64>,
+    /// Bytes in use: memory, swap, root filesystem.
+    pub mem: Option<u64>,
+    pub swap: Option<u64>,
+    pub disk: Option<u64>,
+    /// Bytes moved since the start: network in and out, disk read and written.
+    pub netin: Option<u64>,
+    pub netout: Option<u64>,
+    pub diskread: Option<u64>,
+    pub diskwrite: Option<u64>,
+    /// Seconds it has been running when the fixture is loaded (default 0).
+    pub uptime: Option<u64>,
 }
 
 impl Container {

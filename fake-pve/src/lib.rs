@@ -10,6 +10,7 @@ pub mod pct;
 pub mod proc;
 pub mod process;
 pub mod programs;
+pub mod pvesh;
 pub mod pvesm;
 pub mod sftp;
 pub mod shell;

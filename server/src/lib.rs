@@ -12,6 +12,8 @@
 //! - [`backup`]: the command lines and parsers of `vzdump`, `pvesm list` and
 //!   `pct restore` (pure).
 //! - [`guests`]: shutdown, reboot, snapshots and backups over SSH, built from them.
+//! - [`metrics`]: guest metrics through `pvesh` (command lines, JSON parse, history
+//!   summary; pure).
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
 //! - [`policy`]: the owner's limits (read-only, command rules, local roots, guests,
@@ -32,6 +34,7 @@ pub mod demo;
 pub mod embedded;
 pub mod guests;
 pub mod http;
+pub mod metrics;
 pub mod output;
 pub mod pct;
 pub mod policy;

@@ -472,6 +472,7 @@ async fn the_policy_settings_are_flags_too_and_apply_to_the_fake_node() {
             "proxmox_backup_list",
             "proxmox_container_status",
             "proxmox_download_file_from_container",
+            "proxmox_guest_metrics",
             "proxmox_list_containers",
             "proxmox_snapshot_list",
             "ssh_download_file"

@@ -61,6 +61,7 @@ async fn read_only_registers_only_tools_that_change_nothing_on_a_host() {
             "proxmox_backup_list",
             "proxmox_container_status",
             "proxmox_download_file_from_container",
+            "proxmox_guest_metrics",
             "proxmox_list_containers",
             "proxmox_snapshot_list",
             "ssh_download_file",

@@ -48,7 +48,7 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
     let tools: Vec<Tool> = env.client.list_all_tools().await.unwrap();
     assert_eq!(
         tools.len(),
-        19,
+        20,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
@@ -186,6 +186,12 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
             true,
         ),
         ("proxmox_snapshot_list", json!({"vmid": 999}), false),
+        (
+            "proxmox_guest_metrics",
+            json!({"vmid": 100, "timeframe": "hour", "response_format": "json"}),
+            true,
+        ),
+        ("proxmox_guest_metrics", json!({"vmid": 999}), false),
         (
             "proxmox_snapshot_rollback",
             json!({"vmid": 102, "name": "s1", "stop_running": true, "start": true}),

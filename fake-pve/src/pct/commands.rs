@@ -286,8 +286,19 @@ fn status(state: &State, vmid: Vmid, verbose: bool) -> Reply {
             .unwrap_or(0);
         keys.insert("pid", init_pid(vmid.get()).to_string());
         keys.insert("uptime", uptime.to_string());
-        keys.insert("disk", ct.fs.used_bytes().to_string());
-        keys.insert("mem", (maxmem / 8).to_string());
+        // The fixture's figures where it sets them (the ones pvesh reports too).
+        let m = &ct.metrics;
+        keys.insert("disk", m.disk.unwrap_or(ct.fs.used_bytes()).to_string());
+        keys.insert("mem", m.mem.unwrap_or(maxmem / 8).to_string());
+        for (k, v) in [
+            ("swap", m.swap),
+            ("netin", m.netin),
+            ("netout", m.netout),
+            ("diskread", m.diskread),
+            ("diskwrite", m.diskwrite),
+        ] {
+            keys.insert(k, v.unwrap_or(0).to_string());
+        }
         for k in [
             "pressurecpufull",
             "pressurecpusome",

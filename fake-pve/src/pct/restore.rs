@@ -118,6 +118,7 @@ pub(super) fn restore(state: &mut State, r: Restore<'_>) -> Reply {
         refuses_stop: false,
         ignores_shutdown: false,
         started_at: None,
+        metrics: Default::default(),
     };
     let out = format!(
         "recovering backed-up configuration from '{}'\nrestoring '{}' now..\nextracting archive '{path}'\nTotal bytes read: {}\nDetected container architecture: amd64\nmerging backed-up and given configuration..\n",

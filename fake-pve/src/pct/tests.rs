@@ -57,6 +57,7 @@ fn container(vmid: u32, hostname: &str, status: Status) -> Container {
         refuses_stop: false,
         ignores_shutdown: false,
         started_at: (status == Status::Running).then(|| crate::fs::now_secs() - 100),
+        metrics: Default::default(),
     }
 }
 
@@ -596,6 +597,26 @@ async fn verbose_status_of_a_running_container() {
         .parse()
         .unwrap();
     assert!(uptime >= 100);
+
+    // The fixture's live figures, as pvesh reports them too.
+    let h = host();
+    h.change_container(100, |ct| {
+        ct.metrics = crate::host::Metrics {
+            mem: Some(268435456),
+            netin: Some(1234),
+            diskwrite: Some(99),
+            ..Default::default()
+        }
+    });
+    let r = pct(&h, "status 100 --verbose").await;
+    for line in [
+        "mem: 268435456\n",
+        "netin: 1234\n",
+        "diskwrite: 99\n",
+        "swap: 0\n",
+    ] {
+        assert!(r.out.contains(line), "{line:?} not in {r:?}");
+    }
 }
 
 #[tokio::test]

@@ -156,6 +156,11 @@ pub static PROGRAMS: &[Program] = &[
     program("pkill", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),
     program("printf", |c, _, a, io| Box::pin(text::printf(c, a, io))),
     program("ps", |c, _, a, io| Box::pin(procs::ps(c, a, io))),
+    Program {
+        name: "pvesh",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::pvesh::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
     program("pwd", |c, _, _, io| {
         Box::pin(async move { out(io, &format!("{}\n", c.cwd)).await })
     }),

@@ -12,6 +12,7 @@
 
 pub mod exec;
 pub mod guests;
+pub mod metrics;
 pub mod proxmox;
 pub mod transfer;
 

@@ -6,6 +6,7 @@
 pub mod backups;
 pub mod core;
 pub mod guests;
+pub mod metrics;
 pub mod params;
 pub mod proxmox;
 pub mod schema;
@@ -61,6 +62,7 @@ const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_list_containers",
     "proxmox_container_status",
     "proxmox_snapshot_list",
+    "proxmox_guest_metrics",
     "proxmox_backup_list",
     "ssh_download_file",
     "proxmox_download_file_from_container",
@@ -82,6 +84,7 @@ impl RemoteExec {
             router += Self::proxmox_router();
             router += Self::guest_router();
             router += Self::backup_router();
+            router += Self::metrics_router();
             groups.push("proxmox (proxmox_*)");
         }
         let policy = &config.policy;
@@ -267,7 +270,8 @@ impl ServerHandler for RemoteExec {
             && (Self::core_router().has_route(&tool)
                 || Self::proxmox_router().has_route(&tool)
                 || Self::guest_router().has_route(&tool)
-                || Self::backup_router().has_route(&tool))
+                || Self::backup_router().has_route(&tool)
+                || Self::metrics_router().has_route(&tool))
         {
             // Say why, rather than rmcp's bare "tool not found".
             Ok(CallToolResponse::Complete(CallToolResult::error(vec![
