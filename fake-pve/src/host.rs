@@ -104,6 +104,23 @@ pub struct Metrics {
     pub uptime: Option<u64>,
 }
 
+/// The pressure-stall figures a running container reports (`pct status --verbose`,
+/// pvesh's `status/current`), each 0 in the fake.
+pub const PRESSURE_KEYS: &[&str] = &[
+    "pressurecpufull",
+    "pressurecpusome",
+    "pressureiofull",
+    "pressureiosome",
+    "pressurememoryfull",
+    "pressurememorysome",
+];
+
+/// A stand-in for container `vmid`'s init pid on the host (what `pct status
+/// --verbose` and pvesh show as `pid`).
+pub fn init_pid(vmid: u32) -> u32 {
+    10_000 + vmid % 100_000
+}
+
 impl Container {
     /// The container's hostname (its name in `pct list`), if configured.
     pub fn hostname(&self) -> Option<&str> {

@@ -12,6 +12,7 @@ pub mod process;
 pub mod programs;
 pub mod pvesh;
 pub mod pvesm;
+pub mod reply;
 pub mod sftp;
 pub mod shell;
 pub mod ssh;

@@ -4,9 +4,9 @@
 use crate::backup::{self, Storage};
 use crate::host::State;
 use crate::io::Io;
-use crate::pct::Reply;
 use crate::pct::cli::{Kind, Val, getopt};
 use crate::proc::Ctx;
+use crate::reply::Reply;
 
 /// One volume of a storage.
 struct Volume {
@@ -141,5 +141,5 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
         ),
         None => Reply::err("400 unable to parse command\n", 255),
     };
-    crate::pct::write_reply(&reply, io).await
+    reply.write(io).await
 }

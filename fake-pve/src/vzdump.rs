@@ -7,9 +7,9 @@ use crate::backup;
 use crate::fs::now_secs;
 use crate::host::Status;
 use crate::io::Io;
-use crate::pct::Reply;
 use crate::pct::cli::{Kind, Val, getopt, parse_boolean};
 use crate::proc::Ctx;
+use crate::reply::Reply;
 use crate::unix::format_datetime;
 
 /// The options fake-pve understands; anything else vzdump knows is refused.
@@ -286,5 +286,5 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             }
         }
     };
-    crate::pct::write_reply(&reply, io).await
+    reply.write(io).await
 }

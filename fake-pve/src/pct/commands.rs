@@ -216,11 +216,6 @@ fn list(state: &State) -> Reply {
     Reply::out(out)
 }
 
-/// A stand-in for the container's init pid on the host.
-fn init_pid(vmid: u32) -> u32 {
-    10_000 + vmid % 100_000
-}
-
 fn status(state: &State, vmid: Vmid, verbose: bool) -> Reply {
     let Some(ct) = state.containers.get(&vmid.get()) else {
         return no_config(state, vmid);
@@ -284,7 +279,7 @@ fn status(state: &State, vmid: Vmid, verbose: bool) -> Reply {
             .started_at
             .map(|t| now_secs().saturating_sub(t))
             .unwrap_or(0);
-        keys.insert("pid", init_pid(vmid.get()).to_string());
+        keys.insert("pid", crate::host::init_pid(vmid.get()).to_string());
         keys.insert("uptime", uptime.to_string());
         // The fixture's figures where it sets them (the ones pvesh reports too).
         let m = &ct.metrics;
@@ -299,14 +294,7 @@ fn status(state: &State, vmid: Vmid, verbose: bool) -> Reply {
         ] {
             keys.insert(k, v.unwrap_or(0).to_string());
         }
-        for k in [
-            "pressurecpufull",
-            "pressurecpusome",
-            "pressureiofull",
-            "pressureiosome",
-            "pressurememoryfull",
-            "pressurememorysome",
-        ] {
+        for k in crate::host::PRESSURE_KEYS {
             keys.insert(k, "0.00".into());
         }
     }

@@ -21,34 +21,8 @@ pub use cli::{Command, Transfer, Vmid, parse};
 
 use crate::io::Io;
 use crate::proc::Ctx;
-use crate::unix::SIGPIPE_STATUS;
 
-/// What pct prints and its exit status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reply {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: i32,
-}
-
-impl Reply {
-    /// Success with this text on stdout.
-    pub fn out(stdout: impl Into<String>) -> Reply {
-        Reply {
-            stdout: stdout.into(),
-            ..Reply::default()
-        }
-    }
-
-    /// This text on stderr and this exit status.
-    pub fn err(stderr: impl Into<String>, code: i32) -> Reply {
-        Reply {
-            stderr: stderr.into(),
-            code,
-            ..Reply::default()
-        }
-    }
-}
+pub use crate::reply::Reply;
 
 /// Runs `pct <args…>` (args exclude the word "pct"). Returns the exit status.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
@@ -57,10 +31,10 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
         Err(reply) => commands::Step::Done(reply),
     };
     match step {
-        commands::Step::Done(reply) => write_reply(&reply, io).await,
+        commands::Step::Done(reply) => reply.write(io).await,
         commands::Step::WaitOut(w) => {
             let reply = commands::ignored_shutdown(w, ctx, io).await;
-            write_reply(&reply, io).await
+            reply.write(io).await
         }
         commands::Step::Attach {
             vmid,
@@ -85,15 +59,4 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             crate::proc::run_argv(&inner, argv, io.clone()).await
         }
     }
-}
-
-/// Prints `reply` (stdout, then stderr) and returns its exit status.
-pub(crate) async fn write_reply(reply: &Reply, io: &Io) -> i32 {
-    if io.stdout.write_str(&reply.stdout).await.is_err() {
-        return SIGPIPE_STATUS;
-    }
-    if io.stderr.write_str(&reply.stderr).await.is_err() {
-        return SIGPIPE_STATUS;
-    }
-    reply.code
 }

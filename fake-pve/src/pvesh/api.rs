@@ -138,20 +138,6 @@ fn name(ct: &Container) -> String {
     }
 }
 
-/// A stand-in for the container's init pid on the host (the one `pct status` shows).
-fn init_pid(vmid: u32) -> u32 {
-    10_000 + vmid % 100_000
-}
-
-const PRESSURES: &[&str] = &[
-    "pressurecpufull",
-    "pressurecpusome",
-    "pressureiofull",
-    "pressureiosome",
-    "pressurememoryfull",
-    "pressurememorysome",
-];
-
 /// `PVE::LXC::vmstatus` for one container (LXC.pm:261-415).
 fn vmstatus(ct: &Container, now: u64) -> Map<String, Value> {
     let f = figures(ct, now);
@@ -174,8 +160,8 @@ fn vmstatus(ct: &Container, now: u64) -> Map<String, Value> {
     d.insert("uptime".into(), f.uptime.into());
     d.insert("vmid".into(), ct.vmid.into());
     if f.running {
-        d.insert("pid".into(), init_pid(ct.vmid).into());
-        for p in PRESSURES {
+        d.insert("pid".into(), crate::host::init_pid(ct.vmid).into());
+        for p in crate::host::PRESSURE_KEYS {
             d.insert((*p).into(), 0.into());
         }
     }
@@ -421,7 +407,7 @@ fn rrddata(ct: &Container, timeframe: Timeframe, max: bool, now: u64) -> Value {
             ] {
                 row.insert(k.into(), num(round(rate(total) * w, 2)));
             }
-            for p in PRESSURES {
+            for p in crate::host::PRESSURE_KEYS {
                 row.insert((*p).into(), 0.into());
             }
             Value::Object(row)

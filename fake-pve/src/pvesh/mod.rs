@@ -22,33 +22,9 @@ pub use cli::{Endpoint, Format, Request, parse};
 
 use crate::io::Io;
 use crate::proc::Ctx;
-use crate::unix::SIGPIPE_STATUS;
 use format::Render;
 
-/// What pvesh prints and its exit status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Reply {
-    pub stdout: String,
-    pub stderr: String,
-    pub code: i32,
-}
-
-impl Reply {
-    pub fn out(stdout: impl Into<String>) -> Reply {
-        Reply {
-            stdout: stdout.into(),
-            ..Reply::default()
-        }
-    }
-
-    pub fn err(stderr: impl Into<String>, code: i32) -> Reply {
-        Reply {
-            stderr: stderr.into(),
-            code,
-            ..Reply::default()
-        }
-    }
-}
+pub use crate::reply::Reply;
 
 /// `/nodes` as a text table: the schema's required properties sorted, then the
 /// optional ones (Nodes.pm's index; `disk`, `id`, `type` appear only in JSON).
@@ -146,11 +122,5 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
         let state = ctx.host.state();
         answer(args, &state, crate::fs::now_secs())
     };
-    if io.stdout.write_str(&reply.stdout).await.is_err() {
-        return SIGPIPE_STATUS;
-    }
-    if io.stderr.write_str(&reply.stderr).await.is_err() {
-        return SIGPIPE_STATUS;
-    }
-    reply.code
+    reply.write(io).await
 }
