@@ -293,22 +293,15 @@ fn guest_resource(state: &State, ct: &Container, now: u64) -> Value {
     row
 }
 
+/// The node in `/cluster/resources`: its `/nodes` row without the fingerprint, with
+/// the cgroup mode.
 fn node_resource(state: &State, now: u64) -> Value {
-    json!({
-        "cgroup-mode": 2,
-        "cpu": num(node_cpu(state, now)),
-        "disk": node_disk(state),
-        "id": format!("node/{}", state.node),
-        "level": "",
-        "maxcpu": NODE_CPUS,
-        "maxdisk": NODE_DISK,
-        "maxmem": NODE_MEM,
-        "mem": node_mem(),
-        "node": state.node,
-        "status": "online",
-        "type": "node",
-        "uptime": NODE_UPTIME,
-    })
+    let mut row = node_row(state, now);
+    if let Some(map) = row.as_object_mut() {
+        map.remove("ssl_fingerprint");
+        map.insert("cgroup-mode".into(), 2.into());
+    }
+    row
 }
 
 /// The node's storages (`crate::backup::STORAGES`: `local`, a directory on the root
