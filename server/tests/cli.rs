@@ -466,19 +466,7 @@ async fn the_policy_settings_are_flags_too_and_apply_to_the_fake_node() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "proxmox_backup_list",
-            "proxmox_container_status",
-            "proxmox_download_file_from_container",
-            "proxmox_guest_metrics",
-            "proxmox_list_containers",
-            "proxmox_snapshot_list",
-            "ssh_download_file"
-        ],
-        "{r:?}"
-    );
+    assert_eq!(names, testkit::READ_ONLY_TOOLS, "{r:?}");
 
     // A bad rule is a configuration error naming its variable, with the fake or not;
     // two bad settings are both reported.

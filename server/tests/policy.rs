@@ -55,18 +55,7 @@ fn error_of(r: &CallToolResult) -> String {
 #[tokio::test]
 async fn read_only_registers_only_tools_that_change_nothing_on_a_host() {
     let env = env(&[("READ_ONLY", "true")]).await;
-    assert_eq!(
-        env.tool_names().await,
-        [
-            "proxmox_backup_list",
-            "proxmox_container_status",
-            "proxmox_download_file_from_container",
-            "proxmox_guest_metrics",
-            "proxmox_list_containers",
-            "proxmox_snapshot_list",
-            "ssh_download_file",
-        ]
-    );
+    assert_eq!(env.tool_names().await, testkit::READ_ONLY_TOOLS);
     let r = env.exec("touch /tmp/MARK").await;
     assert!(is_error(&r));
     assert!(env.host().host_file("/tmp/MARK").is_none());

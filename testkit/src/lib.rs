@@ -33,6 +33,18 @@ pub use mcp::{
 /// The password every test node accepts.
 pub const PASSWORD: &str = "pw-for-tests";
 
+/// The tools a READ_ONLY=true server registers (with ENABLE_PROXMOX), sorted: those
+/// that change nothing on a host.
+pub const READ_ONLY_TOOLS: &[&str] = &[
+    "proxmox_backup_list",
+    "proxmox_container_status",
+    "proxmox_download_file_from_container",
+    "proxmox_guest_metrics",
+    "proxmox_list_containers",
+    "proxmox_snapshot_list",
+    "ssh_download_file",
+];
+
 /// Starts `node` with [`PASSWORD`], writes its client key to `dir/id_ed25519` and, if
 /// `known`, a `dir/known_hosts` that lists it; returns the node and both paths.
 pub async fn start_node(
