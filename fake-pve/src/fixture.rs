@@ -13,6 +13,7 @@ use crate::host::{
     Container, DEFAULT_MAX_SESSIONS, Faults, LOCKS, ScriptedCommand, SftpFault, SignalPolicy,
     State, Status,
 };
+use crate::vm::{VM_LOCKS, Vm, VmStatus};
 
 /// The fixture that ships with fake-pve: the plugin's three example containers.
 pub const DEFAULT_FIXTURE: &str = include_str!("../../fixtures/default.toml");
@@ -40,6 +41,8 @@ pub struct Fixture {
     /// sshd's `MaxSessions` (≥ 1): session channels per connection; 10 when absent.
     pub max_sessions: Option<u32>,
     pub containers: Vec<ContainerSpec>,
+    /// QEMU virtual machines (`[[vms]]`); one vmid space with the containers.
+    pub vms: Vec<VmSpec>,
     pub host_files: Vec<FileSpec>,
     pub scripts: Vec<ScriptedCommand>,
     pub faults: FaultSpec,
@@ -85,6 +88,54 @@ pub struct ContainerSpec {
     /// Live figures while it runs (`[containers.metrics]`: cpu, mem, netin, …).
     #[serde(default)]
     pub metrics: crate::host::Metrics,
+}
+
+/// One `[[vms]]` entry: a QEMU virtual machine on the node.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VmSpec {
+    pub vmid: u32,
+    /// `name:` in the config; `qm list` shows `VM <vmid>` when absent.
+    pub name: Option<String>,
+    /// `running`, `paused` or `stopped` (default).
+    #[serde(default = "default_vm_status")]
+    pub status: VmStatus,
+    /// MiB, default 512.
+    pub memory: Option<u32>,
+    /// Default 1.
+    pub cores: Option<u32>,
+    /// The boot disk's size (`scsi0: …,size=32G`), default `32G`.
+    pub disk: Option<String>,
+    /// `ostype:`, default `l26`.
+    pub ostype: Option<String>,
+    /// `true` → `agent: 1`, `false` → `agent: 0`, absent → no `agent:` key.
+    pub agent: Option<bool>,
+    pub lock: Option<String>,
+    #[serde(default)]
+    pub template: bool,
+    #[serde(default)]
+    pub ha: bool,
+    pub description: Option<String>,
+    pub tags: Option<String>,
+    /// Any other config keys, verbatim (`startup = "down=30"`, `net1 = "…"`).
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    /// Files in the guest, on top of a Debian layout.
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    /// Fault: the agent is configured but never answers (the 3 s ping times out).
+    #[serde(default)]
+    pub agent_hangs: bool,
+    /// Fault: the guest ignores ACPI and agent shutdown requests.
+    #[serde(default)]
+    pub ignores_shutdown: bool,
+    /// Live figures while it runs (`[vms.metrics]`).
+    #[serde(default)]
+    pub metrics: crate::host::Metrics,
+}
+
+fn default_vm_status() -> VmStatus {
+    VmStatus::Stopped
 }
 
 fn default_status() -> Status {
@@ -167,11 +218,25 @@ impl Fixture {
                 return Err(FixtureError::Invalid("duplicate vmid".into()));
             }
         }
+        let mut vms = BTreeMap::new();
+        for spec in self.vms {
+            let vm = build_vm(spec)?;
+            let vmid = vm.vmid;
+            if containers.contains_key(&vmid) {
+                return Err(FixtureError::Invalid(format!(
+                    "vmid {vmid} is given to a container and to a VM: one vmid space holds both kinds of guest"
+                )));
+            }
+            if vms.insert(vmid, vm).is_some() {
+                return Err(FixtureError::Invalid(format!("duplicate VM vmid {vmid}")));
+            }
+        }
         let f = self.faults;
         Ok(State {
             node: self.node,
             fs,
             containers,
+            vms,
             scripts: self.scripts,
             faults: Faults {
                 latency: Duration::from_millis(f.latency_ms),
@@ -299,6 +364,122 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
     })
 }
 
+/// A Proxmox-style MAC address for guest `vmid`'s first NIC.
+fn mac_of(vmid: u32) -> String {
+    format!(
+        "BC:24:11:{:02X}:{:02X}:{:02X}",
+        (vmid >> 16) & 0xff,
+        (vmid >> 8) & 0xff,
+        vmid & 0xff
+    )
+}
+
+/// A stable SMBIOS UUID for VM `vmid` (`smbios1: uuid=…`).
+fn smbios_uuid(vmid: u32) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(format!("fake-pve vm {vmid}").as_bytes());
+    let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
+}
+
+fn build_vm(spec: VmSpec) -> Result<Vm, FixtureError> {
+    let vmid = spec.vmid;
+    if !(100..=999_999_999).contains(&vmid) {
+        return Err(FixtureError::Invalid(format!(
+            "vmid {vmid} is outside 100..=999999999"
+        )));
+    }
+    if let Some(lock) = &spec.lock
+        && !VM_LOCKS.contains(&lock.as_str())
+    {
+        return Err(FixtureError::Invalid(format!(
+            "VM {vmid}: unknown lock {lock:?} (known: {})",
+            VM_LOCKS.join(", ")
+        )));
+    }
+    if spec.template && spec.status != VmStatus::Stopped {
+        return Err(FixtureError::Invalid(format!(
+            "VM {vmid}: a template cannot be {}",
+            spec.status.qmp()
+        )));
+    }
+    let disk = spec.disk.as_deref().unwrap_or("32G");
+    if crate::host::parse_size(disk).is_none() {
+        return Err(FixtureError::Invalid(format!(
+            "VM {vmid}: disk {disk:?} is not a size such as \"32G\""
+        )));
+    }
+    let mut config = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        config.insert(k.to_string(), v);
+    };
+    if let Some(agent) = spec.agent {
+        set("agent", if agent { "1" } else { "0" }.into());
+    }
+    set("boot", "order=scsi0;ide2;net0".into());
+    set("cores", spec.cores.unwrap_or(1).to_string());
+    set("ide2", "none,media=cdrom".into());
+    set("memory", spec.memory.unwrap_or(512).to_string());
+    if let Some(name) = &spec.name {
+        set("name", name.clone());
+    }
+    set(
+        "net0",
+        format!("virtio={},bridge=vmbr0,firewall=1", mac_of(vmid)),
+    );
+    set(
+        "ostype",
+        spec.ostype.clone().unwrap_or_else(|| "l26".into()),
+    );
+    set(
+        "scsi0",
+        format!("local-lvm:vm-{vmid}-disk-0,iothread=1,size={disk}"),
+    );
+    set("scsihw", "virtio-scsi-single".into());
+    set("smbios1", format!("uuid={}", smbios_uuid(vmid)));
+    if let Some(d) = &spec.description {
+        set("description", d.clone());
+    }
+    if let Some(t) = &spec.tags {
+        set("tags", t.clone());
+    }
+    config.extend(spec.config);
+    for reserved in ["lock", "template", "digest"] {
+        if config.contains_key(reserved) {
+            return Err(FixtureError::Invalid(format!(
+                "VM {vmid}: set {reserved} with its own key, not in config"
+            )));
+        }
+    }
+    let hostname = spec.name.clone().unwrap_or_else(|| "localhost".into());
+    let mut fs = debian_fs(&hostname);
+    apply_files(&mut fs, &spec.files)?;
+    let running = spec.status.has_process();
+    Ok(Vm {
+        vmid,
+        status: spec.status,
+        lock: spec.lock,
+        template: spec.template,
+        ha_managed: spec.ha,
+        config,
+        fs,
+        procs: crate::process::ProcessTable::new(),
+        execs: BTreeMap::new(),
+        agent_hangs: spec.agent_hangs,
+        ignores_shutdown: spec.ignores_shutdown,
+        started_at: running
+            .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
+        metrics: spec.metrics,
+    })
+}
+
 fn put(fs: &mut Fs, path: &str, content: &str, mode: u32) {
     let _ = fs.mkdir_all(crate::fs::parent(path), 0o755);
     let _ = fs.write_file(path, content.as_bytes(), mode);
@@ -326,6 +507,7 @@ pub fn host_fs(node: &str) -> Fs {
             "/tmp",
             "/home",
             "/etc/pve/lxc",
+            "/etc/pve/qemu-server",
             "/var/log",
             "/var/lib/vz/dump",
             "/var/lib/vz/template/cache",
@@ -347,6 +529,7 @@ pub fn host_fs(node: &str) -> Fs {
     put(&mut fs, "/bin/bash", "", 0o755);
     put(&mut fs, "/bin/sh", "", 0o755);
     put(&mut fs, "/usr/sbin/pct", "", 0o755);
+    put(&mut fs, "/usr/sbin/qm", "", 0o755);
     put(&mut fs, "/var/log/syslog", "", 0o640);
     fs
 }
@@ -454,6 +637,46 @@ mod tests {
             ]
         );
         assert!(state.containers[&100].fs.exists("/etc/os-release"));
+        let vms: Vec<(u32, String, VmStatus, Option<&str>)> = state
+            .vms
+            .values()
+            .map(|v| {
+                (
+                    v.vmid,
+                    v.name(),
+                    v.status,
+                    v.config.get("agent").map(String::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            vms,
+            [
+                (200, "vm1".into(), VmStatus::Running, Some("1")),
+                (201, "vm2".into(), VmStatus::Stopped, Some("1"))
+            ]
+        );
+        assert!(state.vms[&200].fs.exists("/etc/os-release"));
+        assert!(!state.vms[&200].agent_hangs);
+    }
+
+    #[test]
+    fn one_vmid_space_holds_containers_and_vms() {
+        let err = Fixture::parse("[[containers]]\nvmid = 100\n\n[[vms]]\nvmid = 100\n")
+            .unwrap()
+            .into_state()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("vmid 100 is given to a container and to a VM"),
+            "{err}"
+        );
+        let err = Fixture::parse("[[vms]]\nvmid = 200\nlock = \"mounted\"\n")
+            .unwrap()
+            .into_state()
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown lock"), "{err}");
+        assert!(Fixture::parse("[[vms]]\nvmid = 200\nbogus = 1\n").is_err());
     }
 
     #[test]

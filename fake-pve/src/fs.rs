@@ -187,6 +187,11 @@ impl Fs {
         self.umask
     }
 
+    /// Sets the umask new files and directories get.
+    pub fn set_umask(&mut self, umask: u32) {
+        self.umask = umask & 0o777;
+    }
+
     /// Limits the total bytes of file content (to emulate a full disk).
     pub fn set_capacity(&mut self, capacity: Option<u64>) {
         self.capacity = capacity;

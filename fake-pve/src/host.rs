@@ -274,6 +274,8 @@ pub struct State {
     pub node: String,
     pub fs: Fs,
     pub containers: BTreeMap<u32, Container>,
+    /// The VMs; one vmid space with the containers.
+    pub vms: BTreeMap<u32, crate::vm::Vm>,
     pub scripts: Vec<ScriptedCommand>,
     pub faults: Faults,
     pub signal_policy: SignalPolicy,

@@ -26,6 +26,8 @@ pub struct FileTarget {
     /// `None` for the host's filesystem.
     pub container: Option<u32>,
     pub path: String,
+    /// The umask of the process that names it: new files get `mode & !umask`.
+    pub umask: u32,
 }
 
 impl FileTarget {
@@ -35,13 +37,22 @@ impl FileTarget {
         f: impl FnOnce(&mut crate::fs::Fs) -> Result<T, FsError>,
     ) -> Result<T, FsError> {
         let mut state = self.host.state();
-        match self.container {
-            None => f(&mut state.fs),
+        let state = &mut *state;
+        let fs = match self.container {
+            None => &mut state.fs,
             Some(id) => match state.containers.get_mut(&id) {
-                Some(ct) => f(&mut ct.fs),
-                None => Err(FsError::NotFound),
+                Some(ct) => &mut ct.fs,
+                None => match state.vms.get_mut(&id) {
+                    Some(vm) => &mut vm.fs,
+                    None => return Err(FsError::NotFound),
+                },
             },
-        }
+        };
+        let saved = fs.umask();
+        fs.set_umask(self.umask);
+        let result = f(fs);
+        fs.set_umask(saved);
+        result
     }
 
     /// Opens the file for writing (`>` truncates, `>>` appends).

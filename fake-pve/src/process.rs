@@ -108,6 +108,14 @@ impl ProcessGuard {
     }
 }
 
+impl std::fmt::Debug for ProcessTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessTable")
+            .field("processes", &self.lock().slots.len())
+            .finish()
+    }
+}
+
 impl Default for ProcessTable {
     fn default() -> Self {
         Self::new()

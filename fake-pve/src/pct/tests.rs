@@ -68,6 +68,7 @@ fn state_with(containers: Vec<Container>) -> State {
         node: "pve".into(),
         fs,
         containers: containers.into_iter().map(|c| (c.vmid, c)).collect(),
+        vms: BTreeMap::new(),
         scripts: Vec::new(),
         faults: Faults::default(),
         signal_policy: SignalPolicy::RefuseRoot,
@@ -100,6 +101,7 @@ fn ctx(host: &Host, uid: u32) -> Ctx {
         env: BTreeMap::new(),
         launch: crate::proc::Launch::NONE,
         refusal: Default::default(),
+        umask: 0o022,
     }
 }
 

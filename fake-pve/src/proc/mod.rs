@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 pub use session::{SessionEnd, login_ctx, start_session};
-pub use spawn::{run_argv, spawn_child, wait};
+pub use spawn::{exec_target, run_argv, spawn_child, wait};
 
 use crate::fs::{FsError, normalize};
 use crate::host::Host;
@@ -80,6 +80,8 @@ pub struct Ctx {
     pub launch: Launch,
     /// Shared by the whole session: whether something it ran is not emulated.
     pub refusal: Refusal,
+    /// The file mode creation mask (`umask`), inherited by children.
+    pub umask: u32,
 }
 
 impl Ctx {
@@ -110,6 +112,38 @@ impl Ctx {
         }
     }
 
+    /// The agent's view of VM `vmid`: root in `/`, with the service environment
+    /// qemu-guest-agent runs its `guest-exec` children in, as the session leader
+    /// `pid` of the guest's own pid space.
+    pub fn in_vm(&self, vmid: u32) -> Ctx {
+        let mut env = BTreeMap::new();
+        env.insert("PATH".into(), DEFAULT_PATH.into());
+        env.insert("LANG".into(), "C.UTF-8".into());
+        Ctx {
+            container: Some(vmid),
+            user: "root".into(),
+            uid: 0,
+            pid: 0,
+            sid: 0,
+            cwd: "/".into(),
+            env,
+            refusal: Refusal::default(),
+            umask: 0o022,
+            ..self.clone()
+        }
+    }
+
+    /// The process table of the kernel this process runs on: a VM's own, else the
+    /// node's (containers share the node's kernel).
+    pub fn processes(&self) -> crate::process::ProcessTable {
+        self.host.process_table(self.container)
+    }
+
+    /// Whether this process runs inside a VM.
+    pub fn in_a_vm(&self) -> bool {
+        self.container.is_some_and(|id| self.host.is_vm(id))
+    }
+
     /// Refuses what is not emulated, loudly: `fake-pve: WHAT is not emulated` on
     /// stderr; the session ends with `status` (127 for a program, 2 for an option or
     /// a syntax) once the shell sees it. Returns `status`.
@@ -128,6 +162,7 @@ impl Ctx {
             host: self.host.clone(),
             container: self.container,
             path: self.resolve(path),
+            umask: self.umask,
         }
     }
 

@@ -20,8 +20,7 @@ pub enum SessionEnd {
 /// pid = sid) and returns its session id and a handle to its end.
 pub fn start_session(ctx: Ctx, line: String, io: Io) -> (u32, JoinHandle<SessionEnd>) {
     let mut guard =
-        ctx.host
-            .processes()
+        ctx.processes()
             .spawn(0, None, &ctx.user, format!("bash -c {line}"), ctx.container);
     let sid = guard.pid;
     let ctx = Ctx {
@@ -75,5 +74,6 @@ pub fn login_ctx(host: &Host, user: &str, launch: Launch) -> Ctx {
         env,
         launch,
         refusal: super::Refusal::default(),
+        umask: 0o022,
     }
 }

@@ -9,7 +9,7 @@ use crate::io::Io;
 /// The child lives on its own task: if the parent ends first, the child goes on, as an
 /// orphan does on a real host. A signal ends it with status 128 + n.
 pub fn spawn_child(ctx: &Ctx, argv: Vec<String>, io: Io) -> JoinHandle<i32> {
-    let mut guard = ctx.host.processes().spawn(
+    let mut guard = ctx.processes().spawn(
         ctx.pid,
         Some(ctx.sid),
         &ctx.user,
@@ -59,7 +59,7 @@ const BIN_DIRS: &[&str] = &["/bin", "/usr/bin", "/sbin", "/usr/sbin", "/usr/loca
 /// What execve(2) makes of `argv` (no PATH search beyond the program table): the
 /// argv to run (a script's `#!` interpreter first), or the error text and status
 /// (ENOENT 127, EACCES 126, ENOEXEC 126).
-fn exec_target(ctx: &Ctx, argv: Vec<String>) -> Result<Vec<String>, (&'static str, i32)> {
+pub fn exec_target(ctx: &Ctx, argv: Vec<String>) -> Result<Vec<String>, (&'static str, i32)> {
     let name = &argv[0];
     if !name.contains('/') {
         return if ctx.exists(name) {

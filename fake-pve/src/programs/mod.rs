@@ -6,7 +6,7 @@
 //! [`PROGRAMS`] is the one registry: [`exists`] and [`run`] both look a name up there.
 //! The programs live by family: `files`, `text`, `procs`, `system`, `test_expr`,
 //! `bash` (the shell as a program) and `scripted` (fixture scripts and faults); `pct`
-//! is the emulator in `crate::pct`.
+//! is the emulator in `crate::pct`, `qm` the one in `crate::qm`.
 
 /// `known_flags!(ctx, io, prog, args, allowed)`: the (flags, operands) of
 /// [`known_flags`], or returns from the program refusing the option it does not emulate.
@@ -150,6 +150,16 @@ pub static PROGRAMS: &[Program] = &[
     Program {
         name: "pvesm",
         main: |c, _, a, io| Box::pin(async move { Ok(crate::pvesm::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
+    Program {
+        name: "qm",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::qm::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
+    Program {
+        name: "qmrestore",
+        main: |c, _, _, io| Box::pin(async move { Ok(crate::qm::qmrestore(c, io).await) }),
         available: |c| c.container.is_none(),
     },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),

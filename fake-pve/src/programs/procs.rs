@@ -118,7 +118,7 @@ pub(super) async fn timeout(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Err(status) = runnable(ctx, io, "timeout", &argv[0]).await {
         return status;
     }
-    let table = ctx.host.processes();
+    let table = ctx.processes();
     if !foreground {
         table.set_pgid(ctx.pid);
     }
@@ -176,7 +176,7 @@ pub(super) async fn nohup(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Err(status) = runnable(ctx, io, "nohup", first).await {
         return status;
     }
-    ctx.host.processes().set_args(ctx.pid, args.join(" "));
+    ctx.processes().set_args(ctx.pid, args.join(" "));
     Ok(ctx.exec(args.to_vec(), io.clone()).await)
 }
 
@@ -192,7 +192,7 @@ pub(super) async fn setsid(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Err(status) = runnable(ctx, io, "setsid", first).await {
         return status;
     }
-    let table = ctx.host.processes();
+    let table = ctx.processes();
     table.set_sid(ctx.pid);
     table.set_args(ctx.pid, args.join(" "));
     let inner = Ctx {
@@ -202,10 +202,10 @@ pub(super) async fn setsid(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     Ok(inner.exec(args.to_vec(), io.clone()).await)
 }
 
-/// The processes visible from `ctx`: all on the host, only its own in a container.
+/// The processes visible from `ctx`: all on the host (VMs have kernels of their
+/// own), only its own in a container or a VM.
 pub(super) fn visible(ctx: &Ctx) -> Vec<ProcessInfo> {
-    ctx.host
-        .processes()
+    ctx.processes()
         .list()
         .into_iter()
         .filter(|p| ctx.container.is_none() || p.container == ctx.container)
@@ -283,7 +283,7 @@ pub(super) async fn kill(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 .await;
                 continue;
             }
-            ctx.host.processes().signal(p.pid, sig);
+            ctx.processes().signal(p.pid, sig);
         }
     }
     Ok(status)
@@ -364,7 +364,7 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
     for p in &hits {
         if is_kill {
             if ctx.uid == 0 || p.user == ctx.user {
-                ctx.host.processes().signal(p.pid, sig);
+                ctx.processes().signal(p.pid, sig);
             }
         } else if list_full {
             let _ = writeln!(text, "{} {}", p.pid, p.args);
@@ -479,9 +479,9 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             "user" | "euser" | "uname" => p.user.clone(),
             "args" | "cmd" | "command" => p.args.clone(),
             "comm" | "ucomm" => p.comm().to_string(),
-            "etimes" => ctx.host.processes().elapsed_secs(p.pid).to_string(),
+            "etimes" => ctx.processes().elapsed_secs(p.pid).to_string(),
             "etime" => {
-                let s = ctx.host.processes().elapsed_secs(p.pid);
+                let s = ctx.processes().elapsed_secs(p.pid);
                 format!("{:02}:{:02}", s / 60, s % 60)
             }
             "tty" => "?".into(),

@@ -10,12 +10,14 @@ use crate::unix::{SIGPIPE_STATUS, glob_match};
 
 use super::complain;
 
-/// Whether a script's `on` (none, `host`, `containers` or a ctid) covers `container`.
-fn applies(on: Option<&str>, container: Option<u32>) -> bool {
-    match (on, container) {
+/// Whether a script's `on` (none, `host`, `containers`, `vms` or a guest's vmid)
+/// covers a process of `ctx`.
+fn applies(on: Option<&str>, ctx: &Ctx, vm: bool) -> bool {
+    match (on, ctx.container) {
         (None, _) => true,
         (Some("host"), None) => true,
-        (Some("containers"), Some(_)) => true,
+        (Some("containers"), Some(_)) => !vm,
+        (Some("vms"), Some(_)) => vm,
         (Some(id), Some(ct)) => id.parse::<u32>() == Ok(ct),
         _ => false,
     }
@@ -24,10 +26,11 @@ fn applies(on: Option<&str>, container: Option<u32>) -> bool {
 /// Whether a fixture script in `ctx` is named `base` (the first word of its pattern).
 pub(super) fn exists(ctx: &Ctx, base: &str) -> bool {
     let state = ctx.host.state();
+    let vm = ctx.container.is_some_and(|id| state.vms.contains_key(&id));
     state
         .scripts
         .iter()
-        .filter(|s| applies(s.on.as_deref(), ctx.container))
+        .filter(|s| applies(s.on.as_deref(), ctx, vm))
         .any(|s| glob_match(s.pattern.split(' ').next().unwrap_or(""), base))
 }
 
@@ -36,6 +39,7 @@ pub(super) fn exists(ctx: &Ctx, base: &str) -> bool {
 pub(super) async fn intercept(ctx: &Ctx, line: &str, io: &Io) -> Option<i32> {
     let (hang, drop, script) = {
         let state = ctx.host.state();
+        let vm = ctx.container.is_some_and(|id| state.vms.contains_key(&id));
         let hang = state.faults.hang.iter().any(|p| glob_match(p, line));
         let drop = state
             .faults
@@ -45,9 +49,10 @@ pub(super) async fn intercept(ctx: &Ctx, line: &str, io: &Io) -> Option<i32> {
         let script = state
             .scripts
             .iter()
-            .find(|s| applies(s.on.as_deref(), ctx.container) && glob_match(&s.pattern, line))
+            .find(|s| applies(s.on.as_deref(), ctx, vm) && glob_match(&s.pattern, line))
             .cloned();
-        (hang, drop, script)
+        // A VM's sessions are its own pid space: no SSH connection to cut there.
+        (hang, drop && !vm, script)
     };
     if drop {
         ctx.host.cut_connection_of(ctx.sid);

@@ -16,11 +16,14 @@ pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         let state = ctx.host.state();
         match ctx.container {
             None => state.node.clone(),
-            Some(id) => state
-                .containers
-                .get(&id)
-                .and_then(|c| c.hostname().map(str::to_string))
-                .unwrap_or_else(|| format!("CT{id}")),
+            Some(id) => match state.vms.get(&id) {
+                Some(vm) => vm.hostname(),
+                None => state
+                    .containers
+                    .get(&id)
+                    .and_then(|c| c.hostname().map(str::to_string))
+                    .unwrap_or_else(|| format!("CT{id}")),
+            },
         }
     };
     out(io, &format!("{name}\n")).await
@@ -28,18 +31,34 @@ pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 
 pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (flags, _) = known_flags!(ctx, io, "uname", args, "asnrmpo");
+    // A VM runs its own kernel, with its own hostname.
+    let vm_host = ctx
+        .container
+        .and_then(|id| ctx.host.state().vms.get(&id).map(|vm| vm.hostname()));
+    let (node, release, version) = match &vm_host {
+        Some(h) => (
+            h.as_str(),
+            crate::vm::GUEST_KERNEL_RELEASE,
+            crate::vm::GUEST_KERNEL_VERSION,
+        ),
+        None => (
+            "pve",
+            "6.8.12-4-pve",
+            "#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z)",
+        ),
+    };
     let text = if flags.contains('a') {
-        "Linux pve 6.8.12-4-pve #1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z) x86_64 GNU/Linux".to_string()
+        format!("Linux {node} {release} {version} x86_64 GNU/Linux")
     } else {
         let mut parts = Vec::new();
         if flags.contains('s') || flags.is_empty() {
             parts.push("Linux");
         }
         if flags.contains('n') {
-            parts.push("pve");
+            parts.push(node);
         }
         if flags.contains('r') {
-            parts.push("6.8.12-4-pve");
+            parts.push(release);
         }
         if flags.contains('m') || flags.contains('p') {
             parts.push("x86_64");
@@ -118,6 +137,10 @@ pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (size, used) = {
         let state = ctx.host.state();
         match ctx.container {
+            Some(id) if state.vms.contains_key(&id) => {
+                let vm = &state.vms[&id];
+                (vm.bootdisk_bytes(), vm.fs.used_bytes() + 1200 * 1024 * 1024)
+            }
             Some(id) => state
                 .containers
                 .get(&id)
@@ -133,6 +156,7 @@ pub(super) async fn df(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         (used * 100).div_ceil(size)
     };
     let dev = match ctx.container {
+        Some(_) if ctx.in_a_vm() => "/dev/sda1".to_string(),
         Some(id) => format!("/dev/mapper/pve-vm--{id}--disk--0"),
         None => "/dev/mapper/pve-root".into(),
     };
@@ -164,8 +188,12 @@ pub(super) async fn free(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (flags, _) = known_flags!(ctx, io, "free", args, "hmg");
     let (total, swap) = {
         let state = ctx.host.state();
-        match ctx.container.and_then(|id| state.containers.get(&id)) {
-            Some(c) => (c.memory_mib() << 20, c.swap_mib() << 20),
+        match ctx.container {
+            Some(id) if state.vms.contains_key(&id) => (state.vms[&id].memory_bytes(), 0),
+            Some(id) => match state.containers.get(&id) {
+                Some(c) => (c.memory_mib() << 20, c.swap_mib() << 20),
+                None => (0, 0),
+            },
             None => (16u64 << 30, 8u64 << 30),
         }
     };

@@ -17,6 +17,7 @@ fn host() -> Host {
         node: "pve".into(),
         fs,
         containers: Default::default(),
+        vms: Default::default(),
         scripts: vec![],
         faults: Default::default(),
         signal_policy: SignalPolicy::RefuseRoot,

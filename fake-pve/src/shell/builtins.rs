@@ -90,12 +90,37 @@ impl Shell {
                         return Some(self.refuse(io, &what).await);
                     }
                 };
-                self.ctx
-                    .host
-                    .processes()
-                    .set_args(self.ctx.pid, argv.join(" "));
+                self.ctx.processes().set_args(self.ctx.pid, argv.join(" "));
                 Flow::Exit(self.ctx.exec(argv, io.clone()).await)
             }
+            "umask" => match args {
+                [] => {
+                    let _ = io
+                        .stdout
+                        .write_str(&format!("{:04o}\n", self.ctx.umask))
+                        .await;
+                    Flow::Next(0)
+                }
+                [mask] if !mask.is_empty() && mask.bytes().all(|b| (b'0'..=b'7').contains(&b)) => {
+                    match u32::from_str_radix(mask, 8) {
+                        Ok(m) if m <= 0o7777 => {
+                            self.ctx.umask = m & 0o777;
+                            Flow::Next(0)
+                        }
+                        _ => {
+                            self.say(io, &format!("umask: {mask}: octal number out of range"))
+                                .await;
+                            Flow::Next(1)
+                        }
+                    }
+                }
+                _ => {
+                    return Some(
+                        self.refuse(io, "umask with options or a symbolic mode")
+                            .await,
+                    );
+                }
+            },
             "shift" => {
                 let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(1);
                 if n < self.positional.len() {
@@ -178,7 +203,7 @@ impl Shell {
                 }
                 Flow::Next(127)
             }
-            "type" | "alias" | "unalias" | "readonly" | "getopts" | "hash" | "ulimit" | "umask"
+            "type" | "alias" | "unalias" | "readonly" | "getopts" | "hash" | "ulimit"
             | "declare" | "typeset" | "let" | "shopt" | "jobs" | "fg" | "bg" | "disown"
             | "builtin" | "enable" | "mapfile" | "readarray" | "times" => {
                 return Some(self.refuse(io, &format!("the {} builtin", argv[0])).await);

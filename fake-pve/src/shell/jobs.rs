@@ -11,7 +11,7 @@ impl Shell {
     /// its own; `$!` is its pid. A lone simple command replaces that copy, as bash's
     /// fork-and-exec does, so `$!` is the program's pid.
     pub(super) async fn background(&mut self, and_or: &ast::AndOrList, io: &Io) -> i32 {
-        let table = self.ctx.host.processes();
+        let table = self.ctx.processes();
         let args = table
             .get(self.ctx.pid)
             .map(|p| p.args)
@@ -141,7 +141,7 @@ impl Shell {
         if targets.is_empty() {
             return self.refuse(io, "kill without a pid").await;
         }
-        let table = self.ctx.host.processes();
+        let table = self.ctx.processes();
         let mut status = 0;
         for t in targets {
             let (group, id) = match t.strip_prefix('-') {

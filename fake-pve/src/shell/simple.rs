@@ -147,7 +147,7 @@ impl Shell {
         if self.exec_last {
             // A forked shell's only command replaces it, as bash's fork-and-exec does.
             self.exec_last = false;
-            ctx.host.processes().set_args(ctx.pid, argv.join(" "));
+            ctx.processes().set_args(ctx.pid, argv.join(" "));
             return Flow::Next(ctx.exec(argv, io).await);
         }
         Flow::Next(wait(spawn_child(&ctx, argv, io)).await)
