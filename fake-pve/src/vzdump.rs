@@ -252,6 +252,16 @@ async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> R
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     let reply = match parse(args) {
         Err(reply) => reply,
+        Ok(job) if job.vmids.iter().any(|id| ctx.host.is_vm(*id)) => {
+            let id = job
+                .vmids
+                .iter()
+                .find(|id| ctx.host.is_vm(**id))
+                .expect("found");
+            return ctx
+                .refuse(io, &format!("vzdump of a VM (VM {id})"), 255)
+                .await;
+        }
         Ok(job) => {
             let ids: Vec<String> = job.vmids.iter().map(u32::to_string).collect();
             let mut out = format!(

@@ -64,6 +64,11 @@ pub(super) fn restore(state: &mut State, r: Restore<'_>) -> Reply {
         }
         Some(_) => {}
     }
+    // One vmid space: a VM's id is taken whatever --force says (its config is no
+    // container's, so pct never overwrites it).
+    if state.vms.contains_key(&id) {
+        return die(format!("VM {id} already exists on node '{}'", state.node));
+    }
     if let Some(existing) = state.containers.get(&id) {
         if !r.force {
             return die(format!("CT {id} already exists on node '{}'", state.node));

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use super::Reply;
 use super::cli::{DIE, Endpoint, Kind, Request, Timeframe};
 use crate::host::{Container, State, Status};
+use crate::vm::{Vm, kvm_pid};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -53,7 +54,7 @@ fn no_config(state: &State, vmid: u32) -> Reply {
 }
 
 /// The node a `{node}` part names, or pvesh's error for a node it cannot reach.
-fn local_node(state: &State, node: &str) -> Result<(), Reply> {
+pub(crate) fn local_node(state: &State, node: &str) -> Result<(), Reply> {
     if node == "localhost" || node == state.node {
         return Ok(());
     }
@@ -201,7 +202,13 @@ fn node_cpu(state: &State, now: u64) -> f64 {
             let f = figures(ct, now);
             f.cpu * f.cpus as f64
         })
-        .sum();
+        .sum::<f64>()
+        + state
+            .vms
+            .values()
+            .filter(|vm| vm.status.has_process())
+            .map(|vm| vm.metrics.cpu.unwrap_or(0.0) * vm.cpus() as f64)
+            .sum::<f64>();
     round((NODE_IDLE_CPU + guests / NODE_CPUS as f64).min(1.0), 4)
 }
 
@@ -308,7 +315,12 @@ fn node_resource(state: &State, now: u64) -> Value {
 /// filesystem, and `local-lvm`, the thin pool the containers' root disks are on).
 fn storage_resources(state: &State) -> Vec<Value> {
     let node = &state.node;
-    let thin_used: u64 = state.containers.values().map(|c| c.fs.used_bytes()).sum();
+    let thin_used: u64 = state
+        .containers
+        .values()
+        .map(|c| c.fs.used_bytes())
+        .sum::<u64>()
+        + state.vms.values().map(|v| v.fs.used_bytes()).sum::<u64>();
     crate::backup::STORAGES
         .iter()
         .map(|s| {
@@ -326,13 +338,134 @@ fn storage_resources(state: &State) -> Vec<Value> {
         .collect()
 }
 
+/// A VM's live figures now: the fixture's `[vms.metrics]` while it runs (memory in
+/// use an eighth of its memory by default), 0 when stopped.
+struct VmFigures {
+    running: bool,
+    cpu: f64,
+    mem: u64,
+    netin: u64,
+    netout: u64,
+    diskread: u64,
+    diskwrite: u64,
+}
+
+fn vm_figures(vm: &Vm) -> VmFigures {
+    let running = vm.status.has_process();
+    let m = &vm.metrics;
+    let live = |v: Option<u64>, default: u64| if running { v.unwrap_or(default) } else { 0 };
+    VmFigures {
+        running,
+        cpu: if running { m.cpu.unwrap_or(0.0) } else { 0.0 },
+        mem: live(m.mem, vm.memory_bytes() / 8),
+        netin: live(m.netin, 0),
+        netout: live(m.netout, 0),
+        diskread: live(m.diskread, 0),
+        diskwrite: live(m.diskwrite, 0),
+    }
+}
+
+/// `PVE::QemuServer::vmstatus` of one VM (QemuServer.pm:2535-2783); `full` adds
+/// what only a QMP query gives (`qmpstatus`, the running machine and QEMU).
+fn qemu_vmstatus(vm: &Vm, full: bool) -> Map<String, Value> {
+    let f = vm_figures(vm);
+    let mut d = Map::new();
+    d.insert("cpu".into(), num(round(f.cpu, 4)));
+    d.insert("cpus".into(), vm.cpus().into());
+    d.insert("disk".into(), 0.into());
+    d.insert("diskread".into(), f.diskread.into());
+    d.insert("diskwrite".into(), f.diskwrite.into());
+    d.insert("maxdisk".into(), vm.bootdisk_bytes().into());
+    d.insert("maxmem".into(), vm.memory_bytes().into());
+    d.insert("mem".into(), f.mem.into());
+    d.insert("memhost".into(), f.mem.into());
+    d.insert("name".into(), vm.name().into());
+    d.insert("netin".into(), f.netin.into());
+    d.insert("netout".into(), f.netout.into());
+    d.insert("status".into(), vm.status.coarse().into());
+    d.insert("uptime".into(), vm.uptime().into());
+    d.insert("vmid".into(), vm.vmid.into());
+    if f.running {
+        d.insert("pid".into(), kvm_pid(vm.vmid).into());
+        for p in crate::host::PRESSURE_KEYS {
+            d.insert((*p).into(), 0.into());
+        }
+    }
+    if full {
+        d.insert("qmpstatus".into(), vm.status.qmp().into());
+        if f.running {
+            d.insert("running-machine".into(), crate::qm::RUNNING_MACHINE.into());
+            d.insert("running-qemu".into(), crate::qm::RUNNING_QEMU.into());
+        }
+    }
+    if let Some(tags) = vm.config.get("tags") {
+        d.insert("tags".into(), tags.clone().into());
+    }
+    if vm.template {
+        d.insert("template".into(), 1.into());
+    }
+    if let Some(lock) = &vm.lock {
+        d.insert("lock".into(), lock.clone().into());
+    }
+    d
+}
+
+/// A `qemu/<vmid>` row of `/cluster/resources`; a VM's `disk` is always 0.
+fn vm_resource(state: &State, vm: &Vm, now: u64) -> Value {
+    let _ = now;
+    let f = vm_figures(vm);
+    let mut row = json!({
+        "cpu": num(round(f.cpu, 4)),
+        "disk": 0,
+        "diskread": f.diskread,
+        "diskwrite": f.diskwrite,
+        "id": format!("qemu/{}", vm.vmid),
+        "maxcpu": vm.cpus(),
+        "maxdisk": vm.bootdisk_bytes(),
+        "maxmem": vm.memory_bytes(),
+        "mem": f.mem,
+        "memhost": f.mem,
+        "name": vm.name(),
+        "netin": f.netin,
+        "netout": f.netout,
+        "node": state.node,
+        "status": vm.status.coarse(),
+        "template": u8::from(vm.template),
+        "type": "qemu",
+        "uptime": vm.uptime(),
+        "vmid": vm.vmid,
+    });
+    let obj = row.as_object_mut().expect("an object");
+    if let Some(lock) = &vm.lock {
+        obj.insert("lock".into(), lock.clone().into());
+    }
+    if let Some(tags) = vm.config.get("tags") {
+        obj.insert("tags".into(), tags.clone().into());
+    }
+    if vm.ha_managed {
+        let hastate = if f.running { "started" } else { "stopped" };
+        obj.insert("hastate".into(), hastate.into());
+    }
+    row
+}
+
 fn cluster_resources(state: &State, kind: Option<Kind>, now: u64) -> Value {
     let mut rows = Vec::new();
     if matches!(kind, None | Some(Kind::Vm)) {
-        // vmids sorted as strings: 1000 before 200.
-        let mut guests: Vec<&Container> = state.containers.values().collect();
-        guests.sort_by_key(|c| c.vmid.to_string());
-        rows.extend(guests.into_iter().map(|c| guest_resource(state, c, now)));
+        // vmids sorted as strings: 1000 before 200; containers and VMs together.
+        let mut guests: Vec<(String, Value)> = state
+            .containers
+            .values()
+            .map(|c| (c.vmid.to_string(), guest_resource(state, c, now)))
+            .chain(
+                state
+                    .vms
+                    .values()
+                    .map(|v| (v.vmid.to_string(), vm_resource(state, v, now))),
+            )
+            .collect();
+        guests.sort_by(|a, b| a.0.cmp(&b.0));
+        rows.extend(guests.into_iter().map(|(_, row)| row));
     }
     if matches!(kind, None | Some(Kind::Node)) {
         rows.push(node_resource(state, now));
@@ -441,6 +574,41 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
             };
             d.insert("ha".into(), ha);
             Value::Object(d)
+        }
+        Endpoint::NodeQemu { node } => {
+            local_node(state, node)?;
+            let rows = state.vms.values().map(|vm| qemu_vmstatus(vm, false));
+            Value::Array(rows.map(Value::Object).collect())
+        }
+        Endpoint::QemuCurrent { node, vmid } => {
+            local_node(state, node)?;
+            let Some(vm) = state.vms.get(vmid) else {
+                return Err(Reply::err(
+                    format!("{}\n", crate::qm::no_config_text(&state.node, *vmid)),
+                    DIE,
+                ));
+            };
+            let mut d = qemu_vmstatus(vm, true);
+            if vm.agent_enabled() {
+                d.insert("agent".into(), 1.into());
+            }
+            let ha = if vm.ha_managed {
+                let s = if vm.status.has_process() {
+                    "started"
+                } else {
+                    "stopped"
+                };
+                json!({"managed": 1, "state": s})
+            } else {
+                json!({"managed": 0})
+            };
+            d.insert("ha".into(), ha);
+            Value::Object(d)
+        }
+        Endpoint::AgentFileRead { .. } | Endpoint::AgentFileWrite { .. } => {
+            return Err(super::cli::not_emulated(
+                "the agent's file endpoints outside a running pvesh",
+            ));
         }
         // Not proxied to `{node}` (the method has no `proxyto`): read from the local
         // RRD cache whatever node the path names.

@@ -48,7 +48,37 @@ pub enum Endpoint {
         timeframe: Timeframe,
         max: bool,
     },
+    NodeQemu {
+        node: String,
+    },
+    QemuCurrent {
+        node: String,
+        vmid: u32,
+    },
+    /// `get …/qemu/{vmid}/agent/file-read` (qm-fidelity.md §11).
+    AgentFileRead {
+        node: String,
+        vmid: u32,
+        file: String,
+        /// `None`: the default, 16 MiB, which also warns on a truncation.
+        count: Option<u64>,
+        offset: u64,
+        decode: bool,
+    },
+    /// `create …/qemu/{vmid}/agent/file-write`.
+    AgentFileWrite {
+        node: String,
+        vmid: u32,
+        file: String,
+        content: String,
+        encode: bool,
+    },
 }
+
+/// file-read's largest `--count` and its default (`$MAX_READ_SIZE`).
+pub const MAX_READ_SIZE: u64 = 16 * 1024 * 1024;
+/// file-write's longest `--content`.
+pub const MAX_WRITE_CONTENT: usize = 61440;
 
 /// `/cluster/resources --type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +182,10 @@ enum Route {
     NodeLxc(String),
     Current(String, String),
     Rrd(String, String),
+    NodeQemu(String),
+    QemuCurrent(String, String),
+    FileRead(String, String),
+    FileWrite(String, String),
 }
 
 impl Route {
@@ -160,6 +194,17 @@ impl Route {
         match self {
             Route::Resources => &[("type", Arg::Value)],
             Route::Rrd(..) => &[("cf", Arg::Value), ("timeframe", Arg::Value)],
+            Route::FileRead(..) => &[
+                ("file", Arg::Value),
+                ("count", Arg::Value),
+                ("offset", Arg::Value),
+                ("decode", Arg::Bool),
+            ],
+            Route::FileWrite(..) => &[
+                ("file", Arg::Value),
+                ("content", Arg::Value),
+                ("encode", Arg::Bool),
+            ],
             _ => &[],
         }
     }
@@ -171,10 +216,15 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
     if !parts.is_empty() && !TOP_LEVEL.contains(&top) || (top == "version" && parts.len() > 1) {
         return Err(no_handler(verb, raw));
     }
-    if verb != "get" {
-        return Err(not_emulated(&format!("pvesh {verb}")));
-    }
     let s = |i: usize| parts[i].to_string();
+    if verb == "create"
+        && let ["nodes", _, "qemu", _, "agent", "file-write"] = parts.as_slice()
+    {
+        return Ok(Route::FileWrite(s(1), s(3)));
+    }
+    if verb != "get" {
+        return Err(not_emulated(&format!("pvesh {verb} {raw}")));
+    }
     Ok(match parts.as_slice() {
         ["version"] => Route::Version,
         ["cluster", "resources"] => Route::Resources,
@@ -183,6 +233,9 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
         ["nodes", _, "lxc"] => Route::NodeLxc(s(1)),
         ["nodes", _, "lxc", _, "status", "current"] => Route::Current(s(1), s(3)),
         ["nodes", _, "lxc", _, "rrddata"] => Route::Rrd(s(1), s(3)),
+        ["nodes", _, "qemu"] => Route::NodeQemu(s(1)),
+        ["nodes", _, "qemu", _, "status", "current"] => Route::QemuCurrent(s(1), s(3)),
+        ["nodes", _, "qemu", _, "agent", "file-read"] => Route::FileRead(s(1), s(3)),
         _ => return Err(not_emulated(&format!("pvesh get {raw}"))),
     })
 }
@@ -241,6 +294,33 @@ fn vmid(s: &str) -> Result<u32, Reply> {
     Ok(s.parse().expect("checked digits"))
 }
 
+/// A parameter the method requires.
+fn required(opts: &Options, name: &str) -> Result<String, Reply> {
+    last(opts, name).map(str::to_string).ok_or_else(|| {
+        verification_failed(name, "property is missing and it is not optional".into())
+    })
+}
+
+/// An integer parameter within `min..=max`.
+fn ranged(name: &str, v: &str, min: u64, max: u64) -> Result<u64, Reply> {
+    let n: i128 = v.parse().map_err(|_| {
+        verification_failed(name, format!("type check ('integer') failed - got '{v}'"))
+    })?;
+    if n < i128::from(min) {
+        return Err(verification_failed(
+            name,
+            format!("value must have a minimum value of {min}"),
+        ));
+    }
+    if n > i128::from(max) {
+        return Err(verification_failed(
+            name,
+            format!("value must have a maximum value of {max}"),
+        ));
+    }
+    Ok(n as u64)
+}
+
 /// Parses `pvesh <args…>` (args exclude the word "pvesh").
 pub fn parse(args: &[String]) -> Result<Request, Reply> {
     let Some(verb) = args.first() else {
@@ -256,7 +336,9 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
     let known: Vec<(&'static str, Arg)> = GLOBAL.iter().chain(route.params()).copied().collect();
     let (opts, rest) = options(&args[2..], &known)?;
     if !rest.is_empty() {
-        return Err(not_emulated("pvesh get with arguments after the path"));
+        return Err(not_emulated(&format!(
+            "pvesh {verb} with arguments after the path"
+        )));
     }
     let format = match last(&opts, "output-format") {
         None => Format::Text,
@@ -293,6 +375,57 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
             node,
             vmid: vmid(&id)?,
         },
+        Route::NodeQemu(node) => Endpoint::NodeQemu { node },
+        Route::QemuCurrent(node, id) => Endpoint::QemuCurrent {
+            node,
+            vmid: vmid(&id)?,
+        },
+        Route::FileRead(node, id) => {
+            let vmid = vmid(&id)?;
+            let file = required(&opts, "file")?;
+            let count = match last(&opts, "count") {
+                None => None,
+                Some(c) => Some(ranged("count", c, 1, MAX_READ_SIZE)?),
+            };
+            let offset = match last(&opts, "offset") {
+                None => 0,
+                Some(o) => ranged("offset", o, 0, u64::MAX)?,
+            };
+            let decode = match last(&opts, "decode") {
+                None => true,
+                Some(v) => parse_bool(v)?,
+            };
+            Endpoint::AgentFileRead {
+                node,
+                vmid,
+                file,
+                count,
+                offset,
+                decode,
+            }
+        }
+        Route::FileWrite(node, id) => {
+            let vmid = vmid(&id)?;
+            let file = required(&opts, "file")?;
+            let content = required(&opts, "content")?;
+            if content.len() > MAX_WRITE_CONTENT {
+                return Err(verification_failed(
+                    "content",
+                    format!("value may only be {MAX_WRITE_CONTENT} characters long"),
+                ));
+            }
+            let encode = match last(&opts, "encode") {
+                None => true,
+                Some(v) => parse_bool(v)?,
+            };
+            Endpoint::AgentFileWrite {
+                node,
+                vmid,
+                file,
+                content,
+                encode,
+            }
+        }
         Route::Resources => {
             let kind = match last(&opts, "type") {
                 None => None,

@@ -100,27 +100,55 @@ pub fn answer(args: &[String], state: &crate::host::State, now: u64) -> Reply {
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    let value = match api::execute(&req, state, now) {
-        Ok(v) => v,
-        Err(reply) => return reply,
-    };
+    match api::execute(&req, state, now) {
+        Ok(v) => render(&req, &v),
+        Err(reply) => reply,
+    }
+}
+
+/// A method's result as `req` asks it printed.
+fn render(req: &Request, value: &serde_json::Value) -> Reply {
     if req.quiet {
         return Reply::default();
     }
     match req.format {
-        Format::Json => Reply::out(format::json(&value)),
-        Format::JsonPretty => Reply::out(format::json_pretty(&value)),
-        Format::Text => text(&req, &value).map(Reply::out).unwrap_or_else(|r| r),
+        Format::Json => Reply::out(format::json(value)),
+        Format::JsonPretty => Reply::out(format::json_pretty(value)),
+        Format::Text => text(req, value).map(Reply::out).unwrap_or_else(|r| r),
     }
 }
 
 /// Runs `pvesh <args…>` on the host. Returns the exit status.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
-    let reply = if ctx.uid != 0 {
-        cli::not_emulated("pvesh as a user other than root")
-    } else {
-        let state = ctx.host.state();
-        answer(args, &state, crate::fs::now_secs())
+    if ctx.uid != 0 {
+        return cli::not_emulated("pvesh as a user other than root")
+            .write(io)
+            .await;
+    }
+    let req = match parse(args) {
+        Ok(r) => r,
+        Err(reply) => return reply.write(io).await,
+    };
+    let reply = match &req.endpoint {
+        Endpoint::AgentFileRead { .. } | Endpoint::AgentFileWrite { .. } => {
+            // The agent's endpoints wait for the agent: no state lock meanwhile.
+            match crate::qm::agent::file_endpoint(ctx, &req.endpoint).await {
+                Ok((None, warning)) => Reply::err(warning, 0),
+                Ok((Some(value), warning)) => {
+                    let mut r = render(&req, &value);
+                    r.stderr = warning + &r.stderr;
+                    r
+                }
+                Err(reply) => reply,
+            }
+        }
+        _ => {
+            let state = ctx.host.state();
+            match api::execute(&req, &state, crate::fs::now_secs()) {
+                Ok(v) => render(&req, &v),
+                Err(reply) => reply,
+            }
+        }
     };
     reply.write(io).await
 }

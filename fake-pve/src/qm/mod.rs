@@ -19,6 +19,7 @@ mod commands;
 mod tests;
 
 pub use cli::{Command, parse};
+pub(crate) use commands::{RUNNING_MACHINE, RUNNING_QEMU};
 
 use crate::io::Io;
 use crate::proc::Ctx;

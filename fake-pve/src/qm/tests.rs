@@ -936,3 +936,278 @@ async fn stopping_a_vm_ends_its_processes() {
     }
     assert!(h.vm_processes(200).is_empty());
 }
+
+// ---- pvesh: VMs in the API, the agent's file endpoints (§11) ----------------
+
+async fn pvesh(host: &Host, args: &[&str]) -> Ran {
+    let ctx = crate::programs::login_ctx(host, "root");
+    let (stdout, out) = Output::capture();
+    let (stderr, err) = Output::capture();
+    let io = Io {
+        stdin: Input::empty(),
+        stdout,
+        stderr,
+    };
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let code = crate::pvesh::run(&ctx, &args, &io).await;
+    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
+        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
+    };
+    Ran {
+        out: text(&out),
+        err: text(&err),
+        code,
+    }
+}
+
+#[tokio::test]
+async fn cluster_resources_list_vms_beside_containers() {
+    let h = host();
+    h.set_vm_lock(201, Some("backup"));
+    let r = pvesh(
+        &h,
+        &[
+            "get",
+            "/cluster/resources",
+            "--type",
+            "vm",
+            "--output-format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{r:?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&r.out).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["lxc/100", "lxc/101", "lxc/102", "qemu/200", "qemu/201"]
+    );
+    let vm1 = &rows[3];
+    for (k, v) in [
+        ("type", serde_json::json!("qemu")),
+        ("name", "vm1".into()),
+        ("status", "running".into()),
+        ("node", "pve".into()),
+        ("maxmem", 2147483648u64.into()),
+        ("maxdisk", 34359738368u64.into()),
+        ("maxcpu", 2.into()),
+        ("disk", 0.into()),
+        ("template", 0.into()),
+        ("vmid", 200.into()),
+    ] {
+        assert_eq!(vm1[k], v, "{k}");
+    }
+    assert_eq!(rows[4]["lock"], "backup");
+    assert_eq!(rows[4]["status"], "stopped");
+}
+
+#[tokio::test]
+async fn qemu_list_and_current_status() {
+    let h = host();
+    let r = pvesh(&h, &["get", "/nodes/pve/qemu", "--output-format", "json"]).await;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.get("qmpstatus").is_none()));
+    let r = pvesh(
+        &h,
+        &[
+            "get",
+            "/nodes/localhost/qemu/200/status/current",
+            "--output-format",
+            "json",
+        ],
+    )
+    .await;
+    let cur: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(cur["qmpstatus"], "running");
+    assert_eq!(cur["agent"], 1);
+    assert_eq!(cur["ha"], serde_json::json!({"managed": 0}));
+    assert_eq!(cur["pid"], 20200);
+    let r = pvesh(&h, &["get", "/nodes/pve/qemu/100/status/current"]).await;
+    assert_eq!(
+        r,
+        fail(
+            "Configuration file 'nodes/pve/qemu-server/100.conf' does not exist\n",
+            255
+        )
+    );
+}
+
+#[tokio::test]
+async fn file_write_truncates_and_file_read_returns_what_is_there() {
+    let h = host();
+    let base = "/nodes/localhost/qemu/200/agent";
+    let write = format!("{base}/file-write");
+    let read = format!("{base}/file-read");
+    assert_eq!(
+        pvesh(
+            &h,
+            &[
+                "create",
+                &write,
+                "--file",
+                "/root/x",
+                "--content",
+                "hello\n"
+            ]
+        )
+        .await,
+        ok("")
+    );
+    assert_eq!(h.vm_file(200, "/root/x").unwrap(), b"hello\n");
+    assert_eq!(
+        pvesh(
+            &h,
+            &[
+                "create",
+                &write,
+                "--file",
+                "/root/x",
+                "--content",
+                "AAEC/w==",
+                "--encode",
+                "0"
+            ]
+        )
+        .await,
+        ok("")
+    );
+    assert_eq!(h.vm_file(200, "/root/x").unwrap(), [0, 1, 2, 255]);
+    assert_eq!(
+        pvesh(
+            &h,
+            &[
+                "get",
+                &read,
+                "--file",
+                "/root/x",
+                "--decode",
+                "0",
+                "--output-format",
+                "json"
+            ]
+        )
+        .await,
+        ok("{\"bytes-read\":4,\"content\":\"AAEC/w==\"}\n")
+    );
+    assert_eq!(
+        pvesh(
+            &h,
+            &[
+                "get",
+                &read,
+                "--file",
+                "/root/x",
+                "--count",
+                "2",
+                "--output-format",
+                "json"
+            ]
+        )
+        .await,
+        ok("{\"bytes-read\":2,\"content\":\"\\u0000\\u0001\",\"truncated\":1}\n")
+    );
+    let long = "a".repeat(61441);
+    let r = pvesh(
+        &h,
+        &["create", &write, "--file", "/root/y", "--content", &long],
+    )
+    .await;
+    assert_eq!(r.code, 255);
+    assert!(
+        r.err.starts_with(
+            "400 Parameter verification failed.\ncontent: value may only be 61440 characters long\n"
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        pvesh(
+            &h,
+            &["get", &read, "--file", "/nope", "--output-format", "json"]
+        )
+        .await,
+        fail(
+            "Agent error: failed to open file '/nope' (mode: 'r'): No such file or directory\n",
+            255
+        )
+    );
+    let r = pvesh(
+        &h,
+        &["get", &read, "--file", "/root/x", "--count", "16777217"],
+    )
+    .await;
+    assert!(
+        r.err
+            .contains("count: value must have a maximum value of 16777216"),
+        "{r:?}"
+    );
+    assert_eq!(
+        pvesh(
+            &h,
+            &[
+                "get",
+                "/nodes/pve/qemu/201/agent/file-read",
+                "--file",
+                "/etc/hostname"
+            ]
+        )
+        .await,
+        fail("VM 201 is not running\n", 255)
+    );
+    // Past 16 MiB: truncated, with the warning when the count is the default.
+    h.change_vm(200, |vm| {
+        vm.fs
+            .write_file("/root/big", &vec![b'x'; 16 * 1024 * 1024 + 10], 0o644)
+            .unwrap()
+    });
+    let r = pvesh(
+        &h,
+        &[
+            "get",
+            &read,
+            "--file",
+            "/root/big",
+            "--output-format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.err,
+        "agent file-read: reached maximum read size: 16777216 bytes. output might be truncated.\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.out).unwrap();
+    assert_eq!(v["bytes-read"], 16777216);
+    assert_eq!(v["truncated"], 1);
+}
+
+// ---- §14 one vmid space ----------------------------------------------------
+
+#[tokio::test]
+async fn pct_does_not_see_vms() {
+    let h = host();
+    let (out, err, code) = {
+        let ctx = crate::programs::login_ctx(&h, "root");
+        let (stdout, out) = Output::capture();
+        let (stderr, err) = Output::capture();
+        let io = Io {
+            stdin: Input::empty(),
+            stdout,
+            stderr,
+        };
+        let code = crate::pct::run(&ctx, &["status".into(), "200".into()], &io).await;
+        let o = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        let e = String::from_utf8(err.lock().unwrap().clone()).unwrap();
+        (o, e, code)
+    };
+    assert_eq!(
+        (out.as_str(), err.as_str(), code),
+        (
+            "",
+            "Configuration file 'nodes/pve/lxc/200.conf' does not exist\n",
+            255
+        )
+    );
+}
