@@ -118,7 +118,7 @@ async fn vzdump_writes_a_real_archive_that_pvesm_lists_and_pct_restores() {
 
     // Restore to a new id: the original's files, its config, the new disk.
     let restored = fake
-        .ssh(&format!("pct restore 200 {volid} --storage local-lvm"))
+        .ssh(&format!("pct restore 300 {volid} --storage local-lvm"))
         .await;
     assert_eq!(
         lines(&restored),
@@ -137,28 +137,28 @@ async fn vzdump_writes_a_real_archive_that_pvesm_lists_and_pct_restores() {
     );
     let host = fake.host();
     assert_eq!(
-        host.container_file(200, "/etc/hostname"),
+        host.container_file(300, "/etc/hostname"),
         host.container_file(100, "/etc/hostname")
     );
-    let config = fake.ssh("pct config 200").await;
+    let config = fake.ssh("pct config 300").await;
     let config = lines(&config).join("\n");
     assert!(config.contains("hostname: webserver"), "{config}");
     assert!(
-        config.contains("rootfs: local-lvm:vm-200-disk-0,size="),
+        config.contains("rootfs: local-lvm:vm-300-disk-0,size="),
         "{config}"
     );
     assert_eq!(
-        lines(&fake.ssh("pct status 200").await),
+        lines(&fake.ssh("pct status 300").await),
         ["status: stopped"]
     );
 
     // Refusals, before anything is changed.
     let again = fake
-        .ssh(&format!("pct restore 200 {volid} --storage local-lvm"))
+        .ssh(&format!("pct restore 300 {volid} --storage local-lvm"))
         .await;
     assert_eq!(again.code, Some(255));
-    assert_eq!(again.stderr, "CT 200 already exists on node 'pve'\n");
-    let no_storage = fake.ssh(&format!("pct restore 201 {volid}")).await;
+    assert_eq!(again.stderr, "CT 300 already exists on node 'pve'\n");
+    let no_storage = fake.ssh(&format!("pct restore 301 {volid}")).await;
     assert_eq!(no_storage.code, Some(255));
     assert!(
         no_storage.stderr.starts_with(
@@ -166,6 +166,17 @@ async fn vzdump_writes_a_real_archive_that_pvesm_lists_and_pct_restores() {
         ),
         "{no_storage:?}"
     );
+    // One vmid space: a VM's id is taken, --force or not.
+    for force in ["", " --force 1"] {
+        let onto_vm = fake
+            .ssh(&format!(
+                "pct restore 200 {volid} --storage local-lvm{force}"
+            ))
+            .await;
+        assert_eq!(onto_vm.code, Some(255));
+        assert_eq!(onto_vm.stderr, "VM 200 already exists on node 'pve'\n");
+    }
+    assert!(fake.host().vm(200).is_some());
     let running = fake
         .ssh(&format!(
             "pct restore 100 {volid} --storage local-lvm --force 1"
@@ -173,7 +184,7 @@ async fn vzdump_writes_a_real_archive_that_pvesm_lists_and_pct_restores() {
         .await;
     assert_eq!(running.stderr, "can't overwrite running container\n");
     let missing = fake
-        .ssh("pct restore 201 local:backup/nope.tar --storage local-lvm")
+        .ssh("pct restore 301 local:backup/nope.tar --storage local-lvm")
         .await;
     assert_eq!(
         missing.stderr,

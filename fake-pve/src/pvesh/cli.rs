@@ -223,7 +223,7 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
         return Ok(Route::FileWrite(s(1), s(3)));
     }
     if verb != "get" {
-        return Err(not_emulated(&format!("pvesh {verb} {raw}")));
+        return Err(not_emulated(&format!("pvesh {verb}")));
     }
     Ok(match parts.as_slice() {
         ["version"] => Route::Version,
