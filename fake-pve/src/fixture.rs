@@ -661,6 +661,24 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_the_fixture_readme_loads() {
+        let readme = include_str!("../../fixtures/README.md");
+        let start = readme.find("```toml\n").expect("a toml block") + 8;
+        let len = readme[start..].find("```").expect("its end");
+        let state = Fixture::parse(&readme[start..start + len])
+            .unwrap()
+            .into_state()
+            .unwrap();
+        let vm = &state.vms[&200];
+        assert_eq!(vm.config.get("agent").map(String::as_str), Some("1"));
+        assert_eq!(
+            vm.config.get("startup").map(String::as_str),
+            Some("down=30")
+        );
+        assert!(vm.fs.exists("/etc/app.conf"));
+    }
+
+    #[test]
     fn one_vmid_space_holds_containers_and_vms() {
         let err = Fixture::parse("[[containers]]\nvmid = 100\n\n[[vms]]\nvmid = 100\n")
             .unwrap()
