@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::fs::Fs;
+pub use crate::guest::{Metrics, parse_size};
 use crate::process::{ProcessInfo, ProcessTable};
+use crate::vm::{Vm, VmStatus};
 
 /// `running` or `stopped`: the only two states pct reports for a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -84,26 +86,6 @@ pub struct Container {
     pub metrics: Metrics,
 }
 
-/// A running container's live figures, as a fixture sets them (`[containers.metrics]`);
-/// each unset one is derived from the config by the `pvesh` emulator.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Metrics {
-    /// CPU use as a fraction of the container's cores (0.05 = 5 %).
-    pub cpu: Option<f64>,
-    /// Bytes in use: memory, swap, root filesystem.
-    pub mem: Option<u64>,
-    pub swap: Option<u64>,
-    pub disk: Option<u64>,
-    /// Bytes moved since the start: network in and out, disk read and written.
-    pub netin: Option<u64>,
-    pub netout: Option<u64>,
-    pub diskread: Option<u64>,
-    pub diskwrite: Option<u64>,
-    /// Seconds it has been running when the fixture is loaded (default 0).
-    pub uptime: Option<u64>,
-}
-
 /// The pressure-stall figures a running container reports (`pct status --verbose`,
 /// pvesh's `status/current`), each 0 in the fake.
 pub const PRESSURE_KEYS: &[&str] = &[
@@ -177,25 +159,6 @@ pub fn lookup_id(fs: &Fs, file: &str, name: &str) -> Option<u32> {
         parts.next()?;
         parts.next()?.parse().ok()
     })
-}
-
-/// Parses `8G`, `512M`, `100K`, `1T` or plain bytes.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let (num, unit) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
-        Some((i, _)) => (&s[..i], &s[i..]),
-        None => (s, ""),
-    };
-    let n: f64 = num.parse().ok()?;
-    let mult = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 1u64,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        "T" => 1 << 40,
-        _ => return None,
-    };
-    Some((n * mult as f64) as u64)
 }
 
 /// A scripted response for a command the shell does not implement itself.
@@ -425,5 +388,103 @@ impl Host {
     /// Resolves when [`Host::drop_connections`] is next called.
     pub(crate) fn disconnect_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.disconnect.subscribe()
+    }
+}
+
+/// The VMs of the node (`crate::vm`), as tests and the emulators reach them.
+impl Host {
+    /// Changes VM `vmid` with `change`; false when there is no such VM.
+    pub fn change_vm(&self, vmid: u32, change: impl FnOnce(&mut Vm)) -> bool {
+        self.state().vms.get_mut(&vmid).map(change).is_some()
+    }
+
+    /// A copy of VM `vmid` as it is now.
+    pub fn vm(&self, vmid: u32) -> Option<Vm> {
+        self.state().vms.get(&vmid).cloned()
+    }
+
+    /// VM `vmid`'s state.
+    pub fn vm_status(&self, vmid: u32) -> Option<VmStatus> {
+        self.state().vms.get(&vmid).map(|vm| vm.status)
+    }
+
+    /// Sets VM `vmid`'s state: to running or paused from stopped it starts; to
+    /// stopped its processes end.
+    pub fn set_vm_status(&self, vmid: u32, status: VmStatus) -> bool {
+        self.change_vm(vmid, |vm| match status {
+            VmStatus::Stopped => vm.set_stopped(),
+            VmStatus::Running => vm.set_running(),
+            VmStatus::Paused => {
+                vm.set_running();
+                vm.status = VmStatus::Paused;
+            }
+        })
+    }
+
+    /// Sets a VM's lock (`None` clears it).
+    pub fn set_vm_lock(&self, vmid: u32, lock: Option<&str>) -> bool {
+        self.change_vm(vmid, |vm| vm.lock = lock.map(str::to_string))
+    }
+
+    /// Sets (`Some`) or removes (`None`) one key of a VM's config.
+    pub fn set_vm_config(&self, vmid: u32, key: &str, value: Option<&str>) -> bool {
+        self.change_vm(vmid, |vm| match value {
+            Some(v) => {
+                vm.config.insert(key.to_string(), v.to_string());
+            }
+            None => {
+                vm.config.remove(key);
+            }
+        })
+    }
+
+    /// Makes a VM's agent hang (or answer again).
+    pub fn set_agent_hangs(&self, vmid: u32, hangs: bool) -> bool {
+        self.change_vm(vmid, |vm| vm.agent_hangs = hangs)
+    }
+
+    /// Makes a VM's guest ignore (or honour again) shutdown requests.
+    pub fn set_vm_ignores_shutdown(&self, vmid: u32, ignores: bool) -> bool {
+        self.change_vm(vmid, |vm| vm.ignores_shutdown = ignores)
+    }
+
+    /// Content of a file in a VM, if both exist.
+    pub fn vm_file(&self, vmid: u32, path: &str) -> Option<Vec<u8>> {
+        let state = self.state();
+        state.vms.get(&vmid)?.fs.read(path).ok().map(<[u8]>::to_vec)
+    }
+
+    /// Every file path in a VM (sorted); empty when it does not exist.
+    pub fn vm_files(&self, vmid: u32) -> Vec<String> {
+        self.state()
+            .vms
+            .get(&vmid)
+            .map(|vm| vm.fs.file_paths())
+            .unwrap_or_default()
+    }
+
+    /// What runs inside VM `vmid` now (its own pid space); empty when it does not exist.
+    pub fn vm_processes(&self, vmid: u32) -> Vec<crate::process::ProcessInfo> {
+        self.state()
+            .vms
+            .get(&vmid)
+            .map(|vm| vm.procs.list())
+            .unwrap_or_default()
+    }
+
+    /// The process table of the kernel a guest id runs on: the VM's own for a VM,
+    /// the node's for a container or the node itself.
+    pub fn process_table(&self, guest: Option<u32>) -> ProcessTable {
+        if let Some(id) = guest
+            && let Some(vm) = self.state().vms.get(&id)
+        {
+            return vm.procs.clone();
+        }
+        self.processes().clone()
+    }
+
+    /// Whether `id` is a VM's.
+    pub fn is_vm(&self, id: u32) -> bool {
+        self.state().vms.contains_key(&id)
     }
 }

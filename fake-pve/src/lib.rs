@@ -3,10 +3,12 @@
 pub mod backup;
 pub mod fixture;
 pub mod fs;
+pub mod guest;
 pub mod host;
 pub mod io;
 pub mod node;
 pub mod pct;
+pub mod perl_json;
 pub mod proc;
 pub mod process;
 pub mod programs;

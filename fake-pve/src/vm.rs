@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::fs::{Fs, now_secs};
-use crate::host::{Host, Metrics, parse_size};
+use crate::guest::{Metrics, parse_size};
 use crate::process::ProcessTable;
 
 /// The QMP states fake-pve emulates (docs/qm-fidelity.md §3).
@@ -195,9 +195,9 @@ impl Vm {
     pub fn agent_enabled(&self) -> bool {
         self.config.get("agent").is_some_and(|a| {
             a.split(',').any(|p| match p.split_once('=') {
-                Some(("enabled", v)) => crate::pct::cli::parse_boolean(v) == Some(true),
+                Some(("enabled", v)) => crate::guest::parse_boolean(v) == Some(true),
                 Some(_) => false,
-                None => crate::pct::cli::parse_boolean(p) == Some(true),
+                None => crate::guest::parse_boolean(p) == Some(true),
             })
         })
     }
@@ -283,100 +283,3 @@ impl Vm {
 /// The guest kernel fake-pve's Debian VMs run (`uname`, the agent's `get-osinfo`).
 pub const GUEST_KERNEL_RELEASE: &str = "6.1.0-28-amd64";
 pub const GUEST_KERNEL_VERSION: &str = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)";
-
-impl Host {
-    /// Changes VM `vmid` with `change`; false when there is no such VM.
-    pub fn change_vm(&self, vmid: u32, change: impl FnOnce(&mut Vm)) -> bool {
-        self.state().vms.get_mut(&vmid).map(change).is_some()
-    }
-
-    /// A copy of VM `vmid` as it is now.
-    pub fn vm(&self, vmid: u32) -> Option<Vm> {
-        self.state().vms.get(&vmid).cloned()
-    }
-
-    /// VM `vmid`'s state.
-    pub fn vm_status(&self, vmid: u32) -> Option<VmStatus> {
-        self.state().vms.get(&vmid).map(|vm| vm.status)
-    }
-
-    /// Sets VM `vmid`'s state: to running or paused from stopped it starts; to
-    /// stopped its processes end.
-    pub fn set_vm_status(&self, vmid: u32, status: VmStatus) -> bool {
-        self.change_vm(vmid, |vm| match status {
-            VmStatus::Stopped => vm.set_stopped(),
-            VmStatus::Running => vm.set_running(),
-            VmStatus::Paused => {
-                vm.set_running();
-                vm.status = VmStatus::Paused;
-            }
-        })
-    }
-
-    /// Sets a VM's lock (`None` clears it).
-    pub fn set_vm_lock(&self, vmid: u32, lock: Option<&str>) -> bool {
-        self.change_vm(vmid, |vm| vm.lock = lock.map(str::to_string))
-    }
-
-    /// Sets (`Some`) or removes (`None`) one key of a VM's config.
-    pub fn set_vm_config(&self, vmid: u32, key: &str, value: Option<&str>) -> bool {
-        self.change_vm(vmid, |vm| match value {
-            Some(v) => {
-                vm.config.insert(key.to_string(), v.to_string());
-            }
-            None => {
-                vm.config.remove(key);
-            }
-        })
-    }
-
-    /// Makes a VM's agent hang (or answer again).
-    pub fn set_agent_hangs(&self, vmid: u32, hangs: bool) -> bool {
-        self.change_vm(vmid, |vm| vm.agent_hangs = hangs)
-    }
-
-    /// Makes a VM's guest ignore (or honour again) shutdown requests.
-    pub fn set_vm_ignores_shutdown(&self, vmid: u32, ignores: bool) -> bool {
-        self.change_vm(vmid, |vm| vm.ignores_shutdown = ignores)
-    }
-
-    /// Content of a file in a VM, if both exist.
-    pub fn vm_file(&self, vmid: u32, path: &str) -> Option<Vec<u8>> {
-        let state = self.state();
-        state.vms.get(&vmid)?.fs.read(path).ok().map(<[u8]>::to_vec)
-    }
-
-    /// Every file path in a VM (sorted); empty when it does not exist.
-    pub fn vm_files(&self, vmid: u32) -> Vec<String> {
-        self.state()
-            .vms
-            .get(&vmid)
-            .map(|vm| vm.fs.file_paths())
-            .unwrap_or_default()
-    }
-
-    /// What runs inside VM `vmid` now (its own pid space); empty when it does not exist.
-    pub fn vm_processes(&self, vmid: u32) -> Vec<crate::process::ProcessInfo> {
-        self.state()
-            .vms
-            .get(&vmid)
-            .map(|vm| vm.procs.list())
-            .unwrap_or_default()
-    }
-
-    /// The process table of the kernel a guest id runs on: the VM's own for a VM,
-    /// the node's for a container or the node itself.
-    pub fn process_table(&self, guest: Option<u32>) -> ProcessTable {
-        if let Some(id) = guest
-            && let Some(vm) = self.state().vms.get(&id)
-        {
-            return vm.procs.clone();
-        }
-        self.processes().clone()
-    }
-
-    /// Whether `id` is a VM's.
-    pub fn is_vm(&self, id: u32) -> bool {
-        self.state().vms.contains_key(&id)
-    }
-}

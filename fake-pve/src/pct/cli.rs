@@ -452,14 +452,7 @@ fn is_option_like(word: &str) -> bool {
     word.len() > 1 && word.starts_with('-')
 }
 
-/// Perl's `parse_boolean`.
-pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
-    match s.to_ascii_lowercase().as_str() {
-        "1" | "on" | "yes" | "true" => Some(true),
-        "0" | "off" | "no" | "false" => Some(false),
-        _ => None,
-    }
-}
+pub(crate) use crate::guest::parse_boolean;
 
 /// A container command as pct understood it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@
 //! - [`format`]: `json`, `json-pretty` and the `text` tables.
 //! - [`run`]: the entry point the program table calls.
 
+pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod format;
@@ -132,7 +133,7 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     let reply = match &req.endpoint {
         Endpoint::AgentFileRead { .. } | Endpoint::AgentFileWrite { .. } => {
             // The agent's endpoints wait for the agent: no state lock meanwhile.
-            match crate::qm::agent::file_endpoint(ctx, &req.endpoint).await {
+            match agent::file_endpoint(ctx, &req.endpoint).await {
                 Ok((None, warning)) => Reply::err(warning, 0),
                 Ok((Some(value), warning)) => {
                     let mut r = render(&req, &value);

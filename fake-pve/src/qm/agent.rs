@@ -1,6 +1,7 @@
 //! The QEMU guest agent of a fake VM (qm-fidelity.md §8, §9, §11): the four checks
 //! every agent command makes, `qm guest cmd`, `qm guest exec` / `exec-status`, and
-//! the `file-read` / `file-write` endpoints pvesh reaches.
+//! the checks and helpers of the `file-read` / `file-write` endpoints pvesh reaches
+//! (crate::pvesh::agent).
 //!
 //! `guest-exec` starts its command with no shell, as a process of the VM's own pid
 //! space, through the process layer (the program table, `#!` scripts and all) against
@@ -16,8 +17,8 @@ use serde_json::{Map, Value, json};
 use super::{die, no_config_text};
 use crate::host::Host;
 use crate::io::{Input, Io, Output};
+use crate::perl_json::json_pretty;
 use crate::proc::Ctx;
-use crate::pvesh::format::json_pretty;
 use crate::reply::Reply;
 use crate::vm::{ExecEnd, ExecRecord, GUEST_KERNEL_RELEASE, GUEST_KERNEL_VERSION, Vm};
 
@@ -450,122 +451,5 @@ pub async fn exec_status_cmd(ctx: &Ctx, vmid: u32, pid: u64, io: &Io) -> i32 {
     match exec_status(&ctx.host, vmid, pid) {
         Ok((_, status)) => Reply::out(json_pretty(&status)).write(io).await,
         Err(msg) => die(msg).write(io).await,
-    }
-}
-
-/// A path as the agent opens it: relative to its working directory, `/`.
-fn agent_path(file: &str) -> String {
-    crate::proc::Ctx::resolve_in("/", file)
-}
-
-/// The agent's `file-read` and `file-write` endpoints (qm-fidelity.md §11), as pvesh
-/// calls them: the result (none for file-write) and what the method warns on stderr,
-/// or the error pvesh prints.
-pub async fn file_endpoint(
-    ctx: &Ctx,
-    endpoint: &crate::pvesh::Endpoint,
-) -> Result<(Option<Value>, String), Reply> {
-    use crate::pvesh::Endpoint;
-    use crate::pvesh::cli::MAX_READ_SIZE;
-    let (node, vmid) = match endpoint {
-        Endpoint::AgentFileRead { node, vmid, .. }
-        | Endpoint::AgentFileWrite { node, vmid, .. } => (node, *vmid),
-        _ => unreachable!("only the agent's file endpoints come here"),
-    };
-    crate::pvesh::api::local_node(&ctx.host.state(), node)?;
-    ready(&ctx.host, vmid).await.map_err(die)?;
-    let mut state = ctx.host.state();
-    let Some(vm) = state.vms.get_mut(&vmid) else {
-        return Err(die(format!("VM {vmid} not running")));
-    };
-    match endpoint {
-        Endpoint::AgentFileRead {
-            file,
-            count,
-            offset,
-            decode,
-            ..
-        } => {
-            let path = agent_path(file);
-            let data = match vm.fs.read(&path) {
-                Ok(d) => d,
-                Err(crate::fs::FsError::IsADirectory) => {
-                    return Err(die("Agent error: failed to read file: Is a directory"));
-                }
-                Err(e) => {
-                    return Err(die(format!(
-                        "Agent error: failed to open file '{file}' (mode: 'r'): {e}"
-                    )));
-                }
-            };
-            // Agent.pm reads 1 MiB at a time until the count is reached or a read
-            // comes back short (the end of the file).
-            let want = count.unwrap_or(MAX_READ_SIZE) as usize;
-            let start = usize::try_from(*offset)
-                .unwrap_or(usize::MAX)
-                .min(data.len());
-            let mut pos = start;
-            let mut eof = false;
-            while pos - start < want && !eof {
-                let ask = (want - (pos - start)).min(1024 * 1024);
-                let got = ask.min(data.len() - pos);
-                pos += got;
-                eof = got < ask;
-            }
-            let content = &data[start..pos];
-            let mut m = Map::new();
-            m.insert("bytes-read".into(), content.len().into());
-            let shown = if *decode {
-                latin1(content)
-            } else {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD.encode(content)
-            };
-            m.insert("content".into(), shown.into());
-            let mut warning = String::new();
-            if !eof {
-                m.insert("truncated".into(), 1.into());
-                if count.is_none() {
-                    warning = format!(
-                        "agent file-read: reached maximum read size: {MAX_READ_SIZE} bytes. output might be truncated.\n"
-                    );
-                }
-            }
-            Ok((Some(Value::Object(m)), warning))
-        }
-        Endpoint::AgentFileWrite {
-            file,
-            content,
-            encode,
-            ..
-        } => {
-            let bytes = if *encode {
-                content.as_bytes().to_vec()
-            } else {
-                use base64::Engine;
-                match base64::engine::general_purpose::STANDARD.decode(content) {
-                    Ok(b) => b,
-                    Err(_) => {
-                        drop(state);
-                        return Err(Reply::err(
-                            "fake-pve: pvesh: file-write --encode 0 of content that is not base64 is not emulated\n",
-                            crate::pvesh::cli::NOT_EMULATED,
-                        ));
-                    }
-                }
-            };
-            let path = agent_path(file);
-            // Opened `wb`: created (0666 less the agent's umask 022) or truncated.
-            vm.fs
-                .open_for_write(&path, crate::fs::WriteMode::Truncate, 0o666, (0, 0))
-                .and_then(|()| vm.fs.write_at(&path, 0, &bytes))
-                .map_err(|e| {
-                    die(format!(
-                        "Agent error: failed to open file '{file}' (mode: 'wb'): {e}"
-                    ))
-                })?;
-            Ok((None, String::new()))
-        }
-        _ => unreachable!("only the agent's file endpoints come here"),
     }
 }
