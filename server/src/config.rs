@@ -103,6 +103,9 @@ pub struct Config {
     /// Largest file moved by one transfer, in bytes.
     pub max_file_size: u64,
     pub enable_proxmox: bool,
+    /// With ENABLE_PROXMOX: whether the VM tools are registered (PROXMOX_VMS, default
+    /// true), so that a user without VMs can keep the tool list small.
+    pub proxmox_vms: bool,
     /// What the assistant may do, beyond the host's own permissions.
     pub policy: crate::policy::Policy,
 }
@@ -191,6 +194,7 @@ pub const VARIABLES: &[&str] = &[
     "MAX_FILE_SIZE",
     "TIMEOUT",
     "ENABLE_PROXMOX",
+    "PROXMOX_VMS",
     "READ_ONLY",
     "COMMAND_ALLOW",
     "COMMAND_DENY",
@@ -376,6 +380,7 @@ impl RawConfig {
             "the largest transfer in bytes",
         ));
         let enable_proxmox = errs.take(self.boolean("ENABLE_PROXMOX", false));
+        let proxmox_vms = errs.take(self.boolean("PROXMOX_VMS", true));
         let key = auth.as_ref().and_then(|a| {
             a.iter().find_map(|m| match m {
                 AuthMethod::Key { path, .. } => Some(path.clone()),
@@ -405,6 +410,7 @@ impl RawConfig {
             character_limit: character_limit?,
             max_file_size: max_file_size?,
             enable_proxmox: enable_proxmox?,
+            proxmox_vms: proxmox_vms?,
             policy: policy?,
         })
     }

@@ -1,6 +1,6 @@
 //! `mcp-remote-exec demo`: the Proxmox plugin's five common use cases, then a
-//! snapshot rolled back and a backup restored, run through the MCP protocol against an
-//! embedded fake-pve, printed call by call.
+//! snapshot rolled back, a backup restored, and the use cases on a virtual machine,
+//! run through the MCP protocol against an embedded fake-pve, printed call by call.
 
 use std::io::Write as _;
 
@@ -216,7 +216,7 @@ pub async fn run() -> Result<Vec<String>, String> {
     demo.call("proxmox_snapshot_list", json!({"vmid": 100}), true)
         .await;
 
-    demo.heading("7. Back up container 100 and restore it as a new container 200");
+    demo.heading("7. Back up container 100 and restore it as a new container 300");
     let made = demo
         .call(
             "proxmox_backup_create",
@@ -232,19 +232,54 @@ pub async fn run() -> Result<Vec<String>, String> {
         .await;
     demo.call(
         "proxmox_backup_restore",
-        json!({"archive": volid, "vmid": 200, "storage": "local-lvm"}),
+        json!({"archive": volid, "vmid": 300, "storage": "local-lvm"}),
         true,
     )
     .await;
-    demo.call("proxmox_start_container", json!({"ctid": 200}), true)
+    demo.call("proxmox_start_container", json!({"ctid": 300}), true)
         .await;
-    demo.exec_in(200, "cat /etc/app/app.conf").await;
+    demo.exec_in(300, "cat /etc/app/app.conf").await;
     demo.call(
         "proxmox_shutdown_container",
-        json!({"ctid": 200, "timeout": 10}),
+        json!({"ctid": 300, "timeout": 10}),
         true,
     )
     .await;
+
+    demo.heading("8. The same on a virtual machine, through its guest agent");
+    demo.call("proxmox_list_guests", json!({}), true).await;
+    demo.call("proxmox_vm_status", json!({"vmid": 200}), true)
+        .await;
+    let vm_exec = |command: &str| json!({"vmid": 200, "command": command});
+    demo.call(
+        "proxmox_vm_exec_command",
+        vm_exec("df -h / && free -m && uptime"),
+        true,
+    )
+    .await;
+    demo.call(
+        "proxmox_upload_file_to_vm",
+        json!({"vmid": 200, "local_path": conf, "vm_path": "/root/app.conf", "permissions": "640"}),
+        true,
+    )
+    .await;
+    let vm_copy = work.path().join("vm-app.conf");
+    demo.call(
+        "proxmox_download_file_from_vm",
+        json!({"vmid": 200, "vm_path": "/root/app.conf", "local_path": vm_copy}),
+        true,
+    )
+    .await;
+    demo.call(
+        "proxmox_shutdown_vm",
+        json!({"vmid": 200, "timeout": 30}),
+        true,
+    )
+    .await;
+    demo.call("proxmox_vm_exec_command", vm_exec("uptime"), false)
+        .await;
+    demo.call("proxmox_start_vm", json!({"vmid": 200}), true)
+        .await;
 
     let _ = demo.client.cancel().await;
     fake.server.shutdown().await;

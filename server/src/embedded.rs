@@ -69,6 +69,7 @@ pub async fn start_with_policy(
         character_limit: 25_000,
         max_file_size: 10 * 1024 * 1024,
         enable_proxmox: true,
+        proxmox_vms: true,
         policy,
     };
     Ok(EmbeddedFake {

@@ -201,7 +201,7 @@ async fn duplicate_missing_and_deleted_snapshots_say_so() {
     let r = env
         .call("proxmox_snapshot_list", json!({"vmid": 999}))
         .await;
-    failed_containing(&r, "Container 999 not found");
+    failed_containing(&r, "Guest 999 not found on this node");
     let r = env
         .call(
             "proxmox_snapshot_create",

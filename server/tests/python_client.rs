@@ -17,3 +17,13 @@ fn the_python_sdk_can_use_every_kind_of_tool() {
     let stdout = testkit::succeeded("python client", &out);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
+
+#[test]
+fn the_python_sdk_lists_guests_runs_in_a_vm_and_moves_a_file_through_it() {
+    let mut cmd = std::process::Command::new(python_sdk());
+    cmd.arg(workspace_root().join("ci/clients/python_vm_check.py"))
+        .arg(env!("CARGO_BIN_EXE_mcp-remote-exec"));
+    let out = output_within(cmd, CLIENT);
+    let stdout = testkit::succeeded("python VM client", &out);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

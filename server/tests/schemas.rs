@@ -44,11 +44,14 @@ fn unportable(path: &str, v: &Value, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
-    let env = start_proxmox(FIXTURE, &[]).await;
+    let fixture = format!(
+        "{FIXTURE}\n[[vms]]\nvmid = 200\nname = \"vm1\"\nstatus = \"running\"\nagent = true\n\n[[vms]]\nvmid = 201\nname = \"vm2\"\nstatus = \"stopped\"\nagent = true\n"
+    );
+    let env = start_proxmox(&fixture, &[]).await;
     let tools: Vec<Tool> = env.client.list_all_tools().await.unwrap();
     assert_eq!(
         tools.len(),
-        20,
+        30,
         "{:?}",
         tools.iter().map(|t| &t.name).collect::<Vec<_>>()
     );
@@ -233,6 +236,66 @@ async fn every_schema_is_portable_and_every_result_fits_its_output_schema() {
             json!({"archive": "local:backup/vzdump-lxc-101-2000_01_01-00_00_00.tar", "vmid": 301, "storage": "local-lvm"}),
             false,
         ),
+        (
+            "proxmox_list_guests",
+            json!({"response_format": "json"}),
+            true,
+        ),
+        (
+            "proxmox_list_guests",
+            json!({"response_format": "xml"}),
+            false,
+        ),
+        ("proxmox_list_vms", json!({"response_format": "json"}), true),
+        ("proxmox_list_vms", json!({"extra": 1}), false),
+        ("proxmox_vm_status", json!({"vmid": 200}), true),
+        ("proxmox_vm_status", json!({"vmid": 999}), false),
+        (
+            "proxmox_vm_exec_command",
+            json!({"vmid": 200, "command": "echo in", "response_format": "json"}),
+            true,
+        ),
+        (
+            "proxmox_vm_exec_command",
+            json!({"vmid": 201, "command": "echo in"}),
+            false,
+        ),
+        (
+            "proxmox_upload_file_to_vm",
+            json!({"vmid": 200, "local_path": local, "vm_path": "/tmp/up.txt"}),
+            true,
+        ),
+        (
+            "proxmox_upload_file_to_vm",
+            json!({"vmid": 200, "local_path": local, "vm_path": "/tmp/up.txt"}),
+            false,
+        ),
+        (
+            "proxmox_download_file_from_vm",
+            json!({"vmid": 200, "vm_path": "/tmp/up.txt", "local_path": env.dir.path().join("vm.txt")}),
+            true,
+        ),
+        (
+            "proxmox_download_file_from_vm",
+            json!({"vmid": 200, "vm_path": "/nope", "local_path": env.dir.path().join("vm2.txt")}),
+            false,
+        ),
+        ("proxmox_start_vm", json!({"vmid": 201}), true),
+        ("proxmox_start_vm", json!({"vmid": 201}), false),
+        (
+            "proxmox_reboot_vm",
+            json!({"vmid": 201, "timeout": 30}),
+            true,
+        ),
+        ("proxmox_reboot_vm", json!({"vmid": 999}), false),
+        (
+            "proxmox_shutdown_vm",
+            json!({"vmid": 201, "timeout": 30}),
+            true,
+        ),
+        ("proxmox_shutdown_vm", json!({"vmid": 201}), false),
+        ("proxmox_stop_vm", json!({"vmid": 200}), true),
+        ("proxmox_stop_vm", json!({"vmid": 200}), false),
     ];
     let mut called = std::collections::BTreeSet::new();
     for (tool, args, ok) in calls {

@@ -39,9 +39,13 @@ pub const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_backup_list",
     "proxmox_container_status",
     "proxmox_download_file_from_container",
+    "proxmox_download_file_from_vm",
     "proxmox_guest_metrics",
     "proxmox_list_containers",
+    "proxmox_list_guests",
+    "proxmox_list_vms",
     "proxmox_snapshot_list",
+    "proxmox_vm_status",
     "ssh_download_file",
 ];
 

@@ -590,6 +590,111 @@ async fn guest_cases(s: &mut Suite) {
     s.ran.push(names[3]);
 }
 
+/// VMs through the guest agent. On a real target only with `E2E_VMID` (a disposable
+/// running VM with qemu-guest-agent, left running); on fake-pve VM 200 of the bundled
+/// fixture.
+async fn vm_cases(s: &mut Suite) {
+    let names = [
+        "vms: list guests and status",
+        "vms: exec through the agent",
+        "vms: upload and download, verified",
+        "vms: shutdown and start again",
+    ];
+    let vmid: u64 = if s.is_fake() {
+        200
+    } else {
+        match std::env::var("E2E_VMID") {
+            Ok(v) => v
+                .parse()
+                .unwrap_or_else(|_| panic!("E2E_VMID must be a VM id such as 900")),
+            Err(_) => {
+                for n in names {
+                    s.skipped.push((
+                        n,
+                        "set E2E_VMID to a running VM with its guest agent on a Proxmox VE node",
+                    ));
+                }
+                return;
+            }
+        }
+    };
+    let v = s
+        .ok("proxmox_list_guests", json!({"response_format": "json"}))
+        .await;
+    assert!(
+        v["guests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["vmid"] == vmid && g["type"] == "qemu"),
+        "{v}"
+    );
+    let v = s
+        .ok(
+            "proxmox_vm_status",
+            json!({"vmid": vmid, "response_format": "json"}),
+        )
+        .await;
+    assert_eq!(
+        (v["status"].as_str(), v["agent"].as_str()),
+        (Some("running"), Some("enabled")),
+        "{v}"
+    );
+    s.ran.push(names[0]);
+
+    let v = s
+        .ok(
+            "proxmox_vm_exec_command",
+            json!({"vmid": vmid, "command": "echo $((6*7))", "response_format": "json"}),
+        )
+        .await;
+    assert_eq!(v["stdout"], "42\n", "{v}");
+    let v = s
+        .err(
+            "proxmox_vm_exec_command",
+            json!({"vmid": vmid, "command": "sleep 30", "timeout": 1, "response_format": "json"}),
+        )
+        .await;
+    assert_eq!(v["timeout_reached"], true, "{v}");
+    s.ran.push(names[1]);
+
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let src = s.local.path().join("vm-up.bin");
+    std::fs::write(&src, &data).unwrap();
+    let remote = format!("/tmp/mcp-e2e-vm-{}.bin", rand::random::<u32>());
+    let v = s
+        .ok(
+            "proxmox_upload_file_to_vm",
+            json!({"vmid": vmid, "local_path": src, "vm_path": remote}),
+        )
+        .await;
+    let want: String = sha2::Sha256::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(v["sha256"], want.as_str(), "{v}");
+    let back = s.local.path().join("vm-back.bin");
+    s.ok(
+        "proxmox_download_file_from_vm",
+        json!({"vmid": vmid, "vm_path": remote, "local_path": back}),
+    )
+    .await;
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+    s.ok(
+        "proxmox_vm_exec_command",
+        json!({"vmid": vmid, "command": format!("rm -f '{remote}'")}),
+    )
+    .await;
+    s.ran.push(names[2]);
+
+    let v = s
+        .ok("proxmox_shutdown_vm", json!({"vmid": vmid, "timeout": 120}))
+        .await;
+    assert_eq!(v["status"], "stopped", "{v}");
+    s.ok("proxmox_start_vm", json!({"vmid": vmid})).await;
+    s.ran.push(names[3]);
+}
+
 async fn fake_only_cases(s: &mut Suite) {
     let Target::Fake { node, .. } = &s.target else {
         s.skipped.push((
@@ -642,6 +747,7 @@ async fn suite_against_configured_target() {
     transfer_cases(&mut s).await;
     proxmox_cases(&mut s).await;
     guest_cases(&mut s).await;
+    vm_cases(&mut s).await;
     fake_only_cases(&mut s).await;
     s.finish().await;
 }

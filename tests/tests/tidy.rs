@@ -98,6 +98,7 @@ fn the_server_never_uses_the_fake_pct_emulator() {
         "fake_pve::pvesm",
         "fake_pve::backup",
         "fake_pve::pvesh",
+        "fake_pve::qm",
     ] {
         let found = uses(&files, emulator);
         assert!(found.is_empty(), "the server uses {emulator}: {found:?}");

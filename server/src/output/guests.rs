@@ -30,6 +30,9 @@ pub struct SnapshotListReport {
     pub success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vmid: Option<u32>,
+    /// `lxc` (a container) or `qemu` (a VM).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// The tree in pct's order: each entry after its parent; the last one named
     /// `current` (with `current: true`) is the present state.
     #[serde(default)]
@@ -39,10 +42,12 @@ pub struct SnapshotListReport {
 }
 
 impl SnapshotListReport {
-    pub fn of(vmid: Ctid, tree: Vec<TreeEntry>) -> Self {
+    /// The tree of guest `vmid` of type `kind` (`lxc` or `qemu`).
+    pub fn of(vmid: Ctid, kind: &str, tree: Vec<TreeEntry>) -> Self {
         SnapshotListReport {
             success: true,
             vmid: Some(vmid.get()),
+            kind: Some(kind.to_string()),
             snapshots: tree
                 .into_iter()
                 .map(|e| SnapshotRow {
@@ -92,7 +97,12 @@ impl SnapshotListReport {
     fn tree(&self) -> String {
         let count = self.snapshots.iter().filter(|r| !r.current).count();
         let mut s = format!(
-            "Container {} has {count} snapshot{} (times in the node's local time):\n",
+            "{} {} has {count} snapshot{} (times in the node's local time):\n",
+            if self.kind.as_deref() == Some("qemu") {
+                "VM"
+            } else {
+                "Container"
+            },
             self.vmid.unwrap_or_default(),
             if count == 1 { "" } else { "s" }
         );
@@ -350,7 +360,7 @@ mod tests {
 `-> current                                           You are here!\n",
         )
         .unwrap();
-        let r = SnapshotListReport::of(Ctid::new(100).unwrap(), tree);
+        let r = SnapshotListReport::of(Ctid::new(100).unwrap(), "lxc", tree);
         assert_eq!(
             r.human(),
             "Container 100 has 2 snapshots (times in the node's local time):\n\

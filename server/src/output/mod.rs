@@ -15,6 +15,7 @@ pub mod guests;
 pub mod metrics;
 pub mod proxmox;
 pub mod transfer;
+pub mod vms;
 
 pub use exec::ExecReport;
 pub use transfer::TransferReport;
@@ -164,7 +165,13 @@ impl From<Failure> for Problem {
 impl Problem {
     /// The failure's text layout; `fallback` when there is no error.
     pub fn text(&self, fallback: &str) -> String {
-        failure_text(
+        self.text_by("pct", fallback)
+    }
+
+    /// As [`Problem::text`], the detail labelled as the words of `tool` (e.g. `qm`).
+    pub fn text_by(&self, tool: &str, fallback: &str) -> String {
+        failure_text_by(
+            tool,
             self.error.as_deref().unwrap_or(fallback),
             self.suggestion.as_deref(),
             self.detail.as_deref(),
@@ -173,9 +180,18 @@ impl Problem {
 }
 
 pub(crate) fn failure_text(error: &str, suggestion: Option<&str>, detail: Option<&str>) -> String {
+    failure_text_by("pct", error, suggestion, detail)
+}
+
+fn failure_text_by(
+    tool: &str,
+    error: &str,
+    suggestion: Option<&str>,
+    detail: Option<&str>,
+) -> String {
     let mut s = format!("Error: {error}\n");
     if let Some(d) = detail {
-        s.push_str(&format!("pct: {d}\n"));
+        s.push_str(&format!("{tool}: {d}\n"));
     }
     if let Some(sug) = suggestion {
         s.push_str(&format!("Suggestion: {sug}\n"));
@@ -226,6 +242,9 @@ macro_rules! report {
         }
     };
     ($t:ty, $render:ident) => {
+        $crate::output::report!($t, $render, "pct");
+    };
+    ($t:ty, $render:ident, $tool:literal) => {
         impl $crate::output::Report for $t {
             fn succeeded(&self) -> bool {
                 self.success
@@ -235,7 +254,7 @@ macro_rules! report {
                 if self.success {
                     self.$render()
                 } else {
-                    self.problem.text("")
+                    self.problem.text_by($tool, "")
                 }
             }
         }

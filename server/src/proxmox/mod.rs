@@ -253,6 +253,8 @@ async fn probe(
 pub enum Temp {
     Host(String),
     Container(Ctid, String),
+    /// A file in a VM, removed through its guest agent.
+    Vm(Ctid, String),
 }
 
 /// Temp files that could not be removed yet, per host (`user@host:port`).
@@ -326,8 +328,15 @@ async fn remove_all(client: &SshClient, temps: Vec<Temp>) -> Vec<Temp> {
         }
     }
     for t in temps {
-        let Temp::Container(ctid, path) = &t else {
-            continue;
+        let (ctid, path) = match &t {
+            Temp::Container(ctid, path) => (ctid, path),
+            Temp::Vm(vmid, path) => {
+                if !crate::vm::remove_temp(client, *vmid, path).await {
+                    failed.push(t.clone());
+                }
+                continue;
+            }
+            Temp::Host(_) => continue,
         };
         match in_container(
             client,
@@ -351,14 +360,14 @@ async fn remove_all(client: &SshClient, temps: Vec<Temp>) -> Vec<Temp> {
 
 /// The temp files of one call: removed by [`Temps::cleanup`], or, if the call's
 /// future is dropped first (cancellation), by a task spawned on drop.
-struct Temps {
+pub(crate) struct Temps {
     client: Arc<SshClient>,
     leftovers: Arc<Leftovers>,
     list: Vec<Temp>,
 }
 
 impl Temps {
-    fn new(client: &Arc<SshClient>, leftovers: &Arc<Leftovers>) -> Self {
+    pub(crate) fn new(client: &Arc<SshClient>, leftovers: &Arc<Leftovers>) -> Self {
         Temps {
             client: client.clone(),
             leftovers: leftovers.clone(),
@@ -366,11 +375,16 @@ impl Temps {
         }
     }
 
-    fn add(&mut self, t: Temp) {
+    pub(crate) fn add(&mut self, t: Temp) {
         self.list.push(t);
     }
 
-    async fn cleanup(mut self) {
+    /// `t` is gone (moved into place): nothing to remove.
+    pub(crate) fn forget(&mut self, t: &Temp) {
+        self.list.retain(|x| x != t);
+    }
+
+    pub(crate) async fn cleanup(mut self) {
         let list = std::mem::take(&mut self.list);
         let failed = remove_all(&self.client, list).await;
         self.leftovers.add(&self.client.target().display(), failed);
@@ -392,12 +406,12 @@ impl Drop for Temps {
     }
 }
 
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
 /// SHA-256 of a local file, streamed.
-async fn local_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
+pub(crate) async fn local_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
     let mut file = tokio::fs::File::open(path).await?;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 16];

@@ -263,7 +263,7 @@ impl Drop for RemoteHandle {
 }
 
 /// A temp name for `name` that stays within NAME_MAX (255 bytes).
-fn temp_name(name: &str, kind: &str) -> String {
+pub(crate) fn temp_name(name: &str, kind: &str) -> String {
     let mut base = name;
     let budget = 255 - (1 + 1 + 16 + kind.len() + 5);
     if base.len() > budget {
@@ -647,7 +647,7 @@ pub struct DownloadOptions {
 }
 
 /// The process umask (Linux: from /proc, without changing it); 022 elsewhere.
-fn umask() -> u32 {
+pub(crate) fn umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -17,6 +17,7 @@ use crate::output::proxmox::PowerReport;
 use crate::output::{Failure, ResponseFormat};
 use crate::pct::Ctid;
 use crate::snapshot::{self, SnapName};
+use crate::vm;
 
 /// A failed call before or after it knew its guest.
 pub(super) type Failed = (Option<Ctid>, Failure);
@@ -27,7 +28,7 @@ pub(super) fn early(failure: impl Into<Failure>) -> Failed {
 
 pub(super) fn vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
-        "description": "Guest id (100-999999999), as an integer or a string of digits, e.g. 100. Containers only for now: a virtual machine's id is refused as not found.",
+        "description": "Guest id (100-999999999) of a container or, for the snapshot tools, a VM, as an integer or a string of digits, e.g. 100.",
         "anyOf": [
             {"type": "integer", "minimum": 100, "maximum": 999_999_999},
             {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
@@ -129,10 +130,18 @@ pub struct SnapshotDeleteParams {
 }
 
 fn shutdown_secs(secs: u64) -> Result<u64, InvalidParam> {
+    shutdown_secs_for(
+        secs,
+        "pct would wait without a limit for a container that ignores the request",
+    )
+}
+
+/// A shutdown `timeout` of 1-300 s; `why_not_zero` says why 0 is refused.
+pub(super) fn shutdown_secs_for(secs: u64, why_not_zero: &str) -> Result<u64, InvalidParam> {
     match secs {
         0 => Err(bad(
             "timeout",
-            "0 is not allowed: pct would wait without a limit for a container that ignores the request",
+            format!("0 is not allowed: {why_not_zero}"),
             "Give 1 to 300 seconds, e.g. 60.",
         )),
         s if s > MAX_SHUTDOWN_SECS => Err(bad(
@@ -212,8 +221,8 @@ than `timeout` seconds, then a start. The result gives its state afterwards.",
     #[tool(
         name = "proxmox_snapshot_create",
         title = "Take a snapshot",
-        description = "Take a snapshot of a container (`pct snapshot`): its configuration and disks as they are now, to \
-roll back to later. The name is checked before anything runs; a used name, a locked guest or a storage without snapshots \
+        description = "Take a snapshot of a container or VM (`pct snapshot`, `qm snapshot`): its configuration and disks as \
+they are now (a VM's RAM too with vmstate=true), to roll back to later. The name is checked before anything runs; a used name, a locked guest or a storage without snapshots \
 is an error result carrying pct's message.",
         input_schema = super::schema::input::<SnapshotCreateParams>(),
         output_schema = super::schema::output::<SnapshotReport>(),
@@ -230,7 +239,7 @@ is an error result carrying pct's message.",
     #[tool(
         name = "proxmox_snapshot_list",
         title = "List snapshots",
-        description = "List the snapshots of a container (`pct listsnapshot`) as a tree: each with its parent, time (the \
+        description = "List the snapshots of a container or VM (`pct`/`qm listsnapshot`) as a tree: each with its parent, time (the \
 node's local time) and description, and where the present state (`current`) hangs.",
         input_schema = super::schema::input::<SnapshotListParams>(),
         output_schema = super::schema::output::<SnapshotListReport>(),
@@ -255,17 +264,26 @@ node's local time) and description, and where the present state (`current`) hang
                 ));
             }
         };
-        let report = match guests::list(&self.client(), vmid, &ctx.ct).await {
-            Ok(tree) => SnapshotListReport::of(vmid, tree),
-            Err(e) => SnapshotListReport::failed(Some(vmid), Failure::from(&e)),
+        let client = self.client();
+        let listed = match self.kind(vmid, &ctx.ct).await {
+            Ok(Kind::Container) => guests::list(&client, vmid, &ctx.ct)
+                .await
+                .map(|t| SnapshotListReport::of(vmid, "lxc", t))
+                .map_err(|e| Failure::from(&e)),
+            Ok(Kind::Vm) => vm::snapshots::list(&client, vmid, &ctx.ct)
+                .await
+                .map(|t| SnapshotListReport::of(vmid, "qemu", t))
+                .map_err(|e| Failure::from(&e)),
+            Err((_, f)) => Err(f),
         };
+        let report = listed.unwrap_or_else(|f| SnapshotListReport::failed(Some(vmid), f));
         Ok(answer(&report, p.response_format))
     }
 
     #[tool(
         name = "proxmox_snapshot_rollback",
         title = "Roll back to a snapshot",
-        description = "Roll a container back to one of its snapshots (`pct rollback`): everything changed since is lost. \
+        description = "Roll a container or VM back to one of its snapshots (`pct`/`qm rollback`): everything changed since is lost. \
 A running guest is refused unless stop_running=true (the rollback stops it hard); it is left stopped unless start=true.",
         input_schema = super::schema::input::<SnapshotRollbackParams>(),
         output_schema = super::schema::output::<SnapshotReport>(),
@@ -282,7 +300,7 @@ A running guest is refused unless stop_running=true (the rollback stops it hard)
     #[tool(
         name = "proxmox_snapshot_delete",
         title = "Delete a snapshot",
-        description = "Delete one snapshot of a container (`pct delsnapshot`); the guest itself is not changed, and the \
+        description = "Delete one snapshot of a container or VM (`pct`/`qm delsnapshot`); the guest itself is not changed, and the \
 snapshots taken after it keep their content.",
         input_schema = super::schema::input::<SnapshotDeleteParams>(),
         output_schema = super::schema::output::<SnapshotReport>(),
@@ -297,7 +315,57 @@ snapshots taken after it keep their content.",
     }
 }
 
+/// Which kind of guest an id names on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Container,
+    Vm,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Container => "container",
+            Kind::Vm => "VM",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Kind::Container => "Container",
+            Kind::Vm => "VM",
+        }
+    }
+}
+
 impl RemoteExec {
+    /// Whether `vmid` is a container or a VM on this node (`pct status`, then `qm
+    /// status`); neither is "not found", naming both.
+    pub(super) async fn kind(
+        &self,
+        vmid: Ctid,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Kind, Failed> {
+        let client = self.client();
+        match crate::proxmox::status(&client, vmid, cancel).await {
+            Ok(_) => return Ok(Kind::Container),
+            Err(crate::proxmox::PctError::NotFound { .. }) => {}
+            Err(e) => return Err((Some(vmid), Failure::from(&e))),
+        }
+        match vm::status(&client, vmid, cancel).await {
+            Ok(_) => Ok(Kind::Vm),
+            Err(vm::VmError::NotFound { detail, .. }) => Err((
+                Some(vmid),
+                Failure::new(
+                    format!("Guest {vmid} not found on this node (neither a container nor a VM)"),
+                    "Use proxmox_list_guests to see the guests, their type and node.",
+                )
+                .with_detail(Some(detail)),
+            )),
+            Err(e) => Err((Some(vmid), Failure::from(&e))),
+        }
+    }
+
     /// Runs a create, rollback or delete; a failure names the snapshot as given.
     async fn snapshot_tool(
         &self,
@@ -386,7 +454,9 @@ impl RemoteExec {
                 bad("description", e, "Give the description on one line.").into(),
             )
         })?;
-        if p.vmstate {
+        let client = self.client();
+        let kind = self.kind(vmid, &ctx.ct).await?;
+        if p.vmstate && kind == Kind::Container {
             let e = bad(
                 "vmstate",
                 "a container has no RAM state to save (vmstate is for virtual machines)",
@@ -394,10 +464,22 @@ impl RemoteExec {
             );
             return Err((Some(vmid), e.into()));
         }
-        guests::create(&self.client(), vmid, &name, &p.description, &ctx.ct)
-            .await
-            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        let message = format!("Snapshot '{name}' of container {vmid} taken");
+        match kind {
+            Kind::Container => guests::create(&client, vmid, &name, &p.description, &ctx.ct)
+                .await
+                .map_err(|e| (Some(vmid), Failure::from(&e)))?,
+            Kind::Vm => {
+                vm::snapshots::create(&client, vmid, &name, &p.description, p.vmstate, &ctx.ct)
+                    .await
+                    .map_err(|e| (Some(vmid), Failure::from(&e)))?
+            }
+        }
+        let ram = if p.vmstate {
+            ", with its RAM state"
+        } else {
+            ""
+        };
+        let message = format!("Snapshot '{name}' of {} {vmid} taken{ram}", kind.word());
         Ok(SnapshotReport::done(vmid, name.as_str(), message, None))
     }
 
@@ -410,12 +492,24 @@ impl RemoteExec {
         let vmid = self.snapshot_guest(&p.vmid)?;
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
+        let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
         let client = self.client();
-        guests::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
-            .await
-            .map_err(fail)?;
+        let kind = self.kind(vmid, &ctx.ct).await?;
+        match kind {
+            Kind::Container => {
+                guests::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
+                    .await
+                    .map_err(fail)?
+            }
+            Kind::Vm => {
+                vm::snapshots::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
+                    .await
+                    .map_err(vm_fail)?
+            }
+        }
         let what = format!(
-            "Roll container {vmid} back to snapshot '{name}'? Everything changed in it since that snapshot is lost{}.",
+            "Roll {} {vmid} back to snapshot '{name}'? Everything changed in it since that snapshot is lost{}.",
+            kind.word(),
             if p.stop_running {
                 ", and it is stopped hard first if running"
             } else {
@@ -425,10 +519,18 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(vmid), f))?;
-        let status = guests::rollback(&client, vmid, &name, p.start, &ctx.ct)
-            .await
-            .map_err(fail)?;
-        let message = format!("Container {vmid} rolled back to snapshot '{name}'; it is {status}");
+        let status = match kind {
+            Kind::Container => guests::rollback(&client, vmid, &name, p.start, &ctx.ct)
+                .await
+                .map_err(fail)?,
+            Kind::Vm => vm::snapshots::rollback(&client, vmid, &name, p.start, &ctx.ct)
+                .await
+                .map_err(vm_fail)?,
+        };
+        let message = format!(
+            "{} {vmid} rolled back to snapshot '{name}'; it is {status}",
+            kind.title()
+        );
         Ok(SnapshotReport::done(
             vmid,
             name.as_str(),
@@ -446,20 +548,33 @@ impl RemoteExec {
         let vmid = self.snapshot_guest(&p.vmid)?;
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
+        let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
         let client = self.client();
-        guests::check_exists(&client, vmid, &name, &ctx.ct)
-            .await
-            .map_err(fail)?;
+        let kind = self.kind(vmid, &ctx.ct).await?;
+        match kind {
+            Kind::Container => guests::check_exists(&client, vmid, &name, &ctx.ct)
+                .await
+                .map_err(fail)?,
+            Kind::Vm => vm::snapshots::check_exists(&client, vmid, &name, &ctx.ct)
+                .await
+                .map_err(vm_fail)?,
+        }
         let what = format!(
-            "Delete snapshot '{name}' of container {vmid}? It cannot be rolled back to afterwards."
+            "Delete snapshot '{name}' of {} {vmid}? It cannot be rolled back to afterwards.",
+            kind.word()
         );
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(vmid), f))?;
-        guests::delete(&client, vmid, &name, &ctx.ct)
-            .await
-            .map_err(fail)?;
-        let message = format!("Snapshot '{name}' of container {vmid} deleted");
+        match kind {
+            Kind::Container => guests::delete(&client, vmid, &name, &ctx.ct)
+                .await
+                .map_err(fail)?,
+            Kind::Vm => vm::snapshots::delete(&client, vmid, &name, &ctx.ct)
+                .await
+                .map_err(vm_fail)?,
+        }
+        let message = format!("Snapshot '{name}' of {} {vmid} deleted", kind.word());
         Ok(SnapshotReport::done(vmid, name.as_str(), message, None))
     }
 }

@@ -59,7 +59,7 @@ fn vmid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
 }
 
 /// Runs one pvesh command line and returns its stdout; a failure says what pvesh said.
-async fn pvesh(
+pub(super) async fn pvesh(
     client: &SshClient,
     line: &str,
     vmid: Option<Ctid>,

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod params;
 pub mod proxmox;
 pub mod schema;
+pub mod vms;
 
 use std::sync::Arc;
 
@@ -64,10 +65,30 @@ const READ_ONLY_TOOLS: &[&str] = &[
     "proxmox_snapshot_list",
     "proxmox_guest_metrics",
     "proxmox_backup_list",
+    "proxmox_list_guests",
+    "proxmox_list_vms",
+    "proxmox_vm_status",
     "ssh_download_file",
     "proxmox_download_file_from_container",
+    "proxmox_download_file_from_vm",
 ];
-const EXEC_TOOLS: &[&str] = &["ssh_exec_command", "proxmox_container_exec_command"];
+const EXEC_TOOLS: &[&str] = &[
+    "ssh_exec_command",
+    "proxmox_container_exec_command",
+    "proxmox_vm_exec_command",
+];
+/// The VM tools, left out with PROXMOX_VMS=false (`proxmox_list_guests` stays).
+const VM_TOOLS: &[&str] = &[
+    "proxmox_list_vms",
+    "proxmox_vm_status",
+    "proxmox_start_vm",
+    "proxmox_stop_vm",
+    "proxmox_shutdown_vm",
+    "proxmox_reboot_vm",
+    "proxmox_vm_exec_command",
+    "proxmox_upload_file_to_vm",
+    "proxmox_download_file_from_vm",
+];
 
 impl RemoteExec {
     /// The server for `config`; panics if AUDIT_LOG cannot be opened (see
@@ -85,7 +106,14 @@ impl RemoteExec {
             router += Self::guest_router();
             router += Self::backup_router();
             router += Self::metrics_router();
+            router += Self::vm_router();
             groups.push("proxmox (proxmox_*)");
+            if !config.proxmox_vms {
+                for name in VM_TOOLS {
+                    router.remove_route(name);
+                }
+                groups.push("PROXMOX_VMS=false");
+            }
         }
         let policy = &config.policy;
         if policy.read_only {

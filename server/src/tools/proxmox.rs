@@ -64,19 +64,30 @@ fn ctid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
 }
 
 fn container_path(param: &str, v: &str) -> Result<(), InvalidParam> {
+    guest_path(param, v, "container")
+}
+
+/// A path in a guest (`what`: `container` or `VM`): absolute, naming a file, no `..`.
+pub(super) fn guest_path(param: &str, v: &str, what: &str) -> Result<(), InvalidParam> {
     params::check_path(param, v)?;
     pct::split_container_path(v).map(|_| ()).map_err(|e| {
         let fix = match e {
-            pct::BadPath::Traversal => "Give the file's absolute path without '..' components.",
-            pct::BadPath::Relative(_) => {
-                "Give an absolute path inside the container, e.g. /etc/app/app.conf."
+            pct::BadPath::Traversal => {
+                "Give the file's absolute path without '..' components.".to_string()
             }
-            pct::BadPath::NotAFile(_) => "Give the full path of a file, e.g. /etc/app/app.conf.",
+            pct::BadPath::Relative(_) => {
+                format!("Give an absolute path inside the {what}, e.g. /etc/app/app.conf.")
+            }
+            pct::BadPath::NotAFile(_) => {
+                "Give the full path of a file, e.g. /etc/app/app.conf.".to_string()
+            }
         };
         InvalidParam {
             param: param.into(),
-            problem: e.to_string(),
-            fix: fix.into(),
+            problem: e
+                .to_string()
+                .replace("container paths", &format!("{what} paths")),
+            fix,
         }
     })
 }
@@ -449,7 +460,7 @@ impl RemoteExec {
 
     /// The copy options of a container file tool: MAX_FILE_SIZE, the call's progress
     /// and cancellation.
-    fn copy_options<'a>(
+    pub(super) fn copy_options<'a>(
         &self,
         overwrite: bool,
         progress: crate::ssh::transfer::Progress<'a>,
@@ -472,7 +483,7 @@ impl RemoteExec {
 
     /// The resolved `local` path, when the policy lets the tools touch both it (for
     /// `access`) and container `ctid`.
-    fn guest_and_local(
+    pub(super) fn guest_and_local(
         &self,
         ctid: Ctid,
         local: &str,

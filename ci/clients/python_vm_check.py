@@ -1,0 +1,82 @@
+"""Drives the VM tools of mcp-remote-exec with the official Python MCP SDK.
+
+Usage: python python_vm_check.py PATH_TO_MCP_REMOTE_EXEC
+
+Starts the server against its embedded fake-pve (the bundled fixture holds VM 200
+`vm1`, running with its guest agent), then: lists the guests, runs `echo $((6*7))` in
+the VM, moves 1 MiB of random bytes into the VM and back and compares the SHA-256,
+shuts the VM down and starts it again. The SDK validates every structured result
+against the tool's outputSchema. Prints one line per check; exits non-zero on failure.
+"""
+
+import asyncio
+import hashlib
+import os
+import sys
+import tempfile
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+
+def check(cond, what):
+    print(("ok    " if cond else "FAIL  ") + what, flush=True)
+    if not cond:
+        raise SystemExit(1)
+
+
+async def call(session, tool, args):
+    r = await session.call_tool(tool, args)
+    return r, r.structuredContent or {}
+
+
+async def main(binary):
+    params = StdioServerParameters(
+        command=binary,
+        args=["--fake-pve"],
+        env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"},
+    )
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            names = {t.name for t in (await session.list_tools()).tools}
+            check({"proxmox_list_guests", "proxmox_vm_exec_command"} <= names, "the VM tools are listed")
+
+            r, s = await call(session, "proxmox_list_guests", {"response_format": "json"})
+            kinds = {(g["vmid"], g["type"]) for g in s.get("guests", [])}
+            check(not r.isError and (200, "qemu") in kinds and (100, "lxc") in kinds,
+                  f"list guests: containers and VMs ({sorted(kinds)})")
+
+            r, s = await call(session, "proxmox_vm_exec_command",
+                              {"vmid": 200, "command": "echo $((6*7))", "response_format": "json"})
+            check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
+                  f"exec in the VM: {s.get('stdout')!r}, exit {s.get('exit_code')}")
+
+            with tempfile.TemporaryDirectory() as d:
+                data = os.urandom(1 << 20)
+                src, back = os.path.join(d, "up.bin"), os.path.join(d, "back.bin")
+                with open(src, "wb") as f:
+                    f.write(data)
+                want = hashlib.sha256(data).hexdigest()
+                r, s = await call(session, "proxmox_upload_file_to_vm",
+                                  {"vmid": 200, "local_path": src, "vm_path": "/root/round.bin"})
+                check(not r.isError and s.get("sha256") == want, "1 MiB uploaded into the VM, SHA-256 checked in the guest")
+                r, s = await call(session, "proxmox_download_file_from_vm",
+                                  {"vmid": 200, "vm_path": "/root/round.bin", "local_path": back})
+                with open(back, "rb") as f:
+                    got = hashlib.sha256(f.read()).hexdigest()
+                check(not r.isError and got == want and s.get("sha256") == want,
+                      "1 MiB downloaded from the VM with the same SHA-256")
+
+            r, s = await call(session, "proxmox_shutdown_vm", {"vmid": 200, "timeout": 30})
+            check(not r.isError and s.get("status") == "stopped" and s.get("forced") is False,
+                  f"shutdown: {s.get('message')}")
+            r, s = await call(session, "proxmox_start_vm", {"vmid": 200})
+            check(not r.isError, f"start: {s.get('message')}")
+            r, s = await call(session, "proxmox_vm_status", {"vmid": 200, "response_format": "json"})
+            check(s.get("status") == "running", "running again")
+    print("all checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1]))

@@ -1,0 +1,617 @@
+//! The VM tools (registered with the other `proxmox_*` tools unless
+//! PROXMOX_VMS=false) and `proxmox_list_guests`: rmcp glue over [`crate::vm`].
+//! Arguments are validated before any I/O; parameters follow the container tools,
+//! with `vmid` for `ctid` and `vm_path` for `container_path`.
+
+use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::guests::{Failed, early};
+use super::params::{self, InvalidParam, Permissions, Timeout};
+use super::proxmox::bad;
+use super::{ProgressSender, RemoteExec, answer, exec_failure};
+use crate::output::vms::{
+    GuestListReport, VmListReport, VmPowerReport, VmStatusReport, VmTransferReport,
+};
+use crate::output::{ExecReport, Failure, ResponseFormat};
+use crate::pct::Ctid;
+use crate::policy::Access;
+use crate::vm;
+
+pub(super) fn vm_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "VM id (100-999999999), as an integer or a string of digits, e.g. 200.",
+        "anyOf": [
+            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
+            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
+        ]
+    })
+}
+
+fn vmid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
+    Ctid::from_json(v).map_err(|e| {
+        bad(
+            "vmid",
+            e.0.replace("container id", "VM id"),
+            "Give a VM id from 100 to 999999999, e.g. 200; proxmox_list_vms lists them.",
+        )
+    })
+}
+
+fn vm_path(param: &str, v: &str) -> Result<(), InvalidParam> {
+    super::proxmox::guest_path(param, v, "VM")
+}
+
+fn default_shutdown_secs() -> u64 {
+    60
+}
+
+/// `proxmox_list_vms` / `proxmox_list_guests` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmListParams {
+    /// `text` (default) for a table, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+/// `proxmox_vm_status` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmStatusParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// `text` (default) for one sentence, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+/// `proxmox_start_vm` / `proxmox_stop_vm` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmPowerParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+}
+
+/// `proxmox_shutdown_vm` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmShutdownParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// Seconds to wait for the clean shutdown (1-300, default 60).
+    #[serde(default = "default_shutdown_secs")]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout: u64,
+    /// Stop the VM hard if it has not shut down within `timeout` (default false: it
+    /// is left running and the result says it timed out). A paused VM is then
+    /// stopped hard at once.
+    #[serde(default)]
+    pub force_stop: bool,
+}
+
+/// `proxmox_reboot_vm` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmRebootParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// Seconds to wait for the guest to go down (1-300, default 60).
+    #[serde(default = "default_shutdown_secs")]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout: u64,
+}
+
+/// `proxmox_vm_exec_command` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmExecParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// The shell command to run in the VM (1-10000 characters), e.g. `df -h`. It runs
+    /// with `sh -c` as the guest agent's user (root on Linux), without a terminal and
+    /// without standard input.
+    #[schemars(length(min = 1, max = 10000))]
+    pub command: String,
+    /// Seconds the command may run in the VM (1-300, default 30; more is clamped to
+    /// 300, with a note). Then it is ended there and its output so far returned.
+    #[serde(default)]
+    pub timeout: Timeout,
+    /// `text` (default) for readable sections, or `json` for one JSON object.
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+}
+
+/// `proxmox_download_file_from_vm` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmDownloadParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// Absolute path of the file inside the VM, e.g. /var/log/syslog (no `..`).
+    #[schemars(length(min = 1, max = 4096))]
+    pub vm_path: String,
+    /// Path of the file to create on this machine; its directory must exist.
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Replace the local file if it exists (default false).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `proxmox_upload_file_to_vm` arguments.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VmUploadParams {
+    #[schemars(schema_with = "vm_schema")]
+    pub vmid: serde_json::Value,
+    /// Path of the file on this machine (the one running the MCP server).
+    #[schemars(length(min = 1, max = 4096))]
+    pub local_path: String,
+    /// Absolute path of the file to create in the VM (no `..`); its directory must exist.
+    #[schemars(length(min = 1, max = 4096))]
+    pub vm_path: String,
+    /// Octal permissions for the file in the VM, e.g. "600" (default: "644" for a new file; a replaced file keeps its mode, and always its owner and group).
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    /// Replace the file in the VM if it exists (default false: refused).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+fn shutdown_secs(secs: u64) -> Result<u64, InvalidParam> {
+    super::guests::shutdown_secs_for(
+        secs,
+        "what qm does with it is not known, and the call must end",
+    )
+}
+
+fn power_answer(result: Result<VmPowerReport, Failed>) -> CallToolResult {
+    let report = result.unwrap_or_else(|(vmid, f)| VmPowerReport::failed(vmid, f));
+    answer(&report, ResponseFormat::Json)
+}
+
+fn transfer_answer(result: Result<VmTransferReport, Failed>) -> CallToolResult {
+    let report = result.unwrap_or_else(|(vmid, f)| VmTransferReport::failed(vmid, f));
+    answer(&report, ResponseFormat::Json)
+}
+
+fn format_hint(args: &JsonObject) -> ResponseFormat {
+    super::exec_hints(args).1
+}
+
+#[tool_router(router = vm_router, vis = "pub(crate)")]
+impl RemoteExec {
+    #[tool(
+        name = "proxmox_list_vms",
+        title = "List virtual machines",
+        description = "List the QEMU virtual machines of the Proxmox VE node (`qm list --full`): id, name, state \
+(running, paused, stopped, …), memory, boot disk size.",
+        input_schema = super::schema::input::<VmListParams>(),
+        output_schema = super::schema::output::<VmListReport>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_list_vms(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let hint = format_hint(&args);
+        let p: VmListParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(answer(&VmListReport::failed(e.into()), hint)),
+        };
+        let report = match vm::list(&self.client(), &ctx.ct).await {
+            Ok(rows) => {
+                let policy = &self.state.config.policy;
+                VmListReport::of(
+                    rows.into_iter()
+                        .filter(|r| policy.guest_allowed(r.vmid.into()))
+                        .collect(),
+                )
+            }
+            Err(e) => VmListReport::failed(Failure::from(&e)),
+        };
+        Ok(answer(&report, p.response_format))
+    }
+
+    #[tool(
+        name = "proxmox_list_guests",
+        title = "List all guests",
+        description = "List every guest of the Proxmox VE cluster in one call, containers and virtual machines \
+(`pvesh get /cluster/resources --type vm`): id, type (lxc or qemu), name, status, node, lock, template.",
+        input_schema = super::schema::input::<VmListParams>(),
+        output_schema = super::schema::output::<GuestListReport>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_list_guests(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let hint = format_hint(&args);
+        let p: VmListParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(answer(&GuestListReport::failed(e.into()), hint)),
+        };
+        let client = self.client();
+        let report = match super::metrics::pvesh(
+            &client,
+            &crate::metrics::resources(),
+            None,
+            &ctx.ct,
+        )
+        .await
+        {
+            Ok(out) => match crate::metrics::parse_resources(&out) {
+                Ok(rows) => {
+                    let policy = &self.state.config.policy;
+                    GuestListReport::of(
+                        rows.into_iter()
+                            .filter(|r| policy.guest_allowed(r.vmid.into()))
+                            .collect(),
+                    )
+                }
+                Err(e) => GuestListReport::failed(Failure::new(
+                    e.to_string(),
+                    "pvesh answered in an unexpected format; run the command with ssh_exec_command to see its output.",
+                )),
+            },
+            Err(f) => GuestListReport::failed(f),
+        };
+        Ok(answer(&report, p.response_format))
+    }
+
+    #[tool(
+        name = "proxmox_vm_status",
+        title = "VM status",
+        description = "The state of one virtual machine (`qm status --verbose`, `qm config`): running, paused or \
+stopped, its lock, uptime, memory, and whether its guest agent is configured (needed for commands and files). \
+An unknown VM is an error result.",
+        input_schema = super::schema::input::<VmStatusParams>(),
+        output_schema = super::schema::output::<VmStatusReport>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    pub async fn proxmox_vm_status(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let hint = format_hint(&args);
+        let p: VmStatusParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(answer(&VmStatusReport::failed(None, e.into()), hint)),
+        };
+        let vmid = match self.vm(&p.vmid) {
+            Ok(v) => v,
+            Err(f) => return Ok(answer(&VmStatusReport::failed(None, f), p.response_format)),
+        };
+        let client = self.client();
+        let report = match vm::status(&client, vmid, &ctx.ct).await {
+            Ok(s) => match vm::agent_configured(&client, vmid, &ctx.ct).await {
+                Ok(agent) => VmStatusReport::of(vmid, s, agent),
+                Err(e) => VmStatusReport::failed(Some(vmid), Failure::from(&e)),
+            },
+            Err(e) => VmStatusReport::failed(Some(vmid), Failure::from(&e)),
+        };
+        Ok(answer(&report, p.response_format))
+    }
+
+    #[tool(
+        name = "proxmox_start_vm",
+        title = "Start a VM",
+        description = "Start a stopped virtual machine (`qm start`); a VM suspended to disk resumes. Starting a \
+running, locked, template or unknown VM is an error result carrying qm's message.",
+        input_schema = super::schema::input::<VmPowerParams>(),
+        output_schema = super::schema::output::<VmPowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_start_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(power_answer(self.vm_power(args, &ctx, true).await))
+    }
+
+    #[tool(
+        name = "proxmox_stop_vm",
+        title = "Stop a VM (hard)",
+        description = "Stop a running virtual machine at once (`qm stop`: like pulling the plug, the guest gets no \
+clean shutdown; for a clean one use proxmox_shutdown_vm). Stopping a stopped, locked or unknown VM is an error result.",
+        input_schema = super::schema::input::<VmPowerParams>(),
+        output_schema = super::schema::output::<VmPowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_stop_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(power_answer(self.vm_power(args, &ctx, false).await))
+    }
+
+    #[tool(
+        name = "proxmox_shutdown_vm",
+        title = "Shut down a VM",
+        description = "Shut down a running virtual machine cleanly (`qm shutdown`: through the guest agent, or ACPI \
+when it does not answer). Waits up to `timeout` seconds; if it is still running then, it is stopped hard with \
+force_stop=true, or left running and reported as timed out (an error result). A paused VM cannot shut down cleanly. \
+The result says what happened.",
+        input_schema = super::schema::input::<VmShutdownParams>(),
+        output_schema = super::schema::output::<VmPowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_shutdown_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(power_answer(self.vm_shutdown(args, &ctx).await))
+    }
+
+    #[tool(
+        name = "proxmox_reboot_vm",
+        title = "Reboot a VM",
+        description = "Reboot a running virtual machine (`qm reboot`: a clean shutdown, then a start). Waits up to \
+`timeout` seconds for the guest to go down; the result gives its state afterwards.",
+        input_schema = super::schema::input::<VmRebootParams>(),
+        output_schema = super::schema::output::<VmPowerReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_reboot_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(power_answer(self.vm_reboot(args, &ctx).await))
+    }
+
+    #[tool(
+        name = "proxmox_vm_exec_command",
+        title = "Run a command in a VM",
+        description = "Run a shell command inside a running virtual machine through its QEMU guest agent (`qm guest \
+exec`, with `sh -c`) and return its stdout, stderr and exit code. `timeout` (1-300 s, default 30; larger values are \
+clamped to 300) limits the run: then the command is ended in the guest (by a guest-side `timeout`) and \
+timeout_reached=true. Needs the agent configured and running in the guest; a stopped or unknown VM, or one without a \
+running agent, is an error result saying which.",
+        input_schema = super::schema::input::<VmExecParams>(),
+        output_schema = super::schema::output::<ExecReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_vm_exec_command(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let (command_hint, hint) = super::exec_hints(&args);
+        let p: VmExecParams = match params::parse(args) {
+            Ok(p) => p,
+            Err(e) => return Ok(exec_failure(&command_hint, hint, e)),
+        };
+        let checked = vmid_of(&p.vmid).and_then(|v| params::check_command(&p.command).map(|_| v));
+        let vmid = match checked {
+            Ok(v) => v,
+            Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
+        };
+        if let Err(f) = self.may_exec_in_vm(&ctx, &p.command, vmid).await {
+            return Ok(exec_failure(&p.command, p.response_format, f));
+        }
+        let limit = self.state.config.character_limit;
+        let client = self.client();
+        match vm::exec(&client, vmid, &p.command, p.timeout.secs, &ctx.ct).await {
+            Ok(run) => {
+                let report = ExecReport::from_vm(&p.command, vmid, &run, limit, p.timeout.secs)
+                    .noting(p.timeout.note());
+                Ok(answer(&report, p.response_format))
+            }
+            Err(e) => Ok(exec_failure(
+                &p.command,
+                p.response_format,
+                Failure::from(&e),
+            )),
+        }
+    }
+
+    #[tool(
+        name = "proxmox_download_file_from_vm",
+        title = "Download a file from a VM",
+        description = "Copy a file from a running virtual machine to this machine through its QEMU guest agent, in \
+pieces. The copy is checked by size and by the SHA-256 computed in the guest, written to a temporary name beside the \
+target and renamed into place only when complete. overwrite=false (default) refuses an existing local file. Files \
+larger than MAX_FILE_SIZE are refused before anything is copied.",
+        input_schema = super::schema::input::<VmDownloadParams>(),
+        output_schema = super::schema::output::<VmTransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_download_file_from_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(transfer_answer(self.vm_download(args, &ctx).await))
+    }
+
+    #[tool(
+        name = "proxmox_upload_file_to_vm",
+        title = "Upload a file to a VM",
+        description = "Copy a file from this machine into a running virtual machine through its QEMU guest agent (via \
+a private temporary file on the node, removed afterwards). It arrives complete or not at all: written in pieces to a \
+hidden temporary name beside the target, checked by size and by the SHA-256 computed in the guest, given `permissions` \
+(octal; default \"644\" for a new file, the old mode for a replaced one), then moved into place. overwrite=false \
+(default) refuses an existing file; the target's directory must exist. Files larger than MAX_FILE_SIZE are refused.",
+        input_schema = super::schema::input::<VmUploadParams>(),
+        output_schema = super::schema::output::<VmTransferReport>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    pub async fn proxmox_upload_file_to_vm(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        Ok(transfer_answer(self.vm_upload(args, &ctx).await))
+    }
+}
+
+impl RemoteExec {
+    /// A valid VM id that the policy lets the tools act on.
+    fn vm(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
+        let vmid = vmid_of(v)?;
+        self.state.config.policy.check_guest(vmid.get().into())?;
+        Ok(vmid)
+    }
+
+    /// The policy's word on running `command` in VM `vmid`, and the user's when exec
+    /// needs approval (CONFIRM_EXEC).
+    async fn may_exec_in_vm(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        command: &str,
+        vmid: Ctid,
+    ) -> Result<(), Failure> {
+        let policy = &self.state.config.policy;
+        policy.check_guest(vmid.get().into())?;
+        policy.check_command(command)?;
+        if policy.confirm_exec {
+            self.approve(ctx, &format!("Run this command in VM {vmid}?\n\n{command}"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn vm_power(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+        start: bool,
+    ) -> Result<VmPowerReport, Failed> {
+        let p: VmPowerParams = params::parse(args).map_err(early)?;
+        let vmid = self.vm(&p.vmid).map_err(early)?;
+        if !start {
+            self.approve(
+                ctx,
+                &format!(
+                    "Stop VM {vmid} at once (`qm stop {vmid}`)? The guest gets no clean shutdown."
+                ),
+            )
+            .await
+            .map_err(|f| (Some(vmid), f))?;
+        }
+        let client = self.client();
+        let said = if start {
+            vm::start(&client, vmid, &ctx.ct).await
+        } else {
+            vm::stop(&client, vmid, &ctx.ct).await
+        };
+        let said = said.map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        Ok(VmPowerReport::done(vmid, start, said))
+    }
+
+    async fn vm_shutdown(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<VmPowerReport, Failed> {
+        let p: VmShutdownParams = params::parse(args).map_err(early)?;
+        let vmid = self.vm(&p.vmid).map_err(early)?;
+        let secs = shutdown_secs(p.timeout).map_err(|e| (Some(vmid), e.into()))?;
+        if p.force_stop {
+            self.approve(
+                ctx,
+                &format!(
+                    "Shut down VM {vmid}, and stop it hard if it is still running after {secs} s?"
+                ),
+            )
+            .await
+            .map_err(|f| (Some(vmid), f))?;
+        }
+        let done = vm::shutdown(&self.client(), vmid, secs, p.force_stop, &ctx.ct)
+            .await
+            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        Ok(VmPowerReport::finished(vmid, done, true))
+    }
+
+    async fn vm_reboot(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<VmPowerReport, Failed> {
+        let p: VmRebootParams = params::parse(args).map_err(early)?;
+        let vmid = self.vm(&p.vmid).map_err(early)?;
+        let secs = shutdown_secs(p.timeout).map_err(|e| (Some(vmid), e.into()))?;
+        self.approve(ctx, &format!("Reboot VM {vmid}? Its services restart."))
+            .await
+            .map_err(|f| (Some(vmid), f))?;
+        let done = vm::reboot(&self.client(), vmid, secs, &ctx.ct)
+            .await
+            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        Ok(VmPowerReport::finished(vmid, done, false))
+    }
+
+    async fn vm_download(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<VmTransferReport, Failed> {
+        let p: VmDownloadParams = params::parse(args).map_err(early)?;
+        let vmid = vmid_of(&p.vmid).map_err(early)?;
+        vm_path("vm_path", &p.vm_path).map_err(early)?;
+        params::check_path("local_path", &p.local_path).map_err(early)?;
+        let local = self.guest_and_local(vmid, &p.local_path, Access::Write)?;
+        let progress = ProgressSender::new(ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let result = vm::files::download(
+            &self.client(),
+            &self.state.leftovers,
+            vmid,
+            &p.vm_path,
+            &local,
+            self.copy_options(p.overwrite, &report_progress, ctx),
+        )
+        .await;
+        progress.finish().await;
+        let done = result.map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        Ok(VmTransferReport::downloaded(
+            vmid, &p.vm_path, &local, &done,
+        ))
+    }
+
+    async fn vm_upload(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<VmTransferReport, Failed> {
+        let p: VmUploadParams = params::parse(args).map_err(early)?;
+        let vmid = vmid_of(&p.vmid).map_err(early)?;
+        params::check_path("local_path", &p.local_path).map_err(early)?;
+        vm_path("vm_path", &p.vm_path).map_err(early)?;
+        let mode = p
+            .permissions
+            .as_ref()
+            .map(|m| m.mode("permissions"))
+            .transpose()
+            .map_err(early)?;
+        let local = self.guest_and_local(vmid, &p.local_path, Access::Read)?;
+        let progress = ProgressSender::new(ctx);
+        let report_progress = |done, total| progress.report(done, total);
+        let result = vm::files::upload(
+            &self.client(),
+            &self.state.leftovers,
+            vmid,
+            &local,
+            &p.vm_path,
+            mode,
+            self.copy_options(p.overwrite, &report_progress, ctx),
+        )
+        .await;
+        progress.finish().await;
+        let done = result.map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        Ok(VmTransferReport::uploaded(
+            vmid, &local, &p.vm_path, &done, mode,
+        ))
+    }
+}
