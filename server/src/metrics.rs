@@ -31,9 +31,11 @@ impl Timeframe {
     }
 }
 
-/// `pvesh get /nodes/localhost/lxc/ID/status/current --output-format json`.
-pub fn current(vmid: Ctid) -> String {
-    format!("pvesh get /nodes/localhost/lxc/{vmid}/status/current --output-format json")
+/// `pvesh get /nodes/localhost/KIND/ID/status/current --output-format json` (`kind`:
+/// `lxc` or `qemu`; anything else is taken as `lxc`).
+pub fn current(kind: &str, vmid: Ctid) -> String {
+    let kind = if kind == "qemu" { "qemu" } else { "lxc" };
+    format!("pvesh get /nodes/localhost/{kind}/{vmid}/status/current --output-format json")
 }
 
 /// `pvesh get /cluster/resources --type vm --output-format json`: every guest.
@@ -310,7 +312,7 @@ mod tests {
     fn command_lines_ask_for_json() {
         let id = Ctid::new(100).unwrap();
         assert_eq!(
-            current(id),
+            current("lxc", id),
             "pvesh get /nodes/localhost/lxc/100/status/current --output-format json"
         );
         assert_eq!(

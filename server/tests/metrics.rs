@@ -208,13 +208,14 @@ async fn every_guest_of_the_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unknown_container_is_not_found() {
+async fn an_unknown_guest_is_not_found() {
     let env = env().await;
     let r = metrics(&env, json!({"vmid": 999, "response_format": "json"})).await;
-    let s = failed_containing(&r, "Container 999 not found");
+    let s = failed_containing(&r, "Guest 999 not found on this node");
+    // Asked as a container, then as a VM: the last word is qemu-server's.
     assert_eq!(
         s["detail"],
-        "Configuration file 'nodes/pve/lxc/999.conf' does not exist"
+        "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist"
     );
     assert!(
         s["suggestion"].as_str().unwrap().contains("without vmid"),
@@ -222,7 +223,11 @@ async fn an_unknown_container_is_not_found() {
     );
     let r = metrics(&env, json!({"vmid": 999})).await;
     assert!(is_error(&r));
-    assert!(text(&r).contains("Container 999 not found"), "{}", text(&r));
+    assert!(
+        text(&r).contains("Guest 999 not found on this node"),
+        "{}",
+        text(&r)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

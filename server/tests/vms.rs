@@ -487,3 +487,23 @@ async fn the_vm_tools_can_be_left_out_and_read_only_keeps_the_readers() {
         assert!(!names.iter().any(|x| x == n), "{n} in {names:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_of_one_vm() {
+    let env = env().await;
+    let r = env
+        .call(
+            "proxmox_guest_metrics",
+            json!({"vmid": 200, "response_format": "json"}),
+        )
+        .await;
+    assert_ok(&r);
+    let s = structured(&r);
+    let g = &s["guests"][0];
+    assert_eq!((g["vmid"].as_u64(), g["status"].as_str()), (Some(200), Some("running")), "{s}");
+    assert_eq!(g["type"], "qemu", "{s}");
+    let r = env
+        .call("proxmox_guest_metrics", json!({"vmid": 999}))
+        .await;
+    failed_containing(&r, "Guest 999 not found on this node");
+}

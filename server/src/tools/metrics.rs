@@ -65,18 +65,31 @@ pub(super) async fn pvesh(
     vmid: Option<Ctid>,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<String, Failure> {
+    pvesh_classified(client, line, vmid, cancel)
+        .await
+        .map_err(|(_, f)| f)
+}
+
+/// [`pvesh`], the failure with its class.
+async fn pvesh_classified(
+    client: &SshClient,
+    line: &str,
+    vmid: Option<Ctid>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<String, (PveshFailure, Failure)> {
     let out = run(client, "pvesh", line, QUICK_TIMEOUT, cancel)
         .await
-        .map_err(|e| Failure::from(&e))?;
+        .map_err(|e| (PveshFailure::Other, Failure::from(&e)))?;
     if out.exit_code == Some(0) {
         return Ok(text(&out.stdout));
     }
     let stderr = text(&out.stderr).trim().to_string();
     let detail = (!stderr.is_empty()).then(|| stderr.clone());
-    let failure = match (metrics::classify(&stderr, out.exit_code), vmid) {
+    let class = metrics::classify(&stderr, out.exit_code);
+    let failure = match (&class, vmid) {
         (PveshFailure::NoSuchGuest, Some(id)) => Failure::new(
-            format!("Container {id} not found"),
-            "Call proxmox_guest_metrics without vmid to see the guests of the node (a VM's id is not found: containers only for one guest).",
+            format!("Guest {id} not found on this node (neither a container nor a VM)"),
+            "Call proxmox_guest_metrics without vmid, or proxmox_list_guests, to see the guests and their nodes.",
         ),
         (PveshFailure::NoPvesh, _) => Failure::new(
             "pvesh is not available on this host: it is not a Proxmox VE node",
@@ -93,7 +106,7 @@ pub(super) async fn pvesh(
             "Read pvesh's message; run the command with ssh_exec_command to see its whole output.",
         ),
     };
-    Err(failure.with_detail(detail))
+    Err((class, failure.with_detail(detail)))
 }
 
 fn unreadable(e: metrics::BadJson) -> Failure {
@@ -127,7 +140,7 @@ impl RemoteExec {
     #[tool(
         name = "proxmox_guest_metrics",
         title = "Guest metrics",
-        description = "Resource use of a container (`pvesh`): CPU, memory, swap, disk, network and disk I/O since it \
+        description = "Resource use of a container or VM (`pvesh`): CPU, memory, swap, disk, network and disk I/O since it \
 started, uptime. Without vmid: every guest the node knows (containers and VMs; in a cluster, those of every node, each \
 with its node) in one table. With timeframe (hour, day or week): the history of that period too, as min/avg/max per \
 metric. A stopped guest reports 0 for its live figures.",
@@ -202,14 +215,25 @@ impl RemoteExec {
                 .map_err(|f| (None, f))?;
             return Ok(MetricsReport::of(None, guests));
         };
-        let out = pvesh(&client, &metrics::current(id), Some(id), cancel)
-            .await
-            .map_err(|f| (Some(id), f))?;
+        // A container, else a VM: pvesh says which id it does not know.
+        let lxc = metrics::current("lxc", id);
+        let (kind, out) = match pvesh_classified(&client, &lxc, Some(id), cancel).await {
+            Ok(out) => ("lxc", out),
+            Err((PveshFailure::NoSuchGuest, _)) => {
+                let line = metrics::current("qemu", id);
+                let out = pvesh(&client, &line, Some(id), cancel)
+                    .await
+                    .map_err(|f| (Some(id), f))?;
+                ("qemu", out)
+            }
+            Err((_, f)) => return Err((Some(id), f)),
+        };
         let status = metrics::parse_current(&out).map_err(|e| (Some(id), unreadable(e)))?;
         let mut g = GuestFigures::of(&status);
+        g.kind.get_or_insert_with(|| kind.to_string());
         if let Some(tf) = p.timeframe {
             g.history = Some(
-                history(&client, "lxc", id, tf, cancel)
+                history(&client, kind, id, tf, cancel)
                     .await
                     .map_err(|f| (Some(id), f))?,
             );
