@@ -500,7 +500,11 @@ async fn metrics_of_one_vm() {
     assert_ok(&r);
     let s = structured(&r);
     let g = &s["guests"][0];
-    assert_eq!((g["vmid"].as_u64(), g["status"].as_str()), (Some(200), Some("running")), "{s}");
+    assert_eq!(
+        (g["vmid"].as_u64(), g["status"].as_str()),
+        (Some(200), Some("running")),
+        "{s}"
+    );
     assert_eq!(g["type"], "qemu", "{s}");
     let r = env
         .call("proxmox_guest_metrics", json!({"vmid": 999}))

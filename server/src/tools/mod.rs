@@ -360,15 +360,29 @@ impl ServerHandler for RemoteExec {
             ))
             .with_instructions(format!(
                 "{}Runs commands and moves files on {} over SSH. Every tool returns structured content; \
-                 failures are tool errors with an `error` and a `suggestion`.{}",
+                 failures are tool errors with an `error` and a `suggestion`.{}{}",
                 self.state
                     .notice
                     .as_deref()
                     .map(|n| format!("{n} "))
                     .unwrap_or_default(),
                 self.state.config.target.display(),
-                limits(&self.state.config.policy)
+                limits(&self.state.config.policy),
+                guests_said(&self.state.config)
             ))
+    }
+}
+
+/// What the proxmox tools reach, for the instructions (empty without them).
+fn guests_said(config: &Config) -> &'static str {
+    match (config.enable_proxmox, config.proxmox_vms) {
+        (false, _) => "",
+        (true, true) => {
+            " It is a Proxmox VE node: containers are managed with pct, virtual machines with qm and their QEMU guest agent (commands and files in a VM need the agent running in it); proxmox_list_guests lists both with their type."
+        }
+        (true, false) => {
+            " It is a Proxmox VE node: containers are managed with pct; the VM tools are off (PROXMOX_VMS=false)."
+        }
     }
 }
 
