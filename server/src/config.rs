@@ -190,6 +190,7 @@ pub const VARIABLES: &[&str] = &[
     "SSH_AUTH_SOCK",
     "SSH_KNOWN_HOSTS",
     "SSH_STRICT_HOST_KEY_CHECKING",
+    "SSH_CONFIG",
     "CHARACTER_LIMIT",
     "MAX_FILE_SIZE",
     "TIMEOUT",
@@ -336,17 +337,31 @@ impl RawConfig {
                 "If you accept that, set I_ACCEPT_RISKS=true.",
             )),
         }
-        let config = self.collect(&mut errs);
+        let resolved = self.resolved(&mut errs);
+        let config = resolved.collect(&mut errs);
         match config {
             Some(c) if errs.0.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errs.0)),
         }
     }
 
+    /// These settings with `~/.ssh/config` applied to HOST ([`crate::ssh_config`]); on
+    /// an error there, the settings as given (and the error is kept).
+    fn resolved(&self, errs: &mut Errors) -> RawConfig {
+        match self.with_ssh_config() {
+            Ok(r) => r,
+            Err(e) => {
+                errs.push(e);
+                self.clone()
+            }
+        }
+    }
+
     /// Everything except the risk acknowledgement.
     pub fn validate_target_and_limits(&self) -> Result<Config, ConfigErrors> {
         let mut errs = Errors::default();
-        match self.collect(&mut errs) {
+        let resolved = self.resolved(&mut errs);
+        match resolved.collect(&mut errs) {
             Some(c) if errs.0.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errs.0)),
         }

@@ -43,6 +43,7 @@ pub mod qm;
 pub mod quote;
 pub mod snapshot;
 pub mod ssh;
+pub mod ssh_config;
 pub mod time;
 pub mod tools;
 pub mod transport;
