@@ -477,6 +477,8 @@ fn build_vm(spec: VmSpec) -> Result<Vm, FixtureError> {
         started_at: running
             .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
         metrics: spec.metrics,
+        snapshots: Vec::new(),
+        parent_snapshot: None,
     })
 }
 

@@ -1,5 +1,21 @@
 //! What containers and VMs share in the fixture and the emulators: their live
-//! figures, the size notation of their disks, Proxmox's booleans.
+//! figures, the size notation of their disks, Proxmox's booleans, their snapshots.
+
+use std::collections::BTreeMap;
+
+use crate::fs::Fs;
+
+/// One snapshot of a guest's config and filesystem.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub name: String,
+    pub parent: Option<String>,
+    pub description: String,
+    /// Seconds since the Unix epoch.
+    pub snaptime: u64,
+    pub config: BTreeMap<String, String>,
+    pub fs: Fs,
+}
 
 /// A running container's live figures, as a fixture sets them (`[containers.metrics]`);
 /// each unset one is derived from the config by the `pvesh` emulator.
@@ -47,4 +63,74 @@ pub fn parse_boolean(s: &str) -> Option<bool> {
         "0" | "off" | "no" | "false" => Some(false),
         _ => None,
     }
+}
+
+/// One node of the snapshot tree; `snaptime` is None for `current`.
+struct TreeNode {
+    name: String,
+    parent: Option<String>,
+    snaptime: Option<u64>,
+    description: String,
+}
+
+/// `pct listsnapshot` and `qm listsnapshot` (pve-common `print_snapshot_tree`): the
+/// snapshots as a tree, `current` last under `parent` (the config's `parent:`).
+pub fn snapshot_tree<'a>(
+    snapshots: impl IntoIterator<Item = &'a Snapshot>,
+    parent: Option<&str>,
+) -> String {
+    let mut nodes: Vec<TreeNode> = snapshots
+        .into_iter()
+        .map(|s| TreeNode {
+            name: s.name.clone(),
+            parent: s.parent.clone(),
+            snaptime: Some(s.snaptime),
+            description: s.description.clone(),
+        })
+        .collect();
+    nodes.push(TreeNode {
+        name: "current".into(),
+        parent: parent.map(str::to_string),
+        snaptime: None,
+        description: "You are here!".into(),
+    });
+    // Older first; `current` (no time) after everything.
+    let order = |i: &usize| (nodes[*i].snaptime.is_none(), nodes[*i].snaptime);
+    let is_node = |name: &str| nodes.iter().any(|n| n.name == name);
+    let mut roots: Vec<usize> = (0..nodes.len())
+        .filter(|i| !nodes[*i].parent.as_deref().is_some_and(is_node))
+        .collect();
+    roots.sort_by_key(order);
+    let mut out = String::new();
+    let mut stack: Vec<(String, usize)> = roots
+        .into_iter()
+        .rev()
+        .map(|i| ("`->".to_string(), i))
+        .collect();
+    while let Some((prefix, i)) = stack.pop() {
+        let n = &nodes[i];
+        let description = if n.description.is_empty() {
+            "no-description"
+        } else {
+            n.description.lines().next().unwrap_or("")
+        };
+        let time = n
+            .snaptime
+            .map(crate::unix::format_datetime)
+            .unwrap_or_default();
+        let width = 30usize.saturating_sub(prefix.chars().count());
+        out.push_str(&format!(
+            "{prefix} {:<width$} {time:<23} {description}\n",
+            n.name
+        ));
+        let mut children: Vec<usize> = (0..nodes.len())
+            .filter(|c| nodes[*c].parent.as_deref() == Some(n.name.as_str()) && *c != i)
+            .collect();
+        children.sort_by_key(order);
+        let child_prefix = format!(" {prefix}");
+        for c in children.into_iter().rev() {
+            stack.push((child_prefix.clone(), c));
+        }
+    }
+    out
 }

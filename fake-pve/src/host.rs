@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::fs::Fs;
-pub use crate::guest::{Metrics, parse_size};
+pub use crate::guest::{Metrics, Snapshot, parse_size};
 use crate::process::{ProcessInfo, ProcessTable};
 use crate::vm::{Vm, VmStatus};
 
@@ -41,18 +41,6 @@ pub const LOCKS: &[&str] = &[
     "snapshot",
     "snapshot-delete",
 ];
-
-/// One snapshot of a container's config and filesystem.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub name: String,
-    pub parent: Option<String>,
-    pub description: String,
-    /// Seconds since the Unix epoch.
-    pub snaptime: u64,
-    pub config: BTreeMap<String, String>,
-    pub fs: Fs,
-}
 
 /// One LXC container.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::fs::{Fs, now_secs};
-use crate::guest::{Metrics, parse_size};
+use crate::guest::{Metrics, Snapshot, parse_size};
 use crate::process::ProcessTable;
 
 /// The QMP states fake-pve emulates (docs/qm-fidelity.md §3).
@@ -101,6 +101,30 @@ pub struct Vm {
     pub started_at: Option<u64>,
     /// Live figures while it runs (`[vms.metrics]`).
     pub metrics: Metrics,
+    /// Its snapshots, oldest first.
+    pub snapshots: Vec<VmSnapshot>,
+    /// The snapshot the current state descends from (`parent:` in the config).
+    pub parent_snapshot: Option<String>,
+}
+
+/// What a snapshot taken with `--vmstate 1` of a running VM saved besides the disks.
+#[derive(Debug, Clone)]
+pub struct RamState {
+    /// The state volume (`vmstate:`), e.g. `local-lvm:vm-200-state-s1`.
+    pub volid: String,
+    /// `runningmachine:` and `runningcpu:` of the snapshot's section.
+    pub running_machine: String,
+    pub running_cpu: String,
+    /// What the agent remembered of the processes it ran (all ended: a RAM state is
+    /// only taken of a guest with no process running).
+    pub execs: BTreeMap<u32, ExecRecord>,
+}
+
+/// One snapshot of a VM: its config and filesystem, and the RAM when it was saved.
+#[derive(Debug, Clone)]
+pub struct VmSnapshot {
+    pub snap: Snapshot,
+    pub ram: Option<RamState>,
 }
 
 /// A stand-in for VM `vmid`'s QEMU (kvm) pid on the node (`qm list`, `qm status
@@ -153,6 +177,27 @@ impl Vm {
             key.strip_prefix(p)
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         })
+    }
+
+    /// The disk drives (CD-ROMs excluded) in qemu-server's volume order
+    /// (`ide0…`, `sata0…`, `scsi0…`, `virtio0…`, `efidisk0`, `tpmstate0`).
+    pub fn drives_in_order(&self) -> Vec<(&str, &str)> {
+        let mut drives = self.drives();
+        drives.sort_by_key(|(k, _)| {
+            let at = DISK_PREFIXES
+                .iter()
+                .position(|p| {
+                    k.strip_prefix(p)
+                        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+                })
+                .unwrap_or(usize::MAX);
+            let n: u32 = k
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .unwrap_or(0);
+            (at, n)
+        });
+        drives
     }
 
     /// The disk drives of the config (CD-ROMs excluded), sorted by key.

@@ -123,10 +123,10 @@ async fn status_config_and_power_over_ssh() {
         "fake-pve: vzdump of a VM (VM 200) is not emulated\n",
     );
     assert_ran(
-        &fake.ssh("qm snapshot 200 s1; echo after").await,
+        &fake.ssh("qm clone 200 300; echo after").await,
         255,
         "",
-        "fake-pve: qm snapshot is not emulated\n",
+        "fake-pve: qm clone is not emulated\n",
     );
     assert_ran(
         &fake.ssh("qmrestore x.vma 300").await,
@@ -399,5 +399,57 @@ async fn agent_file_endpoints_through_pvesh() {
     assert!(
         rows.iter()
             .any(|r| r["id"] == "qemu/200" && r["status"] == "running")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_change_a_file_through_the_agent_and_roll_back() {
+    let fake = Fake::start().await;
+    let write = |text: &str| format!("qm guest exec 200 -- sh -c 'echo {text} > /root/state.txt'");
+    assert_eq!(fake.ssh(&write("before")).await.code, Some(0));
+    assert_ran(
+        &fake
+            .ssh("qm snapshot 200 pre-change --description 'before the change'")
+            .await,
+        0,
+        "snapshotting 'drive-scsi0' (local-lvm:vm-200-disk-0)\n",
+        "",
+    );
+    assert_eq!(fake.ssh(&write("after")).await.code, Some(0));
+    assert_eq!(
+        guest(&fake, "cat /root/state.txt").await,
+        (0, "after\n".into())
+    );
+    let tree = fake.ssh("qm listsnapshot 200").await;
+    assert_eq!(tree.code, Some(0), "{tree:?}");
+    let lines: Vec<&str> = tree.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{tree:?}");
+    assert!(lines[0].starts_with("`-> pre-change   "), "{tree:?}");
+    assert!(lines[0].ends_with("     before the change"), "{tree:?}");
+    assert_eq!(
+        lines[1],
+        " `-> current                                            You are here!"
+    );
+    assert_ran(&fake.ssh("qm rollback 200 pre-change").await, 0, "", "");
+    assert_eq!(fake.host().vm_status(200), Some(VmStatus::Stopped));
+    assert_ran(
+        &fake
+            .ssh("qm status 200; qm config 200 | grep ^parent")
+            .await,
+        0,
+        "status: stopped\nparent: pre-change\n",
+        "",
+    );
+    assert_ran(&fake.ssh("qm start 200").await, 0, "", "");
+    assert_eq!(
+        guest(&fake, "cat /root/state.txt").await,
+        (0, "before\n".into())
+    );
+    assert_ran(&fake.ssh("qm delsnapshot 200 pre-change").await, 0, "", "");
+    assert_ran(
+        &fake.ssh("qm listsnapshot 200").await,
+        0,
+        "`-> current                                             You are here!\n",
+        "",
     );
 }

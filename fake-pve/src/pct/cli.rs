@@ -185,7 +185,7 @@ fn is_integer(s: &str) -> bool {
 }
 
 /// A snapshot name (`pve-configid`, at most 40 characters).
-fn check_snapname(s: &str) -> Result<String, String> {
+pub(crate) fn check_snapname(s: &str) -> Result<String, String> {
     let b = s.as_bytes();
     let valid = b.len() >= 2
         && b[0].is_ascii_alphabetic()

@@ -137,7 +137,10 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
         } => snapshot(&mut state, vmid, &name, description),
         Command::ListSnapshot { vmid } => match state.containers.get(&vmid.get()) {
             None => no_config(&state, vmid),
-            Some(ct) => Reply::out(snapshot_tree(ct)),
+            Some(ct) => Reply::out(crate::guest::snapshot_tree(
+                ct.snapshots.iter(),
+                ct.parent_snapshot.as_deref(),
+            )),
         },
         Command::DelSnapshot { vmid, name, force } => delsnapshot(&mut state, vmid, &name, force),
         Command::Rollback { vmid, name, start } => rollback(&mut state, ctx, vmid, &name, start),
@@ -807,71 +810,4 @@ fn rollback(state: &mut State, ctx: &Ctx, vmid: Vmid, name: &str, start: bool) -
         set_running(ct);
     }
     Reply::default()
-}
-
-/// One node of `pct listsnapshot`'s tree; `snaptime` is None for `current`.
-struct TreeNode {
-    name: String,
-    parent: Option<String>,
-    snaptime: Option<u64>,
-    description: String,
-}
-
-/// `pct listsnapshot`: the snapshots as a tree, `current` last under its parent.
-fn snapshot_tree(ct: &Container) -> String {
-    let mut nodes: Vec<TreeNode> = ct
-        .snapshots
-        .iter()
-        .map(|s| TreeNode {
-            name: s.name.clone(),
-            parent: s.parent.clone(),
-            snaptime: Some(s.snaptime),
-            description: s.description.clone(),
-        })
-        .collect();
-    nodes.push(TreeNode {
-        name: "current".into(),
-        parent: ct.parent_snapshot.clone(),
-        snaptime: None,
-        description: "You are here!".into(),
-    });
-    // Older first; `current` (no time) after everything.
-    let order = |i: &usize| (nodes[*i].snaptime.is_none(), nodes[*i].snaptime);
-    let is_node = |name: &str| nodes.iter().any(|n| n.name == name);
-    let mut roots: Vec<usize> = (0..nodes.len())
-        .filter(|i| !nodes[*i].parent.as_deref().is_some_and(is_node))
-        .collect();
-    roots.sort_by_key(order);
-    let mut out = String::new();
-    let mut stack: Vec<(String, usize)> = roots
-        .into_iter()
-        .rev()
-        .map(|i| ("`->".to_string(), i))
-        .collect();
-    while let Some((prefix, i)) = stack.pop() {
-        let n = &nodes[i];
-        let description = if n.description.is_empty() {
-            "no-description"
-        } else {
-            n.description.lines().next().unwrap_or("")
-        };
-        let time = n
-            .snaptime
-            .map(crate::unix::format_datetime)
-            .unwrap_or_default();
-        let width = 30usize.saturating_sub(prefix.chars().count());
-        out.push_str(&format!(
-            "{prefix} {:<width$} {time:<23} {description}\n",
-            n.name
-        ));
-        let mut children: Vec<usize> = (0..nodes.len())
-            .filter(|c| nodes[*c].parent.as_deref() == Some(n.name.as_str()) && *c != i)
-            .collect();
-        children.sort_by_key(order);
-        let child_prefix = format!(" {prefix}");
-        for c in children.into_iter().rev() {
-            stack.push((child_prefix.clone(), c));
-        }
-    }
-    out
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::pct::cli::{Kind, Val, Vmid, getopt, parse_boolean};
+use crate::pct::cli::{Kind, Val, Vmid, check_snapname, getopt, parse_boolean};
 use crate::reply::Reply;
 
 /// One entry of qm's command table: its words, the positional part of its short
@@ -279,6 +279,25 @@ pub enum Command {
         vmid: Vmid,
         pid: u64,
     },
+    Snapshot {
+        vmid: Vmid,
+        name: String,
+        vmstate: bool,
+        description: Option<String>,
+    },
+    ListSnapshot {
+        vmid: Vmid,
+    },
+    Rollback {
+        vmid: Vmid,
+        name: String,
+        start: bool,
+    },
+    DelSnapshot {
+        vmid: Vmid,
+        name: String,
+        force: bool,
+    },
     /// Real qm does it; fake-pve does not: `fake-pve: <what> is not emulated`.
     NotEmulated(String),
 }
@@ -393,6 +412,27 @@ fn schema(name: &str) -> Option<Schema> {
             &[],
         ),
         "guest exec-status" => s(&["vmid", "pid"], &[("vmid", Value), ("pid", Value)], &[]),
+        "snapshot" => s(
+            &["vmid", "snapname"],
+            &[
+                ("vmid", Value),
+                ("snapname", Value),
+                ("vmstate", Bool),
+                ("description", Value),
+            ],
+            &[],
+        ),
+        "listsnapshot" => s(&["vmid"], &[("vmid", Value)], &[]),
+        "rollback" => s(
+            &["vmid", "snapname"],
+            &[("vmid", Value), ("snapname", Value), ("start", Bool)],
+            &[],
+        ),
+        "delsnapshot" => s(
+            &["vmid", "snapname"],
+            &[("vmid", Value), ("snapname", Value), ("force", Bool)],
+            &[],
+        ),
         "help" => s(
             &["extra-args"],
             &[("extra-args", List), ("verbose", Bool)],
@@ -549,7 +589,18 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
     };
     let timeout = uint("timeout");
     let pid = uint("pid");
-    let snapshot = one("snapshot");
+    let mut snapname = |k: &'static str| match one(k) {
+        Some(v) if k == "snapname" || !v.is_empty() => match check_snapname(&v) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.insert(k, e);
+                None
+            }
+        },
+        _ => None,
+    };
+    let name_arg = snapname("snapname");
+    let snapshot = snapname("snapshot");
     if name == "guest cmd"
         && let Some(c) = one("command")
         && !AGENT_COMMANDS.contains(&c.as_str())
@@ -636,6 +687,23 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
         "guest exec-status" => Command::GuestExecStatus {
             vmid: v(),
             pid: pid.unwrap_or(0),
+        },
+        "snapshot" => Command::Snapshot {
+            vmid: v(),
+            name: name_arg.unwrap_or_default(),
+            vmstate: flag("vmstate"),
+            description: one("description"),
+        },
+        "listsnapshot" => Command::ListSnapshot { vmid: v() },
+        "rollback" => Command::Rollback {
+            vmid: v(),
+            name: name_arg.unwrap_or_default(),
+            start: flag("start"),
+        },
+        "delsnapshot" => Command::DelSnapshot {
+            vmid: v(),
+            name: name_arg.unwrap_or_default(),
+            force: flag("force"),
         },
         other => Command::NotEmulated(format!("qm {other}")),
     })

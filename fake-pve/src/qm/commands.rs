@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::cli::Command;
-use super::{agent, die, no_config_text, not_found_text};
+use super::{agent, die, no_config_text, not_found_text, snapshot};
 use crate::host::State;
 use crate::io::Io;
 use crate::pct::cli::Vmid;
@@ -57,9 +57,19 @@ pub(super) async fn execute(cmd: Command, ctx: &Ctx, io: &Io) -> i32 {
             };
             shutdown(ctx, plan, io).await
         }
+        Command::ListSnapshot { vmid } => snapshot::listsnapshot(&ctx.host.state(), vmid.get()),
+        Command::Rollback { vmid, name, start } => {
+            snapshot::rollback(&mut ctx.host.state(), vmid.get(), &name, start)
+        }
+        Command::DelSnapshot { vmid, name, force } => {
+            snapshot::delsnapshot(&mut ctx.host.state(), vmid.get(), &name, force)
+        }
         Command::NotEmulated(what) => return ctx.refuse(io, &what, 255).await,
-        Command::GuestCmd { .. } | Command::GuestExec { .. } | Command::GuestExecStatus { .. } => {
-            unreachable!("the agent commands are run by qm::run")
+        Command::GuestCmd { .. }
+        | Command::GuestExec { .. }
+        | Command::GuestExecStatus { .. }
+        | Command::Snapshot { .. } => {
+            unreachable!("the agent commands and snapshot are run by qm::run")
         }
     };
     reply.write(io).await
@@ -280,10 +290,13 @@ fn encode_text(s: &str) -> String {
     out
 }
 
-/// The config keys of a VM as `qm config` sees them: the file's, with `lock` and
-/// `template`.
+/// The config keys of a VM as `qm config` sees them: the file's, with `lock`,
+/// `template` and `parent`.
 pub(crate) fn config_keys(vm: &Vm) -> BTreeMap<String, String> {
     let mut keys = vm.config.clone();
+    if let Some(parent) = &vm.parent_snapshot {
+        keys.insert("parent".into(), parent.clone());
+    }
     if let Some(lock) = &vm.lock {
         keys.insert("lock".into(), lock.clone());
     }
@@ -294,16 +307,20 @@ pub(crate) fn config_keys(vm: &Vm) -> BTreeMap<String, String> {
 }
 
 /// `qm config <vmid> [--current] [--snapshot NAME]` (§7). Fake VMs have no pending
-/// changes, so `--current` prints the same, and no snapshots.
-fn config(state: &State, vmid: Vmid, snapshot: Option<String>) -> Reply {
+/// changes, so `--current` prints the same.
+fn config(state: &State, vmid: Vmid, name: Option<String>) -> Reply {
     let Some(vm) = state.vms.get(&vmid.get()) else {
         return no_config(state, vmid);
     };
-    if let Some(name) = snapshot {
-        return die(format!("snapshot '{name}' does not exist"));
-    }
+    let keys = match name {
+        Some(name) => match snapshot::section(vm, &name) {
+            Ok(keys) => keys,
+            Err(reply) => return reply,
+        },
+        None => config_keys(vm),
+    };
     let mut out = String::new();
-    for (k, v) in config_keys(vm) {
+    for (k, v) in keys {
         if k == "digest" {
             continue;
         }

@@ -8,6 +8,8 @@
 //! - [`cli`]: the pure parse step, argv to a typed [`Command`] or the bytes of a usage
 //!   abort or parameter error.
 //! - `commands`: list, status, config and the power commands over the host state.
+//! - `snapshot`: the snapshot commands (a snapshot keeps the config, the filesystem
+//!   and, with `--vmstate 1` of a running VM, the fact that the RAM was saved).
 //! - [`agent`]: the guest agent: its checks, `guest cmd`, `guest exec` (the command
 //!   runs in the VM's own filesystem and pid space, through the process layer) and
 //!   the file endpoints pvesh reaches.
@@ -15,6 +17,7 @@
 pub mod agent;
 pub mod cli;
 mod commands;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -74,6 +77,17 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
         }
         Command::GuestExecStatus { vmid, pid } => {
             agent::exec_status_cmd(ctx, vmid.get(), pid, io).await
+        }
+        Command::Snapshot {
+            vmid,
+            name,
+            vmstate,
+            description,
+        } => {
+            snapshot::snapshot(ctx, vmid.get(), &name, vmstate, description, io)
+                .await
+                .write(io)
+                .await
         }
         other => commands::execute(other, ctx, io).await,
     }

@@ -208,7 +208,6 @@ async fn command_line_mechanics_follow_pct() {
 async fn what_is_not_emulated_is_refused_loudly() {
     let h = host();
     for (line, what) in [
-        ("snapshot 200 s1", "qm snapshot"),
         ("create 300", "qm create"),
         ("destroy 200", "qm destroy"),
         ("set 200 --memory 4096", "qm set"),
@@ -1210,4 +1209,366 @@ async fn pct_does_not_see_vms() {
             255
         )
     );
+}
+
+// ---- §12 snapshots ------------------------------------------------------------
+
+const SNAP_SCSI0: &str = "snapshotting 'drive-scsi0' (local-lvm:vm-200-disk-0)\n";
+
+fn vm_text(h: &Host, vmid: u32, path: &str) -> String {
+    String::from_utf8(h.vm_file(vmid, path).unwrap()).unwrap()
+}
+
+fn put_vm_file(h: &Host, vmid: u32, path: &str, text: &str) {
+    h.change_vm(vmid, |vm| {
+        vm.fs.write_file(path, text.as_bytes(), 0o644).unwrap();
+    });
+}
+
+#[tokio::test]
+async fn snapshot_names_and_the_checks_before_the_task() {
+    let h = host();
+    let usage = "qm snapshot <vmid> <snapname> [OPTIONS]\n";
+    answers(
+        &h,
+        &[
+            (
+                "snapshot 200 current",
+                fail("unable to use snapshot name 'current' (reserved name)\n", 255),
+            ),
+            (
+                "snapshot 200 PenDing",
+                fail("unable to use snapshot name 'PenDing' (reserved name)\n", 255),
+            ),
+            (
+                "snapshot 999 s1",
+                fail(NO_200, 255),
+            ),
+            (
+                "snapshot 200 x",
+                fail(
+                    &format!("400 Parameter verification failed.\nsnapname: invalid format - invalid configuration ID 'x'\n\n{usage}"),
+                    255,
+                ),
+            ),
+            (
+                "snapshot 200",
+                fail(&format!("400 not enough arguments\n{usage}"), 255),
+            ),
+        ],
+    )
+    .await;
+    // `Current` is not reserved, `vzdump` is allowed for a VM.
+    assert_eq!(
+        qm(&h, "snapshot 201 Current").await,
+        ok("snapshotting 'drive-scsi0' (local-lvm:vm-201-disk-0)\n")
+    );
+    assert_eq!(qm(&h, "snapshot 201 vzdump").await.code, 0);
+    assert_eq!(h.vm(201).unwrap().snapshots.len(), 2);
+}
+
+#[tokio::test]
+async fn snapshot_task_checks_in_order() {
+    let h = host_with(
+        "[[vms]]\nvmid = 300\ntemplate = true\nlock = \"backup\"\n\n[[vms]]\nvmid = 301\n[vms.config]\nscsi0 = \"local:301/vm-301-disk-0.raw,size=4G\"\n\n[[vms]]\nvmid = 302\n[vms.config]\nscsi0 = \"local:302/vm-302-disk-0.qcow2,size=4G\"\nscsi1 = \"nas:vm-302-disk-1,size=4G\"\n",
+    );
+    assert_eq!(qm(&h, "snapshot 201 s1").await.code, 0);
+    h.set_vm_lock(201, Some("backup"));
+    answers(
+        &h,
+        &[
+            (
+                "snapshot 300 s1",
+                fail("you can't take a snapshot if it's a template\n", 255),
+            ),
+            ("snapshot 201 s1", fail("VM is locked (backup)\n", 255)),
+            (
+                "snapshot 301 s1",
+                fail("snapshot feature is not available\n", 255),
+            ),
+            (
+                "snapshot 302 s1",
+                fail("storage 'nas' does not exist\n", 255),
+            ),
+        ],
+    )
+    .await;
+    h.set_vm_lock(201, None);
+    assert_eq!(
+        qm(&h, "snapshot 201 s1").await,
+        fail("snapshot name 's1' already used\n", 255)
+    );
+    // Nothing was left behind: no lock, no snapshot.
+    for id in [301, 302] {
+        let vm = h.vm(id).unwrap();
+        assert_eq!((vm.lock, vm.snapshots.len()), (None, 0), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn a_snapshot_keeps_the_config_and_the_filesystem() {
+    let h = host();
+    put_vm_file(&h, 200, "/root/f", "one\n");
+    assert_eq!(
+        qm(&h, "snapshot 200 s1 --description before").await,
+        ok(SNAP_SCSI0)
+    );
+    let vm = h.vm(200).unwrap();
+    assert_eq!(vm.lock, None);
+    assert_eq!(vm.status, VmStatus::Running);
+    let snaptime = vm.snapshots[0].snap.snaptime;
+    let config = qm(&h, "config 200").await.out;
+    assert!(config.contains("\nparent: s1\n"), "{config}");
+    let section = qm(&h, "config 200 --snapshot s1").await;
+    assert_eq!(section.code, 0);
+    let mut want: Vec<String> = config
+        .lines()
+        .filter(|l| !l.starts_with("parent: "))
+        .map(str::to_string)
+        .collect();
+    want.push("description: before".into());
+    want.push(format!("snaptime: {snaptime}"));
+    want.sort();
+    let mut got: Vec<String> = section.out.lines().map(str::to_string).collect();
+    got.sort();
+    assert_eq!(got, want);
+    assert_eq!(
+        qm(&h, "config 200 --snapshot s2").await,
+        fail("snapshot 's2' does not exist\n", 255)
+    );
+    // The second one hangs under the first; `current` under the second.
+    put_vm_file(&h, 200, "/root/f", "two\n");
+    assert_eq!(qm(&h, "snapshot 200 s2").await, ok(SNAP_SCSI0));
+    let t1 = crate::unix::format_datetime(snaptime);
+    let t2 = crate::unix::format_datetime(h.vm(200).unwrap().snapshots[1].snap.snaptime);
+    assert_eq!(
+        qm(&h, "listsnapshot 200").await,
+        ok(&format!(
+            "`-> s1                          {t1}     before\n `-> s2                         {t2}     no-description\n  `-> current                                           You are here!\n"
+        ))
+    );
+    assert_eq!(qm(&h, "listsnapshot 999").await, fail(NO_200, 255));
+    assert_eq!(
+        qm(&h, "listsnapshot 201").await,
+        ok("`-> current                                             You are here!\n")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_freeze_step_of_a_running_vm() {
+    let h = host();
+    h.set_vm_config(200, "agent", Some("0"));
+    assert_eq!(
+        qm(&h, "snapshot 200 s1").await,
+        ok(&format!(
+            "skipping guest filesystem freeze - disabled in VM options\n{SNAP_SCSI0}"
+        ))
+    );
+    h.set_vm_config(200, "agent", Some("1"));
+    h.set_agent_hangs(200, true);
+    let t0 = tokio::time::Instant::now();
+    assert_eq!(
+        qm(&h, "snapshot 200 s2").await,
+        ok(&format!(
+            "skipping guest filesystem freeze - agent configured but not running?\n{SNAP_SCSI0}"
+        ))
+    );
+    assert_eq!(t0.elapsed(), Duration::from_secs(3));
+    // A stopped VM has no freeze step, and `--vmstate` is ignored for it.
+    assert_eq!(
+        qm(&h, "snapshot 201 s1 --vmstate 1").await,
+        ok("snapshotting 'drive-scsi0' (local-lvm:vm-201-disk-0)\n")
+    );
+    let section = qm(&h, "config 201 --snapshot s1").await.out;
+    assert!(!section.contains("vmstate"), "{section}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_snapshot_with_the_ram_holds_the_lock_and_saves_the_state() {
+    let h = host();
+    let task = {
+        let h = h.clone();
+        tokio::spawn(async move { qm(&h, "snapshot 200 s1 --vmstate 1").await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(h.vm(200).unwrap().lock.as_deref(), Some("snapshot"));
+    assert_eq!(
+        qm(&h, "snapshot 200 s2").await,
+        fail("VM is locked (snapshot)\n", 255)
+    );
+    assert_eq!(
+        task.await.unwrap(),
+        ok(&format!(
+            "saving VM state and RAM using storage 'local-lvm'\ncompleted saving the VM state in 1s, saved 256.00 MiB\n{SNAP_SCSI0}"
+        ))
+    );
+    assert_eq!(h.vm(200).unwrap().lock, None);
+    let section = qm(&h, "config 200 --snapshot s1").await.out;
+    for line in [
+        "vmstate: local-lvm:vm-200-state-s1\n",
+        "runningmachine: pc-i440fx-9.2+pve1\n",
+        "runningcpu: x86-64-v2-AES,enforce,+kvm_pv_eoi,+kvm_pv_unhalt\n",
+    ] {
+        assert!(section.contains(line), "{section}");
+    }
+    // A RAM state cannot hold a guest process the fake could bring back.
+    let started = qm(&h, "guest exec 200 --synchronous 0 -- sleep 60").await;
+    assert_eq!(started.code, 0, "{started:?}");
+    assert_eq!(
+        qm(&h, "snapshot 200 s3 --vmstate 1").await,
+        fail(
+            "fake-pve: qm snapshot --vmstate of a VM with processes running in its guest is not emulated\n",
+            255
+        )
+    );
+    h.set_vm_config(200, "hostpci0", Some("0000:01:00.0"));
+    assert_eq!(
+        qm(&h, "snapshot 200 s3 --vmstate 1").await,
+        fail(
+            "fake-pve: qm snapshot --vmstate of a VM with devices that cannot be migrated is not emulated\n",
+            255
+        )
+    );
+}
+
+#[tokio::test]
+async fn every_disk_but_the_cdrom_is_snapshotted_in_volume_order() {
+    let h = host();
+    h.set_vm_config(201, "virtio0", Some("local-lvm:vm-201-disk-2,size=1G"));
+    h.set_vm_config(201, "scsi10", Some("local-lvm:vm-201-disk-3,size=1G"));
+    h.set_vm_config(201, "scsi2", Some("local:201/vm-201-disk-1.qcow2,size=1G"));
+    h.set_vm_config(201, "efidisk0", Some("local-lvm:vm-201-disk-4,size=4M"));
+    assert_eq!(
+        qm(&h, "snapshot 201 s1").await,
+        ok(
+            "snapshotting 'drive-scsi0' (local-lvm:vm-201-disk-0)\nsnapshotting 'drive-scsi2' (local:201/vm-201-disk-1.qcow2)\nsnapshotting 'drive-scsi10' (local-lvm:vm-201-disk-3)\nsnapshotting 'drive-virtio0' (local-lvm:vm-201-disk-2)\nsnapshotting 'drive-efidisk0' (local-lvm:vm-201-disk-4)\n"
+        )
+    );
+}
+
+#[tokio::test]
+async fn rollback_kills_the_vm_and_restores_config_and_files() {
+    let h = host();
+    put_vm_file(&h, 200, "/root/f", "one\n");
+    assert_eq!(qm(&h, "snapshot 200 s1 --description old").await.code, 0);
+    put_vm_file(&h, 200, "/root/f", "two\n");
+    h.set_vm_config(200, "memory", Some("4096"));
+    h.set_vm_config(200, "description", Some("kept"));
+    assert_eq!(qm(&h, "snapshot 200 s2").await.code, 0);
+    let started = qm(&h, "guest exec 200 --synchronous 0 -- sleep 60").await;
+    assert_eq!(started.code, 0, "{started:?}");
+    assert!(!h.vm_processes(200).is_empty());
+    assert_eq!(qm(&h, "rollback 200 s1").await, ok(""));
+    let vm = h.vm(200).unwrap();
+    assert_eq!(vm.status, VmStatus::Stopped);
+    // The guest's processes were killed; they end as soon as they run again.
+    for _ in 0..100 {
+        if h.vm_processes(200).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.vm_processes(200).is_empty());
+    assert_eq!(vm_text(&h, 200, "/root/f"), "one\n");
+    assert_eq!(vm.config.get("memory").map(String::as_str), Some("2048"));
+    assert_eq!(
+        vm.config.get("description").map(String::as_str),
+        Some("kept")
+    );
+    assert_eq!(vm.parent_snapshot.as_deref(), Some("s1"));
+    assert_eq!(vm.snapshots.len(), 2);
+    // `--start 1` starts it; the snapshot itself is unchanged by the rollback.
+    put_vm_file(&h, 200, "/root/f", "three\n");
+    assert_eq!(qm(&h, "rollback 200 s2 --start 1").await, ok(""));
+    assert_eq!(status_of(&h, 200), VmStatus::Running);
+    assert_eq!(vm_text(&h, 200, "/root/f"), "two\n");
+    assert_eq!(qm(&h, "rollback 200 s1").await, ok(""));
+    assert_eq!(vm_text(&h, 200, "/root/f"), "one\n");
+}
+
+#[tokio::test(start_paused = true)]
+async fn rollback_to_a_ram_state_ends_running() {
+    let h = host();
+    assert_eq!(qm(&h, "snapshot 200 s1 --vmstate 1").await.code, 0);
+    h.set_vm_status(200, VmStatus::Stopped);
+    assert_eq!(qm(&h, "rollback 200 s1").await, ok(""));
+    assert_eq!(status_of(&h, 200), VmStatus::Running);
+    assert_eq!(qm(&h, "guest cmd 200 ping").await, ok(""));
+}
+
+#[tokio::test]
+async fn rollback_and_delsnapshot_checks_in_order() {
+    let h = host_with("[[vms]]\nvmid = 300\n");
+    assert_eq!(qm(&h, "snapshot 300 s1").await.code, 0);
+    h.change_vm(300, |vm| {
+        vm.template = true;
+        vm.lock = Some("backup".into());
+    });
+    answers(
+        &h,
+        &[
+            ("rollback 999 s1", fail(NO_200, 255)),
+            ("delsnapshot 999 s1", fail(NO_200, 255)),
+            (
+                "rollback 300 s2",
+                fail("snapshot 's2' does not exist\n", 255),
+            ),
+            (
+                "delsnapshot 300 s2",
+                fail("snapshot 's2' does not exist\n", 255),
+            ),
+            (
+                "rollback 300 s1",
+                fail("you can't rollback if vm is a template\n", 255),
+            ),
+            ("delsnapshot 300 s1", fail("VM is locked (backup)\n", 255)),
+            (
+                "delsnapshot 300 s1 --force",
+                fail("VM is locked (backup)\n", 255),
+            ),
+        ],
+    )
+    .await;
+    h.change_vm(300, |vm| vm.template = false);
+    answers(
+        &h,
+        &[("rollback 300 s1", fail("VM is locked (backup)\n", 255))],
+    )
+    .await;
+    h.change_vm(300, |vm| {
+        vm.template = true;
+        vm.lock = None;
+    });
+    assert_eq!(
+        qm(&h, "delsnapshot 300 s1").await,
+        fail("you can't delete a snapshot if vm is a template\n", 255)
+    );
+}
+
+#[tokio::test]
+async fn delsnapshot_reparents_the_children() {
+    let h = host();
+    for s in ["a1", "b2", "c3"] {
+        assert_eq!(qm(&h, &format!("snapshot 201 {s}")).await.code, 0);
+    }
+    assert_eq!(qm(&h, "delsnapshot 201 b2").await, ok(""));
+    let vm = h.vm(201).unwrap();
+    let parents: Vec<(String, Option<String>)> = vm
+        .snapshots
+        .iter()
+        .map(|s| (s.snap.name.clone(), s.snap.parent.clone()))
+        .collect();
+    assert_eq!(
+        parents,
+        [
+            ("a1".to_string(), None),
+            ("c3".to_string(), Some("a1".to_string()))
+        ]
+    );
+    assert_eq!(qm(&h, "delsnapshot 201 c3 --force").await, ok(""));
+    assert_eq!(h.vm(201).unwrap().parent_snapshot.as_deref(), Some("a1"));
+    let section = qm(&h, "config 201").await.out;
+    assert!(section.contains("\nparent: a1\n"), "{section}");
+    assert_eq!(qm(&h, "delsnapshot 201 a1").await, ok(""));
+    assert!(!qm(&h, "config 201").await.out.contains("parent:"));
 }
