@@ -279,8 +279,13 @@ impl Vm {
 
     /// Seconds since its start (0 when stopped).
     pub fn uptime(&self) -> u64 {
+        self.uptime_at(now_secs())
+    }
+
+    /// Seconds from its start to `now` (seconds since the epoch; 0 when stopped).
+    pub fn uptime_at(&self, now: u64) -> u64 {
         match (self.status.has_process(), self.started_at) {
-            (true, Some(t)) => now_secs().saturating_sub(t),
+            (true, Some(t)) => now.saturating_sub(t),
             _ => 0,
         }
     }

@@ -66,7 +66,7 @@ pub(crate) fn local_node(state: &State, node: &str) -> Result<(), Reply> {
     ))
 }
 
-/// One container's figures now.
+/// One guest's figures now (a container's, or a VM's for its rrddata).
 pub struct Figures {
     pub running: bool,
     pub cpus: u64,
@@ -367,7 +367,7 @@ fn vm_figures(vm: &Vm) -> VmFigures {
 
 /// `PVE::QemuServer::vmstatus` of one VM (QemuServer.pm:2535-2783); `full` adds
 /// what only a QMP query gives (`qmpstatus`, the running machine and QEMU).
-fn qemu_vmstatus(vm: &Vm, full: bool) -> Map<String, Value> {
+fn qemu_vmstatus(vm: &Vm, full: bool, now: u64) -> Map<String, Value> {
     let f = vm_figures(vm);
     let mut d = Map::new();
     d.insert("cpu".into(), num(round(f.cpu, 4)));
@@ -383,7 +383,7 @@ fn qemu_vmstatus(vm: &Vm, full: bool) -> Map<String, Value> {
     d.insert("netin".into(), f.netin.into());
     d.insert("netout".into(), f.netout.into());
     d.insert("status".into(), vm.status.coarse().into());
-    d.insert("uptime".into(), vm.uptime().into());
+    d.insert("uptime".into(), vm.uptime_at(now).into());
     d.insert("vmid".into(), vm.vmid.into());
     if f.running {
         d.insert("pid".into(), kvm_pid(vm.vmid).into());
@@ -412,7 +412,6 @@ fn qemu_vmstatus(vm: &Vm, full: bool) -> Map<String, Value> {
 
 /// A `qemu/<vmid>` row of `/cluster/resources`; a VM's `disk` is always 0.
 fn vm_resource(state: &State, vm: &Vm, now: u64) -> Value {
-    let _ = now;
     let f = vm_figures(vm);
     let mut row = json!({
         "cpu": num(round(f.cpu, 4)),
@@ -432,7 +431,7 @@ fn vm_resource(state: &State, vm: &Vm, now: u64) -> Value {
         "status": vm.status.coarse(),
         "template": u8::from(vm.template),
         "type": "qemu",
-        "uptime": vm.uptime(),
+        "uptime": vm.uptime_at(now),
         "vmid": vm.vmid,
     });
     let obj = row.as_object_mut().expect("an object");
@@ -488,11 +487,32 @@ fn wobble(i: u64) -> f64 {
     0.8 + 0.04 * ((i * 7 + 3) % 11) as f64
 }
 
+/// A VM's figures as pvestatd records them (`disk` 0, `maxdisk` the boot disk).
+fn vm_rrd_figures(vm: &Vm, now: u64) -> Figures {
+    let v = vm_figures(vm);
+    Figures {
+        running: v.running,
+        cpus: vm.cpus(),
+        cpu: v.cpu,
+        mem: v.mem,
+        maxmem: vm.memory_bytes(),
+        swap: 0,
+        maxswap: 0,
+        disk: 0,
+        maxdisk: vm.bootdisk_bytes(),
+        netin: v.netin,
+        netout: v.netout,
+        diskread: v.diskread,
+        diskwrite: v.diskwrite,
+        uptime: vm.uptime_at(now),
+    }
+}
+
 /// `rrddata`: one row per step, oldest first, the last step before `now`. Rows
-/// before the container's start (all of them when it is stopped) have only what
-/// pvestatd records for a stopped guest.
-fn rrddata(ct: &Container, timeframe: Timeframe, max: bool, now: u64) -> Value {
-    let f = figures(ct, now);
+/// before the guest's start (all of them when it is stopped) have only what
+/// pvestatd records for a stopped guest. `memhost`: a VM's host memory is its
+/// `mem`; a container's is 0.
+fn rrddata(f: &Figures, memhost: bool, timeframe: Timeframe, max: bool, now: u64) -> Value {
     let (step, count) = timeframe.step_and_rows();
     let end = now / step * step;
     let started = if f.running {
@@ -523,7 +543,12 @@ fn rrddata(ct: &Container, timeframe: Timeframe, max: bool, now: u64) -> Value {
             let mem = (f.mem as f64 * w).min(f.maxmem as f64);
             row.insert("cpu".into(), num(round(cpu, 6)));
             row.insert("mem".into(), num(round(mem, 2)));
-            row.insert("memhost".into(), 0.into());
+            let host = if memhost {
+                num(round(mem, 2))
+            } else {
+                0.into()
+            };
+            row.insert("memhost".into(), host);
             row.insert("disk".into(), f.disk.into());
             for (k, total) in [
                 ("netin", f.netin),
@@ -577,7 +602,7 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
         }
         Endpoint::NodeQemu { node } => {
             local_node(state, node)?;
-            let rows = state.vms.values().map(|vm| qemu_vmstatus(vm, false));
+            let rows = state.vms.values().map(|vm| qemu_vmstatus(vm, false, now));
             Value::Array(rows.map(Value::Object).collect())
         }
         Endpoint::QemuCurrent { node, vmid } => {
@@ -588,7 +613,7 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
                     DIE,
                 ));
             };
-            let mut d = qemu_vmstatus(vm, true);
+            let mut d = qemu_vmstatus(vm, true, now);
             if vm.agent_enabled() {
                 d.insert("agent".into(), 1.into());
             }
@@ -611,15 +636,18 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
             ));
         }
         // Not proxied to `{node}` (the method has no `proxyto`): read from the local
-        // RRD cache whatever node the path names.
-        Endpoint::LxcRrd {
+        // RRD cache whatever node the path names. The cache has one RRD per vmid
+        // (`pve2-vm/<vmid>`) and the method loads no config, so `lxc/` and `qemu/`
+        // both serve whichever guest has the id.
+        Endpoint::Rrd {
             vmid,
             timeframe,
             max,
             ..
-        } => match state.containers.get(vmid) {
-            Some(ct) => rrddata(ct, *timeframe, *max, now),
-            None => {
+        } => match (state.containers.get(vmid), state.vms.get(vmid)) {
+            (Some(ct), _) => rrddata(&figures(ct, now), false, *timeframe, *max, now),
+            (None, Some(vm)) => rrddata(&vm_rrd_figures(vm, now), true, *timeframe, *max, now),
+            (None, None) => {
                 return Err(super::cli::not_emulated(&format!(
                     "rrddata of a guest that does not exist ({vmid})"
                 )));

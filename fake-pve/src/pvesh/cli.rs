@@ -42,7 +42,8 @@ pub enum Endpoint {
         node: String,
         vmid: u32,
     },
-    LxcRrd {
+    /// `rrddata` under `lxc/` or `qemu/`: one RRD per vmid, whatever the guest's type.
+    Rrd {
         node: String,
         vmid: u32,
         timeframe: Timeframe,
@@ -235,6 +236,7 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
         ["nodes", _, "lxc", _, "rrddata"] => Route::Rrd(s(1), s(3)),
         ["nodes", _, "qemu"] => Route::NodeQemu(s(1)),
         ["nodes", _, "qemu", _, "status", "current"] => Route::QemuCurrent(s(1), s(3)),
+        ["nodes", _, "qemu", _, "rrddata"] => Route::Rrd(s(1), s(3)),
         ["nodes", _, "qemu", _, "agent", "file-read"] => Route::FileRead(s(1), s(3)),
         _ => return Err(not_emulated(&format!("pvesh get {raw}"))),
     })
@@ -470,7 +472,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
                 Some("MAX") => true,
                 Some(other) => return Err(enumeration("cf", other, &["AVERAGE", "MAX"])),
             };
-            Endpoint::LxcRrd {
+            Endpoint::Rrd {
                 node,
                 vmid,
                 timeframe,

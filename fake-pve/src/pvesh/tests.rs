@@ -433,3 +433,164 @@ fn options_as_getopt_reads_them() {
         255,
     );
 }
+
+// ---- VMs: rrddata and status/current ------------------------------------------
+
+const VMS: &str = r#"
+[[vms]]
+vmid = 200
+name = "vm1"
+status = "running"
+memory = 4096
+cores = 2
+agent = true
+
+  [vms.metrics]
+  cpu = 0.1
+  mem = 536870912
+  netin = 7200000
+  netout = 3600000
+  diskread = 720000
+  diskwrite = 360000
+
+[[vms]]
+vmid = 201
+name = "vm2"
+memory = 1024
+disk = "16G"
+"#;
+
+fn vm_state() -> State {
+    let text = format!("{FIXTURE}\n{VMS}");
+    let mut s = Fixture::parse(&text).unwrap().into_state().unwrap();
+    s.containers.get_mut(&100).unwrap().started_at = Some(NOW - 7200);
+    s.vms.get_mut(&200).unwrap().started_at = Some(NOW - 7200);
+    s
+}
+
+fn vm_run(line: &str) -> Reply {
+    let args: Vec<String> = line.split(' ').map(str::to_string).collect();
+    answer(&args, &vm_state(), NOW)
+}
+
+#[track_caller]
+fn vm_json(line: &str) -> serde_json::Value {
+    let r = vm_run(line);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{line}: {r:?}");
+    serde_json::from_str(&r.stdout).unwrap()
+}
+
+#[test]
+fn vm_rrddata_has_the_container_metric_names() {
+    let hour = vm_json("get /nodes/pve1/qemu/200/rrddata --timeframe hour --output-format json");
+    let rows = hour.as_array().unwrap();
+    assert_eq!(rows.len(), 60);
+    assert_eq!(rows[59]["time"], NOW / 60 * 60 - 60);
+    assert_eq!(
+        format::json(&rows[0]),
+        "{\"cpu\":0.092,\"disk\":0,\"diskread\":92,\"diskwrite\":46,\"maxcpu\":2,\
+         \"maxdisk\":34359738368,\"maxmem\":4294967296,\"mem\":493921239.04,\
+         \"memhost\":493921239.04,\"netin\":920,\"netout\":460,\"pressurecpufull\":0,\
+         \"pressurecpusome\":0,\"pressureiofull\":0,\"pressureiosome\":0,\
+         \"pressurememoryfull\":0,\"pressurememorysome\":0,\"time\":1736506800}\n"
+    );
+    // The keys are those of a container's rows.
+    let ct = json("get /nodes/pve1/lxc/100/rrddata --timeframe hour --output-format json");
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(keys(&rows[0]), keys(&ct[0]));
+    let day = vm_json(
+        "get /nodes/pve1/qemu/200/rrddata --timeframe day --cf AVERAGE --output-format json",
+    );
+    let rows = day.as_array().unwrap();
+    assert_eq!(rows.len(), 1440);
+    assert_eq!(
+        format::json(&rows[0]),
+        "{\"disk\":0,\"maxcpu\":2,\"maxdisk\":34359738368,\"maxmem\":4294967296,\"time\":1736424000}\n"
+    );
+    assert!(rows[1439].get("cpu").is_some());
+    // MAX raises the averages of the longer timeframes.
+    let avg = vm_json("get /nodes/pve1/qemu/200/rrddata --timeframe week --output-format json");
+    let max =
+        vm_json("get /nodes/pve1/qemu/200/rrddata --timeframe week --cf MAX --output-format json");
+    assert_eq!(max.as_array().unwrap().len(), 336);
+    let cpu = |v: &serde_json::Value| v[335]["cpu"].as_f64().unwrap();
+    assert!(cpu(&max) > cpu(&avg), "{} {}", cpu(&max), cpu(&avg));
+    // A stopped VM records no live figure.
+    let stopped = vm_json("get /nodes/pve1/qemu/201/rrddata --timeframe week --output-format json");
+    assert_eq!(stopped.as_array().unwrap().len(), 336);
+    assert_eq!(
+        format::json(&stopped[335]),
+        format!(
+            "{{\"disk\":0,\"maxcpu\":1,\"maxdisk\":17179869184,\"maxmem\":1073741824,\"time\":{}}}\n",
+            NOW / 1800 * 1800 - 1800
+        )
+    );
+}
+
+#[test]
+fn rrddata_is_one_rrd_per_vmid_under_either_path() {
+    // The method loads no config: `pve2-vm/<vmid>` holds whichever guest has the id.
+    for (a, b) in [("qemu/200", "lxc/200"), ("lxc/100", "qemu/100")] {
+        let line =
+            |p: &str| format!("get /nodes/pve1/{p}/rrddata --timeframe hour --output-format json");
+        assert_eq!(vm_json(&line(a)), vm_json(&line(b)), "{a} {b}");
+    }
+    assert_eq!(
+        vm_run("get /nodes/pve1/qemu/555/rrddata --timeframe hour --output-format json"),
+        Reply::err(
+            "fake-pve: pvesh: rrddata of a guest that does not exist (555) is not emulated\n",
+            2
+        )
+    );
+    assert_eq!(
+        vm_run("get /nodes/pve1/qemu/200/rrddata --timeframe hour"),
+        Reply::err(
+            "fake-pve: pvesh: text output of this path (use --output-format json) is not emulated\n",
+            2
+        )
+    );
+}
+
+#[test]
+fn vm_status_current_for_running_and_stopped() {
+    let running = vm_json("get /nodes/pve1/qemu/200/status/current --output-format json");
+    assert_eq!(
+        format::json(&running),
+        "{\"agent\":1,\"cpu\":0.1,\"cpus\":2,\"disk\":0,\"diskread\":720000,\"diskwrite\":360000,\
+         \"ha\":{\"managed\":0},\"maxdisk\":34359738368,\"maxmem\":4294967296,\"mem\":536870912,\
+         \"memhost\":536870912,\"name\":\"vm1\",\"netin\":7200000,\"netout\":3600000,\"pid\":20200,\
+         \"pressurecpufull\":0,\"pressurecpusome\":0,\"pressureiofull\":0,\"pressureiosome\":0,\
+         \"pressurememoryfull\":0,\"pressurememorysome\":0,\"qmpstatus\":\"running\",\
+         \"running-machine\":\"pc-i440fx-9.2+pve1\",\"running-qemu\":\"9.2.0\",\
+         \"status\":\"running\",\"uptime\":7200,\"vmid\":200}\n"
+    );
+    let stopped = vm_json("get /nodes/localhost/qemu/201/status/current --output-format json");
+    assert_eq!(
+        format::json(&stopped),
+        "{\"cpu\":0,\"cpus\":1,\"disk\":0,\"diskread\":0,\"diskwrite\":0,\"ha\":{\"managed\":0},\
+         \"maxdisk\":17179869184,\"maxmem\":1073741824,\"mem\":0,\"memhost\":0,\"name\":\"vm2\",\
+         \"netin\":0,\"netout\":0,\"qmpstatus\":\"stopped\",\"status\":\"stopped\",\"uptime\":0,\
+         \"vmid\":201}\n"
+    );
+}
+
+#[test]
+fn a_guest_id_of_the_other_type_is_no_such_guest() {
+    for (line, err) in [
+        (
+            "get /nodes/pve1/lxc/200/status/current --output-format json",
+            "Configuration file 'nodes/pve1/lxc/200.conf' does not exist\n",
+        ),
+        (
+            "get /nodes/pve1/qemu/100/status/current --output-format json",
+            "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist\n",
+        ),
+        (
+            "get /nodes/pve1/qemu/999/status/current --output-format json",
+            "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist\n",
+        ),
+    ] {
+        assert_eq!(vm_run(line), Reply::err(err, 255), "{line}");
+    }
+}
