@@ -12,8 +12,12 @@ use testkit::{assert_ok, start_node, structured};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alias_from_the_ssh_config_reaches_the_node() {
     let dir = tempfile::tempdir().unwrap();
-    let (node, key, known) =
-        start_node(TestNode::builder(Fixture::default_fixture()), dir.path(), true).await;
+    let (node, key, known) = start_node(
+        TestNode::builder(Fixture::default_fixture()),
+        dir.path(),
+        true,
+    )
+    .await;
     let config = dir.path().join("ssh_config");
     std::fs::write(
         &config,
@@ -36,13 +40,20 @@ async fn an_alias_from_the_ssh_config_reaches_the_node() {
     assert_eq!(resolved.target.port, node.port());
     let mcp = Mcp::in_process(resolved).await;
     let r = mcp
-        .call("ssh_exec_command", json!({"command": "hostname", "response_format": "json"}))
+        .call(
+            "ssh_exec_command",
+            json!({"command": "hostname", "response_format": "json"}),
+        )
         .await;
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "pve\n");
 
     // A jump host is refused, naming the setting, before anything connects.
-    std::fs::write(&config, "Host pvealias\n  HostName 10.0.0.5\n  ProxyJump bastion\n").unwrap();
+    std::fs::write(
+        &config,
+        "Host pvealias\n  HostName 10.0.0.5\n  ProxyJump bastion\n",
+    )
+    .unwrap();
     let errors = raw.validate().unwrap_err();
     let text = errors.to_string();
     assert!(text.contains("ProxyJump bastion"), "{text}");

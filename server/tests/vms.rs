@@ -511,3 +511,19 @@ async fn metrics_of_one_vm() {
         .await;
     failed_containing(&r, "Guest 999 not found on this node");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_of_a_vm() {
+    let env = env().await;
+    let r = env
+        .call(
+            "proxmox_guest_metrics",
+            json!({"vmid": 200, "timeframe": "hour", "response_format": "json"}),
+        )
+        .await;
+    assert_ok(&r);
+    let s = structured(&r);
+    let history = &s["guests"][0]["history"];
+    assert!(history.is_object(), "{s}");
+    assert_eq!(history["timeframe"], "hour", "{s}");
+}
