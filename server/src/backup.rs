@@ -76,12 +76,38 @@ pub fn check_archive(volid: &str) -> Result<(), String> {
             "'{volid}' does not name a vzdump archive (the file name starts with vzdump-)"
         ));
     }
-    if name.starts_with("vzdump-qemu-") {
+    if !name.starts_with("vzdump-lxc-") && !name.starts_with("vzdump-qemu-") {
         return Err(format!(
-            "'{volid}' is a virtual machine's backup; restoring VMs is not supported yet"
+            "'{volid}' is neither a container's (vzdump-lxc-…) nor a VM's (vzdump-qemu-…) archive"
         ));
     }
     Ok(())
+}
+
+/// Whether an archive is a VM's (`vzdump-qemu-…`), restored with `qmrestore`.
+pub fn is_vm_archive(volid: &str) -> bool {
+    volid
+        .rsplit('/')
+        .next()
+        .is_some_and(|n| n.starts_with("vzdump-qemu-"))
+}
+
+/// `qmrestore ARCHIVE ID --storage S [--force 1]`: the archive first (qm-fidelity.md
+/// §13), the other way round from `pct restore`.
+pub fn qmrestore(
+    vmid: Ctid,
+    archive: &str,
+    storage: &str,
+    force: bool,
+) -> Result<String, Unquotable> {
+    let mut line = format!(
+        "qmrestore {} {vmid} --storage {storage}",
+        quote(archive, "the archive")?
+    );
+    if force {
+        line.push_str(" --force 1");
+    }
+    Ok(line)
 }
 
 /// The guest id in a backup's file name (`…/vzdump-lxc-100-…`).
@@ -301,9 +327,22 @@ local:iso/debian.iso                                     iso     iso            
             assert!(check_archive(bad).is_err(), "{bad}");
         }
         assert!(
-            check_archive("local:backup/vzdump-qemu-200-x.vma")
+            check_archive("local:backup/vzdump-other-200-x.vma")
                 .unwrap_err()
-                .contains("virtual machine")
+                .contains("neither a container's")
+        );
+        assert!(check_archive("local:backup/vzdump-qemu-200-x.vma").is_ok());
+        assert!(is_vm_archive("local:backup/vzdump-qemu-200-x.vma"));
+        assert!(!is_vm_archive("local:backup/vzdump-lxc-200-x.tar"));
+        assert_eq!(
+            qmrestore(
+                Ctid::new(300).unwrap(),
+                "local:backup/vzdump-qemu-200-x.vma",
+                "local-lvm",
+                true
+            )
+            .unwrap(),
+            "qmrestore local:backup/vzdump-qemu-200-x.vma 300 --storage local-lvm --force 1"
         );
         assert!(check_storage("local-lvm").is_ok());
         assert!(check_storage("bad name").is_err());

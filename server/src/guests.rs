@@ -281,6 +281,33 @@ pub async fn backups(
     Ok(backup::parse_list(&text(&out.stdout))?)
 }
 
+/// `qmrestore`: the VM `vmid` from `archive`, its disks on `storage`; returns its
+/// state afterwards and the end of qmrestore's log.
+pub async fn restore_vm(
+    client: &SshClient,
+    vmid: Ctid,
+    archive: &str,
+    storage: &str,
+    force: bool,
+    cancel: &CancellationToken,
+) -> Result<(String, Vec<String>), crate::vm::VmError> {
+    let line = backup::qmrestore(vmid, archive, storage, force)?;
+    let out = crate::vm::run(client, "qmrestore", &line, BACKUP_TIMEOUT, cancel).await?;
+    if out.exit_code != Some(0) {
+        let said = crate::qm::message(&text(&out.stderr));
+        return Err(if said.contains("already exists on node") {
+            crate::vm::VmError::Failed {
+                what: "qmrestore".into(),
+                detail: said,
+            }
+        } else {
+            crate::vm::failure(vmid, "qmrestore", &out)
+        });
+    }
+    let log = log_tail(&text(&out.stdout));
+    Ok((crate::vm::status(client, vmid, cancel).await?.status, log))
+}
+
 /// `pct restore`: the container `vmid` from `archive`, its disk on `storage`;
 /// returns its state afterwards and the end of pct's log.
 pub async fn restore(

@@ -166,7 +166,7 @@ async fn bad_backup_arguments_and_failures_say_what_to_do() {
             json!({"vmid": 999, "compress": "0"}),
         )
         .await;
-    failed_containing(&r, "Container 999 not found");
+    failed_containing(&r, "Guest 999 not found on this node");
 
     for (archive, says) in [
         ("vzdump-lxc-100.tar", "not a backup volume id"),
@@ -175,8 +175,8 @@ async fn bad_backup_arguments_and_failures_say_what_to_do() {
             "does not name a vzdump archive",
         ),
         (
-            "local:backup/vzdump-qemu-200-2025_01_10-12_00_00.vma.zst",
-            "virtual machine",
+            "local:backup/vzdump-openvz-200-2025_01_10-12_00_00.tar",
+            "neither a container's",
         ),
     ] {
         let r = env

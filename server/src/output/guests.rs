@@ -197,11 +197,12 @@ pub struct BackupReport {
 }
 
 impl BackupReport {
-    pub fn done(vmid: Ctid, b: crate::guests::Backup) -> Self {
+    /// A finished backup of guest `vmid` (`what`: `Container` or `VM`).
+    pub fn done(vmid: Ctid, what: &str, b: crate::guests::Backup) -> Self {
         BackupReport {
             success: true,
             message: format!(
-                "Container {vmid} backed up to {}",
+                "{what} {vmid} backed up to {}",
                 b.volid.as_deref().unwrap_or("its storage")
             ),
             vmid: Some(vmid.get()),
@@ -320,10 +321,11 @@ pub struct RestoreReport {
 }
 
 impl RestoreReport {
-    pub fn done(vmid: Ctid, archive: &str, status: String, log: Vec<String>) -> Self {
+    /// A finished restore of guest `vmid` (`what`: `Container` or `VM`).
+    pub fn done(vmid: Ctid, what: &str, archive: &str, status: String, log: Vec<String>) -> Self {
         RestoreReport {
             success: true,
-            message: format!("Container {vmid} restored from {archive}; it is {status}"),
+            message: format!("{what} {vmid} restored from {archive}; it is {status}"),
             vmid: Some(vmid.get()),
             archive: Some(archive.to_string()),
             status: Some(status),

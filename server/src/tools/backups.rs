@@ -166,8 +166,9 @@ one guest: volume id, format, size in bytes and guest id.",
     #[tool(
         name = "proxmox_backup_restore",
         title = "Restore a backup",
-        description = "Restore a container from a backup (`pct restore`) under a new id, or over an existing stopped \
-container only with force=true (destructive: everything in it is lost). The new container is left stopped.",
+        description = "Restore a container (`pct restore`) or a VM (`qmrestore`, for a vzdump-qemu archive) from a backup \
+under a new id, or over an existing stopped guest only with force=true (destructive: everything in it is lost). The \
+restored guest is left stopped.",
         input_schema = super::schema::input::<BackupRestoreParams>(),
         output_schema = super::schema::output::<RestoreReport>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
@@ -194,9 +195,11 @@ impl RemoteExec {
         let p: BackupCreateParams = params::parse(args).map_err(early)?;
         let vmid = self.snapshot_guest(&p.vmid)?;
         storage_arg("storage", &p.storage).map_err(|e| (Some(vmid), e.into()))?;
+        let kind = self.kind(vmid, &ctx.ct).await?;
         if p.mode == Mode::Stop {
             let what = format!(
-                "Back up container {vmid} in stop mode? It is shut down for the backup and started again afterwards."
+                "Back up {} {vmid} in stop mode? It is shut down for the backup and started again afterwards.",
+                kind.word()
             );
             self.approve(ctx, &what)
                 .await
@@ -212,7 +215,7 @@ impl RemoteExec {
         )
         .await
         .map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        Ok(BackupReport::done(vmid, done))
+        Ok(BackupReport::done(vmid, kind.title(), done))
     }
 
     async fn backup_restore(
@@ -240,25 +243,26 @@ impl RemoteExec {
                 .check_guest(source.into())
                 .map_err(|r| (Some(vmid), Failure::from(r)))?;
         }
+        let vm = backup::is_vm_archive(&p.archive);
+        let what = if vm { "VM" } else { "container" };
         if p.force {
-            let what = format!(
-                "Restore {} over container {vmid}? The existing container {vmid} and everything in it is replaced.",
+            let ask = format!(
+                "Restore {} over {what} {vmid}? The existing guest {vmid} and everything in it is replaced.",
                 p.archive
             );
-            self.approve(ctx, &what)
-                .await
-                .map_err(|f| (Some(vmid), f))?;
+            self.approve(ctx, &ask).await.map_err(|f| (Some(vmid), f))?;
         }
-        let (status, log) = guests::restore(
-            &self.client(),
-            vmid,
-            &p.archive,
-            &p.storage,
-            p.force,
-            &ctx.ct,
-        )
-        .await
-        .map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        Ok(RestoreReport::done(vmid, &p.archive, status, log))
+        let client = self.client();
+        let (status, log) = if vm {
+            guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
+                .await
+                .map_err(|e| (Some(vmid), Failure::from(&e)))?
+        } else {
+            guests::restore(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
+                .await
+                .map_err(|e| (Some(vmid), Failure::from(&e)))?
+        };
+        let title = if vm { "VM" } else { "Container" };
+        Ok(RestoreReport::done(vmid, title, &p.archive, status, log))
     }
 }

@@ -323,14 +323,14 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    fn word(self) -> &'static str {
+    pub(super) fn word(self) -> &'static str {
         match self {
             Kind::Container => "container",
             Kind::Vm => "VM",
         }
     }
 
-    fn title(self) -> &'static str {
+    pub(super) fn title(self) -> &'static str {
         match self {
             Kind::Container => "Container",
             Kind::Vm => "VM",
