@@ -1,12 +1,15 @@
 //! Backups on the fake node: its storages, the archive a `vzdump` of a container
 //! writes (a real tar: the container's config as `./etc/vzdump/pct.conf`, then its
-//! files), the archive's name, and reading one back for `pct restore`.
+//! files) or of a VM (the same tar with `./etc/vzdump/qemu-server.conf`: not VMA's
+//! format), the archive's name, and reading one back for `pct restore` and
+//! `qmrestore`.
 //! docs/backups.md is the specification.
 
 use std::collections::BTreeMap;
 
 use crate::fs::{Fs, Kind};
 use crate::host::Container;
+use crate::vm::Vm;
 
 /// One storage of the node, as `/etc/pve/storage.cfg` would define it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,11 +57,31 @@ impl Storage {
 
 /// The archive's file name: `vzdump-lxc-<vmid>-<local time %Y_%m_%d-%H_%M_%S>.tar`.
 pub fn archive_name(vmid: u32, secs: u64) -> String {
+    format!("{}.tar", archive_stem("lxc", vmid, secs))
+}
+
+/// A VM's archive's file name: `vzdump-qemu-<vmid>-<%Y_%m_%d-%H_%M_%S>.vma`.
+pub fn vm_archive_name(vmid: u32, secs: u64) -> String {
+    format!("{}.vma", archive_stem("qemu", vmid, secs))
+}
+
+/// `vzdump-<kind>-<vmid>-<local time %Y_%m_%d-%H_%M_%S>`.
+fn archive_stem(kind: &str, vmid: u32, secs: u64) -> String {
     let stamp = crate::unix::format_datetime(secs)
         .replace('-', "_")
         .replace(' ', "-")
         .replace(':', "_");
-    format!("vzdump-lxc-{vmid}-{stamp}.tar")
+    format!("vzdump-{kind}-{vmid}-{stamp}")
+}
+
+/// The file an archive names: a volume id `<storage>:backup/NAME` or an absolute path.
+pub fn archive_path(archive: &str) -> Option<String> {
+    if archive.starts_with('/') {
+        return Some(archive.to_string());
+    }
+    let (store, rest) = archive.split_once(':')?;
+    let name = rest.strip_prefix("backup/")?;
+    Some(format!("{}/{name}", storage(store)?.dump_dir()?))
 }
 
 /// The vmid in a backup file name (`vzdump-lxc-100-…`), if it is one.
@@ -89,6 +112,23 @@ pub fn config_text(ct: &Container) -> String {
     out
 }
 
+/// The config file a VM's backup carries: the description as `#` lines, then its
+/// `key: value` lines sorted (no snapshot sections, no `lock`).
+pub fn vm_config_text(vm: &Vm) -> String {
+    let mut out = String::new();
+    if let Some(d) = vm.config.get("description") {
+        for line in d.lines() {
+            out.push_str(&format!("#{line}\n"));
+        }
+    }
+    for (k, v) in &vm.config {
+        if !["description", "digest", "parent", "lock"].contains(&k.as_str()) {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+    }
+    out
+}
+
 /// Parses [`config_text`] back: the config keys and the `lxc.*` lines.
 pub fn parse_config(text: &str) -> (BTreeMap<String, String>, Vec<(String, String)>) {
     let mut config = BTreeMap::new();
@@ -112,6 +152,14 @@ pub fn parse_config(text: &str) -> (BTreeMap<String, String>, Vec<(String, Strin
 }
 
 const CONF_PATH: &str = "./etc/vzdump/pct.conf";
+const VM_CONF_PATH: &str = "./etc/vzdump/qemu-server.conf";
+
+/// Which kind of guest an archive is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveKind {
+    Lxc,
+    Qemu,
+}
 
 fn header(
     kind: tar::EntryType,
@@ -153,8 +201,17 @@ fn append(
 /// The archive of container `ct`: its config, then every directory and file of its
 /// filesystem with their modes, owners and times.
 pub fn write_archive(ct: &Container) -> std::io::Result<Vec<u8>> {
+    write_tar(CONF_PATH, &config_text(ct), &ct.fs)
+}
+
+/// The archive of VM `vm`: its config as `./etc/vzdump/qemu-server.conf`, then its
+/// filesystem (the fake's stand-in for the disks' contents).
+pub fn write_vm_archive(vm: &Vm) -> std::io::Result<Vec<u8>> {
+    write_tar(VM_CONF_PATH, &vm_config_text(vm), &vm.fs)
+}
+
+fn write_tar(conf_path: &str, conf: &str, fs: &Fs) -> std::io::Result<Vec<u8>> {
     let mut b = tar::Builder::new(Vec::new());
-    let conf = config_text(ct);
     let now = crate::fs::now_secs();
     append(
         &mut b,
@@ -165,13 +222,13 @@ pub fn write_archive(ct: &Container) -> std::io::Result<Vec<u8>> {
     append(
         &mut b,
         header(tar::EntryType::Regular, conf.len() as u64, 0o644, 0, 0, now),
-        CONF_PATH,
+        conf_path,
         conf.as_bytes(),
     )?;
-    let mut paths = all_paths(&ct.fs);
+    let mut paths = all_paths(fs);
     paths.sort();
     for path in paths {
-        let Ok(meta) = ct.fs.stat(&path) else {
+        let Ok(meta) = fs.stat(&path) else {
             continue;
         };
         let (kind, name, data) = match meta.kind {
@@ -179,7 +236,7 @@ pub fn write_archive(ct: &Container) -> std::io::Result<Vec<u8>> {
             Kind::File => (
                 tar::EntryType::Regular,
                 format!(".{path}"),
-                ct.fs.read(&path).unwrap_or_default().to_vec(),
+                fs.read(&path).unwrap_or_default().to_vec(),
             ),
         };
         let h = header(
@@ -220,14 +277,16 @@ fn all_paths(fs: &Fs) -> Vec<String> {
 
 /// What an archive holds: the config file's text and the filesystem.
 pub struct Restored {
+    pub kind: ArchiveKind,
     pub config: String,
     pub fs: Fs,
     /// Bytes read from the archive.
     pub bytes: u64,
 }
 
-/// Reads an archive written by [`write_archive`] (or any tar with a
-/// `./etc/vzdump/pct.conf`). Errors say what is wrong with it.
+/// Reads an archive written by [`write_archive`] or [`write_vm_archive`] (any tar
+/// with a `./etc/vzdump/pct.conf` or `./etc/vzdump/qemu-server.conf`). Errors say
+/// what is wrong with it.
 pub fn read_archive(data: &[u8]) -> Result<Restored, String> {
     let mut archive = tar::Archive::new(data);
     let mut fs = Fs::new();
@@ -246,8 +305,19 @@ pub fn read_archive(data: &[u8]) -> Result<Restored, String> {
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut entry, &mut data)
             .map_err(|e| format!("broken tar archive: {e}"))?;
-        if path.trim_start_matches("./") == CONF_PATH.trim_start_matches("./") {
-            config = Some(String::from_utf8_lossy(&data).into_owned());
+        let member = path.trim_start_matches("./");
+        if member == CONF_PATH.trim_start_matches("./") {
+            config = Some((
+                ArchiveKind::Lxc,
+                String::from_utf8_lossy(&data).into_owned(),
+            ));
+            continue;
+        }
+        if member == VM_CONF_PATH.trim_start_matches("./") {
+            config = Some((
+                ArchiveKind::Qemu,
+                String::from_utf8_lossy(&data).into_owned(),
+            ));
             continue;
         }
         let target = format!("/{}", path.trim_start_matches("./").trim_end_matches('/'));
@@ -275,8 +345,10 @@ pub fn read_archive(data: &[u8]) -> Result<Restored, String> {
             let _ = fs.set_mtime(&target, t);
         }
     }
-    let config = config.ok_or("no ./etc/vzdump/pct.conf in the archive: not a container backup")?;
+    let (kind, config) = config
+        .ok_or("no ./etc/vzdump/pct.conf or qemu-server.conf in the archive: not a backup")?;
     Ok(Restored {
+        kind,
         config,
         fs,
         bytes: data.len() as u64,

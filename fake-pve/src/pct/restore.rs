@@ -17,16 +17,6 @@ pub(super) struct Restore<'a> {
     pub start: bool,
 }
 
-/// The file an archive names: a volume id `local:backup/NAME` or an absolute path.
-fn archive_path(archive: &str) -> Option<String> {
-    if archive.starts_with('/') {
-        return Some(archive.to_string());
-    }
-    let (store, rest) = archive.split_once(':')?;
-    let name = rest.strip_prefix("backup/")?;
-    Some(format!("{}/{name}", backup::storage(store)?.dump_dir()?))
-}
-
 /// A fresh MAC address for `--unique`, in Proxmox's `BC:24:11` range.
 fn new_mac() -> String {
     let b: [u8; 3] = rand::random();
@@ -80,7 +70,7 @@ pub(super) fn restore(state: &mut State, r: Restore<'_>) -> Reply {
             return die(format!("CT is locked ({lock})"));
         }
     }
-    let Some(path) = archive_path(r.archive) else {
+    let Some(path) = backup::archive_path(r.archive) else {
         return die(format!("unable to parse volume ID '{}'", r.archive));
     };
     let data = match state.fs.read(&path) {
@@ -91,6 +81,12 @@ pub(super) fn restore(state: &mut State, r: Restore<'_>) -> Reply {
         Ok(x) => x,
         Err(e) => return die(format!("fake-pve: cannot restore '{}': {e}", r.archive)),
     };
+    if restored.kind != backup::ArchiveKind::Lxc {
+        return die(format!(
+            "fake-pve: pct restore of a VM's backup ('{}') is not emulated",
+            r.archive
+        ));
+    }
     let (mut config, lxc) = backup::parse_config(&restored.config);
     let size = config
         .get("rootfs")

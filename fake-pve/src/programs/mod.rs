@@ -159,7 +159,7 @@ pub static PROGRAMS: &[Program] = &[
     },
     Program {
         name: "qmrestore",
-        main: |c, _, _, io| Box::pin(async move { Ok(crate::qm::qmrestore(c, io).await) }),
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::qm::qmrestore(c, a, io).await) }),
         available: |c| c.container.is_none(),
     },
     program("pgrep", |c, n, a, io| Box::pin(procs::pgrep(c, n, a, io))),

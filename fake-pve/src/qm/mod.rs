@@ -8,6 +8,7 @@
 //! - [`cli`]: the pure parse step, argv to a typed [`Command`] or the bytes of a usage
 //!   abort or parameter error.
 //! - `commands`: list, status, config and the power commands over the host state.
+//! - `restore`: `qmrestore` of the fake's VM backups.
 //! - `snapshot`: the snapshot commands (a snapshot keeps the config, the filesystem
 //!   and, with `--vmstate 1` of a running VM, the fact that the RAM was saved).
 //! - [`agent`]: the guest agent: its checks, `guest cmd`, `guest exec` (the command
@@ -17,6 +18,7 @@
 pub mod agent;
 pub mod cli;
 mod commands;
+mod restore;
 mod snapshot;
 #[cfg(test)]
 mod tests;
@@ -93,7 +95,7 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     }
 }
 
-/// `qmrestore`: not emulated.
-pub async fn qmrestore(ctx: &Ctx, io: &Io) -> i32 {
-    ctx.refuse(io, "qmrestore", 255).await
+/// Runs `qmrestore <args…>` (args exclude the word "qmrestore").
+pub async fn qmrestore(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
+    restore::run(ctx, args, io).await
 }
