@@ -294,15 +294,7 @@ pub async fn restore_vm(
     let line = backup::qmrestore(vmid, archive, storage, force)?;
     let out = crate::vm::run(client, "qmrestore", &line, BACKUP_TIMEOUT, cancel).await?;
     if out.exit_code != Some(0) {
-        let said = crate::qm::message(&text(&out.stderr));
-        return Err(if said.contains("already exists on node") {
-            crate::vm::VmError::Failed {
-                what: "qmrestore".into(),
-                detail: said,
-            }
-        } else {
-            crate::vm::failure(vmid, "qmrestore", &out)
-        });
+        return Err(crate::vm::failure(vmid, "qmrestore", &out));
     }
     let log = log_tail(&text(&out.stdout));
     Ok((crate::vm::status(client, vmid, cancel).await?.status, log))

@@ -499,7 +499,6 @@ mod tests {
         GuestRun {
             result,
             duration: Duration::from_secs(secs),
-            qm_stderr: String::new(),
         }
     }
 

@@ -314,8 +314,6 @@ pub async fn reboot(
 pub struct GuestRun {
     pub result: ExecResult,
     pub duration: Duration,
-    /// What qm wrote on stderr besides the result (e.g. `timeout reached, returning pid`).
-    pub qm_stderr: String,
 }
 
 /// Runs `line` (a `qm guest exec`) and reads its JSON; qm's refusals (absent VM,
@@ -336,7 +334,6 @@ async fn guest(
     Ok(GuestRun {
         result: qm::parse_exec(&text(&out.stdout))?,
         duration: started.elapsed(),
-        qm_stderr: text(&out.stderr),
     })
 }
 
