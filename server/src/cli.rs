@@ -24,8 +24,8 @@ pub const VERSION: &str = concat!(
 /// Configuration comes from flags, then the environment, then a `.env` file in the
 /// working directory: I_ACCEPT_RISKS (must be true), HOST, SSH_PORT, SSH_USERNAME,
 /// SSH_KEY, SSH_KEY_PASSPHRASE, SSH_PASSWORD, SSH_AUTH_SOCK, SSH_KNOWN_HOSTS,
-/// SSH_STRICT_HOST_KEY_CHECKING (true | accept-new | false), TIMEOUT, CHARACTER_LIMIT,
-/// MAX_FILE_SIZE, ENABLE_PROXMOX. Passwords are read only from the environment.
+/// SSH_STRICT_HOST_KEY_CHECKING (true | accept-new | false), SSH_CONFIG,
+/// SSH_PROXY_JUMP, TIMEOUT, CHARACTER_LIMIT, MAX_FILE_SIZE, ENABLE_PROXMOX. Passwords are read only from the environment.
 /// Logs go to stderr; RUST_LOG chooses what is logged (default
 /// "info,rmcp=warn,fake_pve=warn").
 ///

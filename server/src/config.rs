@@ -85,11 +85,27 @@ pub struct SshTarget {
     pub host_key_policy: HostKeyPolicy,
     pub connect_timeout: Duration,
     pub keepalive: Duration,
+    /// Jump hosts to pass through, outermost first (`ProxyJump`): the first is reached
+    /// directly, each next one (and then this host) through a `direct-tcpip` channel of
+    /// the one before. Each hop's host key is verified by its own settings.
+    pub jumps: Vec<SshTarget>,
 }
 
 impl SshTarget {
-    /// `user@host:port`, for messages.
+    /// `user@host:port` (and `via user@jump:port, …` when jumps lead there), for
+    /// messages and as the pool's key.
     pub fn display(&self) -> String {
+        let mut s = self.endpoint();
+        if !self.jumps.is_empty() {
+            let via: Vec<String> = self.jumps.iter().map(SshTarget::endpoint).collect();
+            s.push_str(" via ");
+            s.push_str(&via.join(", "));
+        }
+        s
+    }
+
+    /// `user@host:port` of this hop alone.
+    pub fn endpoint(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
     }
 }
@@ -191,6 +207,7 @@ pub const VARIABLES: &[&str] = &[
     "SSH_KNOWN_HOSTS",
     "SSH_STRICT_HOST_KEY_CHECKING",
     "SSH_CONFIG",
+    "SSH_PROXY_JUMP",
     "CHARACTER_LIMIT",
     "MAX_FILE_SIZE",
     "TIMEOUT",
@@ -411,17 +428,20 @@ impl RawConfig {
                 known_hosts: known_hosts.clone(),
             },
         );
+        let mut target = SshTarget {
+            host: host?,
+            port: port?,
+            user,
+            auth: auth?,
+            known_hosts: known_hosts?,
+            host_key_policy: host_key_policy?,
+            connect_timeout: Duration::from_secs(timeout?),
+            keepalive: Duration::from_secs(15),
+            jumps: Vec::new(),
+        };
+        target.jumps = errs.take(self.jump_hosts(&target))?;
         Some(Config {
-            target: SshTarget {
-                host: host?,
-                port: port?,
-                user,
-                auth: auth?,
-                known_hosts: known_hosts?,
-                host_key_policy: host_key_policy?,
-                connect_timeout: Duration::from_secs(timeout?),
-                keepalive: Duration::from_secs(15),
-            },
+            target,
             character_limit: character_limit?,
             max_file_size: max_file_size?,
             enable_proxmox: enable_proxmox?,

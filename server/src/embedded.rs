@@ -65,6 +65,7 @@ pub async fn start_with_policy(
             host_key_policy: HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
+            jumps: Vec::new(),
         },
         character_limit: 25_000,
         max_file_size: 10 * 1024 * 1024,

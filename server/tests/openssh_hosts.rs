@@ -574,3 +574,88 @@ async fn the_next_call_works_after_the_host_was_stopped_and_started() {
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "after\n");
 }
+
+/// `HOST` as an `~/.ssh/config` alias behind `ProxyJump` through a second real OpenSSH
+/// host: the target is named by its bridge address, which the jump host reaches, and
+/// both host keys are verified (the target's under that address, as `ssh -J` does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_jump_through_a_second_host_runs_and_transfers_and_checks_both_host_keys() {
+    let (jump, target) = tokio::join!(HostEnv::start(), HostEnv::start());
+    let target_ip = target.host.bridge_address().await.unwrap();
+    let jump_ip = jump.host.bridge_address().await.unwrap();
+    let known = jump.dir.path().join("known_hosts_both");
+    let target_key = target.host.host_key().to_openssh().unwrap();
+    std::fs::write(
+        &known,
+        format!(
+            "{}\n{target_ip} {target_key}\n",
+            jump.host.known_hosts_line()
+        ),
+    )
+    .unwrap();
+    let config = jump.dir.path().join("ssh_config");
+    let write_config = |known: &std::path::Path| {
+        std::fs::write(
+            &config,
+            format!(
+                "Host behind\n  HostName {target_ip}\n  User root\n  IdentityFile {tkey}\n  UserKnownHostsFile {kh}\n  ProxyJump bastion\n\nHost bastion\n  HostName 127.0.0.1\n  Port {jport}\n  User root\n  IdentityFile {jkey}\n  UserKnownHostsFile {kh}\n",
+                tkey = target.key_path.display(),
+                jkey = jump.key_path.display(),
+                kh = known.display(),
+                jport = jump.host.port(),
+            ),
+        )
+        .unwrap();
+    };
+    write_config(&known);
+    let raw = mcp_remote_exec::config::RawConfig::from_pairs([
+        ("I_ACCEPT_RISKS", "true"),
+        ("HOST", "behind"),
+        ("SSH_CONFIG", config.to_str().unwrap()),
+        ("TIMEOUT", "20"),
+    ]);
+    let mcp = Mcp::in_process(raw.validate().unwrap()).await;
+    // The target sees the jump host's address as its client: the call went through it.
+    target.oob("echo behind-the-jump > /root/marker").await;
+    let r = mcp
+        .exec("cat /root/marker; echo \"${SSH_CLIENT%% *}\"")
+        .await;
+    assert_ok(&r);
+    assert_eq!(
+        structured(&r)["stdout"],
+        format!("behind-the-jump\n{jump_ip}\n")
+    );
+    let data = random_bytes(3 << 20);
+    let local = target.local_file("up.bin", &data);
+    let r = mcp
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": local, "remote_path": "/tmp/up.bin"}),
+        )
+        .await;
+    assert_ok(&r);
+    let (_, sum, _) = target.oob("sha256sum /tmp/up.bin").await;
+    assert_eq!(
+        sum.split_whitespace().next(),
+        Some(sha256_hex(&data).as_str())
+    );
+
+    // The target's key listed under the jump's key: refused as changed, naming the
+    // target's address, although the jump host itself verified.
+    let wrong = jump.dir.path().join("known_hosts_wrong");
+    let jump_key = jump.host.host_key().to_openssh().unwrap();
+    std::fs::write(
+        &wrong,
+        format!("{}\n{target_ip} {jump_key}\n", jump.host.known_hosts_line()),
+    )
+    .unwrap();
+    write_config(&wrong);
+    let mcp = Mcp::in_process(raw.validate().unwrap()).await;
+    let r = mcp.exec("true").await;
+    assert!(is_error(&r), "{}", text(&r));
+    let error = error_of(&r);
+    assert!(
+        error.contains(&target_ip.to_string()) && error.to_lowercase().contains("changed"),
+        "{error}"
+    );
+}

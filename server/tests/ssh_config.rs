@@ -1,6 +1,8 @@
 //! `HOST` as an alias of the user's OpenSSH client configuration: the server reaches
 //! the fake node through `HostName`, `Port`, `User`, `IdentityFile` and
-//! `UserKnownHostsFile` of a `Host` block, as `ssh pvealias` would.
+//! `UserKnownHostsFile` of a `Host` block, as `ssh pvealias` would, and a jump host that
+//! refuses to forward is reported as such. (Jumps through real OpenSSH hosts: the
+//! `proxy_jump` tests in `openssh_hosts.rs`.)
 
 use fake_pve::fixture::Fixture;
 use fake_pve::node::TestNode;
@@ -48,13 +50,33 @@ async fn an_alias_from_the_ssh_config_reaches_the_node() {
     assert_ok(&r);
     assert_eq!(structured(&r)["stdout"], "pve\n");
 
-    // A jump host is refused, naming the setting, before anything connects.
+    // Through a jump host that will not forward (this fake node opens no direct-tcpip
+    // channel to 10.0.0.5): the call fails naming the jump and what to check.
     std::fs::write(
         &config,
-        "Host pvealias\n  HostName 10.0.0.5\n  ProxyJump bastion\n",
+        format!(
+            "Host pvealias\n  HostName 10.0.0.5\n  User root\n  IdentityFile {key}\n  UserKnownHostsFile {known}\n  ProxyJump root@127.0.0.1:{port}\n",
+            key = key.display(),
+            known = known.display(),
+            port = node.port(),
+        ),
     )
     .unwrap();
-    let errors = raw.validate().unwrap_err();
-    let text = errors.to_string();
-    assert!(text.contains("ProxyJump bastion"), "{text}");
+    let jumped = raw.validate().unwrap();
+    assert_eq!(jumped.target.jumps.len(), 1);
+    let mcp = Mcp::in_process(jumped).await;
+    let r = mcp
+        .call(
+            "ssh_exec_command",
+            json!({"command": "hostname", "response_format": "json"}),
+        )
+        .await;
+    let s = structured(&r);
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("via root@127.0.0.1:")
+            && error.contains("10.0.0.5:22")
+            && error.contains("AllowTcpForwarding"),
+        "{s}"
+    );
 }

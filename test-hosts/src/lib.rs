@@ -67,6 +67,8 @@ pub enum TestHostError {
     NotReady { port: u16 },
     #[error("reading the test host's key: {0}")]
     HostKey(String),
+    #[error("reading the test host's address: {0}")]
+    Address(String),
     #[error("`{cmd}` in the container did not finish")]
     ExecUnfinished { cmd: String },
 }
@@ -138,6 +140,20 @@ impl TestHost {
 
     pub fn password(&self) -> &str {
         ROOT_PASSWORD
+    }
+
+    /// The host's address on the engine's bridge network, where other test hosts reach
+    /// its port 22 (e.g. as the target behind a jump host).
+    pub async fn bridge_address(&self) -> Result<std::net::IpAddr, TestHostError> {
+        let cmd = "hostname -I";
+        let (code, out, err) = self.exec_out_of_band(cmd).await?;
+        let first = out.split_whitespace().next().unwrap_or_default();
+        match (code, first.parse()) {
+            (0, Ok(ip)) => Ok(ip),
+            _ => Err(TestHostError::Address(format!(
+                "`{cmd}` in the container gave {out:?} {err:?} (exit {code}), not an address"
+            ))),
+        }
     }
 
     /// The container's id (for `docker` commands in a test).

@@ -2,6 +2,11 @@
 //! known_hosts, and login with only the configured methods. The pool ([`super::pool`])
 //! decides when a connection is needed.
 //!
+//! Behind jump hosts (`ProxyJump`), each hop is a full SSH connection of its own (its
+//! host key verified, its login done) and the next hop runs over a `direct-tcpip`
+//! channel of it, as `ssh -J` does. Each connection's handler owns the one before it,
+//! so the chain lives exactly as long as the final connection.
+//!
 //! Connections are opened lazily, because the MCP client expects `initialize` and
 //! `tools/list` to answer at once even when the host is down; a connection problem then
 //! reaches the model as a tool error with a suggestion, and `mcp-remote-exec check`
@@ -22,6 +27,8 @@ use crate::config::{AuthMethod, HostKeyPolicy, SshTarget};
 pub struct ClientHandler {
     target: SshTarget,
     refusal: Arc<StdMutex<Option<SshError>>>,
+    /// The jump connection this one runs through, kept open while this one is.
+    _via: Option<Handle<ClientHandler>>,
 }
 
 impl russh::client::Handler for ClientHandler {
@@ -128,35 +135,20 @@ fn client_config(target: &SshTarget) -> russh::client::Config {
     }
 }
 
-/// Opens and authenticates a connection before `deadline`.
+/// Opens and authenticates a connection before `deadline`, through its jump hosts if
+/// it has any.
 pub async fn connect(
     target: &SshTarget,
     deadline: Instant,
 ) -> Result<Handle<ClientHandler>, SshError> {
-    let refusal = Arc::new(StdMutex::new(None));
-    let handler = ClientHandler {
-        target: target.clone(),
-        refusal: refusal.clone(),
-    };
     let target_name = target.display();
     let secs = target.connect_timeout.as_secs();
     let attempt = async {
-        let config = Arc::new(client_config(target));
-        let mut handle =
-            russh::client::connect(config, (target.host.as_str(), target.port), handler)
-                .await
-                .map_err(|e| {
-                    refusal
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .take()
-                        .unwrap_or_else(|| SshError::Connect {
-                            target: target_name.clone(),
-                            reason: e.to_string(),
-                        })
-                })?;
-        authenticate(&mut handle, target).await?;
-        Ok::<_, SshError>(handle)
+        let mut via = None;
+        for jump in &target.jumps {
+            via = Some(open_hop(jump, via, target).await?);
+        }
+        open_hop(target, via, target).await
     };
     let handle = tokio::time::timeout_at(deadline, attempt)
         .await
@@ -165,6 +157,63 @@ pub async fn connect(
             secs,
         })??;
     tracing::info!("connected to {}", target_name);
+    Ok(handle)
+}
+
+/// One hop: over TCP when `via` is `None`, else over a `direct-tcpip` channel of `via`.
+async fn open_hop(
+    hop: &SshTarget,
+    via: Option<Handle<ClientHandler>>,
+    whole: &SshTarget,
+) -> Result<Handle<ClientHandler>, SshError> {
+    let refusal = Arc::new(StdMutex::new(None));
+    let config = Arc::new(client_config(hop));
+    let failed = |e: russh::Error| {
+        refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .unwrap_or_else(|| SshError::Connect {
+                target: whole.display(),
+                reason: match whole.jumps.is_empty() {
+                    true => e.to_string(),
+                    false => format!("at {}: {e}", hop.endpoint()),
+                },
+            })
+    };
+    let mut handle = match via {
+        None => {
+            let handler = ClientHandler {
+                target: hop.clone(),
+                refusal: refusal.clone(),
+                _via: None,
+            };
+            russh::client::connect(config, (hop.host.as_str(), hop.port), handler)
+                .await
+                .map_err(failed)?
+        }
+        Some(jump) => {
+            let channel = jump
+                .channel_open_direct_tcpip(hop.host.as_str(), u32::from(hop.port), "127.0.0.1", 0)
+                .await
+                .map_err(|e| SshError::Connect {
+                    target: whole.display(),
+                    reason: format!(
+                        "the jump host did not open a channel to {}:{} ({e}); check that it reaches that address and allows TCP forwarding (AllowTcpForwarding)",
+                        hop.host, hop.port
+                    ),
+                })?;
+            let handler = ClientHandler {
+                target: hop.clone(),
+                refusal: refusal.clone(),
+                _via: Some(jump),
+            };
+            russh::client::connect_stream(config, channel.into_stream(), handler)
+                .await
+                .map_err(failed)?
+        }
+    };
+    authenticate(&mut handle, hop).await?;
     Ok(handle)
 }
 
