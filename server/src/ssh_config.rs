@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use ssh2_config::{ParseRule, SshConfig};
 
-use crate::config::{AuthMethod, ConfigError, HostKeyPolicy, RawConfig, SshTarget, error};
+use crate::config::{AuthMethod, ConfigError, HostKeyPolicy, RawConfig, SshTarget, Words, error};
 
 /// What the client configuration says about one host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,7 +122,16 @@ impl RawConfig {
         self.apply(&alias, &file, entry)
     }
 
+    /// The entry's first identity file that exists, as ssh tries them in order.
+    fn first_identity(&self, e: &HostEntry) -> Option<PathBuf> {
+        e.identity_files
+            .iter()
+            .map(|p| self.expand(&p.to_string_lossy()))
+            .find(|p| p.is_file())
+    }
+
     fn apply(&self, alias: &str, file: &Path, e: HostEntry) -> Result<RawConfig, ConfigError> {
+        let key = self.first_identity(&e).map(|p| p.display().to_string());
         let mut out = self.clone();
         if let Some(h) = e.host_name.filter(|h| !h.is_empty()) {
             if h.contains('%') {
@@ -161,13 +170,6 @@ impl RawConfig {
             };
             fill("SSH_STRICT_HOST_KEY_CHECKING", Some(v.to_string()));
         }
-        // The first identity file that exists, as ssh tries them in order.
-        let key = e
-            .identity_files
-            .iter()
-            .map(|p| self.expand(&p.to_string_lossy()))
-            .find(|p| p.is_file())
-            .map(|p| p.display().to_string());
         fill("SSH_KEY", key);
         Ok(out)
     }
@@ -280,11 +282,7 @@ impl RawConfig {
                 "Write the host name out in the file.",
             ));
         }
-        let key = e
-            .identity_files
-            .iter()
-            .map(|p| self.expand(&p.to_string_lossy()))
-            .find(|p| p.is_file());
+        let key = self.first_identity(&e);
         // Its own key first, then the final host's keys and agent: never its password.
         let mut auth: Vec<AuthMethod> = key
             .map(|path| AuthMethod::Key {
@@ -310,10 +308,10 @@ impl RawConfig {
         }
         let host_key_policy = match &e.strict_host_key_checking {
             None => target.host_key_policy,
-            Some(v) => match strict_value(v) {
-                Some("true") => HostKeyPolicy::Strict,
-                Some("accept-new") => HostKeyPolicy::AcceptNew,
-                Some(_) => HostKeyPolicy::AcceptAny,
+            Some(v) => match strict_value(v)
+                .and_then(|w| HostKeyPolicy::WORDS.iter().find(|(word, _)| *word == w))
+            {
+                Some((_, policy)) => *policy,
                 None => {
                     return Err(fail(
                         format!(
