@@ -46,6 +46,101 @@ pub struct Fixture {
     pub host_files: Vec<FileSpec>,
     pub scripts: Vec<ScriptedCommand>,
     pub faults: FaultSpec,
+    /// A cluster member's address, as the other nodes reach it (cluster fixtures only).
+    pub ip: Option<String>,
+    /// A cluster member that starts offline (cluster fixtures only; default true).
+    pub online: Option<bool>,
+}
+
+/// A cluster fixture: a `cluster` name and its `[[nodes]]`, each a node fixture
+/// with an `ip` (fixtures/README.md, "Clusters").
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterFixture {
+    pub cluster: String,
+    pub nodes: Vec<Fixture>,
+}
+
+/// What a fixture file describes: one node, or a cluster of them.
+#[derive(Debug)]
+pub enum Scenario {
+    Node(Box<Fixture>),
+    Cluster(ClusterFixture),
+}
+
+impl Scenario {
+    /// A cluster when the text has `[[nodes]]`, else one node.
+    pub fn parse(text: &str) -> Result<Self, FixtureError> {
+        let table: toml::Table = toml::from_str(text)?;
+        if table.contains_key("nodes") || table.contains_key("cluster") {
+            let c: ClusterFixture = toml::from_str(text)?;
+            c.check()?;
+            Ok(Scenario::Cluster(c))
+        } else {
+            let f = Fixture::parse(text)?;
+            if f.ip.is_some() || f.online.is_some() {
+                return Err(FixtureError::Invalid(
+                    "ip and online belong to the [[nodes]] of a cluster fixture".into(),
+                ));
+            }
+            Ok(Scenario::Node(Box::new(f)))
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Self, FixtureError> {
+        Self::parse(&read(path)?)
+    }
+}
+
+impl ClusterFixture {
+    /// Names, addresses and vmids unique; every node with an address.
+    fn check(&self) -> Result<(), FixtureError> {
+        let invalid = |m: String| Err(FixtureError::Invalid(m));
+        if self.nodes.is_empty() {
+            return invalid("a cluster needs at least one [[nodes]] entry".into());
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let mut ips = std::collections::BTreeSet::new();
+        let mut vmids = std::collections::BTreeMap::new();
+        for n in &self.nodes {
+            let Some(ip) = &n.ip else {
+                return invalid(format!(
+                    "node {:?} has no ip: give each node the address the others reach it on (ip = \"10.0.0.11\")",
+                    n.node
+                ));
+            };
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return invalid(format!("node {:?}: ip {ip:?} is not an IP address", n.node));
+            }
+            if !names.insert(n.node.clone()) {
+                return invalid(format!("two nodes are named {:?}", n.node));
+            }
+            if !ips.insert(ip.clone()) {
+                return invalid(format!("two nodes have the address {ip}"));
+            }
+            let ids = n
+                .containers
+                .iter()
+                .map(|c| c.vmid)
+                .chain(n.vms.iter().map(|v| v.vmid));
+            for id in ids {
+                if let Some(other) = vmids.insert(id, n.node.clone()) {
+                    return invalid(format!(
+                        "vmid {id} is on {other:?} and on {:?}: a cluster has one vmid space",
+                        n.node
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read(path: &Path) -> Result<String, FixtureError> {
+    std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn default_node() -> String {
@@ -178,11 +273,13 @@ impl Fixture {
     }
 
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text)
+        match Scenario::load(path)? {
+            Scenario::Node(f) => Ok(*f),
+            Scenario::Cluster(_) => Err(FixtureError::Invalid(format!(
+                "{} describes a cluster ([[nodes]]): start it as a cluster (fake_pve::cluster)",
+                path.display()
+            ))),
+        }
     }
 
     pub fn default_fixture() -> Self {
@@ -232,7 +329,7 @@ impl Fixture {
             }
         }
         let f = self.faults;
-        Ok(State {
+        let mut state = State {
             node: self.node,
             fs,
             containers,
@@ -249,7 +346,9 @@ impl Fixture {
             },
             signal_policy,
             max_sessions,
-        })
+        };
+        crate::host::cluster::write_standalone(&mut state);
+        Ok(state)
     }
 }
 

@@ -2,8 +2,10 @@
 //! processes and the faults it should inject. The SSH, SFTP and pct front ends are
 //! thin adapters over [`Host`]; tests reach into it through the same API.
 
+pub mod cluster;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use crate::fs::Fs;
@@ -244,6 +246,8 @@ pub struct Host {
     /// The connection each exec session came in on, by session id, so that the
     /// `drop_on_command` fault can cut it when a matching program starts.
     links: Arc<Mutex<HashMap<u32, tokio_util::sync::CancellationToken>>>,
+    /// The cluster this node is a member of; unset for a standalone node.
+    cluster: Arc<OnceLock<cluster::ClusterLink>>,
 }
 
 impl std::fmt::Debug for Host {
@@ -259,6 +263,22 @@ impl Host {
             procs: ProcessTable::new(),
             disconnect: Arc::new(tokio::sync::watch::channel(0).0),
             links: Arc::new(Mutex::new(HashMap::new())),
+            cluster: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The cluster this node belongs to; `None` for a standalone node.
+    pub fn cluster(&self) -> Option<&cluster::ClusterLink> {
+        self.cluster.get()
+    }
+
+    /// Rewrites the files pmxcfs generates (`/etc/pve/.vmlist`, …) after guests came
+    /// or went, on this node or, in a cluster, on every member. Call with no state
+    /// lock held.
+    pub fn guests_changed(&self) {
+        match self.cluster() {
+            Some(link) => link.refresh(),
+            None => cluster::write_standalone(&mut self.state()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! fake-pve: a fake Proxmox VE node reachable over SSH and SFTP.
 
 pub mod backup;
+pub mod cluster;
 pub mod fixture;
 pub mod fs;
 pub mod guest;
@@ -12,6 +13,7 @@ pub mod perl_json;
 pub mod proc;
 pub mod process;
 pub mod programs;
+pub mod pvecm;
 pub mod pvesh;
 pub mod pvesm;
 pub mod qm;

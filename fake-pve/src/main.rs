@@ -89,6 +89,7 @@ async fn run() -> anyhow::Result<()> {
             },
             host_key,
             auth_rejection_time: Duration::from_millis(500),
+            peers: None,
         },
     )?;
     println!("fake-pve listening on {}", server.addr());

@@ -145,6 +145,7 @@ impl NodeBuilder {
                 },
                 host_key: generate_host_key(),
                 auth_rejection_time: self.auth_rejection_time,
+                peers: None,
             },
         )
         .map_err(NodeError::Listen)?;

@@ -24,15 +24,21 @@ use russh::keys::ssh_key::{self, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
 use russh::{Channel, ChannelId, ChannelMsg, ChannelOpenFailure, Sig};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Mutex as AsyncMutex, Semaphore, mpsc};
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use crate::host::{Host, SignalPolicy};
+
+mod cut;
+mod peers;
 use crate::io::{Input, Io, Output};
 use crate::proc::{SessionEnd, start_session};
 use crate::process::parse_signal;
 use crate::programs::login_ctx;
+use cut::CuttableStream;
+pub use peers::Peers;
+use peers::{Peer, connect_failed, is_offline};
 
 /// Most connections served at once; more wait in the accept queue.
 const MAX_CONNECTIONS: usize = 1024;
@@ -62,6 +68,9 @@ pub struct ServerConfig {
     pub host_key: PrivateKey,
     /// Delay before refusing a login (OpenSSH waits; tests want it near zero).
     pub auth_rejection_time: Duration,
+    /// The other members of this node's cluster, reachable through `direct-tcpip`
+    /// channels to their address, port 22 (`None`: forwarding refused, as before).
+    pub peers: Option<Arc<Peers>>,
 }
 
 impl ServerConfig {
@@ -153,6 +162,7 @@ pub async fn run(
 ) {
     let russh_config = Arc::new(config.russh_config());
     let auth = Arc::new(config.auth);
+    let peers = config.peers.clone();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut drops = host.disconnect_signal();
     // Every connection's token is a child of this one; `drop_connections` replaces it.
@@ -177,18 +187,13 @@ pub async fn run(
                 }
             },
         };
+        if is_offline(&host) {
+            // An offline node answers nobody.
+            continue;
+        }
         let _ = stream.set_nodelay(true);
         let cut = generation.child_token();
-        let handler = Connection {
-            host: host.clone(),
-            auth: auth.clone(),
-            user: None,
-            pending: HashMap::new(),
-            open_sessions: Arc::new(AtomicUsize::new(0)),
-            sessions: Arc::new(AsyncMutex::new(HashMap::new())),
-            cut: cut.clone(),
-            bytes_out: Arc::new(AtomicU64::new(0)),
-        };
+        let handler = Connection::new(host.clone(), auth.clone(), cut.clone(), peers.clone());
         let russh_config = russh_config.clone();
         tokio::spawn(async move {
             let _permit = permit;
@@ -206,76 +211,6 @@ pub async fn run(
     generation.cancel();
 }
 
-/// A TCP stream that a token can cut at once, like a pulled cable (no SSH goodbye).
-struct CuttableStream {
-    inner: TcpStream,
-    cut: Pin<Box<WaitForCancellationFutureOwned>>,
-    is_cut: bool,
-}
-
-impl CuttableStream {
-    fn new(inner: TcpStream, token: CancellationToken) -> Self {
-        CuttableStream {
-            inner,
-            cut: Box::pin(token.cancelled_owned()),
-            is_cut: false,
-        }
-    }
-
-    fn check(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.is_cut && self.cut.as_mut().poll(cx).is_ready() {
-            self.is_cut = true;
-        }
-        self.is_cut
-    }
-}
-
-fn cut_error() -> std::io::Error {
-    std::io::Error::new(
-        std::io::ErrorKind::ConnectionReset,
-        "connection dropped (fault)",
-    )
-}
-
-impl AsyncRead for CuttableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.check(cx) {
-            return Poll::Ready(Err(cut_error()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for CuttableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.check(cx) {
-            return Poll::Ready(Err(cut_error()));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        if self.check(cx) {
-            return Poll::Ready(Err(cut_error()));
-        }
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-use std::future::Future;
-
 /// One client connection.
 struct Connection {
     host: Host,
@@ -289,6 +224,7 @@ struct Connection {
     sessions: Arc<AsyncMutex<HashMap<ChannelId, u32>>>,
     cut: CancellationToken,
     bytes_out: Arc<AtomicU64>,
+    peers: Option<Arc<Peers>>,
 }
 
 /// A session channel with no command yet (sshd's "larval" session): it holds a slot.
@@ -414,6 +350,37 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
+    /// A cluster member forwards to the other members' SSH port (sshd's
+    /// `AllowTcpForwarding yes`, Debian's default); a standalone node refuses.
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host_to_connect: &str,
+        port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(peers) = self.peers.clone() else {
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        match peers.by_ip.get(host_to_connect) {
+            Some(peer) if port_to_connect == 22 && !is_offline(&peer.host) => {
+                reply.accept().await;
+                self.tunnel(peer, channel);
+            }
+            Some(_) if port_to_connect != 22 => {
+                reply.reject(connect_failed("Connection refused")).await;
+            }
+            _ => reply.reject(connect_failed("No route to host")).await,
+        }
+        Ok(())
+    }
+
     async fn channel_close(
         &mut self,
         channel: ChannelId,
@@ -527,6 +494,59 @@ fn accept_if(ok: bool) -> Auth {
 }
 
 impl Connection {
+    fn new(
+        host: Host,
+        auth: Arc<AuthConfig>,
+        cut: CancellationToken,
+        peers: Option<Arc<Peers>>,
+    ) -> Self {
+        Connection {
+            host,
+            auth,
+            user: None,
+            pending: HashMap::new(),
+            open_sessions: Arc::new(AtomicUsize::new(0)),
+            sessions: Arc::new(AsyncMutex::new(HashMap::new())),
+            cut,
+            bytes_out: Arc::new(AtomicU64::new(0)),
+            peers,
+        }
+    }
+
+    /// Serves an SSH connection to cluster member `peer` over a `direct-tcpip`
+    /// channel of this connection. It ends with this connection, or when the member
+    /// drops its connections (taken offline).
+    fn tunnel(&self, peer: &Peer, channel: Channel<Msg>) {
+        let cut = self.cut.child_token();
+        let handler = Connection::new(
+            peer.host.clone(),
+            peer.auth.clone(),
+            cut.clone(),
+            self.peers.clone(),
+        );
+        let mut drops = peer.host.disconnect_signal();
+        let watch = cut.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = watch.cancelled() => {}
+                Ok(()) = drops.changed() => watch.cancel(),
+            }
+        });
+        let config = peer.config.clone();
+        tokio::spawn(async move {
+            let stream = CuttableStream::new(channel.into_stream(), cut.clone());
+            match russh::server::run_stream(config, stream, handler).await {
+                Ok(session) => {
+                    if let Err(e) = session.await {
+                        tracing::debug!("tunnelled connection ended: {e}");
+                    }
+                }
+                Err(e) => tracing::debug!("tunnelled handshake failed: {e}"),
+            }
+            cut.cancel();
+        });
+    }
+
     /// The end of an authentication: `user` is logged in when `ok`.
     fn log_in(&mut self, ok: bool, user: &str) -> Auth {
         if ok {

@@ -5,7 +5,7 @@
 /// The exit status of a process killed by SIGPIPE (128 + 13).
 pub const SIGPIPE_STATUS: i32 = 128 + 13;
 
-const MONTHS: [&str; 12] = [
+pub const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 

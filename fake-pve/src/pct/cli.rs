@@ -324,6 +324,18 @@ fn schema(name: &str) -> Option<Schema> {
                 ("start", Bool),
             ],
         },
+        "migrate" => Schema {
+            positional: &["vmid", "target"],
+            options: &[
+                ("vmid", Value),
+                ("target", Value),
+                ("online", Bool),
+                ("restart", Bool),
+                ("timeout", Value),
+                ("target-storage", Value),
+                ("bwlimit", Value),
+            ],
+        },
         "listsnapshot" | "unlock" | "mount" | "unmount" => VMID_ONLY,
         "help" => Schema {
             positional: &["extra-args"],
@@ -527,6 +539,8 @@ pub enum Command {
         unique: bool,
         start: bool,
     },
+    /// `pct migrate VMID TARGET`: to another node of the cluster.
+    Migrate(Migration),
     Unlock {
         vmid: Vmid,
     },
@@ -538,6 +552,17 @@ pub enum Command {
     },
     /// A real pct command the fake does not emulate.
     Unsupported(&'static str),
+}
+
+/// What `pct migrate` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub vmid: Vmid,
+    pub target: String,
+    pub online: bool,
+    pub restart: bool,
+    /// Options given that fake-pve does not emulate (`--target-storage`, …).
+    pub unemulated: Vec<&'static str>,
 }
 
 /// `pct push` / `pct pull`: the container path and the host path, raw as given.
@@ -828,6 +853,16 @@ impl Checked {
                 unique: flag("unique"),
                 start: flag("start"),
             },
+            "migrate" => Command::Migrate(Migration {
+                vmid: v(),
+                target: self.string("target").unwrap_or_default(),
+                online: flag("online"),
+                restart: flag("restart"),
+                unemulated: ["target-storage", "timeout"]
+                    .into_iter()
+                    .filter(|k| self.values.contains_key(k))
+                    .collect(),
+            }),
             "listsnapshot" => Command::ListSnapshot { vmid: v() },
             "unlock" => Command::Unlock { vmid: v() },
             "mount" => Command::Mount { vmid: v() },

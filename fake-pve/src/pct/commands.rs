@@ -25,6 +25,8 @@ pub(super) enum Step {
     },
     /// The container ignores the clean shutdown: wait it out (see [`ignored_shutdown`]).
     WaitOut(Ignored),
+    /// Move it to another node: two nodes' states, taken one after the other.
+    Migrate(super::cli::Migration),
 }
 
 /// A clean shutdown request that the container ignores, as pct's `vm_stop` meets it
@@ -151,17 +153,26 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
             force,
             unique,
             start,
-        } => super::restore::restore(
-            &mut state,
-            super::restore::Restore {
-                vmid,
-                archive: &archive,
-                storage: storage.as_deref(),
-                force,
-                unique,
-                start,
-            },
-        ),
+        } => {
+            let elsewhere = ctx
+                .host
+                .cluster()
+                .and_then(|c| c.owner(vmid.get()))
+                .filter(|(node, _)| *node != state.node);
+            super::restore::restore(
+                &mut state,
+                super::restore::Restore {
+                    elsewhere,
+                    vmid,
+                    archive: &archive,
+                    storage: storage.as_deref(),
+                    force,
+                    unique,
+                    start,
+                },
+            )
+        }
+        Command::Migrate(m) => return Step::Migrate(m),
         Command::Unlock { vmid } => match state.containers.get_mut(&vmid.get()) {
             None => no_config(&state, vmid),
             Some(ct) => {

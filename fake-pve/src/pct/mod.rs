@@ -13,6 +13,7 @@
 
 pub mod cli;
 mod commands;
+mod migrate;
 mod restore;
 #[cfg(test)]
 mod tests;
@@ -26,12 +27,22 @@ pub use crate::reply::Reply;
 
 /// Runs `pct <args…>` (args exclude the word "pct"). Returns the exit status.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
-    let step = match parse(args, ctx.uid == 0) {
-        Ok(cmd) => commands::execute(cmd, ctx),
-        Err(reply) => commands::Step::Done(reply),
+    let (step, guests_change) = match parse(args, ctx.uid == 0) {
+        Ok(cmd) => {
+            let restore = matches!(cmd, Command::Restore { .. });
+            (commands::execute(cmd, ctx), restore)
+        }
+        Err(reply) => (commands::Step::Done(reply), false),
     };
     match step {
-        commands::Step::Done(reply) => reply.write(io).await,
+        commands::Step::Done(reply) => {
+            if guests_change {
+                // `.vmlist` shows a restored container at once (pmxcfs).
+                ctx.host.guests_changed();
+            }
+            reply.write(io).await
+        }
+        commands::Step::Migrate(m) => migrate::migrate(ctx, &m).write(io).await,
         commands::Step::WaitOut(w) => {
             let reply = commands::ignored_shutdown(w, ctx, io).await;
             reply.write(io).await

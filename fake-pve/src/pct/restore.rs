@@ -9,6 +9,8 @@ use crate::host::{Container, State, Status};
 
 /// What `pct restore` was asked to do.
 pub(super) struct Restore<'a> {
+    /// The node and kind of the guest holding this vmid on another node, if any.
+    pub elsewhere: Option<(String, crate::host::cluster::GuestKind)>,
     pub vmid: Vmid,
     pub archive: &'a str,
     pub storage: Option<&'a str>,
@@ -56,6 +58,12 @@ pub(super) fn restore(state: &mut State, r: Restore<'_>) -> Reply {
     }
     // One vmid space: a VM's id is taken whatever --force says (its config is no
     // container's, so pct never overwrites it).
+    if let Some((node, kind)) = &r.elsewhere {
+        return die(format!(
+            "{} {id} already exists on node '{node}'",
+            kind.label()
+        ));
+    }
     if state.vms.contains_key(&id) {
         return die(format!("VM {id} already exists on node '{}'", state.node));
     }

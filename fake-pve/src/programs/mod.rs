@@ -167,6 +167,11 @@ pub static PROGRAMS: &[Program] = &[
     program("printf", |c, _, a, io| Box::pin(text::printf(c, a, io))),
     program("ps", |c, _, a, io| Box::pin(procs::ps(c, a, io))),
     Program {
+        name: "pvecm",
+        main: |c, _, a, io| Box::pin(async move { Ok(crate::pvecm::run(c, a, io).await) }),
+        available: |c| c.container.is_none(),
+    },
+    Program {
         name: "pvesh",
         main: |c, _, a, io| Box::pin(async move { Ok(crate::pvesh::run(c, a, io).await) }),
         available: |c| c.container.is_none(),

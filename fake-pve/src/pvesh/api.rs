@@ -224,7 +224,7 @@ fn fingerprint(node: &str) -> String {
 }
 
 /// A `/nodes` row (Nodes.pm:2908-2998).
-fn node_row(state: &State, now: u64) -> Value {
+pub(super) fn node_row(state: &State, now: u64) -> Value {
     json!({
         "cpu": num(node_cpu(state, now)),
         "disk": node_disk(state),
@@ -448,7 +448,7 @@ fn vm_resource(state: &State, vm: &Vm, now: u64) -> Value {
     row
 }
 
-fn cluster_resources(state: &State, kind: Option<Kind>, now: u64) -> Value {
+pub(super) fn cluster_resources(state: &State, kind: Option<Kind>, now: u64) -> Value {
     let mut rows = Vec::new();
     if matches!(kind, None | Some(Kind::Vm)) {
         // vmids sorted as strings: 1000 before 200; containers and VMs together.
@@ -573,6 +573,11 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
     Ok(match &req.endpoint {
         Endpoint::Version => json!({"release": RELEASE, "repoid": REPOID, "version": VERSION}),
         Endpoint::Nodes => Value::Array(vec![node_row(state, now)]),
+        Endpoint::ClusterStatus => {
+            return Err(super::cli::not_emulated(
+                "/cluster/status of a standalone node",
+            ));
+        }
         Endpoint::ClusterResources { kind } => cluster_resources(state, *kind, now),
         Endpoint::NodeStatus { node } => {
             local_node(state, node)?;

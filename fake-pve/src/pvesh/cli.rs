@@ -32,6 +32,8 @@ pub enum Endpoint {
         kind: Option<Kind>,
     },
     Nodes,
+    /// `/cluster/status`: the cluster and its members (a cluster member only).
+    ClusterStatus,
     NodeStatus {
         node: String,
     },
@@ -112,6 +114,26 @@ impl Timeframe {
     }
 }
 
+impl Endpoint {
+    /// The node a `/nodes/{node}/…` path names.
+    pub fn node(&self) -> Option<&str> {
+        match self {
+            Endpoint::Version
+            | Endpoint::ClusterResources { .. }
+            | Endpoint::Nodes
+            | Endpoint::ClusterStatus => None,
+            Endpoint::NodeStatus { node }
+            | Endpoint::NodeLxc { node }
+            | Endpoint::LxcCurrent { node, .. }
+            | Endpoint::Rrd { node, .. }
+            | Endpoint::NodeQemu { node }
+            | Endpoint::QemuCurrent { node, .. }
+            | Endpoint::AgentFileRead { node, .. }
+            | Endpoint::AgentFileWrite { node, .. } => Some(node),
+        }
+    }
+}
+
 /// One `pvesh get` call, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -178,6 +200,7 @@ const GLOBAL: &[(&str, Arg)] = &[
 enum Route {
     Version,
     Resources,
+    ClusterStatus,
     Nodes,
     NodeStatus(String),
     NodeLxc(String),
@@ -229,6 +252,7 @@ fn route(verb: &str, raw: &str) -> Result<Route, Reply> {
     Ok(match parts.as_slice() {
         ["version"] => Route::Version,
         ["cluster", "resources"] => Route::Resources,
+        ["cluster", "status"] => Route::ClusterStatus,
         ["nodes"] => Route::Nodes,
         ["nodes", _, "status"] => Route::NodeStatus(s(1)),
         ["nodes", _, "lxc"] => Route::NodeLxc(s(1)),
@@ -371,6 +395,7 @@ pub fn parse(args: &[String]) -> Result<Request, Reply> {
     let endpoint = match route {
         Route::Version => Endpoint::Version,
         Route::Nodes => Endpoint::Nodes,
+        Route::ClusterStatus => Endpoint::ClusterStatus,
         Route::NodeStatus(node) => Endpoint::NodeStatus { node },
         Route::NodeLxc(node) => Endpoint::NodeLxc { node },
         Route::Current(node, id) => Endpoint::LxcCurrent {

@@ -15,6 +15,7 @@
 pub mod agent;
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod format;
 #[cfg(test)]
 mod tests;
@@ -144,8 +145,12 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
             }
         }
         _ => {
-            let state = ctx.host.state();
-            match api::execute(&req, &state, crate::fs::now_secs()) {
+            let now = crate::fs::now_secs();
+            let result = match ctx.host.cluster() {
+                Some(link) => cluster::execute(&req, link, &ctx.host.node(), now),
+                None => api::execute(&req, &ctx.host.state(), now),
+            };
+            match result {
                 Ok(v) => render(&req, &v),
                 Err(reply) => reply,
             }

@@ -309,7 +309,10 @@ fn refusals_with_pvesh_messages() {
 fn what_is_not_emulated_is_refused_loudly() {
     for (line, what) in [
         ("create /nodes/pve1/lxc", "pvesh create"),
-        ("get /cluster/status", "pvesh get /cluster/status"),
+        (
+            "get /cluster/status",
+            "/cluster/status of a standalone node",
+        ),
         ("ls /nodes", "pvesh ls"),
         ("get /nodes --output-format yaml", "--output-format yaml"),
         (

@@ -126,7 +126,21 @@ fn parse_config(text: &str) -> BTreeMap<String, String> {
 /// Runs `qmrestore <args…>`.
 pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
     let reply = match parse(args) {
-        Ok(req) => restore(&mut ctx.host.state(), &req),
+        Ok(req) => {
+            let elsewhere = ctx.host.cluster().and_then(|c| c.owner(req.vmid));
+            let reply = match elsewhere {
+                Some((node, kind)) if node != ctx.host.node() => die(format!(
+                    "unable to restore VM {} - {} {} already exists on node '{node}'",
+                    req.vmid,
+                    kind.label(),
+                    req.vmid
+                )),
+                _ => restore(&mut ctx.host.state(), &req),
+            };
+            // `.vmlist` shows a restored VM at once (pmxcfs).
+            ctx.host.guests_changed();
+            reply
+        }
         Err(reply) => reply,
     };
     reply.write(io).await
