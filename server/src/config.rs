@@ -89,9 +89,23 @@ pub struct SshTarget {
     /// directly, each next one (and then this host) through a `direct-tcpip` channel of
     /// the one before. Each hop's host key is verified by its own settings.
     pub jumps: Vec<SshTarget>,
+    /// The name its host key is listed under in `known_hosts`, instead of the
+    /// address (OpenSSH's `HostKeyAlias`): a cluster node reached by its cluster
+    /// address is known by its node name.
+    pub host_key_alias: Option<String>,
 }
 
 impl SshTarget {
+    /// The host and port its key is looked up (and learned) under in known_hosts:
+    /// the alias alone when there is one (OpenSSH ignores the port then), else the
+    /// address and port.
+    pub fn known_hosts_name(&self) -> (&str, u16) {
+        match &self.host_key_alias {
+            Some(alias) => (alias, 22),
+            None => (&self.host, self.port),
+        }
+    }
+
     /// `user@host:port` (and `via user@jump:port, …` when jumps lead there), for
     /// messages and as the pool's key.
     pub fn display(&self) -> String {
@@ -438,6 +452,7 @@ impl RawConfig {
             connect_timeout: Duration::from_secs(timeout?),
             keepalive: Duration::from_secs(15),
             jumps: Vec::new(),
+            host_key_alias: None,
         };
         target.jumps = errs.take(self.jump_hosts(&target))?;
         Some(Config {

@@ -282,6 +282,6 @@ pub async fn run() -> Result<Vec<String>, String> {
         .await;
 
     let _ = demo.client.cancel().await;
-    fake.server.shutdown().await;
+    fake.shutdown().await;
     Ok(demo.failures)
 }

@@ -1,11 +1,14 @@
-//! An embedded fake-pve for `demo` and `--fake-pve`: a fake Proxmox VE node on
-//! 127.0.0.1 with a fresh host key and a random password, and the configuration that
-//! reaches it with strict host-key checking. Nothing real is touched.
+//! An embedded fake-pve for `demo` and `--fake-pve`: a fake Proxmox VE node (or a
+//! whole cluster, from a fixture with `[[nodes]]`) on 127.0.0.1 with fresh host keys
+//! and a random password, and the configuration that reaches it (the first node of a
+//! cluster: the others are reached through it) with strict host-key checking.
+//! Nothing real is touched.
 
 use std::path::Path;
 use std::time::Duration;
 
-use fake_pve::fixture::Fixture;
+use fake_pve::cluster::TestCluster;
+use fake_pve::fixture::{Fixture, Scenario};
 use fake_pve::node::TestNode;
 use fake_pve::ssh::FakePve;
 
@@ -14,7 +17,12 @@ use crate::policy::Policy;
 
 /// A running embedded fake and the configuration pointing at it.
 pub struct EmbeddedFake {
+    /// The node the configuration points at (a cluster's first node).
     pub server: FakePve,
+    /// A cluster's other nodes.
+    others: Vec<FakePve>,
+    /// A cluster's name and node count, for messages.
+    cluster: Option<(String, usize)>,
     pub config: Config,
     /// The fixture it was started from, for messages: a path or "bundled default".
     pub fixture: String,
@@ -41,31 +49,60 @@ pub async fn start_with_policy(
     let fixture_name = fixture
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "bundled default".into());
-    let fixture = match fixture {
-        Some(path) => Fixture::load(path).map_err(|e| EmbeddedError(e.to_string()))?,
-        None => Fixture::default_fixture(),
+    let scenario = match fixture {
+        Some(path) => Scenario::load(path).map_err(|e| EmbeddedError(e.to_string()))?,
+        None => Scenario::Node(Box::new(Fixture::default_fixture())),
     };
-    let node = TestNode::builder(fixture)
-        .without_client_key()
-        .auth_rejection_time(Duration::from_millis(100))
-        .start()
-        .await
-        .map_err(|e| EmbeddedError(e.to_string()))?;
     let dir = tempfile::tempdir().map_err(|e| EmbeddedError(e.to_string()))?;
     let known_hosts = dir.path().join("known_hosts");
-    node.write_known_hosts(&known_hosts)
-        .map_err(|e| EmbeddedError(e.to_string()))?;
+    let refusal = Duration::from_millis(100);
+    let (server, others, cluster, user, password) = match scenario {
+        Scenario::Node(fixture) => {
+            let node = TestNode::builder(*fixture)
+                .without_client_key()
+                .auth_rejection_time(refusal)
+                .start()
+                .await
+                .map_err(|e| EmbeddedError(e.to_string()))?;
+            node.write_known_hosts(&known_hosts)
+                .map_err(|e| EmbeddedError(e.to_string()))?;
+            (node.server, Vec::new(), None, node.user, node.password)
+        }
+        Scenario::Cluster(fixture) => {
+            let name = fixture.cluster.clone();
+            let cluster = TestCluster::start_with(fixture, false, refusal)
+                .await
+                .map_err(|e| EmbeddedError(e.to_string()))?;
+            std::fs::write(
+                &known_hosts,
+                format!("{}\n", cluster.entry().known_hosts_line()),
+            )
+            .map_err(|e| EmbeddedError(e.to_string()))?;
+            let (user, password) = (cluster.user.clone(), cluster.password.clone());
+            let count = cluster.nodes.len();
+            let mut servers = cluster.nodes.into_iter().map(|n| n.server);
+            let entry = servers.next().expect("a cluster has a node");
+            (
+                entry,
+                servers.collect(),
+                Some((name, count)),
+                user,
+                password,
+            )
+        }
+    };
     let config = Config {
         target: SshTarget {
             host: "127.0.0.1".into(),
-            port: node.port(),
-            user: node.user.clone(),
-            auth: vec![AuthMethod::Password(Secret::new(node.password.clone()))],
+            port: server.addr().port(),
+            user,
+            auth: vec![AuthMethod::Password(Secret::new(password))],
             known_hosts,
             host_key_policy: HostKeyPolicy::Strict,
             connect_timeout: Duration::from_secs(10),
             keepalive: Duration::from_secs(15),
             jumps: Vec::new(),
+            host_key_alias: None,
         },
         character_limit: 25_000,
         max_file_size: 10 * 1024 * 1024,
@@ -74,7 +111,9 @@ pub async fn start_with_policy(
         policy,
     };
     Ok(EmbeddedFake {
-        server: node.server,
+        server,
+        others,
+        cluster,
         config,
         fixture: fixture_name,
         _dir: dir,
@@ -84,11 +123,26 @@ pub async fn start_with_policy(
 impl EmbeddedFake {
     /// `an embedded fake-pve on ADDR (fixture: …); nothing real is touched`.
     pub fn description(&self) -> String {
-        format!(
-            "an embedded fake-pve on {} (fixture: {}); nothing real is touched",
-            self.server.addr(),
-            self.fixture
-        )
+        match &self.cluster {
+            None => format!(
+                "an embedded fake-pve on {} (fixture: {}); nothing real is touched",
+                self.server.addr(),
+                self.fixture
+            ),
+            Some((name, nodes)) => format!(
+                "an embedded fake-pve cluster '{name}' of {nodes} nodes, entered on {} (fixture: {}); nothing real is touched",
+                self.server.addr(),
+                self.fixture
+            ),
+        }
+    }
+
+    /// Stops every node it serves.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+        for s in self.others {
+            s.shutdown().await;
+        }
     }
 
     /// The banner on stderr when serving against it, shown whatever RUST_LOG says.

@@ -14,6 +14,8 @@
 //! - [`guests`]: shutdown, reboot, snapshots and backups over SSH, built from them.
 //! - [`metrics`]: guest metrics through `pvesh` (command lines, JSON parse, history
 //!   summary; pure).
+//! - [`cluster`]: where each guest lives in a Proxmox VE cluster, and the connection
+//!   to its node through the entry node.
 //! - [`proxmox`]: container operations over SSH built from them (list, status, start,
 //!   stop, verified file transfers through host temp files).
 //! - [`policy`]: the owner's limits (read-only, command rules, local roots, guests,
@@ -29,6 +31,7 @@
 pub mod audit;
 pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod embedded;

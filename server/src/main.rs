@@ -164,7 +164,7 @@ async fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
     if let Some(fake) = fake_node(&args.fake, &args.policy, &dir).await? {
         println!("      checking A FAKE HOST: {}", fake.description());
         let ok = cli::check_config(&fake.config).await;
-        fake.server.shutdown().await;
+        fake.shutdown().await;
         return Ok(code(ok));
     }
     let raw = args.ssh.raw_config(&dir, &args.policy)?;

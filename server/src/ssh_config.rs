@@ -335,6 +335,7 @@ impl RawConfig {
             connect_timeout: target.connect_timeout,
             keepalive: target.keepalive,
             jumps: Vec::new(),
+            host_key_alias: None,
         })
     }
 }

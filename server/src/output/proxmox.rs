@@ -57,6 +57,9 @@ pub struct ContainerRow {
     /// The lock held on the container (e.g. `backup`, `snapshot`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<String>,
+    /// In a cluster: the node it lives on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub node: Option<String>,
 }
 
 /// Result of `proxmox_list_containers`.
@@ -135,8 +138,19 @@ impl ListReport {
                     status: e.status,
                     name: e.name,
                     lock: e.lock,
+                    node: None,
                 })
                 .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// The containers of a whole cluster, each with its node.
+    pub fn of_cluster(mut rows: Vec<ContainerRow>) -> Self {
+        rows.sort_by_key(|r| r.ctid);
+        ListReport {
+            success: true,
+            containers: rows,
             ..Default::default()
         }
     }
@@ -334,8 +348,29 @@ pub fn list_table(rows: &[ContainerRow]) -> String {
     if rows.is_empty() {
         s.push_str("(no containers on this node)\n");
     }
+    // A cluster's list names each container's node too.
+    let width = rows
+        .iter()
+        .filter_map(|r| r.node.as_ref().map(|n| n.chars().count()))
+        .max();
+    if let Some(w) = width {
+        s = format!(
+            "CTID | Status  | {:<w$} | Name\n{}\n",
+            "Node",
+            "-".repeat(50)
+        );
+    }
     for r in rows {
-        s.push_str(&format!("{:>4} | {:<7} | {}", r.ctid, r.status, r.name));
+        match (width, &r.node) {
+            (Some(w), node) => s.push_str(&format!(
+                "{:>4} | {:<7} | {:<w$} | {}",
+                r.ctid,
+                r.status,
+                node.as_deref().unwrap_or(""),
+                r.name
+            )),
+            (None, _) => s.push_str(&format!("{:>4} | {:<7} | {}", r.ctid, r.status, r.name)),
+        }
         if let Some(lock) = &r.lock {
             s.push_str(&format!(" (locked: {lock})"));
         }
@@ -389,12 +424,14 @@ mod tests {
                 status: "running".into(),
                 name: "webserver".into(),
                 lock: None,
+                node: None,
             },
             ContainerRow {
                 ctid: 101,
                 status: "stopped".into(),
                 name: "database".into(),
                 lock: Some("backup".into()),
+                node: None,
             },
         ];
         assert_eq!(

@@ -61,12 +61,14 @@ fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Re
         );
         return Ok(());
     }
-    let verdict = known_hosts::check_server_key(path, &target.host, target.port, presented)
-        .map_err(|e| SshError::KnownHosts {
+    let (name, port) = target.known_hosts_name();
+    let verdict = known_hosts::check_server_key(path, name, port, presented).map_err(|e| {
+        SshError::KnownHosts {
             path: path.clone(),
             reason: e.to_string(),
-        })?;
-    let host = known_hosts::host_key_name(&target.host, target.port);
+        }
+    })?;
+    let host = known_hosts::host_key_name(name, port);
     match verdict {
         HostKeyVerdict::Known => Ok(()),
         HostKeyVerdict::CertificateRejected { line, reason } => {
@@ -89,11 +91,9 @@ fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Re
             line,
         }),
         HostKeyVerdict::Unknown if target.host_key_policy == HostKeyPolicy::AcceptNew => {
-            known_hosts::learn(path, &target.host, target.port, key).map_err(|e| {
-                SshError::KnownHosts {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                }
+            known_hosts::learn(path, name, port, key).map_err(|e| SshError::KnownHosts {
+                path: path.clone(),
+                reason: e.to_string(),
             })?;
             tracing::warn!(
                 "learned the host key of {host} ({fingerprint}) into {}",
@@ -103,8 +103,8 @@ fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Re
         }
         HostKeyVerdict::Unknown => Err(SshError::HostKeyUnknown {
             host,
-            hostname: target.host.clone(),
-            port: target.port,
+            hostname: name.to_string(),
+            port,
             path: path.clone(),
             fingerprint,
         }),
@@ -116,7 +116,8 @@ fn verify_host_key(target: &SshTarget, presented: &PublicKeyOrCertificate) -> Re
 /// asked for that key; host certificates are asked for only when an authority is
 /// listed for the host.
 fn client_config(target: &SshTarget) -> russh::client::Config {
-    let (kh, host, port) = (&target.known_hosts, target.host.as_str(), target.port);
+    let kh = &target.known_hosts;
+    let (host, port) = target.known_hosts_name();
     let known = known_hosts::known_algorithms(kh, host, port);
     russh::client::Config {
         preferred: russh::Preferred {

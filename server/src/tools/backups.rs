@@ -205,16 +205,13 @@ impl RemoteExec {
                 .await
                 .map_err(|f| (Some(vmid), f))?;
         }
-        let done = guests::backup(
-            &self.client(),
-            vmid,
-            &p.storage,
-            p.mode,
-            p.compress,
-            &ctx.ct,
-        )
-        .await
-        .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
+        let done = guests::backup(&client, vmid, &p.storage, p.mode, p.compress, &ctx.ct)
+            .await
+            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(BackupReport::done(vmid, kind.title(), done))
     }
 
@@ -252,7 +249,11 @@ impl RemoteExec {
             );
             self.approve(ctx, &ask).await.map_err(|f| (Some(vmid), f))?;
         }
-        let client = self.client();
+        // Over an existing guest: on its node; a new one: on the entry node.
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let (status, log) = if vm {
             guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
                 .await

@@ -264,7 +264,15 @@ node's local time) and description, and where the present state (`current`) hang
                 ));
             }
         };
-        let client = self.client();
+        let client = match self.guest_client(vmid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => {
+                return Ok(answer(
+                    &SnapshotListReport::failed(Some(vmid), f),
+                    p.response_format,
+                ));
+            }
+        };
         let listed = match self.kind(vmid, &ctx.ct).await {
             Ok(Kind::Container) => guests::list(&client, vmid, &ctx.ct)
                 .await
@@ -346,7 +354,10 @@ impl RemoteExec {
         vmid: Ctid,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Kind, Failed> {
-        let client = self.client();
+        let client = self
+            .guest_client(vmid, cancel)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         match crate::proxmox::status(&client, vmid, cancel).await {
             Ok(_) => return Ok(Kind::Container),
             Err(crate::proxmox::PctError::NotFound { .. }) => {}
@@ -414,9 +425,18 @@ impl RemoteExec {
                 .await
                 .map_err(|f| (Some(ctid), f))?;
         }
-        let done = guests::shutdown(&self.client(), ctid, secs, p.force_stop, &ctx.ct)
-            .await
-            .map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        let done = guests::shutdown(
+            &*self
+                .guest_client(ctid, &ctx.ct)
+                .await
+                .map_err(|f| (Some(ctid), f))?,
+            ctid,
+            secs,
+            p.force_stop,
+            &ctx.ct,
+        )
+        .await
+        .map_err(|e| (Some(ctid), Failure::from(&e)))?;
         Ok(PowerReport::shut_down(ctid, &done, secs))
     }
 
@@ -434,9 +454,17 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(ctid), f))?;
-        let (said, status) = guests::reboot(&self.client(), ctid, secs, &ctx.ct)
-            .await
-            .map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        let (said, status) = guests::reboot(
+            &*self
+                .guest_client(ctid, &ctx.ct)
+                .await
+                .map_err(|f| (Some(ctid), f))?,
+            ctid,
+            secs,
+            &ctx.ct,
+        )
+        .await
+        .map_err(|e| (Some(ctid), Failure::from(&e)))?;
         Ok(PowerReport::rebooted(ctid, said, status))
     }
 
@@ -454,7 +482,10 @@ impl RemoteExec {
                 bad("description", e, "Give the description on one line.").into(),
             )
         })?;
-        let client = self.client();
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         if p.vmstate && kind == Kind::Container {
             let e = bad(
@@ -493,7 +524,10 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self.client();
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         match kind {
             Kind::Container => {
@@ -549,7 +583,10 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self.client();
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         match kind {
             Kind::Container => guests::check_exists(&client, vmid, &name, &ctx.ct)

@@ -184,7 +184,14 @@ impl RemoteExec {
                 Some(id)
             }
         };
-        let client = self.client();
+        let client = match vmid {
+            // One guest: asked of its own node (pvesh's `localhost` is the node asked).
+            Some(id) => self
+                .guest_client(id, &ctx.ct)
+                .await
+                .map_err(|f| (Some(id), f))?,
+            None => self.client(),
+        };
         let cancel = &ctx.ct;
         let Some(id) = vmid else {
             let out = pvesh(&client, &metrics::resources(), None, cancel)

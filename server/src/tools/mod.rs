@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub audit: Option<AuditLog>,
     /// Said first in the instructions (e.g. that the host is a fake).
     pub notice: Option<String>,
+    /// Which node of a cluster each guest operation goes to.
+    pub router: crate::cluster::Router,
 }
 
 /// The user's answer to an approval request (MCP elicitation).
@@ -165,6 +167,7 @@ impl RemoteExec {
                 leftovers: Arc::new(Leftovers::new()),
                 audit,
                 notice: None,
+                router: crate::cluster::Router::default(),
             }),
             tool_router: router,
         })
@@ -252,6 +255,24 @@ impl RemoteExec {
     /// The shared connection to the configured host.
     pub(crate) fn client(&self) -> Arc<SshClient> {
         self.state.hosts.client(&self.state.config.target)
+    }
+
+    /// The connection for guest `vmid`'s operations: the entry node's, or in a
+    /// cluster the owning node's, through the entry ([`crate::cluster`]).
+    pub(crate) async fn guest_client(
+        &self,
+        vmid: Ctid,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Arc<SshClient>, Failure> {
+        self.state
+            .router
+            .client_for(
+                &self.state.hosts,
+                &self.state.config.target,
+                vmid.get(),
+                cancel,
+            )
+            .await
     }
 
     /// Ends, on every host, the commands still running (the server is stopping or its

@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use super::params::{self, InvalidParam, Permissions, Timeout};
 use super::{ProgressSender, RemoteExec, answer, exec_failure};
-use crate::output::proxmox::{CtTransferReport, ListReport, Power, PowerReport, StatusReport};
+use crate::output::proxmox::{
+    ContainerRow, CtTransferReport, ListReport, Power, PowerReport, StatusReport,
+};
 use crate::output::{ExecReport, Failure, ResponseFormat};
 use crate::pct::{self, Ctid};
 use crate::policy::Access;
@@ -227,7 +229,10 @@ stopped or unknown container are error results.",
             }
         };
         let limit = self.state.config.character_limit;
-        let client = self.client();
+        let client = match self.guest_client(ctid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
+        };
         let outcome = run_command(
             &client,
             &line,
@@ -261,6 +266,18 @@ name, and the lock when one is held (e.g. during a backup).",
             Err(e) => return Ok(answer(&ListReport::failed(e.into()), hint)),
         };
         let client = self.client();
+        // A cluster: every node's containers, from the cluster's resource list.
+        match self.state.router.layout(&client, &ctx.ct).await {
+            Err(f) => return Ok(answer(&ListReport::failed(f), p.response_format)),
+            Ok(Some(layout)) if layout.cluster.is_some() => {
+                let report = match self.cluster_containers(&client, &ctx.ct).await {
+                    Ok(rows) => ListReport::of_cluster(rows),
+                    Err(f) => ListReport::failed(f),
+                };
+                return Ok(answer(&report, p.response_format));
+            }
+            Ok(_) => {}
+        }
         let report = match proxmox::list(&client, &ctx.ct).await {
             Ok(rows) => {
                 let policy = &self.state.config.policy;
@@ -298,7 +315,15 @@ error result.",
             Ok(c) => c,
             Err(f) => return Ok(answer(&StatusReport::failed(None, f), p.response_format)),
         };
-        let client = self.client();
+        let client = match self.guest_client(ctid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => {
+                return Ok(answer(
+                    &StatusReport::failed(Some(ctid), f),
+                    p.response_format,
+                ));
+            }
+        };
         let report = match proxmox::status(&client, ctid, &ctx.ct).await {
             Ok(status) => StatusReport::of(ctid, status),
             Err(e) => StatusReport::failed(Some(ctid), Failure::from(&e)),
@@ -387,6 +412,36 @@ refused.",
     }
 }
 
+impl RemoteExec {
+    /// The containers of every node of the cluster (`pvesh get /cluster/resources`),
+    /// those the policy allows, each with its node.
+    async fn cluster_containers(
+        &self,
+        client: &crate::ssh::SshClient,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<ContainerRow>, Failure> {
+        let out = super::metrics::pvesh(client, &crate::metrics::resources(), None, cancel).await?;
+        let rows = crate::metrics::parse_resources(&out).map_err(|e| {
+            Failure::new(
+                e.to_string(),
+                "pvesh answered in an unexpected format; run the command with ssh_exec_command to see its output.",
+            )
+        })?;
+        let policy = &self.state.config.policy;
+        Ok(rows
+            .into_iter()
+            .filter(|r| r.kind.as_deref() == Some("lxc") && policy.guest_allowed(r.vmid.into()))
+            .map(|r| ContainerRow {
+                ctid: r.vmid,
+                status: r.status.unwrap_or_else(|| "unknown".into()),
+                name: r.name.unwrap_or_else(|| format!("CT{}", r.vmid)),
+                lock: r.lock,
+                node: r.node,
+            })
+            .collect())
+    }
+}
+
 /// A container file tool's failure before its container is known.
 fn early(failure: impl Into<Failure>) -> (Option<Ctid>, Failure) {
     (None, failure.into())
@@ -405,8 +460,12 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
+        let client = self
+            .guest_client(ctid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(ctid), f))?;
         let result = proxmox::download(
-            &self.client(),
+            &client,
             &self.state.leftovers,
             ctid,
             &p.container_path,
@@ -440,8 +499,12 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
+        let client = self
+            .guest_client(ctid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(ctid), f))?;
         let result = proxmox::upload(
-            &self.client(),
+            &client,
             &self.state.leftovers,
             ctid,
             &local,
@@ -524,7 +587,10 @@ impl RemoteExec {
         {
             return Ok(power_failure(Some(ctid), f));
         }
-        let client = self.client();
+        let client = match self.guest_client(ctid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => return Ok(power_failure(Some(ctid), f)),
+        };
         let result = match power {
             Power::Start => proxmox::start(&client, ctid, &ctx.ct).await,
             Power::Stop => proxmox::stop(&client, ctid, &ctx.ct).await,

@@ -290,7 +290,15 @@ An unknown VM is an error result.",
             Ok(v) => v,
             Err(f) => return Ok(answer(&VmStatusReport::failed(None, f), p.response_format)),
         };
-        let client = self.client();
+        let client = match self.guest_client(vmid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => {
+                return Ok(answer(
+                    &VmStatusReport::failed(Some(vmid), f),
+                    p.response_format,
+                ));
+            }
+        };
         let report = match vm::status(&client, vmid, &ctx.ct).await {
             Ok(s) => match vm::agent_configured(&client, vmid, &ctx.ct).await {
                 Ok(agent) => VmStatusReport::of(vmid, s, agent),
@@ -402,7 +410,10 @@ running agent, is an error result saying which.",
             return Ok(exec_failure(&p.command, p.response_format, f));
         }
         let limit = self.state.config.character_limit;
-        let client = self.client();
+        let client = match self.guest_client(vmid, &ctx.ct).await {
+            Ok(c) => c,
+            Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
+        };
         match vm::exec(&client, vmid, &p.command, p.timeout.secs, &ctx.ct).await {
             Ok(run) => {
                 let report = ExecReport::from_vm(&p.command, vmid, &run, limit, p.timeout.secs)
@@ -501,7 +512,10 @@ impl RemoteExec {
             .await
             .map_err(|f| (Some(vmid), f))?;
         }
-        let client = self.client();
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let said = if start {
             vm::start(&client, vmid, &ctx.ct).await
         } else {
@@ -529,9 +543,18 @@ impl RemoteExec {
             .await
             .map_err(|f| (Some(vmid), f))?;
         }
-        let done = vm::shutdown(&self.client(), vmid, secs, p.force_stop, &ctx.ct)
-            .await
-            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        let done = vm::shutdown(
+            &*self
+                .guest_client(vmid, &ctx.ct)
+                .await
+                .map_err(|f| (Some(vmid), f))?,
+            vmid,
+            secs,
+            p.force_stop,
+            &ctx.ct,
+        )
+        .await
+        .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(VmPowerReport::finished(vmid, done, true))
     }
 
@@ -546,9 +569,17 @@ impl RemoteExec {
         self.approve(ctx, &format!("Reboot VM {vmid}? Its services restart."))
             .await
             .map_err(|f| (Some(vmid), f))?;
-        let done = vm::reboot(&self.client(), vmid, secs, &ctx.ct)
-            .await
-            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        let done = vm::reboot(
+            &*self
+                .guest_client(vmid, &ctx.ct)
+                .await
+                .map_err(|f| (Some(vmid), f))?,
+            vmid,
+            secs,
+            &ctx.ct,
+        )
+        .await
+        .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(VmPowerReport::finished(vmid, done, false))
     }
 
@@ -564,8 +595,12 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let result = vm::files::download(
-            &self.client(),
+            &client,
             &self.state.leftovers,
             vmid,
             &p.vm_path,
@@ -598,8 +633,12 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
+        let client = self
+            .guest_client(vmid, &ctx.ct)
+            .await
+            .map_err(|f| (Some(vmid), f))?;
         let result = vm::files::upload(
-            &self.client(),
+            &client,
             &self.state.leftovers,
             vmid,
             &local,
