@@ -27,3 +27,14 @@ fn the_python_sdk_lists_guests_runs_in_a_vm_and_moves_a_file_through_it() {
     let stdout = testkit::succeeded("python VM client", &out);
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
+
+#[test]
+fn the_python_sdk_drives_a_fake_cluster_through_its_entry_node() {
+    let mut cmd = std::process::Command::new(python_sdk());
+    cmd.arg(workspace_root().join("ci/clients/python_cluster_check.py"))
+        .arg(env!("CARGO_BIN_EXE_mcp-remote-exec"))
+        .arg(workspace_root().join("fixtures/cluster.toml"));
+    let out = output_within(cmd, CLIENT);
+    let stdout = testkit::succeeded("python cluster client", &out);
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}

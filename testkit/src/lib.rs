@@ -2,6 +2,7 @@
 //! to the MCP server, the MCP result helpers, bounded polling and russh test clients.
 //!
 //! - [`component`]: the MCP server in process against a fake node (server tests);
+//! - [`cluster`]: the same against the fake cluster's entry node;
 //! - [`openssh`]: the MCP server in process against a container test host (server
 //!   tests, the benchmark, e2e);
 //! - [`fake`]: OpenSSH's tools and a russh client against a fake node (fake-pve tests);
@@ -11,6 +12,7 @@
 //! - [`mcp`], [`ssh`], [`eventually`]: the pieces they share.
 
 pub mod child;
+pub mod cluster;
 pub mod component;
 pub mod fake;
 mod host_env;
