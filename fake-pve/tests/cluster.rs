@@ -116,6 +116,7 @@ async fn every_member_sees_one_cluster_and_pct_stays_on_its_own_node() {
         owners,
         [
             (100, "pve1"),
+            (101, "pve1"),
             (110, "pve2"),
             (111, "pve2"),
             (120, "pve3"),
