@@ -148,6 +148,7 @@ impl TestCluster {
     }
 
     pub async fn shutdown(self) {
+        self.link.release();
         for n in self.nodes {
             n.server.shutdown().await;
         }

@@ -276,7 +276,8 @@ impl Fixture {
         match Scenario::load(path)? {
             Scenario::Node(f) => Ok(*f),
             Scenario::Cluster(_) => Err(FixtureError::Invalid(format!(
-                "{} describes a cluster ([[nodes]]): start it as a cluster (fake_pve::cluster)",
+                "{} describes a cluster ([[nodes]]): serve it with `mcp-remote-exec --fake-pve={}`, or start it with fake_pve::cluster::TestCluster",
+                path.display(),
                 path.display()
             ))),
         }

@@ -304,3 +304,34 @@ async fn pct_migrate_moves_a_stopped_container_and_refuses_what_a_real_node_refu
     assert!(out.contains("Quorate:          No\n"), "{out}");
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn ssh_from_one_member_runs_on_another_as_proxmox_does() {
+    let cluster = TestCluster::start(fixture()).await.unwrap();
+    let pve1 = cluster.node("pve1").host();
+    let (out, err, code) = testkit::fake::shell(
+        pve1,
+        "ssh -e none -o BatchMode=yes -o HostKeyAlias=pve2 root@10.10.10.12 pct list",
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("110 ") && !out.contains("100 "), "{out}");
+    let (out, _, code) = testkit::fake::shell(pve1, "ssh pve3 'hostname; exit 3'").await;
+    assert_eq!((out.as_str(), code), ("pve3\n", 3));
+    let (_, err, code) = testkit::fake::shell(pve1, "ssh pve9 true").await;
+    assert_eq!(code, 255);
+    assert_eq!(
+        err,
+        "ssh: Could not resolve hostname pve9: Name or service not known\n"
+    );
+    cluster.set_online("pve3", false);
+    let (_, err, code) = testkit::fake::shell(pve1, "ssh pve3 true").await;
+    assert_eq!(
+        (err.as_str(), code),
+        (
+            "ssh: connect to host 10.10.10.13 port 22: No route to host\n",
+            255
+        )
+    );
+    cluster.shutdown().await;
+}

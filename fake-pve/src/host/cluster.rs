@@ -75,6 +75,9 @@ struct Shared {
     version: AtomicU64,
     /// vmid → (owner node, kind), as of the last refresh.
     owners: Mutex<BTreeMap<u32, (String, GuestKind)>>,
+    /// The members' hosts, for node-to-node `ssh`: a cycle (each host holds the
+    /// link) that [`ClusterLink::release`] breaks when the cluster stops.
+    hosts: Mutex<Vec<Host>>,
 }
 
 /// A node's handle on its cluster. Cheap to clone; clones share everything.
@@ -112,6 +115,7 @@ impl ClusterLink {
             members,
             version: AtomicU64::new(1),
             owners: Mutex::new(BTreeMap::new()),
+            hosts: Mutex::new(hosts.clone()),
         }));
         for host in hosts {
             let _ = host.cluster.set(link.clone());
@@ -130,6 +134,23 @@ impl ClusterLink {
 
     pub fn member(&self, name: &str) -> Option<&Member> {
         self.0.members.iter().find(|m| m.name == name)
+    }
+
+    /// Member `name`'s host (`None` after [`ClusterLink::release`]).
+    pub fn host(&self, name: &str) -> Option<Host> {
+        // The hosts are in the members' order.
+        let i = self.0.members.iter().position(|m| m.name == name)?;
+        let hosts = self.0.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        hosts.get(i).cloned()
+    }
+
+    /// Drops the link's hold on the members' hosts (the cluster has stopped).
+    pub fn release(&self) {
+        self.0
+            .hosts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Quorate: more than half of the votes (one per node) online.

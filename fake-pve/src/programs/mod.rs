@@ -25,6 +25,7 @@ mod files;
 mod findutils;
 mod paths;
 mod procs;
+mod remote;
 mod scripted;
 mod system;
 mod test_expr;
@@ -190,6 +191,11 @@ pub static PROGRAMS: &[Program] = &[
     program("sed", |c, _, a, io| Box::pin(textproc::sed(c, a, io))),
     program("seq", |c, _, a, io| Box::pin(text::seq(c, a, io))),
     shell("sh", |c| has_shell(c, "sh")),
+    Program {
+        name: "ssh",
+        main: |c, _, a, io| Box::pin(remote::ssh(c, a, io)),
+        available: |c| c.container.is_none(),
+    },
     program("setsid", |c, _, a, io| Box::pin(procs::setsid(c, a, io))),
     program("sha1sum", |c, n, a, io| {
         Box::pin(text::sha256sum(c, n, a, io))

@@ -250,7 +250,8 @@ stopped or unknown container are error results.",
         name = "proxmox_list_containers",
         title = "List containers",
         description = "List the LXC containers of the Proxmox VE node (`pct list`): id, status (running/stopped), \
-name, and the lock when one is held (e.g. during a backup).",
+name, and the lock when one is held (e.g. during a backup). In a cluster: the containers of every node, each with \
+its node (every container tool then acts on the node that owns the container).",
         input_schema = super::schema::input::<ListParams>(),
         output_schema = super::schema::output::<ListReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
