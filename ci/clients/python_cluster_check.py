@@ -13,24 +13,13 @@ against the tool's outputSchema. Prints one line per check; exits non-zero on fa
 """
 
 import asyncio
-import hashlib
 import os
 import sys
-import tempfile
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        raise SystemExit(1)
-
-
-async def call(session, tool, args):
-    r = await session.call_tool(tool, args)
-    return r, r.structuredContent or {}
+from checks import call, check, round_trip
 
 
 async def main(binary, fixture):
@@ -57,22 +46,7 @@ async def main(binary, fixture):
             check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
                   f"exec in container 120 on pve3: {s.get('stdout')!r}, exit {s.get('exit_code')}")
 
-            with tempfile.TemporaryDirectory() as d:
-                data = os.urandom(1 << 20)
-                src, back = os.path.join(d, "up.bin"), os.path.join(d, "back.bin")
-                with open(src, "wb") as f:
-                    f.write(data)
-                want = hashlib.sha256(data).hexdigest()
-                r, s = await call(session, "proxmox_upload_file_to_container",
-                                  {"ctid": 120, "local_path": src, "container_path": "/root/round.bin"})
-                check(not r.isError and s.get("sha256") == want,
-                      "1 MiB uploaded into container 120 on pve3, SHA-256 checked there")
-                r, s = await call(session, "proxmox_download_file_from_container",
-                                  {"ctid": 120, "container_path": "/root/round.bin", "local_path": back})
-                with open(back, "rb") as f:
-                    got = hashlib.sha256(f.read()).hexdigest()
-                check(not r.isError and got == want and s.get("sha256") == want,
-                      "1 MiB downloaded from it with the same SHA-256")
+            await round_trip(session, "container", {"ctid": 120}, "container 120 on pve3")
 
             r, s = await call(session, "ssh_exec_command",
                               {"command": "pct migrate 101 pve3", "response_format": "json"})

@@ -10,24 +10,13 @@ against the tool's outputSchema. Prints one line per check; exits non-zero on fa
 """
 
 import asyncio
-import hashlib
 import os
 import sys
-import tempfile
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-
-def check(cond, what):
-    print(("ok    " if cond else "FAIL  ") + what, flush=True)
-    if not cond:
-        raise SystemExit(1)
-
-
-async def call(session, tool, args):
-    r = await session.call_tool(tool, args)
-    return r, r.structuredContent or {}
+from checks import call, check, round_trip
 
 
 async def main(binary):
@@ -52,21 +41,7 @@ async def main(binary):
             check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
                   f"exec in the VM: {s.get('stdout')!r}, exit {s.get('exit_code')}")
 
-            with tempfile.TemporaryDirectory() as d:
-                data = os.urandom(1 << 20)
-                src, back = os.path.join(d, "up.bin"), os.path.join(d, "back.bin")
-                with open(src, "wb") as f:
-                    f.write(data)
-                want = hashlib.sha256(data).hexdigest()
-                r, s = await call(session, "proxmox_upload_file_to_vm",
-                                  {"vmid": 200, "local_path": src, "vm_path": "/root/round.bin"})
-                check(not r.isError and s.get("sha256") == want, "1 MiB uploaded into the VM, SHA-256 checked in the guest")
-                r, s = await call(session, "proxmox_download_file_from_vm",
-                                  {"vmid": 200, "vm_path": "/root/round.bin", "local_path": back})
-                with open(back, "rb") as f:
-                    got = hashlib.sha256(f.read()).hexdigest()
-                check(not r.isError and got == want and s.get("sha256") == want,
-                      "1 MiB downloaded from the VM with the same SHA-256")
+            await round_trip(session, "vm", {"vmid": 200}, "the VM")
 
             r, s = await call(session, "proxmox_shutdown_vm", {"vmid": 200, "timeout": 30})
             check(not r.isError and s.get("status") == "stopped" and s.get("forced") is False,

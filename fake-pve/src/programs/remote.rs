@@ -45,20 +45,9 @@ pub(super) async fn ssh(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             )
             .await);
     }
-    let Some(link) = ctx.host.cluster() else {
-        return fail(
-            io,
-            "ssh",
-            &format!("Could not resolve hostname {host}: Name or service not known"),
-            SSH_FAILED,
-        )
-        .await;
-    };
-    let Some(member) = link
-        .members()
-        .iter()
-        .find(|m| m.name == host || m.ip == host)
-    else {
+    let link = ctx.host.cluster();
+    let member = link.and_then(|l| l.members().iter().find(|m| m.name == host || m.ip == host));
+    let (Some(link), Some(member)) = (link, member) else {
         return fail(
             io,
             "ssh",

@@ -205,10 +205,7 @@ impl RemoteExec {
                 .await
                 .map_err(|f| (Some(vmid), f))?;
         }
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let done = guests::backup(&client, vmid, &p.storage, p.mode, p.compress, &ctx.ct)
             .await
             .map_err(|e| (Some(vmid), Failure::from(&e)))?;
@@ -250,10 +247,7 @@ impl RemoteExec {
             self.approve(ctx, &ask).await.map_err(|f| (Some(vmid), f))?;
         }
         // Over an existing guest: on its node; a new one: on the entry node.
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let (status, log) = if vm {
             guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
                 .await

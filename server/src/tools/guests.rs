@@ -354,10 +354,7 @@ impl RemoteExec {
         vmid: Ctid,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> Result<Kind, Failed> {
-        let client = self
-            .guest_client(vmid, cancel)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, cancel).await?;
         match crate::proxmox::status(&client, vmid, cancel).await {
             Ok(_) => return Ok(Kind::Container),
             Err(crate::proxmox::PctError::NotFound { .. }) => {}
@@ -426,10 +423,7 @@ impl RemoteExec {
                 .map_err(|f| (Some(ctid), f))?;
         }
         let done = guests::shutdown(
-            &*self
-                .guest_client(ctid, &ctx.ct)
-                .await
-                .map_err(|f| (Some(ctid), f))?,
+            &*self.routed(ctid, &ctx.ct).await?,
             ctid,
             secs,
             p.force_stop,
@@ -454,17 +448,10 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(ctid), f))?;
-        let (said, status) = guests::reboot(
-            &*self
-                .guest_client(ctid, &ctx.ct)
+        let (said, status) =
+            guests::reboot(&*self.routed(ctid, &ctx.ct).await?, ctid, secs, &ctx.ct)
                 .await
-                .map_err(|f| (Some(ctid), f))?,
-            ctid,
-            secs,
-            &ctx.ct,
-        )
-        .await
-        .map_err(|e| (Some(ctid), Failure::from(&e)))?;
+                .map_err(|e| (Some(ctid), Failure::from(&e)))?;
         Ok(PowerReport::rebooted(ctid, said, status))
     }
 
@@ -482,10 +469,7 @@ impl RemoteExec {
                 bad("description", e, "Give the description on one line.").into(),
             )
         })?;
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         if p.vmstate && kind == Kind::Container {
             let e = bad(
@@ -524,10 +508,7 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         match kind {
             Kind::Container => {
@@ -583,10 +564,7 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let kind = self.kind(vmid, &ctx.ct).await?;
         match kind {
             Kind::Container => guests::check_exists(&client, vmid, &name, &ctx.ct)

@@ -186,10 +186,7 @@ impl RemoteExec {
         };
         let client = match vmid {
             // One guest: asked of its own node (pvesh's `localhost` is the node asked).
-            Some(id) => self
-                .guest_client(id, &ctx.ct)
-                .await
-                .map_err(|f| (Some(id), f))?,
+            Some(id) => self.routed(id, &ctx.ct).await?,
             None => self.client(),
         };
         let cancel = &ctx.ct;

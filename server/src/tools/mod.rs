@@ -275,6 +275,18 @@ impl RemoteExec {
             .await
     }
 
+    /// [`RemoteExec::guest_client`], its failure tagged with the guest for the tools
+    /// whose errors carry the guest id.
+    pub(crate) async fn routed(
+        &self,
+        vmid: Ctid,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Arc<SshClient>, (Option<Ctid>, Failure)> {
+        self.guest_client(vmid, cancel)
+            .await
+            .map_err(|f| (Some(vmid), f))
+    }
+
     /// Ends, on every host, the commands still running (the server is stopping or its
     /// client went away): each within a few seconds, over a new connection if needed.
     pub async fn end_running(&self) {

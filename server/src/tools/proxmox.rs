@@ -461,10 +461,7 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self
-            .guest_client(ctid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(ctid), f))?;
+        let client = self.routed(ctid, &ctx.ct).await?;
         let result = proxmox::download(
             &client,
             &self.state.leftovers,
@@ -500,10 +497,7 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self
-            .guest_client(ctid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(ctid), f))?;
+        let client = self.routed(ctid, &ctx.ct).await?;
         let result = proxmox::upload(
             &client,
             &self.state.leftovers,

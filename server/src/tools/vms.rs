@@ -512,10 +512,7 @@ impl RemoteExec {
             .await
             .map_err(|f| (Some(vmid), f))?;
         }
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let said = if start {
             vm::start(&client, vmid, &ctx.ct).await
         } else {
@@ -544,10 +541,7 @@ impl RemoteExec {
             .map_err(|f| (Some(vmid), f))?;
         }
         let done = vm::shutdown(
-            &*self
-                .guest_client(vmid, &ctx.ct)
-                .await
-                .map_err(|f| (Some(vmid), f))?,
+            &*self.routed(vmid, &ctx.ct).await?,
             vmid,
             secs,
             p.force_stop,
@@ -569,17 +563,9 @@ impl RemoteExec {
         self.approve(ctx, &format!("Reboot VM {vmid}? Its services restart."))
             .await
             .map_err(|f| (Some(vmid), f))?;
-        let done = vm::reboot(
-            &*self
-                .guest_client(vmid, &ctx.ct)
-                .await
-                .map_err(|f| (Some(vmid), f))?,
-            vmid,
-            secs,
-            &ctx.ct,
-        )
-        .await
-        .map_err(|e| (Some(vmid), Failure::from(&e)))?;
+        let done = vm::reboot(&*self.routed(vmid, &ctx.ct).await?, vmid, secs, &ctx.ct)
+            .await
+            .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(VmPowerReport::finished(vmid, done, false))
     }
 
@@ -595,10 +581,7 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let result = vm::files::download(
             &client,
             &self.state.leftovers,
@@ -633,10 +616,7 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self
-            .guest_client(vmid, &ctx.ct)
-            .await
-            .map_err(|f| (Some(vmid), f))?;
+        let client = self.routed(vmid, &ctx.ct).await?;
         let result = vm::files::upload(
             &client,
             &self.state.leftovers,
