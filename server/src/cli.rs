@@ -519,6 +519,12 @@ pub async fn check_config(config: &Config) -> bool {
                 return false;
             }
         }
+        if let Ok(o) = run(&client, crate::cluster::read_line()).await
+            && o.exit_code == Some(0)
+            && let Ok(layout) = crate::cluster::parse(&String::from_utf8_lossy(&o.stdout.kept()))
+        {
+            println!("ok    {}", crate::cluster::summary(&layout));
+        }
     }
     println!("ready: mcp-remote-exec can serve {}", t.display());
     true

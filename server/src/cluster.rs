@@ -107,6 +107,27 @@ pub fn parse(text: &str) -> Result<Layout, String> {
     })
 }
 
+/// One line on the cluster for `check`: `cluster 'lab' (quorate): nodes pve1 (this
+/// node), pve2, pve3 (offline); guest operations go to each guest's node`.
+pub fn summary(layout: &Layout) -> String {
+    let Some(name) = &layout.cluster else {
+        return format!("a standalone node ({}): a cluster of one", layout.local);
+    };
+    let nodes: Vec<String> = layout
+        .nodes
+        .values()
+        .map(|n| match (n.name == layout.local, n.online) {
+            (true, _) => format!("{} (this node)", n.name),
+            (false, true) => n.name.clone(),
+            (false, false) => format!("{} (offline)", n.name),
+        })
+        .collect();
+    format!(
+        "cluster '{name}': nodes {}; guest operations go to each guest's node through this one",
+        nodes.join(", ")
+    )
+}
+
 /// Where a guest's operations go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -320,6 +341,10 @@ mod tests {
         assert_eq!(
             offline.error,
             "Container 102 is on node 'pve3', which is offline"
+        );
+        assert_eq!(
+            summary(&layout),
+            "cluster 'prod': nodes pve1 (this node), pve2, pve3 (offline); guest operations go to each guest's node through this one"
         );
     }
 

@@ -310,3 +310,22 @@ async fn a_node_is_reached_only_with_the_host_key_the_cluster_lists_for_it() {
     assert!(text(&r).to_lowercase().contains("host key"), "{}", text(&r));
     env.cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_slow_node_slows_only_its_own_guests_calls() {
+    let env = testkit::cluster::start(testkit::cluster::fixture(), &[]).await;
+    let pve2 = env.cluster.node("pve2").host();
+    let mut faults = pve2.faults();
+    faults.latency = Duration::from_millis(300);
+    pve2.set_faults(faults);
+    let exec = |ctid: u32| {
+        env.call(
+            "proxmox_container_exec_command",
+            json!({"ctid": ctid, "command": "echo ok", "response_format": "json"}),
+        )
+    };
+    let (slow, fast) = tokio::join!(exec(110), exec(120));
+    printed(&slow, "ok\n");
+    printed(&fast, "ok\n");
+    env.cluster.shutdown().await;
+}
