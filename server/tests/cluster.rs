@@ -329,3 +329,47 @@ async fn a_slow_node_slows_only_its_own_guests_calls() {
     printed(&fast, "ok\n");
     env.cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_backup_runs_on_the_guests_node_and_a_restore_over_another_nodes_guest_names_it() {
+    let env = testkit::cluster::start(testkit::cluster::fixture(), &[]).await;
+    // Backed up on pve1 (its own container), restored there to a new id.
+    let r = env
+        .call(
+            "proxmox_backup_create",
+            json!({"vmid": 101, "storage": "local", "compress": "0"}),
+        )
+        .await;
+    assert_ok(&r);
+    let volid = structured(&r)["volid"].as_str().unwrap().to_string();
+    // Over pve2's 110: one vmid space; the entry's pct names the node that has it.
+    let r = env
+        .call(
+            "proxmox_backup_restore",
+            json!({"archive": volid, "vmid": 110, "storage": "local-lvm", "force": true}),
+        )
+        .await;
+    let s = failed_containing(&r, "Guest id 110 is already in use");
+    assert_eq!(s["detail"], "CT 110 already exists on node 'pve2'");
+    let r = env
+        .call(
+            "proxmox_backup_restore",
+            json!({"archive": volid, "vmid": 130, "storage": "local-lvm"}),
+        )
+        .await;
+    assert_ok(&r);
+    let vmlist = env.on("pve3", "cat /etc/pve/.vmlist").await.0;
+    let vmlist: serde_json::Value = serde_json::from_str(&vmlist).unwrap();
+    assert_eq!(vmlist["ids"]["130"]["node"], "pve1");
+    // A backup of pve2's container runs on pve2 (vzdump skips other nodes' guests).
+    let r = env
+        .call(
+            "proxmox_backup_create",
+            json!({"vmid": 111, "storage": "local", "compress": "0"}),
+        )
+        .await;
+    assert_ok(&r);
+    let pve2_dumps = env.on("pve2", "ls /var/lib/vz/dump").await.0;
+    assert!(pve2_dumps.contains("vzdump-lxc-111-"), "{pve2_dumps}");
+    env.cluster.shutdown().await;
+}

@@ -246,8 +246,10 @@ impl RemoteExec {
             );
             self.approve(ctx, &ask).await.map_err(|f| (Some(vmid), f))?;
         }
-        // Over an existing guest: on its node; a new one: on the entry node.
-        let client = self.routed(vmid, &ctx.ct).await?;
+        // On the entry node, whose storages proxmox_backup_list shows: an archive on
+        // its local storage exists there only, and over a guest of another node pct
+        // and qmrestore refuse with that node's name (docs/cluster.md §6).
+        let client = self.client();
         let (status, log) = if vm {
             guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
                 .await
