@@ -351,6 +351,10 @@ async fn a_backup_runs_on_the_guests_node_and_a_restore_over_another_nodes_guest
         .await;
     let s = failed_containing(&r, "Guest id 110 is already in use");
     assert_eq!(s["detail"], "CT 110 already exists on node 'pve2'");
+    assert!(
+        s["suggestion"].as_str().unwrap().contains("another node"),
+        "{s}"
+    );
     let r = env
         .call(
             "proxmox_backup_restore",

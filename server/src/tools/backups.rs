@@ -257,7 +257,14 @@ impl RemoteExec {
         } else {
             guests::restore(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
                 .await
-                .map_err(|e| (Some(vmid), Failure::from(&e)))?
+                .map_err(|e| {
+                    let mut f = Failure::from(&e);
+                    if p.force && matches!(e, crate::proxmox::PctError::IdInUse { .. }) {
+                        // force replaces a container of this node only.
+                        f.suggestion = "force=true replaces only a container of the entry node; this id belongs to a VM or to a guest of another node (the detail says which). Restore to a free id: proxmox_list_guests shows the ids in use and their nodes.".into();
+                    }
+                    (Some(vmid), f)
+                })?
         };
         let title = if vm { "VM" } else { "Container" };
         Ok(RestoreReport::done(vmid, title, &p.archive, status, log))
