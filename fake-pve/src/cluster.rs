@@ -147,10 +147,17 @@ impl TestCluster {
         }
     }
 
-    pub async fn shutdown(self) {
-        self.link.release();
-        for n in self.nodes {
+    pub async fn shutdown(mut self) {
+        for n in std::mem::take(&mut self.nodes) {
             n.server.shutdown().await;
         }
+    }
+}
+
+/// The link holds the members' hosts (for `ssh` between them): let go of them, so a
+/// cluster that stops, or a test that fails, frees its nodes.
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.link.release();
     }
 }

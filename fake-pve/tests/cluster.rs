@@ -324,6 +324,16 @@ async fn ssh_from_one_member_runs_on_another_as_proxmox_does() {
         err,
         "ssh: Could not resolve hostname pve9: Name or service not known\n"
     );
+    let (_, err, code) = testkit::fake::shell(pve1, "ssh -p 2222 pve2 true").await;
+    assert_eq!(
+        (err.as_str(), code),
+        (
+            "ssh: connect to host 10.10.10.12 port 2222: Connection refused\n",
+            255
+        )
+    );
+    let (_, _, code) = testkit::fake::shell(pve1, "ssh -l admin pve2 id").await;
+    assert_eq!(code, 2, "another user than root is refused as not emulated");
     cluster.set_online("pve3", false);
     let (_, err, code) = testkit::fake::shell(pve1, "ssh pve3 true").await;
     assert_eq!(

@@ -77,6 +77,11 @@ pub fn parse(text: &str) -> Result<Layout, String> {
     let mut nodes = BTreeMap::new();
     if let Some(list) = members["nodelist"].as_object() {
         for (name, n) in list {
+            if !valid_node_name(name) {
+                return Err(format!(
+                    "/etc/pve/.members names a node {name:?}, which is no node name"
+                ));
+            }
             let online = n["online"].as_u64().unwrap_or(0) == 1;
             let ip = n["ip"].as_str().unwrap_or_default().to_string();
             nodes.insert(
@@ -128,6 +133,12 @@ pub fn summary(layout: &Layout) -> String {
     )
 }
 
+/// A Proxmox VE node name: letters, digits and `-`, at most 63 (a DNS label), so that
+/// it is safe in a path and a command line.
+fn valid_node_name(name: &str) -> bool {
+    (1..=63).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Where a guest's operations go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -157,6 +168,14 @@ impl Layout {
                 "Check the cluster with `pvecm status` (ssh_exec_command) on the entry node.",
             ));
         };
+        if node.ip.is_empty() {
+            return Err(Failure::new(
+                format!(
+                    "{what} {vmid} is on node '{owner}', for which the cluster's member list gives no address"
+                ),
+                "Check the cluster with `pvecm status` (ssh_exec_command) on the entry node.",
+            ));
+        }
         if !node.online {
             return Err(Failure::new(
                 format!("{what} {vmid} is on node '{owner}', which is offline"),
@@ -209,7 +228,21 @@ impl Router {
                 "Run it again when ready.",
             ));
         }
+        if out.timed_out || out.exit_code.is_none() {
+            return Err(Failure::new(
+                format!(
+                    "reading the cluster's member and guest lists on the entry node did not finish ({})",
+                    if out.timed_out {
+                        "timed out"
+                    } else {
+                        "no exit status"
+                    }
+                ),
+                "Check the entry node (e.g. `uptime`, `systemctl status pve-cluster`) with ssh_exec_command, then call again.",
+            ));
+        }
         if out.exit_code != Some(0) {
+            // No /etc/pve files: not a Proxmox VE node, or pmxcfs not mounted.
             return Ok(None);
         }
         parse(&text(&out.stdout)).map(Some).map_err(|e| {
@@ -263,6 +296,20 @@ impl Router {
         let out = run_command(entry, &line, READ_TIMEOUT, KEEP, cancel)
             .await
             .map_err(|e| Failure::from(&e))?;
+        if out.cancelled {
+            return Err(Failure::new(
+                "the call was cancelled",
+                "Run it again when ready.",
+            ));
+        }
+        if out.timed_out {
+            return Err(Failure::new(
+                format!(
+                    "reading node '{node}''s host key from the cluster timed out; nothing was done"
+                ),
+                "Check the entry node with ssh_exec_command, then call again.",
+            ));
+        }
         let keys = text(&out.stdout);
         let listed = keys.lines().any(|l| {
             l.split_whitespace()
@@ -283,13 +330,21 @@ impl Router {
                 "Check that TMPDIR (or /tmp) is writable.",
             ));
         };
+        // Written beside and renamed into place: a connect reading it never sees it
+        // half written.
         let path = dir.path().join(format!("{node}.known_hosts"));
-        std::fs::write(&path, keys).map_err(|e| {
-            Failure::new(
-                format!("cannot write {}: {e}", path.display()),
-                "Check that TMPDIR (or /tmp) is writable.",
-            )
-        })?;
+        let part = dir.path().join(format!(
+            "{node}.known_hosts.{}",
+            crate::proxmox::random_hex()
+        ));
+        std::fs::write(&part, keys)
+            .and_then(|()| std::fs::rename(&part, &path))
+            .map_err(|e| {
+                Failure::new(
+                    format!("cannot write {}: {e}", path.display()),
+                    "Check that TMPDIR (or /tmp) is writable.",
+                )
+            })?;
         self.keys
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -357,6 +412,8 @@ mod tests {
         assert_eq!(layout.cluster, None);
         assert_eq!(layout.route(100).unwrap(), Route::Entry);
         assert!(parse("{\"nodename\":\"pve\"}").is_err());
+        let odd = "{\"nodename\":\"pve\",\"cluster\":{\"name\":\"c\"},\"nodelist\":{\"../x\":{\"id\":2,\"online\":1,\"ip\":\"10.0.0.2\"}}}\n{\"version\":1}";
+        assert!(parse(odd).unwrap_err().contains("no node name"));
         assert!(parse("not json").is_err());
     }
 }

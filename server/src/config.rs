@@ -110,6 +110,11 @@ impl SshTarget {
     /// messages and as the pool's key.
     pub fn display(&self) -> String {
         let mut s = self.endpoint();
+        if let Some(alias) = &self.host_key_alias {
+            // Part of the pool's key: the same address under another node name is
+            // another host.
+            s.push_str(&format!(" ({alias})"));
+        }
         if !self.jumps.is_empty() {
             let via: Vec<String> = self.jumps.iter().map(SshTarget::endpoint).collect();
             s.push_str(" via ");

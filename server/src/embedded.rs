@@ -21,8 +21,9 @@ pub struct EmbeddedFake {
     pub server: FakePve,
     /// A cluster's other nodes.
     others: Vec<FakePve>,
-    /// A cluster's name and node count, for messages.
-    cluster: Option<(String, usize)>,
+    /// A cluster's name and node count, for messages, and the cluster itself (its
+    /// nodes' servers are `server` and `others`).
+    cluster: Option<(String, usize, TestCluster)>,
     pub config: Config,
     /// The fixture it was started from, for messages: a path or "bundled default".
     pub fixture: String,
@@ -70,7 +71,7 @@ pub async fn start_with_policy(
         }
         Scenario::Cluster(fixture) => {
             let name = fixture.cluster.clone();
-            let cluster = TestCluster::start_with(fixture, false, refusal)
+            let mut cluster = TestCluster::start_with(fixture, false, refusal)
                 .await
                 .map_err(|e| EmbeddedError(e.to_string()))?;
             std::fs::write(
@@ -80,15 +81,12 @@ pub async fn start_with_policy(
             .map_err(|e| EmbeddedError(e.to_string()))?;
             let (user, password) = (cluster.user.clone(), cluster.password.clone());
             let count = cluster.nodes.len();
-            let mut servers = cluster.nodes.into_iter().map(|n| n.server);
+            let mut servers = std::mem::take(&mut cluster.nodes)
+                .into_iter()
+                .map(|n| n.server);
             let entry = servers.next().expect("a cluster has a node");
-            (
-                entry,
-                servers.collect(),
-                Some((name, count)),
-                user,
-                password,
-            )
+            let others = servers.collect();
+            (entry, others, Some((name, count, cluster)), user, password)
         }
     };
     let config = Config {
@@ -129,7 +127,7 @@ impl EmbeddedFake {
                 self.server.addr(),
                 self.fixture
             ),
-            Some((name, nodes)) => format!(
+            Some((name, nodes, _)) => format!(
                 "an embedded fake-pve cluster '{name}' of {nodes} nodes, entered on {} (fixture: {}); nothing real is touched",
                 self.server.addr(),
                 self.fixture

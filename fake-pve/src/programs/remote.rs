@@ -12,10 +12,24 @@ use crate::proc::{Ctx, SessionEnd, start_session};
 const SSH_FAILED: i32 = 255;
 
 pub(super) async fn ssh(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    if ctx.uid != 0 {
+        // Only root's key is in the cluster's authorized_keys.
+        return fail(io, "root@pve", "Permission denied (publickey).", SSH_FAILED).await;
+    }
     let mut i = 0;
+    let (mut login, mut port) = (None, "22".to_string());
     while let Some(a) = args.get(i).filter(|a| a.starts_with('-')) {
+        let value = args.get(i + 1).cloned().unwrap_or_default();
         match a.as_str() {
-            "-o" | "-e" | "-i" | "-p" | "-l" | "-F" => i += 2,
+            "-l" => {
+                login = Some(value);
+                i += 2;
+            }
+            "-p" => {
+                port = value;
+                i += 2;
+            }
+            "-o" | "-e" | "-i" | "-F" => i += 2,
             "-T" | "-n" | "-q" | "-x" | "-a" | "-C" | "-4" | "-6" => i += 1,
             other => return refuse_option(ctx, io, "ssh", other).await,
         }
@@ -35,7 +49,10 @@ pub(super) async fn ssh(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             .refuse(io, "ssh without a command (an interactive login)", 2)
             .await);
     }
-    let (user, host) = dest.rsplit_once('@').unwrap_or(("root", dest.as_str()));
+    let (user, host) = match dest.rsplit_once('@') {
+        Some((u, h)) => (u.to_string(), h),
+        None => (login.unwrap_or_else(|| "root".into()), dest.as_str()),
+    };
     if user != "root" {
         return Ok(ctx
             .refuse(
@@ -56,6 +73,18 @@ pub(super) async fn ssh(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         )
         .await;
     };
+    if port != "22" {
+        return fail(
+            io,
+            "ssh",
+            &format!(
+                "connect to host {} port {port}: Connection refused",
+                member.ip
+            ),
+            SSH_FAILED,
+        )
+        .await;
+    }
     let target = match link.host(&member.name) {
         Some(h) if member.online() => h,
         _ => {

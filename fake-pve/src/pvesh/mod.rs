@@ -132,6 +132,16 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
         Err(reply) => return reply.write(io).await,
     };
     let reply = match &req.endpoint {
+        Endpoint::AgentFileRead { node, .. } | Endpoint::AgentFileWrite { node, .. }
+            if ctx
+                .host
+                .cluster()
+                .is_some_and(|c| c.member(node).is_some() && *node != ctx.host.node()) =>
+        {
+            cli::not_emulated(&format!(
+                "the agent's file endpoints proxied to another node ('{node}')"
+            ))
+        }
         Endpoint::AgentFileRead { .. } | Endpoint::AgentFileWrite { .. } => {
             // The agent's endpoints wait for the agent: no state lock meanwhile.
             match agent::file_endpoint(ctx, &req.endpoint).await {
