@@ -454,7 +454,15 @@ pub async fn run(ctx: &Ctx, args: &[String], io: &Io) -> i32 {
                 job.options
             );
             let mut failed = false;
+            let local = ctx.host.node();
             for &vmid in &job.vmids {
+                // A guest of another node of the cluster is skipped silently, as
+                // vzdump filters the job to this node's guests (docs/cluster.md §1).
+                if let Some((node, _)) = ctx.host.cluster().and_then(|c| c.owner(vmid))
+                    && node != local
+                {
+                    continue;
+                }
                 let mut log = Vec::new();
                 let result = if ctx.host.is_vm(vmid) {
                     backup_vm(ctx, &job, vmid, &mut log).await

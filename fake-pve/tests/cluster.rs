@@ -285,6 +285,13 @@ async fn pct_migrate_moves_a_stopped_container_and_refuses_what_a_real_node_refu
     let vmlist: Value = serde_json::from_str(&vmlist).unwrap();
     assert_eq!(vmlist["ids"]["121"]["node"], "pve1");
 
+    // vzdump on pve3 skips pve2's guest silently.
+    let (out, err, code) = run("vzdump 110 --storage local --compress 0").await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("ERROR"), "{out}");
+    let (dumps, _, _) = run("ls /var/lib/vz/dump").await;
+    assert!(!dumps.contains("110"), "{dumps}");
+
     // One vmid space: restoring an id another node holds names that node.
     let (_, err, code) = run("pct restore 110 local:backup/vzdump-lxc-110-2025_01_10-12_00_00.tar.zst --storage local-lvm").await;
     assert_eq!(
