@@ -33,6 +33,8 @@ pub struct Entry<'a> {
     pub client: Option<ClientName>,
     /// `user@host:port` the call went to.
     pub host: &'a str,
+    /// The name of that host (the `host` argument, or the default's).
+    pub host_name: &'a str,
     pub tool: &'a str,
     pub arguments: Value,
     /// `ok`, `error` (the tool reported a failure) or `protocol-error` (the call was
@@ -149,6 +151,7 @@ mod tests {
                 time: rfc3339(SystemTime::now()),
                 client: None,
                 host: "root@h:22",
+                host_name: "h",
                 tool,
                 arguments: json!({}),
                 outcome: "ok",

@@ -22,7 +22,8 @@ pub const VERSION: &str = concat!(
 /// manages LXC containers on Proxmox VE.
 ///
 /// Configuration comes from flags, then the environment, then a `.env` file in the
-/// working directory: I_ACCEPT_RISKS (must be true), HOST, SSH_PORT, SSH_USERNAME,
+/// working directory: I_ACCEPT_RISKS (must be true), HOST (or MCP_REMOTE_EXEC_HOSTS, a
+/// file of named hosts), SSH_PORT, SSH_USERNAME,
 /// SSH_KEY, SSH_KEY_PASSPHRASE, SSH_PASSWORD, SSH_AUTH_SOCK, SSH_KNOWN_HOSTS,
 /// SSH_STRICT_HOST_KEY_CHECKING (true | accept-new | false), SSH_CONFIG,
 /// SSH_PROXY_JUMP, TIMEOUT, CHARACTER_LIMIT, MAX_FILE_SIZE, ENABLE_PROXMOX. Passwords are read only from the environment.
@@ -173,6 +174,10 @@ pub struct SshArgs {
     /// SSH host (HOST).
     #[arg(long)]
     pub host: Option<String>,
+    /// A TOML file of named hosts, instead of HOST (MCP_REMOTE_EXEC_HOSTS; default
+    /// ~/.config/mcp-remote-exec/hosts.toml when HOST is unset). See docs/hosts.md.
+    #[arg(long, value_name = "FILE")]
+    pub hosts: Option<PathBuf>,
     /// SSH port (SSH_PORT, default 22).
     #[arg(long)]
     pub port: Option<u16>,
@@ -246,6 +251,7 @@ impl SshArgs {
     pub fn or(self, earlier: SshArgs) -> SshArgs {
         SshArgs {
             host: self.host.or(earlier.host),
+            hosts: self.hosts.or(earlier.hosts),
             port: self.port.or(earlier.port),
             user: self.user.or(earlier.user),
             key: self.key.or(earlier.key),
@@ -269,6 +275,7 @@ impl SshArgs {
             &mut raw,
             [
                 ("HOST", self.host.clone()),
+                (crate::hosts::VARIABLE, shown(&self.hosts)),
                 ("SSH_PORT", self.port.map(|p| p.to_string())),
                 ("SSH_USERNAME", self.user.clone()),
                 ("SSH_KEY", shown(&self.key)),
@@ -400,9 +407,43 @@ pub fn strict_host_key_checking(policy: HostKeyPolicy) -> &'static str {
     policy.word()
 }
 
-/// The settings of `config`, in the words of the variables, one group a line.
+/// The settings of `config`, in the words of the variables, one group a line (each
+/// host's after a line naming it, when there are several).
 pub fn settings_lines(config: &Config) -> Vec<String> {
-    let t = &config.target;
+    let mut lines = Vec::new();
+    let many = config.hosts.len() > 1;
+    for (i, h) in config.hosts.iter().enumerate() {
+        if many {
+            lines.push(format!(
+                "host '{}'{}{}:",
+                h.name,
+                if i == config.default_host {
+                    " (the default)"
+                } else {
+                    ""
+                },
+                if h.proxmox { ", a Proxmox VE node" } else { "" }
+            ));
+        }
+        lines.extend(
+            target_lines(&h.target)
+                .into_iter()
+                .map(|l| if many { format!("  {l}") } else { l }),
+        );
+    }
+    let t = config.target();
+    lines.push(format!(
+        "TIMEOUT={} CHARACTER_LIMIT={} MAX_FILE_SIZE={} ENABLE_PROXMOX={}",
+        t.connect_timeout.as_secs(),
+        config.character_limit,
+        config.max_file_size,
+        config.enable_proxmox
+    ));
+    lines
+}
+
+/// One target's settings in the words of the variables.
+fn target_lines(t: &crate::config::SshTarget) -> Vec<String> {
     let login = t
         .auth
         .iter()
@@ -432,13 +473,6 @@ pub fn settings_lines(config: &Config) -> Vec<String> {
             strict_host_key_checking(t.host_key_policy)
         ),
         format!("login by {login}"),
-        format!(
-            "TIMEOUT={} CHARACTER_LIMIT={} MAX_FILE_SIZE={} ENABLE_PROXMOX={}",
-            t.connect_timeout.as_secs(),
-            config.character_limit,
-            config.max_file_size,
-            config.enable_proxmox
-        ),
     ]
 }
 
@@ -465,13 +499,26 @@ pub async fn check(raw: &RawConfig) -> bool {
     }
 }
 
-/// Shows the settings, connects, logs in, runs `true`, and with ENABLE_PROXMOX=true
-/// finds `pct`: each step in plain words; returns whether all went well.
+/// Shows the settings, then for each host connects, logs in, runs `true`, and on a
+/// Proxmox VE node finds `pct`: each step in plain words; returns whether all went
+/// well.
 pub async fn check_config(config: &Config) -> bool {
     for line in settings_lines(config) {
         println!("      {line}");
     }
-    let t = &config.target;
+    let mut all = true;
+    let many = config.hosts.len() > 1;
+    for h in &config.hosts {
+        if many {
+            println!("host '{}':", h.name);
+        }
+        all &= check_host(&h.target, h.proxmox).await;
+    }
+    all
+}
+
+/// [`check_config`]'s steps for one host.
+async fn check_host(t: &crate::config::SshTarget, proxmox: bool) -> bool {
     let client = crate::ssh::SshClient::new(t.clone());
     match client.connection().await {
         Ok(_) => println!("ok    connected and logged in to {}", t.display()),
@@ -497,7 +544,7 @@ pub async fn check_config(config: &Config) -> bool {
             return false;
         }
     }
-    if config.enable_proxmox {
+    if proxmox {
         match run(&client, "command -v pct").await {
             Ok(o) if o.exit_code == Some(0) => {
                 let path = String::from_utf8_lossy(&o.stdout.kept()).trim().to_string();
@@ -508,7 +555,8 @@ pub async fn check_config(config: &Config) -> bool {
                     "ENABLE_PROXMOX=true",
                     &format!(
                         "but {} has no `pct` on its PATH, so the proxmox_* tools would fail. \
-                         Point HOST at a Proxmox VE node (as root), or set ENABLE_PROXMOX=false.",
+                         Point HOST at a Proxmox VE node (as root), or set ENABLE_PROXMOX=false \
+                         (in a hosts file: proxmox = false).",
                         t.host
                     ),
                 );

@@ -132,17 +132,81 @@ impl SshTarget {
 /// The validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    pub target: SshTarget,
+    /// The hosts the tools reach, by name, in the order they were listed: HOST alone
+    /// (named as written), or the named-hosts file's ([`crate::hosts`]). Never empty.
+    pub hosts: Vec<NamedHost>,
+    /// Which of `hosts` a tool call without `host` goes to.
+    pub default_host: usize,
     /// Output truncation limit, in characters.
     pub character_limit: usize,
     /// Largest file moved by one transfer, in bytes.
     pub max_file_size: u64,
+    /// Whether any host is a Proxmox VE node (the proxmox_* tools are registered).
     pub enable_proxmox: bool,
     /// With ENABLE_PROXMOX: whether the VM tools are registered (PROXMOX_VMS, default
     /// true), so that a user without VMs can keep the tool list small.
     pub proxmox_vms: bool,
     /// What the assistant may do, beyond the host's own permissions.
     pub policy: crate::policy::Policy,
+}
+
+/// One host the tools can reach, by the name tools call it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedHost {
+    pub name: String,
+    pub target: SshTarget,
+    /// A Proxmox VE node: the proxmox_* tools act on it.
+    pub proxmox: bool,
+}
+
+impl Config {
+    /// The host a tool call without `host` goes to.
+    pub fn default_host(&self) -> &NamedHost {
+        &self.hosts[self.default_host]
+    }
+
+    /// The default host's SSH target.
+    pub fn target(&self) -> &SshTarget {
+        &self.default_host().target
+    }
+
+    /// The hosts for messages: the one host's `user@host:port`, or `3 hosts (a, b, c)`.
+    pub fn describe(&self) -> String {
+        match self.hosts.as_slice() {
+            [one] => one.target.display(),
+            many => format!(
+                "{} hosts ({})",
+                many.len(),
+                many.iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    /// A configuration of one host (named `name`) with the default limits and
+    /// `policy`: for embedding, e.g. the fake node.
+    pub fn single(
+        name: &str,
+        target: SshTarget,
+        proxmox: bool,
+        policy: crate::policy::Policy,
+    ) -> Self {
+        Config {
+            hosts: vec![NamedHost {
+                name: name.to_string(),
+                target,
+                proxmox,
+            }],
+            default_host: 0,
+            character_limit: 25_000,
+            max_file_size: 10 * 1024 * 1024,
+            enable_proxmox: proxmox,
+            proxmox_vms: true,
+            policy,
+        }
+    }
 }
 
 /// A configuration error a user can act on.
@@ -199,6 +263,14 @@ impl Errors {
     pub(crate) fn push(&mut self, e: ConfigError) {
         self.0.push(e);
     }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<ConfigError> {
+        self.0
+    }
 }
 
 pub(crate) fn error(
@@ -240,6 +312,7 @@ pub const VARIABLES: &[&str] = &[
     "CONFIRM_DESTRUCTIVE",
     "CONFIRM_EXEC",
     "AUDIT_LOG",
+    "MCP_REMOTE_EXEC_HOSTS",
     "HOME",
 ];
 
@@ -373,8 +446,7 @@ impl RawConfig {
                 "If you accept that, set I_ACCEPT_RISKS=true.",
             )),
         }
-        let resolved = self.resolved(&mut errs);
-        let config = resolved.collect(&mut errs);
+        let config = self.collect(&mut errs);
         match config {
             Some(c) if errs.0.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errs.0)),
@@ -383,7 +455,7 @@ impl RawConfig {
 
     /// These settings with `~/.ssh/config` applied to HOST ([`crate::ssh_config`]); on
     /// an error there, the settings as given (and the error is kept).
-    fn resolved(&self, errs: &mut Errors) -> RawConfig {
+    pub(crate) fn resolved(&self, errs: &mut Errors) -> RawConfig {
         match self.with_ssh_config() {
             Ok(r) => r,
             Err(e) => {
@@ -396,26 +468,14 @@ impl RawConfig {
     /// Everything except the risk acknowledgement.
     pub fn validate_target_and_limits(&self) -> Result<Config, ConfigErrors> {
         let mut errs = Errors::default();
-        let resolved = self.resolved(&mut errs);
-        match resolved.collect(&mut errs) {
+        match self.collect(&mut errs) {
             Some(c) if errs.0.is_empty() => Ok(c),
             _ => Err(ConfigErrors(errs.0)),
         }
     }
 
     fn collect(&self, errs: &mut Errors) -> Option<Config> {
-        let host = errs.take(self.host());
-        let port: Option<u16> = errs.take(self.number("SSH_PORT", 22, 1, 65535, "the SSH port"));
-        let user = self
-            .get("SSH_USERNAME")
-            .unwrap_or("root")
-            .trim()
-            .to_string();
-        let auth = errs.take(self.auth());
-        let known_hosts = errs.take(self.known_hosts());
-        let host_key_policy = errs.take(self.host_key_policy());
-        let timeout: Option<u64> =
-            errs.take(self.number("TIMEOUT", 30, 1, 3600, "the connect timeout in seconds"));
+        let hosts = crate::hosts::from_raw(self, errs);
         let character_limit: Option<usize> = errs.take(self.number(
             "CHARACTER_LIMIT",
             25_000,
@@ -430,23 +490,57 @@ impl RawConfig {
             u64::MAX / 2,
             "the largest transfer in bytes",
         ));
-        let enable_proxmox = errs.take(self.boolean("ENABLE_PROXMOX", false));
         let proxmox_vms = errs.take(self.boolean("PROXMOX_VMS", true));
-        let key = auth.as_ref().and_then(|a| {
-            a.iter().find_map(|m| match m {
+        let listed = hosts
+            .as_ref()
+            .map(|(h, _, _)| h.as_slice())
+            .unwrap_or_default();
+        let key_of = |t: &SshTarget| {
+            t.auth.iter().find_map(|m| match m {
                 AuthMethod::Key { path, .. } => Some(path.clone()),
                 _ => None,
             })
-        });
+        };
         let policy = crate::policy::Policy::from_raw(
             self,
             errs,
             &crate::policy::OwnFiles {
                 home: self.home(),
-                key,
-                known_hosts: known_hosts.clone(),
+                keys: listed.iter().filter_map(|h| key_of(&h.target)).collect(),
+                known_hosts: listed
+                    .iter()
+                    .map(|h| h.target.known_hosts.clone())
+                    .collect(),
+                hosts_file: hosts.as_ref().and_then(|(_, _, f)| f.clone()),
             },
         );
+        let (hosts, default_host, _) = hosts?;
+        Some(Config {
+            enable_proxmox: hosts.iter().any(|h| h.proxmox),
+            hosts,
+            default_host,
+            character_limit: character_limit?,
+            max_file_size: max_file_size?,
+            proxmox_vms: proxmox_vms?,
+            policy: policy?,
+        })
+    }
+
+    /// The SSH target these settings (HOST and the SSH_* variables, `~/.ssh/config`
+    /// already applied) describe.
+    pub(crate) fn target(&self, errs: &mut Errors) -> Option<SshTarget> {
+        let host = errs.take(self.host());
+        let port: Option<u16> = errs.take(self.number("SSH_PORT", 22, 1, 65535, "the SSH port"));
+        let user = self
+            .get("SSH_USERNAME")
+            .unwrap_or("root")
+            .trim()
+            .to_string();
+        let auth = errs.take(self.auth());
+        let known_hosts = errs.take(self.known_hosts());
+        let host_key_policy = errs.take(self.host_key_policy());
+        let timeout: Option<u64> =
+            errs.take(self.number("TIMEOUT", 30, 1, 3600, "the connect timeout in seconds"));
         let mut target = SshTarget {
             host: host?,
             port: port?,
@@ -460,14 +554,12 @@ impl RawConfig {
             host_key_alias: None,
         };
         target.jumps = errs.take(self.jump_hosts(&target))?;
-        Some(Config {
-            target,
-            character_limit: character_limit?,
-            max_file_size: max_file_size?,
-            enable_proxmox: enable_proxmox?,
-            proxmox_vms: proxmox_vms?,
-            policy: policy?,
-        })
+        Some(target)
+    }
+
+    /// These settings without `name`.
+    pub(crate) fn unset(&mut self, name: &str) {
+        self.values.remove(name);
     }
 
     /// The policy settings alone (for a target that is not configured here, e.g. the
@@ -476,8 +568,9 @@ impl RawConfig {
         let mut errs = Errors::default();
         let own = crate::policy::OwnFiles {
             home: self.home(),
-            key: None,
-            known_hosts: None,
+            keys: Vec::new(),
+            known_hosts: Vec::new(),
+            hosts_file: None,
         };
         match crate::policy::Policy::from_raw(self, &mut errs, &own) {
             Some(p) if errs.0.is_empty() => Ok(p),
@@ -669,20 +762,20 @@ mod tests {
     #[test]
     fn defaults_follow_the_reference() {
         let c = with(&[]).unwrap();
-        assert_eq!(c.target.port, 22);
-        assert_eq!(c.target.user, "root");
-        assert_eq!(c.target.host_key_policy, HostKeyPolicy::Strict);
+        assert_eq!(c.target().port, 22);
+        assert_eq!(c.target().user, "root");
+        assert_eq!(c.target().host_key_policy, HostKeyPolicy::Strict);
         assert_eq!(
-            c.target.known_hosts,
+            c.target().known_hosts,
             PathBuf::from("/home/u/.ssh/known_hosts")
         );
-        assert_eq!(c.target.connect_timeout, Duration::from_secs(30));
+        assert_eq!(c.target().connect_timeout, Duration::from_secs(30));
         assert_eq!(
             (c.character_limit, c.max_file_size, c.enable_proxmox),
             (25_000, 10_485_760, false)
         );
         assert_eq!(
-            c.target.auth,
+            c.target().auth,
             vec![AuthMethod::Password(Secret::new("hunter2"))]
         );
     }
@@ -697,7 +790,7 @@ mod tests {
             (" pve ", "pve"),
         ] {
             assert_eq!(
-                with(&[("HOST", given)]).unwrap().target.host,
+                with(&[("HOST", given)]).unwrap().target().host,
                 host,
                 "{given}"
             );
@@ -736,14 +829,14 @@ mod tests {
         assert_eq!(
             with(&[("SSH_STRICT_HOST_KEY_CHECKING", "accept-new")])
                 .unwrap()
-                .target
+                .target()
                 .host_key_policy,
             HostKeyPolicy::AcceptNew
         );
         assert_eq!(
             with(&[("SSH_STRICT_HOST_KEY_CHECKING", "False")])
                 .unwrap()
-                .target
+                .target()
                 .host_key_policy,
             HostKeyPolicy::AcceptAny
         );
@@ -790,7 +883,7 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(
-            agent.target.auth,
+            agent.target().auth,
             vec![AuthMethod::Agent("/run/agent.sock".into())]
         );
         let missing_key = with(&[("SSH_KEY", "/nonexistent/key")]).unwrap_err();

@@ -15,6 +15,9 @@ use fake_pve::ssh::FakePve;
 use crate::config::{AuthMethod, Config, HostKeyPolicy, Secret, SshTarget};
 use crate::policy::Policy;
 
+/// What the tools call the embedded fake host (their `host` parameter).
+pub const HOST_NAME: &str = "fake-pve";
+
 /// A running embedded fake and the configuration pointing at it.
 pub struct EmbeddedFake {
     /// The node the configuration points at (a cluster's first node).
@@ -89,25 +92,19 @@ pub async fn start_with_policy(
             (entry, others, Some((name, count, cluster)), user, password)
         }
     };
-    let config = Config {
-        target: SshTarget {
-            host: "127.0.0.1".into(),
-            port: server.addr().port(),
-            user,
-            auth: vec![AuthMethod::Password(Secret::new(password))],
-            known_hosts,
-            host_key_policy: HostKeyPolicy::Strict,
-            connect_timeout: Duration::from_secs(10),
-            keepalive: Duration::from_secs(15),
-            jumps: Vec::new(),
-            host_key_alias: None,
-        },
-        character_limit: 25_000,
-        max_file_size: 10 * 1024 * 1024,
-        enable_proxmox: true,
-        proxmox_vms: true,
-        policy,
+    let target = SshTarget {
+        host: "127.0.0.1".into(),
+        port: server.addr().port(),
+        user,
+        auth: vec![AuthMethod::Password(Secret::new(password))],
+        known_hosts,
+        host_key_policy: HostKeyPolicy::Strict,
+        connect_timeout: Duration::from_secs(10),
+        keepalive: Duration::from_secs(15),
+        jumps: Vec::new(),
+        host_key_alias: None,
     };
+    let config = Config::single(HOST_NAME, target, true, policy);
     Ok(EmbeddedFake {
         server,
         others,

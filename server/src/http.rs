@@ -115,7 +115,7 @@ pub async fn serve(server: RemoteExec, addr: SocketAddr) -> Result<(), HttpError
             "WARNING: {local} is not a loopback address: anyone who can reach it and has the token \
              can run any command on {} through this server, and plain HTTP carries the token in \
              clear text. Prefer 127.0.0.1 (with an SSH tunnel or a TLS proxy in front for other machines).",
-            server.state.config.target.display()
+            server.state.config.describe()
         );
     }
     let gate = Arc::new(Gate {
@@ -128,7 +128,7 @@ pub async fn serve(server: RemoteExec, addr: SocketAddr) -> Result<(), HttpError
     tracing::info!(
         "serving MCP over streamable HTTP at {} for {}",
         gate.url,
-        server.state.config.target.display()
+        server.state.config.describe()
     );
     run(listener, server, gate, stop).await
 }

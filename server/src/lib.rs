@@ -36,6 +36,7 @@ pub mod config;
 pub mod demo;
 pub mod embedded;
 pub mod guests;
+pub mod hosts;
 pub mod http;
 pub mod metrics;
 pub mod output;

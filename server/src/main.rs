@@ -185,7 +185,7 @@ async fn serve_args(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let raw = args.ssh.raw_config(&dir, &args.policy)?;
     let config = raw.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.http.is_none() {
-        tracing::info!("serving MCP on stdio for {}", config.target.display());
+        tracing::info!("serving MCP on stdio for {}", config.describe());
     }
     serve(
         RemoteExec::try_new(config).map_err(anyhow::Error::msg)?,

@@ -98,8 +98,12 @@ impl Guests {
 /// LOCAL_ROOTS says: they hold its keys and secrets, or what it trusts.
 pub struct OwnFiles {
     pub home: Option<PathBuf>,
-    pub key: Option<PathBuf>,
-    pub known_hosts: Option<PathBuf>,
+    /// Every host's key file.
+    pub keys: Vec<PathBuf>,
+    /// Every host's known_hosts file.
+    pub known_hosts: Vec<PathBuf>,
+    /// The named-hosts file ([`crate::hosts`]), when one is read.
+    pub hosts_file: Option<PathBuf>,
 }
 
 /// The owner's choices.
@@ -184,11 +188,14 @@ impl Policy {
         if let Ok(cwd) = std::env::current_dir() {
             protected.push((cwd.join(".env"), "it is this server's configuration"));
         }
-        if let Some(key) = &own.key {
+        for key in &own.keys {
             protected.push((key.clone(), "it is this server's SSH key (SSH_KEY)"));
         }
-        if let Some(kh) = &own.known_hosts {
+        for kh in &own.known_hosts {
             protected.push((kh.clone(), "it is the host keys this server trusts"));
+        }
+        if let Some(file) = &own.hosts_file {
+            protected.push((file.clone(), "it is this server's list of hosts"));
         }
         if let Some(Some(log)) = &audit_log {
             protected.push((log.clone(), "it is this server's audit trail (AUDIT_LOG)"));

@@ -457,7 +457,7 @@ mod tests {
     fn a_proxy_jump_chain_resolves_each_hop() {
         let dir = tempfile::tempdir().unwrap();
         let config = jumped(&dir).validate().unwrap();
-        let t = &config.target;
+        let t = config.target();
         assert_eq!((t.host.as_str(), t.port), ("10.0.0.5", 22));
         assert_eq!(t.jumps.len(), 2);
         let (b, inner) = (&t.jumps[0], &t.jumps[1]);
@@ -509,7 +509,7 @@ mod tests {
         let mut off = jumped(&dir);
         off.set("SSH_PROXY_JUMP", "none");
         assert!(
-            off.validate().unwrap().target.jumps.is_empty(),
+            off.validate().unwrap().target().jumps.is_empty(),
             "none turns the file's jumps off"
         );
     }

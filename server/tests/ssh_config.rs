@@ -38,8 +38,8 @@ async fn an_alias_from_the_ssh_config_reaches_the_node() {
         ("SSH_CONFIG", shown.as_str()),
     ]);
     let resolved = raw.validate().unwrap();
-    assert_eq!(resolved.target.host, "127.0.0.1");
-    assert_eq!(resolved.target.port, node.port());
+    assert_eq!(resolved.target().host, "127.0.0.1");
+    assert_eq!(resolved.target().port, node.port());
     let mcp = Mcp::in_process(resolved).await;
     let r = mcp
         .call(
@@ -63,7 +63,7 @@ async fn an_alias_from_the_ssh_config_reaches_the_node() {
     )
     .unwrap();
     let jumped = raw.validate().unwrap();
-    assert_eq!(jumped.target.jumps.len(), 1);
+    assert_eq!(jumped.target().jumps.len(), 1);
     let mcp = Mcp::in_process(jumped).await;
     let r = mcp
         .call(

@@ -150,8 +150,12 @@ one guest: volume id, format, size in bytes and guest id.",
             Ok(v) => v,
             Err((_, f)) => return Ok(failed(f)),
         };
+        let client = match self.client(&ctx) {
+            Ok(c) => c,
+            Err(f) => return Ok(failed(f)),
+        };
         let policy = &self.state.config.policy;
-        let report = match guests::backups(&self.client(), storage, vmid, &ctx.ct).await {
+        let report = match guests::backups(&client, storage, vmid, &ctx.ct).await {
             Ok(rows) => BackupListReport::of(
                 storage,
                 rows.into_iter()
@@ -195,7 +199,7 @@ impl RemoteExec {
         let p: BackupCreateParams = params::parse(args).map_err(early)?;
         let vmid = self.snapshot_guest(&p.vmid)?;
         storage_arg("storage", &p.storage).map_err(|e| (Some(vmid), e.into()))?;
-        let kind = self.kind(vmid, &ctx.ct).await?;
+        let kind = self.kind(vmid, ctx).await?;
         if p.mode == Mode::Stop {
             let what = format!(
                 "Back up {} {vmid} in stop mode? It is shut down for the backup and started again afterwards.",
@@ -205,7 +209,7 @@ impl RemoteExec {
                 .await
                 .map_err(|f| (Some(vmid), f))?;
         }
-        let client = self.routed(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
         let done = guests::backup(&client, vmid, &p.storage, p.mode, p.compress, &ctx.ct)
             .await
             .map_err(|e| (Some(vmid), Failure::from(&e)))?;
@@ -249,7 +253,7 @@ impl RemoteExec {
         // On the entry node, whose storages proxmox_backup_list shows: an archive on
         // its local storage exists there only, and over a guest of another node pct
         // and qmrestore refuse with that node's name (docs/cluster.md §6).
-        let client = self.client();
+        let client = self.client(ctx).map_err(|f| (Some(vmid), f))?;
         let (status, log) = if vm {
             guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
                 .await

@@ -80,7 +80,10 @@ A non-zero exit code is reported as an error result.",
             return Ok(exec_failure(&p.command, p.response_format, f));
         }
         let limit = self.state.config.character_limit;
-        let client = self.client();
+        let client = match self.client(&ctx) {
+            Ok(c) => c,
+            Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
+        };
         let outcome = run_command(
             &client,
             &p.command,
@@ -160,7 +163,7 @@ impl RemoteExec {
             overwrite: p.overwrite,
             max_size: self.state.config.max_file_size,
         };
-        let (client, progress) = (self.client(), ProgressSender::new(ctx));
+        let (client, progress) = (self.client(ctx)?, ProgressSender::new(ctx));
         let report = |d, t| progress.report(d, t);
         let upload = transfer::upload(&client, &local, &p.remote_path, opts, &report);
         let result = unless_cancelled(ctx, upload, UPLOAD_CANCELLED).await?;
@@ -189,7 +192,7 @@ impl RemoteExec {
             overwrite: p.overwrite,
             max_size: self.state.config.max_file_size,
         };
-        let (client, progress) = (self.client(), ProgressSender::new(ctx));
+        let (client, progress) = (self.client(ctx)?, ProgressSender::new(ctx));
         let report = |d, t| progress.report(d, t);
         let download = transfer::download(&client, &p.remote_path, &local, opts, &report);
         let result = unless_cancelled(ctx, download, DOWNLOAD_CANCELLED).await?;

@@ -264,7 +264,7 @@ node's local time) and description, and where the present state (`current`) hang
                 ));
             }
         };
-        let client = match self.guest_client(vmid, &ctx.ct).await {
+        let client = match self.guest_client(vmid, &ctx).await {
             Ok(c) => c,
             Err(f) => {
                 return Ok(answer(
@@ -273,7 +273,7 @@ node's local time) and description, and where the present state (`current`) hang
                 ));
             }
         };
-        let listed = match self.kind(vmid, &ctx.ct).await {
+        let listed = match self.kind(vmid, &ctx).await {
             Ok(Kind::Container) => guests::list(&client, vmid, &ctx.ct)
                 .await
                 .map(|t| SnapshotListReport::of(vmid, "lxc", t))
@@ -352,9 +352,10 @@ impl RemoteExec {
     pub(super) async fn kind(
         &self,
         vmid: Ctid,
-        cancel: &tokio_util::sync::CancellationToken,
+        ctx: &RequestContext<RoleServer>,
     ) -> Result<Kind, Failed> {
-        let client = self.routed(vmid, cancel).await?;
+        let cancel = &ctx.ct;
+        let client = self.routed(vmid, ctx).await?;
         match crate::proxmox::status(&client, vmid, cancel).await {
             Ok(_) => return Ok(Kind::Container),
             Err(crate::proxmox::PctError::NotFound { .. }) => {}
@@ -423,7 +424,7 @@ impl RemoteExec {
                 .map_err(|f| (Some(ctid), f))?;
         }
         let done = guests::shutdown(
-            &*self.routed(ctid, &ctx.ct).await?,
+            &*self.routed(ctid, ctx).await?,
             ctid,
             secs,
             p.force_stop,
@@ -448,10 +449,9 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(ctid), f))?;
-        let (said, status) =
-            guests::reboot(&*self.routed(ctid, &ctx.ct).await?, ctid, secs, &ctx.ct)
-                .await
-                .map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        let (said, status) = guests::reboot(&*self.routed(ctid, ctx).await?, ctid, secs, &ctx.ct)
+            .await
+            .map_err(|e| (Some(ctid), Failure::from(&e)))?;
         Ok(PowerReport::rebooted(ctid, said, status))
     }
 
@@ -469,8 +469,8 @@ impl RemoteExec {
                 bad("description", e, "Give the description on one line.").into(),
             )
         })?;
-        let client = self.routed(vmid, &ctx.ct).await?;
-        let kind = self.kind(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
+        let kind = self.kind(vmid, ctx).await?;
         if p.vmstate && kind == Kind::Container {
             let e = bad(
                 "vmstate",
@@ -508,8 +508,8 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self.routed(vmid, &ctx.ct).await?;
-        let kind = self.kind(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
+        let kind = self.kind(vmid, ctx).await?;
         match kind {
             Kind::Container => {
                 guests::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
@@ -564,8 +564,8 @@ impl RemoteExec {
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
         let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
         let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
-        let client = self.routed(vmid, &ctx.ct).await?;
-        let kind = self.kind(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
+        let kind = self.kind(vmid, ctx).await?;
         match kind {
             Kind::Container => guests::check_exists(&client, vmid, &name, &ctx.ct)
                 .await

@@ -186,8 +186,8 @@ impl RemoteExec {
         };
         let client = match vmid {
             // One guest: asked of its own node (pvesh's `localhost` is the node asked).
-            Some(id) => self.routed(id, &ctx.ct).await?,
-            None => self.client(),
+            Some(id) => self.routed(id, ctx).await?,
+            None => self.client(ctx).map_err(|f| (None, f))?,
         };
         let cancel = &ctx.ct;
         let Some(id) = vmid else {

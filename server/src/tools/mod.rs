@@ -40,15 +40,30 @@ pub struct RemoteExec {
 
 pub(crate) struct State {
     pub config: Config,
+    /// The connections, one pool per SSH destination.
     pub hosts: Hosts,
+    /// The configured hosts, as `config.hosts`, each with its cluster routing.
+    pub places: Vec<Place>,
     /// Temp files of the proxmox file tools still to be removed, per host.
     pub leftovers: Arc<Leftovers>,
     pub audit: Option<AuditLog>,
     /// Said first in the instructions (e.g. that the host is a fake).
     pub notice: Option<String>,
-    /// Which node of a cluster each guest operation goes to.
+}
+
+/// One configured host, as the tools reach it.
+pub(crate) struct Place {
+    pub name: String,
+    pub target: crate::config::SshTarget,
+    pub proxmox: bool,
+    /// Which node of its cluster each guest operation goes to.
     pub router: crate::cluster::Router,
 }
+
+/// The host a tool call chose with its `host` argument (put in the request's
+/// extensions by [`RemoteExec::call_tool`]), or why it cannot act there.
+#[derive(Clone)]
+struct Chosen(Result<usize, Failure>);
 
 /// The user's answer to an approval request (MCP elicitation).
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
@@ -133,6 +148,7 @@ impl RemoteExec {
             }
             groups.push("READ_ONLY=true");
         }
+        add_host_parameter(&mut router, &config);
         let audit = match &policy.audit_log {
             Some(path) => Some(AuditLog::open(path).map_err(|e| {
                 format!(
@@ -160,14 +176,24 @@ impl RemoteExec {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        let places = config
+            .hosts
+            .iter()
+            .map(|h| Place {
+                name: h.name.clone(),
+                target: h.target.clone(),
+                proxmox: h.proxmox,
+                router: crate::cluster::Router::default(),
+            })
+            .collect();
         Ok(RemoteExec {
             state: Arc::new(State {
                 config,
                 hosts: Hosts::new(),
+                places,
                 leftovers: Arc::new(Leftovers::new()),
                 audit,
                 notice: None,
-                router: crate::cluster::Router::default(),
             }),
             tool_router: router,
         })
@@ -181,6 +207,7 @@ impl RemoteExec {
         command: &str,
         ctid: Option<Ctid>,
     ) -> Result<(), Failure> {
+        let host = self.place(ctx)?;
         let policy = &self.state.config.policy;
         if let Some(ctid) = ctid {
             policy.check_guest(ctid.get().into())?;
@@ -188,8 +215,8 @@ impl RemoteExec {
         policy.check_command(command)?;
         if policy.confirm_exec {
             let place = match ctid {
-                Some(c) => format!("in container {c}"),
-                None => format!("on {}", self.state.config.target.display()),
+                Some(c) => format!("in container {c} on host {}", host.name),
+                None => format!("on host {} ({})", host.name, host.target.display()),
             };
             self.approve(ctx, &format!("Run this command {place}?\n\n{command}"))
                 .await?;
@@ -252,26 +279,35 @@ impl RemoteExec {
         self
     }
 
-    /// The shared connection to the configured host.
-    pub(crate) fn client(&self) -> Arc<SshClient> {
-        self.state.hosts.client(&self.state.config.target)
+    /// The host this call acts on: its `host` argument's, else the default; or why
+    /// it cannot act there (no such host; a proxmox tool on a host that is not a node).
+    pub(crate) fn place(&self, ctx: &RequestContext<RoleServer>) -> Result<&Place, Failure> {
+        match ctx.extensions.get::<Chosen>() {
+            Some(Chosen(chosen)) => chosen.clone().map(|i| &self.state.places[i]),
+            None => Ok(&self.state.places[self.state.config.default_host]),
+        }
     }
 
-    /// The connection for guest `vmid`'s operations: the entry node's, or in a
-    /// cluster the owning node's, through the entry ([`crate::cluster`]).
+    /// The shared connection to the host this call acts on.
+    pub(crate) fn client(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+    ) -> Result<Arc<SshClient>, Failure> {
+        let place = self.place(ctx)?;
+        Ok(self.state.hosts.client(&place.target))
+    }
+
+    /// The connection for guest `vmid`'s operations: the chosen host's, or in a
+    /// cluster the owning node's, through that host ([`crate::cluster`]).
     pub(crate) async fn guest_client(
         &self,
         vmid: Ctid,
-        cancel: &tokio_util::sync::CancellationToken,
+        ctx: &RequestContext<RoleServer>,
     ) -> Result<Arc<SshClient>, Failure> {
-        self.state
+        let place = self.place(ctx)?;
+        place
             .router
-            .client_for(
-                &self.state.hosts,
-                &self.state.config.target,
-                vmid.get(),
-                cancel,
-            )
+            .client_for(&self.state.hosts, &place.target, vmid.get(), &ctx.ct)
             .await
     }
 
@@ -280,11 +316,75 @@ impl RemoteExec {
     pub(crate) async fn routed(
         &self,
         vmid: Ctid,
-        cancel: &tokio_util::sync::CancellationToken,
+        ctx: &RequestContext<RoleServer>,
     ) -> Result<Arc<SshClient>, (Option<Ctid>, Failure)> {
-        self.guest_client(vmid, cancel)
+        self.guest_client(vmid, ctx)
             .await
             .map_err(|f| (Some(vmid), f))
+    }
+
+    /// Which host a call of `tool` with `host` (taken out of its arguments) acts on.
+    /// A proxmox tool without `host` goes to the default host if it is a Proxmox VE
+    /// node, else to the first host that is.
+    fn choose(&self, tool: &str, host: Option<serde_json::Value>) -> Result<usize, Failure> {
+        let places = &self.state.places;
+        let proxmox_tool = tool.starts_with("proxmox_");
+        let default = self.state.config.default_host;
+        let listed = |proxmox_only: bool| {
+            places
+                .iter()
+                .filter(|p| !proxmox_only || p.proxmox)
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let index = match host {
+            None | Some(serde_json::Value::Null) if proxmox_tool && !places[default].proxmox => {
+                places.iter().position(|p| p.proxmox).unwrap_or(default)
+            }
+            None | Some(serde_json::Value::Null) => default,
+            Some(serde_json::Value::String(name)) => {
+                match places.iter().position(|p| p.name == name) {
+                    Some(i) => i,
+                    None => {
+                        return Err(Failure::new(
+                            format!("invalid `host`: no host is named {name:?}"),
+                            format!(
+                                "Give one of: {} (or leave `host` out for {}).",
+                                listed(proxmox_tool),
+                                places[default].name
+                            ),
+                        ));
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(Failure::new(
+                    format!("invalid `host`: {other} is not a host's name"),
+                    format!(
+                        "Give a host's name as a string: one of {}.",
+                        listed(proxmox_tool)
+                    ),
+                ));
+            }
+        };
+        let place = &places[index];
+        if proxmox_tool && !place.proxmox {
+            return Err(Failure::new(
+                format!(
+                    "host '{}' is not a Proxmox VE node, so {tool} cannot act on it; nothing was done",
+                    place.name
+                ),
+                match listed(true) {
+                    l if l.is_empty() => "Use the ssh_* tools on it.".to_string(),
+                    l => format!(
+                        "Give `host` as one of the Proxmox VE nodes: {l}. If '{}' is one, set `proxmox = true` in its table of the hosts file.",
+                        place.name
+                    ),
+                },
+            ));
+        }
+        Ok(index)
     }
 
     /// Ends, on every host, the commands still running (the server is stopping or its
@@ -312,8 +412,8 @@ impl ServerHandler for RemoteExec {
     /// before the result goes back.
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
+        mut request: CallToolRequestParams,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let started = std::time::Instant::now();
         let tool = request.name.to_string();
@@ -322,6 +422,12 @@ impl ServerHandler for RemoteExec {
             .audit
             .as_ref()
             .map(|_| audit::redacted(request.arguments.as_ref()));
+        let chosen = self.choose(
+            &tool,
+            request.arguments.as_mut().and_then(|a| a.remove("host")),
+        );
+        let place = &self.state.places[*chosen.as_ref().unwrap_or(&self.state.config.default_host)];
+        context.extensions.insert(Chosen(chosen));
         let client = context.peer.peer_info().map(|i| audit::ClientName {
             name: i.client_info.name.clone(),
             version: i.client_info.version.clone(),
@@ -365,13 +471,14 @@ impl ServerHandler for RemoteExec {
             Err(e) => ("protocol-error", Some(e.message.to_string())),
         };
         let duration_ms = started.elapsed().as_millis() as u64;
-        let host = self.state.config.target.display();
-        tracing::info!(tool = %tool, host = %host, outcome, duration_ms, "tool call");
+        let host = place.target.display();
+        tracing::info!(tool = %tool, host = %place.name, target = %host, outcome, duration_ms, "tool call");
         if let (Some(log), Some(arguments)) = (&self.state.audit, arguments) {
             let entry = audit::Entry {
                 time: audit::rfc3339(std::time::SystemTime::now()),
                 client,
                 host: &host,
+                host_name: &place.name,
                 tool: &tool,
                 arguments,
                 outcome,
@@ -399,22 +506,93 @@ impl ServerHandler for RemoteExec {
                     .as_deref()
                     .map(|n| format!("{n} "))
                     .unwrap_or_default(),
-                self.state.config.target.display(),
+                hosts_said(&self.state.config),
                 limits(&self.state.config.policy),
                 guests_said(&self.state.config)
             ))
     }
 }
 
+/// The hosts, for the instructions: the one host's address, or each name with its
+/// address and whether it is a Proxmox VE node.
+fn hosts_said(config: &Config) -> String {
+    if let [one] = config.hosts.as_slice() {
+        return one.target.display();
+    }
+    let each: Vec<String> = config
+        .hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "'{}' ({}{})",
+                h.name,
+                h.target.display(),
+                if h.proxmox { ", a Proxmox VE node" } else { "" }
+            )
+        })
+        .collect();
+    format!(
+        "{} hosts, chosen by each tool's `host` parameter (default '{}'): {}",
+        config.hosts.len(),
+        config.default_host().name,
+        each.join(", ")
+    )
+}
+
 /// What the proxmox tools reach, for the instructions (empty without them).
 fn guests_said(config: &Config) -> &'static str {
-    match (config.enable_proxmox, config.proxmox_vms) {
-        (false, _) => "",
-        (true, true) => {
+    match (
+        config.enable_proxmox,
+        config.proxmox_vms,
+        config.hosts.len(),
+    ) {
+        (false, _, _) => "",
+        (true, true, 1) => {
             " It is a Proxmox VE node: containers are managed with pct, virtual machines with qm and their QEMU guest agent (commands and files in a VM need the agent running in it); proxmox_list_guests lists both with their type."
         }
-        (true, false) => {
+        (true, false, 1) => {
             " It is a Proxmox VE node: containers are managed with pct; the VM tools are off (PROXMOX_VMS=false)."
+        }
+        (true, true, _) => {
+            " The proxmox_* tools act on the Proxmox VE nodes among them (without `host`, on the default host if it is one, else on the first that is): containers are managed with pct, virtual machines with qm and their QEMU guest agent (commands and files in a VM need the agent running in it); proxmox_list_guests lists both with their type."
+        }
+        (true, false, _) => {
+            " The proxmox_* tools act on the Proxmox VE nodes among them (without `host`, on the default host if it is one, else on the first that is): containers are managed with pct; the VM tools are off (PROXMOX_VMS=false)."
+        }
+    }
+}
+
+/// Adds the optional `host` parameter to every tool's input schema: the names it may
+/// take (the proxmox tools' only the Proxmox VE nodes), and its default.
+fn add_host_parameter(router: &mut ToolRouter<RemoteExec>, config: &Config) {
+    let default = config.default_host();
+    let first_node = config.hosts.iter().find(|h| h.proxmox).unwrap_or(default);
+    for route in router.map.values_mut() {
+        let proxmox_tool = route.attr.name.starts_with("proxmox_");
+        let names: Vec<&str> = config
+            .hosts
+            .iter()
+            .filter(|h| !proxmox_tool || h.proxmox)
+            .map(|h| h.name.as_str())
+            .collect();
+        let fallback = if proxmox_tool && !default.proxmox {
+            first_node
+        } else {
+            default
+        };
+        let schema = Arc::make_mut(&mut route.attr.input_schema);
+        if let Some(serde_json::Value::Object(props)) = schema.get_mut("properties") {
+            props.insert(
+                "host".into(),
+                serde_json::json!({
+                    "type": "string",
+                    "enum": names,
+                    "description": format!(
+                        "Which configured host to act on, by name (default '{}').",
+                        fallback.name
+                    ),
+                }),
+            );
         }
     }
 }

@@ -229,7 +229,7 @@ stopped or unknown container are error results.",
             }
         };
         let limit = self.state.config.character_limit;
-        let client = match self.guest_client(ctid, &ctx.ct).await {
+        let client = match self.guest_client(ctid, &ctx).await {
             Ok(c) => c,
             Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
         };
@@ -266,9 +266,12 @@ its node (every container tool then acts on the node that owns the container).",
             Ok(p) => p,
             Err(e) => return Ok(answer(&ListReport::failed(e.into()), hint)),
         };
-        let client = self.client();
+        let (client, router) = match self.place(&ctx) {
+            Ok(place) => (self.state.hosts.client(&place.target), &place.router),
+            Err(f) => return Ok(answer(&ListReport::failed(f), p.response_format)),
+        };
         // A cluster: every node's containers, from the cluster's resource list.
-        match self.state.router.layout(&client, &ctx.ct).await {
+        match router.layout(&client, &ctx.ct).await {
             Err(f) => return Ok(answer(&ListReport::failed(f), p.response_format)),
             Ok(Some(layout)) if layout.cluster.is_some() => {
                 let report = match self.cluster_containers(&client, &ctx.ct).await {
@@ -316,7 +319,7 @@ error result.",
             Ok(c) => c,
             Err(f) => return Ok(answer(&StatusReport::failed(None, f), p.response_format)),
         };
-        let client = match self.guest_client(ctid, &ctx.ct).await {
+        let client = match self.guest_client(ctid, &ctx).await {
             Ok(c) => c,
             Err(f) => {
                 return Ok(answer(
@@ -461,7 +464,7 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(ctid, &ctx.ct).await?;
+        let client = self.routed(ctid, ctx).await?;
         let result = proxmox::download(
             &client,
             &self.state.leftovers,
@@ -497,7 +500,7 @@ impl RemoteExec {
         let local = self.guest_and_local(ctid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(ctid, &ctx.ct).await?;
+        let client = self.routed(ctid, ctx).await?;
         let result = proxmox::upload(
             &client,
             &self.state.leftovers,
@@ -582,7 +585,7 @@ impl RemoteExec {
         {
             return Ok(power_failure(Some(ctid), f));
         }
-        let client = match self.guest_client(ctid, &ctx.ct).await {
+        let client = match self.guest_client(ctid, &ctx).await {
             Ok(c) => c,
             Err(f) => return Ok(power_failure(Some(ctid), f)),
         };

@@ -205,7 +205,11 @@ impl RemoteExec {
             Ok(p) => p,
             Err(e) => return Ok(answer(&VmListReport::failed(e.into()), hint)),
         };
-        let report = match vm::list(&self.client(), &ctx.ct).await {
+        let client = match self.client(&ctx) {
+            Ok(c) => c,
+            Err(f) => return Ok(answer(&VmListReport::failed(f), p.response_format)),
+        };
+        let report = match vm::list(&client, &ctx.ct).await {
             Ok(rows) => {
                 let policy = &self.state.config.policy;
                 VmListReport::of(
@@ -238,7 +242,10 @@ impl RemoteExec {
             Ok(p) => p,
             Err(e) => return Ok(answer(&GuestListReport::failed(e.into()), hint)),
         };
-        let client = self.client();
+        let client = match self.client(&ctx) {
+            Ok(c) => c,
+            Err(f) => return Ok(answer(&GuestListReport::failed(f), p.response_format)),
+        };
         let report = match super::metrics::pvesh(
             &client,
             &crate::metrics::resources(),
@@ -290,7 +297,7 @@ An unknown VM is an error result.",
             Ok(v) => v,
             Err(f) => return Ok(answer(&VmStatusReport::failed(None, f), p.response_format)),
         };
-        let client = match self.guest_client(vmid, &ctx.ct).await {
+        let client = match self.guest_client(vmid, &ctx).await {
             Ok(c) => c,
             Err(f) => {
                 return Ok(answer(
@@ -410,7 +417,7 @@ running agent, is an error result saying which.",
             return Ok(exec_failure(&p.command, p.response_format, f));
         }
         let limit = self.state.config.character_limit;
-        let client = match self.guest_client(vmid, &ctx.ct).await {
+        let client = match self.guest_client(vmid, &ctx).await {
             Ok(c) => c,
             Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
         };
@@ -512,7 +519,7 @@ impl RemoteExec {
             .await
             .map_err(|f| (Some(vmid), f))?;
         }
-        let client = self.routed(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
         let said = if start {
             vm::start(&client, vmid, &ctx.ct).await
         } else {
@@ -541,7 +548,7 @@ impl RemoteExec {
             .map_err(|f| (Some(vmid), f))?;
         }
         let done = vm::shutdown(
-            &*self.routed(vmid, &ctx.ct).await?,
+            &*self.routed(vmid, ctx).await?,
             vmid,
             secs,
             p.force_stop,
@@ -563,7 +570,7 @@ impl RemoteExec {
         self.approve(ctx, &format!("Reboot VM {vmid}? Its services restart."))
             .await
             .map_err(|f| (Some(vmid), f))?;
-        let done = vm::reboot(&*self.routed(vmid, &ctx.ct).await?, vmid, secs, &ctx.ct)
+        let done = vm::reboot(&*self.routed(vmid, ctx).await?, vmid, secs, &ctx.ct)
             .await
             .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(VmPowerReport::finished(vmid, done, false))
@@ -581,7 +588,7 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Write)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
         let result = vm::files::download(
             &client,
             &self.state.leftovers,
@@ -616,7 +623,7 @@ impl RemoteExec {
         let local = self.guest_and_local(vmid, &p.local_path, Access::Read)?;
         let progress = ProgressSender::new(ctx);
         let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(vmid, &ctx.ct).await?;
+        let client = self.routed(vmid, ctx).await?;
         let result = vm::files::upload(
             &client,
             &self.state.leftovers,
