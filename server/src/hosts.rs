@@ -529,4 +529,33 @@ mod tests {
         assert_eq!(err.len(), 1, "{err}");
         assert_eq!(err[0].variable, "TIMEOUT");
     }
+
+    #[test]
+    fn an_address_may_be_an_ssh_config_alias_and_the_table_wins_over_it() {
+        let (dir, file) = home(
+            "[hosts.a]\naddress = \"pvealias\"\nuser = \"ops\"\n[hosts.b]\naddress = \"pvealias\"\n",
+        );
+        let config = dir.path().join("ssh_config");
+        std::fs::write(
+            &config,
+            "Host pvealias\n  HostName 192.0.2.30\n  Port 2200\n  User admin\n",
+        )
+        .unwrap();
+        let c = validate(
+            &dir,
+            &[
+                (VARIABLE, &file),
+                ("SSH_CONFIG", config.to_str().unwrap()),
+                ("SSH_USERNAME", "everyone"),
+            ],
+        )
+        .unwrap();
+        let (a, b) = (&c.hosts[0].target, &c.hosts[1].target);
+        assert_eq!(
+            (a.host.as_str(), a.port, a.user.as_str()),
+            ("192.0.2.30", 2200, "ops")
+        );
+        // The alias's User before the everyone's-default SSH_USERNAME.
+        assert_eq!(b.user, "admin");
+    }
 }

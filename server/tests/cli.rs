@@ -391,6 +391,81 @@ fn the_keyscan_line_leaves_out_port_22() {
     );
 }
 
+/// `check --hosts FILE`: each host's settings under its name, then each host checked
+/// in turn; `pct` looked for on the node only; a host that cannot be reached fails
+/// the whole check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_goes_through_every_host_of_a_hosts_file() {
+    let (web, pve) = tokio::join!(Target::start(), Target::start());
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    let file = dir.path().join("hosts.toml");
+    let write = |web_port: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "default = \"pve\"\n\
+                 [hosts.web]\naddress = \"127.0.0.1\"\nport = {web_port}\npassword_env = \"WEB_PW\"\n\
+                 [hosts.pve]\naddress = \"127.0.0.1\"\nport = {}\npassword_env = \"PVE_PW\"\nproxmox = true\n",
+                pve.port
+            ),
+        )
+        .unwrap();
+    };
+    write(&web.port);
+    let env = [
+        ("I_ACCEPT_RISKS", "true"),
+        ("WEB_PW", web.node.password.as_str()),
+        ("PVE_PW", pve.node.password.as_str()),
+        ("SSH_KNOWN_HOSTS", kh.to_str().unwrap()),
+        ("SSH_STRICT_HOST_KEY_CHECKING", "accept-new"),
+        ("TIMEOUT", "10"),
+    ];
+    let args = ["check", "--hosts", file.to_str().unwrap()];
+    let r = run_in(dir.path(), &args, &env).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    for words in [
+        "host 'web':".to_string(),
+        "host 'pve' (the default), a Proxmox VE node:".into(),
+        format!("  HOST=127.0.0.1 SSH_PORT={} SSH_USERNAME=root", pve.port),
+        "ENABLE_PROXMOX=true".into(),
+        format!(
+            "host 'web':\nok    connected and logged in to root@127.0.0.1:{}",
+            web.port
+        ),
+        "ok    ENABLE_PROXMOX=true and the host has pct".into(),
+    ] {
+        assert!(r.stdout.contains(&words), "{words}: {r:?}");
+    }
+    assert_eq!(r.stdout.matches("has pct").count(), 1, "{r:?}");
+    assert_eq!(
+        r.stdout.matches("ready: mcp-remote-exec can serve").count(),
+        2,
+        "{r:?}"
+    );
+    r.out().lacks(&web.node.password);
+
+    // One host down: its step fails, the other is still checked, and check fails.
+    write("1");
+    let r = run_in(dir.path(), &args, &env).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    r.out().has("FAIL  connect:");
+    r.out().has(&format!(
+        "ready: mcp-remote-exec can serve root@127.0.0.1:{}",
+        pve.port
+    ));
+
+    // HOST beside the file: refused, naming both.
+    let mut both = env.to_vec();
+    both.push(("HOST", "127.0.0.1"));
+    let r = run_in(dir.path(), &args, &both).await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    r.out().has("MCP_REMOTE_EXEC_HOSTS: is set");
+    r.out().has("and so is HOST");
+    web.node.shutdown().await;
+    pve.node.shutdown().await;
+}
+
 #[tokio::test]
 async fn configuration_errors_are_reported_by_check_and_by_serve() {
     // Every error at once: the risk acknowledgement and the missing login.

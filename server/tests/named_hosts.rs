@@ -18,16 +18,18 @@ fn table(name: &str, env: &HostEnv) -> String {
     )
 }
 
-/// The server for the hosts file `text`, written in `dir`.
-async fn serve(dir: &std::path::Path, text: &str) -> Mcp {
+/// The server for the hosts file `text`, written in `dir`, and `extra` settings.
+async fn serve(dir: &std::path::Path, text: &str, extra: &[(&str, &str)]) -> Mcp {
     let file = dir.join("hosts.toml");
     std::fs::write(&file, text).unwrap();
-    let raw = mcp_remote_exec::config::RawConfig::from_pairs([
+    let mut pairs = vec![
         ("I_ACCEPT_RISKS", "true"),
         ("MCP_REMOTE_EXEC_HOSTS", file.to_str().unwrap()),
         ("SSH_CONFIG", "none"),
         ("TIMEOUT", "20"),
-    ]);
+    ];
+    pairs.extend_from_slice(extra);
+    let raw = mcp_remote_exec::config::RawConfig::from_pairs(pairs);
     Mcp::in_process(raw.validate().expect("a valid hosts file")).await
 }
 
@@ -48,6 +50,7 @@ async fn two_openssh_hosts_by_name_each_call_on_the_host_it_names() {
             table("alpha", &alpha),
             table("beta", &beta)
         ),
+        &[],
     )
     .await;
 
@@ -167,9 +170,11 @@ async fn proxmox_tools_go_to_the_proxmox_nodes_of_the_file() {
             f.known_hosts.display()
         )
     };
+    let audit = web.dir.path().join("audit.jsonl");
     let mcp = serve(
         web.dir.path(),
         &format!("{}{}", entry("web", &web, false), entry("pve", &node, true)),
+        &[("AUDIT_LOG", audit.to_str().unwrap())],
     )
     .await;
 
@@ -226,4 +231,33 @@ async fn proxmox_tools_go_to_the_proxmox_nodes_of_the_file() {
     );
     let (out, _, _) = testkit::fake::shell(node.host(), "pct status 100").await;
     assert_eq!(out, "status: running\n", "nothing was stopped");
+
+    // The audit names the host each call acted on, by name and address, beside the
+    // arguments as the client sent them.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let said: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["tool"].as_str().unwrap(),
+                l["host_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("ssh_exec_command", "web"),
+            ("proxmox_list_containers", "pve"),
+            ("proxmox_container_exec_command", "pve"),
+            ("proxmox_stop_container", "web"),
+        ]
+    );
+    assert_eq!(lines[2]["host"], format!("root@127.0.0.1:{}", node.port()));
+    assert_eq!(lines[2]["arguments"]["host"], "pve", "{}", lines[2]);
+    assert_eq!(lines[1]["arguments"].get("host"), None, "{}", lines[1]);
 }
