@@ -261,3 +261,72 @@ async fn proxmox_tools_go_to_the_proxmox_nodes_of_the_file() {
     assert_eq!(lines[2]["arguments"]["host"], "pve", "{}", lines[2]);
     assert_eq!(lines[1]["arguments"].get("host"), None, "{}", lines[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_and_a_standalone_node_side_by_side_each_route_their_own_guests() {
+    let lab = testkit::cluster::start(testkit::cluster::fixture(), &[]).await;
+    let solo = testkit::fake::Fake::start().await;
+    let mcp = serve(
+        lab.dir.path(),
+        &format!(
+            "[hosts.lab]\naddress = \"127.0.0.1\"\nport = {}\nkey = \"{}\"\nknown_hosts = \"{}\"\nproxmox = true\n\n\
+             [hosts.solo]\naddress = \"127.0.0.1\"\nport = {}\nkey = \"{}\"\nknown_hosts = \"{}\"\nproxmox = true\n",
+            lab.cluster.entry().port(),
+            lab.key_path.display(),
+            lab.known_hosts.display(),
+            solo.port(),
+            solo.key_path.display(),
+            solo.known_hosts.display(),
+        ),
+        &[],
+    )
+    .await;
+    let list = |host: &'static str| {
+        let mcp = &mcp;
+        async move {
+            let r = mcp
+                .call(
+                    "proxmox_list_containers",
+                    json!({"response_format": "json", "host": host}),
+                )
+                .await;
+            assert_ok(&r);
+            structured(&r)["containers"].as_array().unwrap().clone()
+        }
+    };
+    // The cluster's list names its nodes; the standalone node's is its own.
+    let nodes: std::collections::BTreeSet<String> = list("lab")
+        .await
+        .iter()
+        .map(|c| c["node"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        nodes.into_iter().collect::<Vec<_>>(),
+        ["pve1", "pve2", "pve3"]
+    );
+    let solo_list = list("solo").await;
+    assert!(
+        solo_list.iter().all(|c| c.get("node").is_none()),
+        "{solo_list:?}"
+    );
+
+    // CT 120 lives on the cluster's third node: routed there through the entry.
+    let r = mcp
+        .call(
+            "proxmox_container_exec_command",
+            json!({"ctid": 120, "command": "echo $((6*7)) | tee /tmp/routed", "host": "lab"}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(structured(&r)["stdout"], "42\n");
+    let (out, err, _) = lab.on("pve3", "pct exec 120 -- cat /tmp/routed").await;
+    assert_eq!(out, "42\n", "{err}");
+    // The standalone node has no CT 120.
+    let r = mcp
+        .call(
+            "proxmox_container_status",
+            json!({"ctid": 120, "host": "solo"}),
+        )
+        .await;
+    assert!(testkit::is_error(&r), "{}", text(&r));
+}
