@@ -598,7 +598,7 @@ impl RawConfig {
                 error(
                     "HOST",
                     "is not set",
-                    "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan.",
+                    "Set HOST to the SSH server's name or address, e.g. HOST=pve.example.lan; or, for several hosts, name a hosts file in MCP_REMOTE_EXEC_HOSTS (docs/hosts.md).",
                 )
             })?;
         if host.contains(char::is_whitespace) || host.contains('@') || host.is_empty() {

@@ -558,4 +558,26 @@ mod tests {
         // The alias's User before the everyone's-default SSH_USERNAME.
         assert_eq!(b.user, "admin");
     }
+
+    #[test]
+    fn a_tables_proxy_jump_is_its_own_and_its_password_goes_to_it_alone() {
+        let (dir, file) = home(
+            "[hosts.behind]\naddress = \"10.0.0.5\"\nproxy_jump = \"jump@192.0.2.1:2022\"\npassword_env = \"BEHIND_PW\"\n\
+             [hosts.front]\naddress = \"192.0.2.1\"\n",
+        );
+        let c = validate(&dir, &[(VARIABLE, &file), ("BEHIND_PW", "s3cret")]).unwrap();
+        let (behind, front) = (&c.hosts[0].target, &c.hosts[1].target);
+        assert_eq!(behind.jumps.len(), 1);
+        let jump = &behind.jumps[0];
+        assert_eq!(
+            (jump.host.as_str(), jump.port, jump.user.as_str()),
+            ("192.0.2.1", 2022, "jump")
+        );
+        let has_password = |t: &crate::config::SshTarget| {
+            t.auth.iter().any(|a| matches!(a, AuthMethod::Password(_)))
+        };
+        assert!(has_password(behind));
+        assert!(!has_password(jump) && !has_password(front));
+        assert!(front.jumps.is_empty());
+    }
 }
