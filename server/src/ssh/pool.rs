@@ -42,8 +42,10 @@ use crate::config::SshTarget;
 
 /// Session channels per connection on a stock OpenSSH sshd (`MaxSessions`).
 pub const DEFAULT_SESSIONS: usize = 10;
-/// Connections the pool opens to one host at most.
-pub const MAX_CONNECTIONS: usize = 4;
+/// Connections the pool opens to one host at most: on a stock host (9 call channels
+/// each) 72 calls at once, so that 64 concurrent calls run in one wave rather than
+/// two (measured: 64 × `sleep 1` took 2.3 s with 4 connections, 1.4 s with 8).
+pub const MAX_CONNECTIONS: usize = 8;
 /// How long a refused channel open waits before it is tried again.
 const REFUSAL_PAUSE: Duration = Duration::from_millis(20);
 /// A refusal this soon after a channel was given back on that connection may only
