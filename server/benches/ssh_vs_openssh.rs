@@ -3,7 +3,9 @@
 //!
 //! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`,
 //!     and vs the floor: `true` on a bare russh channel of an established connection;
-//! (b) upload/download throughput of a 50 MB file vs `sftp -b` put/get;
+//! (b) upload/download throughput of a 256 MiB file vs `sftp -b` put/get, and vs the raw
+//!     channel (`cat > /dev/null` and `cat FILE` on a bare russh channel: the cipher's
+//!     limit on this machine);
 //! (c) 64 concurrent `ssh_exec_command("sleep 1")` and `("sleep 0.1")` on a stock host
 //!     (MaxSessions 10): wall time and how many succeeded;
 //! (d) `yes` with `timeout=3` beside another call: when it returns, and whether the
@@ -23,7 +25,7 @@ use testkit::openssh::HostEnv;
 use testkit::{Mcp, is_error, text};
 
 const LATENCY_CALLS: usize = 50;
-const FILE_SIZE: usize = 50 * 1024 * 1024;
+const FILE_SIZE: usize = 256 * 1024 * 1024;
 const TRANSFER_RUNS: usize = 3;
 const CONCURRENT: usize = 64;
 
@@ -108,6 +110,45 @@ async fn openssh(program: &str, opts: &[String], port: u16, args: &[&str]) -> Du
     started.elapsed()
 }
 
+/// `data` into `cat > /dev/null` on a fresh channel, to its exit.
+async fn raw_upload<H: russh::client::Handler>(
+    ssh: &russh::client::Handle<H>,
+    data: &[u8],
+) -> Duration {
+    let started = Instant::now();
+    let mut channel = ssh.channel_open_session().await.expect("a channel");
+    channel.exec(true, "cat > /dev/null").await.unwrap();
+    channel.data(data).await.unwrap();
+    channel.eof().await.unwrap();
+    let mut status = None;
+    while let Some(msg) = channel.wait().await {
+        if let russh::ChannelMsg::ExitStatus { exit_status } = msg {
+            status = Some(exit_status);
+        }
+    }
+    assert_eq!(status, Some(0), "cat > /dev/null failed");
+    started.elapsed()
+}
+
+/// `cat path` on a fresh channel, read to its end (`size` bytes expected).
+async fn raw_download<H: russh::client::Handler>(
+    ssh: &russh::client::Handle<H>,
+    path: &str,
+    size: usize,
+) -> Duration {
+    let started = Instant::now();
+    let mut channel = ssh.channel_open_session().await.expect("a channel");
+    channel.exec(true, format!("cat {path}")).await.unwrap();
+    let mut got = 0;
+    while let Some(msg) = channel.wait().await {
+        if let russh::ChannelMsg::Data { data } = msg {
+            got += data.len();
+        }
+    }
+    assert_eq!(got, size, "cat {path} sent every byte");
+    started.elapsed()
+}
+
 async fn mcp_ok(mcp: &Mcp, tool: &str, args: serde_json::Value) -> Duration {
     let started = Instant::now();
     let r = mcp.call(tool, args).await;
@@ -119,7 +160,10 @@ async fn mcp_ok(mcp: &Mcp, tool: &str, args: serde_json::Value) -> Duration {
 async fn run() {
     println!("starting a test host…");
     let env = HostEnv::start().await;
-    let mcp = env.server().await;
+    let most = (FILE_SIZE + (1 << 20)).to_string();
+    let mcp = env
+        .server_with(&testkit::openssh::Login::Key, &[("MAX_FILE_SIZE", most)])
+        .await;
     let port = env.host.port();
     let control = env.dir.path().join("cm");
     let opts = ssh_opts(&env, &control);
@@ -157,7 +201,7 @@ async fn run() {
     floor.sort();
     drop(bare);
 
-    // (b) throughput of a 50 MB file, each direction, median of a few runs.
+    // (b) throughput of a 256 MiB file, each direction, median of a few runs.
     let data: Vec<u8> = {
         let mut v = vec![0u8; FILE_SIZE];
         rand::fill(&mut v[..]);
@@ -213,6 +257,16 @@ async fn run() {
     }
     let (up, down) = (median(up), median(down));
     let (sftp_up, sftp_down) = (median(sftp_up), median(sftp_down));
+    // The raw channel: the same bytes through one channel, no SFTP, no files written.
+    let bare = testkit::hosts::connect(&env.host, testkit::hosts::Auth::Key).await;
+    let mut raw_up = Vec::new();
+    let mut raw_down = Vec::new();
+    for _ in 0..TRANSFER_RUNS {
+        raw_up.push(raw_upload(&bare, &data).await);
+        raw_down.push(raw_download(&bare, "/root/bench.bin", FILE_SIZE).await);
+    }
+    drop(bare);
+    let (raw_up, raw_down) = (median(raw_up), median(raw_down));
 
     // (c) many slow commands at once: beyond one connection's 10 sessions (stock
     // MaxSessions), so the pool opens more connections and queues the rest.
@@ -307,6 +361,15 @@ async fn run() {
         mb_per_s(FILE_SIZE, sftp_down),
         sftp_down.as_secs_f64(),
         mb_per_s(FILE_SIZE, down) / mb_per_s(FILE_SIZE, sftp_down)
+    );
+    println!(
+        "| upload / download {mb} MB beside the raw channel | {:.0} / {:.0} MB/s | {:.0} / {:.0} MB/s (`cat > /dev/null` / `cat FILE`, bare russh channel) | {:.2} / {:.2} |",
+        mb_per_s(FILE_SIZE, up),
+        mb_per_s(FILE_SIZE, down),
+        mb_per_s(FILE_SIZE, raw_up),
+        mb_per_s(FILE_SIZE, raw_down),
+        mb_per_s(FILE_SIZE, up) / mb_per_s(FILE_SIZE, raw_up),
+        mb_per_s(FILE_SIZE, down) / mb_per_s(FILE_SIZE, raw_down)
     );
     println!(
         "| {CONCURRENT} concurrent `sleep 1` | {:.2} s wall | — | {:.2} × one call |",
