@@ -8,7 +8,11 @@
 //! (c) resident memory while a command prints [`PRINTED`] bytes (sampled during the
 //!     call, and the peak) and how fast the output went through;
 //! (d) resident memory during a [`TRANSFER_MIB`] MiB upload and download (peak), and
-//!     their throughput.
+//!     their throughput;
+//! (e) Proxmox paths on a fake node of [`CONTAINERS`] containers: `proxmox_list_containers`
+//!     per call (median and p90 of [`LIST_CALLS`]) beside `pct list` on a bare russh
+//!     channel of the same node, and a [`PUSH_MIB`] MiB push into / pull out of a
+//!     container beside the same file moved to and from the host.
 //!
 //! Plain Rust printing figures; no timed assertions. Run with
 //! `cargo bench -p mcp-remote-exec --bench footprint` (`--profile dev` builds faster
@@ -26,6 +30,9 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 const STARTS: usize = 20;
 const PRINTED: u64 = 200_000_000;
 const TRANSFER_MIB: u64 = 256;
+const CONTAINERS: u32 = 1000;
+const LIST_CALLS: usize = 50;
+const PUSH_MIB: u64 = 64;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -258,6 +265,127 @@ async fn run() {
     let peak = mib(pid, "VmHWM:");
     server.stop().await;
 
+    // (e) Proxmox paths on a node of CONTAINERS containers.
+    let many = {
+        let mut text = String::from("node = \"pve\"\n");
+        for i in 0..CONTAINERS {
+            text.push_str(&format!(
+                "[[containers]]\nvmid = {}\nhostname = \"ct{i}\"\nstatus = \"{}\"\n",
+                100 + i,
+                if i % 3 == 0 { "stopped" } else { "running" }
+            ));
+        }
+        Fixture::parse(&text).expect("the generated fixture")
+    };
+    let big_dir = tempfile::tempdir().unwrap();
+    let (big, big_key, big_known) =
+        testkit::start_node(TestNode::builder(many), big_dir.path(), true).await;
+    let mut pve_env = env.clone();
+    for (k, v) in pve_env.iter_mut() {
+        match k.as_str() {
+            "SSH_PORT" => *v = big.port().to_string(),
+            "SSH_KEY" => *v = big_key.display().to_string(),
+            "SSH_KNOWN_HOSTS" => *v = big_known.display().to_string(),
+            _ => {}
+        }
+    }
+    pve_env.push(("ENABLE_PROXMOX".into(), "true".into()));
+    let mut server = Server::spawn(&pve_env).await;
+    server.initialize().await;
+    let mut listed = 0;
+    for _ in 0..5 {
+        let r = server
+            .call(
+                "proxmox_list_containers",
+                json!({"response_format": "json"}),
+            )
+            .await;
+        listed = r["result"]["structuredContent"]["containers"]
+            .as_array()
+            .map_or(0, Vec::len);
+    }
+    let mut lists = Vec::new();
+    for _ in 0..LIST_CALLS {
+        let started = Instant::now();
+        server
+            .call(
+                "proxmox_list_containers",
+                json!({"response_format": "json"}),
+            )
+            .await;
+        lists.push(started.elapsed());
+    }
+    lists.sort();
+    let bare = {
+        let config = std::sync::Arc::new(russh::client::Config::default());
+        let key = testkit::ssh::ExpectKey(big.server.host_public_key().clone());
+        let mut handle = russh::client::connect(config, big.server.addr(), key)
+            .await
+            .expect("a bare connection");
+        let client_key = big.client_key.clone().expect("a client key");
+        let auth = handle
+            .authenticate_publickey(
+                "root",
+                russh::keys::PrivateKeyWithHashAlg::new(std::sync::Arc::new(client_key), None),
+            )
+            .await
+            .unwrap();
+        assert!(auth.success(), "the bare client logged in");
+        handle
+    };
+    let mut floor = Vec::new();
+    for _ in 0..LIST_CALLS {
+        let started = Instant::now();
+        let out = testkit::ssh::exec(&bare, "pct list").await;
+        floor.push(started.elapsed());
+        assert_eq!(out.exit_status, Some(0), "pct list");
+    }
+    floor.sort();
+    let push_file = big_dir.path().join("push.bin");
+    {
+        let chunk: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 253) as u8).collect();
+        let mut f = std::fs::File::create(&push_file).unwrap();
+        for _ in 0..PUSH_MIB {
+            std::io::Write::write_all(&mut f, &chunk).unwrap();
+        }
+    }
+    let pulled = big_dir.path().join("pulled.bin");
+    let timed = |started: Instant| PUSH_MIB as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    server
+        .call(
+            "ssh_upload_file",
+            json!({"local_path": push_file, "remote_path": "/tmp/push.bin", "overwrite": true}),
+        )
+        .await;
+    let host_up = timed(started);
+    let started = Instant::now();
+    server
+        .call(
+            "ssh_download_file",
+            json!({"remote_path": "/tmp/push.bin", "local_path": pulled, "overwrite": true}),
+        )
+        .await;
+    let host_down = timed(started);
+    let started = Instant::now();
+    server
+        .call(
+            "proxmox_upload_file_to_container",
+            json!({"ctid": 101, "local_path": push_file, "container_path": "/root/push.bin", "overwrite": true}),
+        )
+        .await;
+    let ct_up = timed(started);
+    let started = Instant::now();
+    server
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 101, "container_path": "/root/push.bin", "local_path": pulled, "overwrite": true}),
+        )
+        .await;
+    let ct_down = timed(started);
+    let pulled_ok = std::fs::read(&pulled).ok() == std::fs::read(&push_file).ok();
+    server.stop().await;
+
     println!();
     println!("| measure | mcp-remote-exec | target |");
     println!("|---|---|---|");
@@ -283,7 +411,26 @@ async fn run() {
         }
     );
     println!("| peak resident memory of the whole run (VmHWM) | {peak:.1} MiB | — |");
+    println!(
+        "| `proxmox_list_containers` of {listed} containers, median / p90 of {LIST_CALLS} | {:.1} / {:.1} ms; `pct list` on a bare channel {:.1} / {:.1} ms ({:.2}×) | < 20 ms |",
+        ms(percentile(&lists, 0.5)),
+        ms(percentile(&lists, 0.9)),
+        ms(percentile(&floor, 0.5)),
+        ms(percentile(&floor, 0.9)),
+        ms(percentile(&lists, 0.5)) / ms(percentile(&floor, 0.5))
+    );
+    println!(
+        "| {PUSH_MIB} MiB into / out of a container | {ct_up:.0} / {ct_down:.0} MiB/s; to / from the host {host_up:.0} / {host_down:.0} MiB/s ({:.2} / {:.2}×){} | ≥ 0.5× |",
+        ct_up / host_up,
+        ct_down / host_down,
+        if pulled_ok {
+            ""
+        } else {
+            " (THE PULLED FILE DIFFERS)"
+        }
+    );
     println!();
+    big.server.shutdown().await;
     println!(
         "(the host is fake-pve in the benchmark's own process; the server is the {} build of the binary)",
         if cfg!(debug_assertions) {
