@@ -3,6 +3,7 @@
 //!
 //! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`,
 //!     and vs the floor: `true` on a bare russh channel of an established connection;
+//!     the same for `proxmox_list_containers` vs `pct list` (the host's stand-in);
 //! (b) upload/download throughput of a 256 MiB file vs `sftp -b` put/get, and vs the raw
 //!     channel (`cat > /dev/null` and `cat FILE` on a bare russh channel: the cipher's
 //!     limit on this machine);
@@ -199,6 +200,34 @@ async fn run() {
         assert_eq!(done.exit_status, Some(0), "bare `true` failed");
     }
     floor.sort();
+    // The same for `pct list` (the test host's stand-in): the proxmox tool beside the
+    // bare channel and beside multiplexed `ssh`.
+    let pve = env
+        .server_with(
+            &testkit::openssh::Login::Key,
+            &[("ENABLE_PROXMOX", "true".to_string())],
+        )
+        .await;
+    let list = || mcp_ok(&pve, "proxmox_list_containers", json!({}));
+    for _ in 0..5 {
+        list().await;
+    }
+    let mut lists = Vec::new();
+    for _ in 0..LATENCY_CALLS {
+        lists.push(list().await);
+    }
+    lists.sort();
+    let mut pct_floor = Vec::new();
+    let mut pct_ssh = Vec::new();
+    for _ in 0..LATENCY_CALLS {
+        let started = Instant::now();
+        let done = testkit::ssh::exec(&bare, "pct list").await;
+        pct_floor.push(started.elapsed());
+        assert_eq!(done.exit_status, Some(0), "bare `pct list` failed");
+        pct_ssh.push(openssh("ssh", &opts, port, &["root@127.0.0.1", "pct list"]).await);
+    }
+    pct_floor.sort();
+    pct_ssh.sort();
     drop(bare);
 
     // (b) throughput of a 256 MiB file, each direction, median of a few runs.
@@ -344,6 +373,16 @@ async fn run() {
         ms(fp90),
         ms(om) / ms(fm),
         ms(op90) / ms(fp90)
+    );
+    println!(
+        "| `proxmox_list_containers` (the host's `pct` stand-in), median / p90 | {:.1} / {:.1} ms | {:.1} / {:.1} ms (`pct list`, bare russh channel); {:.1} ms (ssh, ControlMaster) | {:.2} / {:.2} |",
+        ms(percentile(&lists, 0.5)),
+        ms(percentile(&lists, 0.9)),
+        ms(percentile(&pct_floor, 0.5)),
+        ms(percentile(&pct_floor, 0.9)),
+        ms(percentile(&pct_ssh, 0.5)),
+        ms(percentile(&lists, 0.5)) / ms(percentile(&pct_floor, 0.5)),
+        ms(percentile(&lists, 0.9)) / ms(percentile(&pct_floor, 0.9))
     );
     let mb = FILE_SIZE / (1024 * 1024);
     println!(
