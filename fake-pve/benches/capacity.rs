@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use testkit::bench::{mib, most_rss, patterned_file};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SESSIONS: usize = 500;
@@ -24,14 +25,7 @@ const ROUND_TRIP_MIB: u64 = 1024;
 const PASSWORD: &str = "capacity-bench";
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    testkit::bench::main(run);
 }
 
 /// Accepts the one host key the server printed.
@@ -49,17 +43,6 @@ impl russh::client::Handler for Known {
             if key.key_data() == self.0.key_data()),
         )
     }
-}
-
-/// A field of /proc/PID/status in MiB (VmRSS now, VmHWM the peak).
-fn mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
 }
 
 /// One login and one `pct list`; whether it printed the fixture's containers.
@@ -157,42 +140,26 @@ async fn run() {
     let idle = mib(pid, "VmRSS:");
 
     // (a) many sessions at once.
-    let stop = tokio_util::sync::CancellationToken::new();
-    let watcher = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut most: f64 = 0.0;
-            while !stop.is_cancelled() {
-                most = most.max(mib(pid, "VmRSS:"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            most
-        })
-    };
     let started = Instant::now();
-    let tasks: Vec<_> = (0..SESSIONS)
-        .map(|_| tokio::spawn(session(addr, key.clone())))
-        .collect();
-    let mut ok = 0;
-    for t in tasks {
-        if t.await.unwrap_or(false) {
-            ok += 1;
+    let sessions = async {
+        let tasks: Vec<_> = (0..SESSIONS)
+            .map(|_| tokio::spawn(session(addr, key.clone())))
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            if t.await.unwrap_or(false) {
+                ok += 1;
+            }
         }
-    }
+        ok
+    };
+    let (ok, most) = most_rss(pid, sessions).await;
     let took = started.elapsed();
-    stop.cancel();
-    let most = watcher.await.unwrap();
     let after_sessions = mib(pid, "VmHWM:");
 
     // (b) an SFTP round trip.
     let local = dir.path().join("big.bin");
-    {
-        let chunk: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
-        let mut f = std::fs::File::create(&local).unwrap();
-        for _ in 0..ROUND_TRIP_MIB {
-            std::io::Write::write_all(&mut f, &chunk).unwrap();
-        }
-    }
+    patterned_file(&local, ROUND_TRIP_MIB, 251);
     let back = dir.path().join("back.bin");
     let up = sftp(
         addr.port(),

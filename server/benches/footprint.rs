@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use fake_pve::fixture::Fixture;
 use fake_pve::node::TestNode;
 use serde_json::{Value, json};
+use testkit::bench::{mib, most_rss, ms, patterned_file, percentile};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
@@ -35,14 +36,7 @@ const LIST_CALLS: usize = 50;
 const PUSH_MIB: u64 = 64;
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
+    testkit::bench::main(run);
 }
 
 /// The server binary on stdio, and the lines it answers with.
@@ -129,45 +123,6 @@ impl Server {
     }
 }
 
-/// A field of /proc/PID/status in MiB (VmRSS now, VmHWM the peak).
-fn mib(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kib| kib / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-/// The largest VmRSS seen, sampled every 20 ms until `done`.
-async fn sampled<T>(pid: u32, work: impl std::future::Future<Output = T>) -> (T, f64) {
-    let stop = tokio_util::sync::CancellationToken::new();
-    let watcher = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let mut most: f64 = 0.0;
-            while !stop.is_cancelled() {
-                most = most.max(mib(pid, "VmRSS:"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            most
-        })
-    };
-    let out = work.await;
-    stop.cancel();
-    (out, watcher.await.unwrap())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
     let (node, key, known_hosts) = testkit::start_node(
@@ -188,7 +143,10 @@ async fn run() {
         ("SSH_KNOWN_HOSTS", known_hosts.display().to_string()),
         ("SSH_CONFIG", "none".into()),
         ("HOME", dir.path().display().to_string()),
-        ("MAX_FILE_SIZE", ((transfer_mib + 1) << 20).to_string()),
+        (
+            "MAX_FILE_SIZE",
+            ((transfer_mib.max(PUSH_MIB) + 1) << 20).to_string(),
+        ),
         ("RUST_LOG", "warn".into()),
     ]
     .into_iter()
@@ -221,7 +179,7 @@ async fn run() {
     let before = mib(server.pid(), "VmRSS:");
     let pid = server.pid();
     let started = Instant::now();
-    let (_, printing) = sampled(
+    let (_, printing) = most_rss(
         pid,
         server.call(
             "ssh_exec_command",
@@ -233,15 +191,9 @@ async fn run() {
 
     // (d) an upload and a download of transfer_mib MiB.
     let local = dir.path().join("big.bin");
-    {
-        let chunk: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
-        let mut f = std::fs::File::create(&local).unwrap();
-        for _ in 0..transfer_mib {
-            std::io::Write::write_all(&mut f, &chunk).unwrap();
-        }
-    }
+    patterned_file(&local, transfer_mib, 251);
     let started = Instant::now();
-    let (_, up_rss) = sampled(
+    let (_, up_rss) = most_rss(
         pid,
         server.call(
             "ssh_upload_file",
@@ -252,7 +204,7 @@ async fn run() {
     let up = started.elapsed();
     let back = dir.path().join("back.bin");
     let started = Instant::now();
-    let (_, down_rss) = sampled(
+    let (_, down_rss) = most_rss(
         pid,
         server.call(
             "ssh_download_file",
@@ -342,13 +294,7 @@ async fn run() {
     }
     floor.sort();
     let push_file = big_dir.path().join("push.bin");
-    {
-        let chunk: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 253) as u8).collect();
-        let mut f = std::fs::File::create(&push_file).unwrap();
-        for _ in 0..PUSH_MIB {
-            std::io::Write::write_all(&mut f, &chunk).unwrap();
-        }
-    }
+    patterned_file(&push_file, PUSH_MIB, 253);
     let pulled = big_dir.path().join("pulled.bin");
     let timed = |started: Instant| PUSH_MIB as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();

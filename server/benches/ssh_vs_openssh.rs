@@ -22,6 +22,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use testkit::bench::{median, ms, percentile};
 use testkit::openssh::HostEnv;
 use testkit::{Mcp, is_error, text};
 
@@ -31,35 +32,11 @@ const TRANSFER_RUNS: usize = 3;
 const CONCURRENT: usize = 64;
 
 fn main() {
-    // `cargo bench` passes `--bench`. A test runner that lists tests (`--list`, as
-    // nextest does with `--all-targets`) finds none here: the benchmark only runs when
-    // asked for.
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    rt.block_on(run());
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    testkit::bench::main(run);
 }
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    percentile(&v, 0.5)
 }
 
 /// The OpenSSH client options for this host, multiplexed over `control`.

@@ -11,6 +11,7 @@
 //! - [`child`]: child programs run within a bound (the binary, the Python SDK);
 //! - [`mcp`], [`ssh`], [`eventually`]: the pieces they share.
 
+pub mod bench;
 pub mod child;
 pub mod cluster;
 pub mod component;
