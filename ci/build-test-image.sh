@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the container test-host image (test-hosts/) locally, without any image
-# registry: a minimal Debian bookworm rootfs from debootstrap is imported as the base
-# image, then test-hosts/image/Dockerfile builds the test host on top of it.
+# registry: the minimal Debian bookworm rootfs of ci/debian-rootfs.sh (debootstrap,
+# made once) is imported as the base image, then test-hosts/image/Dockerfile builds the
+# test host on top of it.
 #
 # The image is tagged with a hash of test-hosts/image/ (the Dockerfile, the scripts and
 # the base package list); test-hosts computes the same hash and uses that tag, so an
@@ -28,23 +29,6 @@ if docker image inspect "$tag" >/dev/null 2>&1; then
     exit 0
 fi
 
-# The Debian mirror apt uses (one-line or deb822 sources), else deb.debian.org.
-debian_mirror() {
-    local m
-    m=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-        sed -E 's/\[[^]]*\]//' |
-        awk '$1 == "deb" && $3 ~ /^(bookworm|stable)$/ { print $2; exit }')
-    if [[ -z $m ]]; then
-        m=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
-            awk 'BEGIN { RS = ""; FS = "\n" }
-                 /(^|\n)Suites:[^\n]*(bookworm|stable)( |\n|$)/ && !/security/ {
-                     for (i = 1; i <= NF; i++)
-                         if ($i ~ /^URIs:/) { split($i, f, /[ \t]+/); print f[2]; exit }
-                 }')
-    fi
-    echo "${m:-http://deb.debian.org/debian}"
-}
-
 base=${TEST_HOST_BASE:-}
 if [[ -z $base ]]; then
     packages=$(grep -v '^#' "$image_dir/base-packages" | xargs | tr ' ' ',')
@@ -52,25 +36,9 @@ if [[ -z $base ]]; then
     if docker image inspect "$base" >/dev/null 2>&1; then
         echo "base image $base exists"
     else
-        command -v debootstrap >/dev/null 2>&1 || {
-            echo "debootstrap is missing: run bash ci/container-engine.sh" >&2
-            exit 1
-        }
-        mirror=${DEBIAN_MIRROR:-$(debian_mirror)}
-        rootfs=$(mktemp -d /tmp/test-host-rootfs.XXXXXX)
-        trap 'rm -rf "$rootfs"' EXIT
-        echo "debootstrap bookworm from $mirror (packages: $packages)"
         t=$SECONDS
-        if ! debootstrap --variant=minbase --include="$packages" bookworm "$rootfs" "$mirror" \
-            >/tmp/test-host-debootstrap.log 2>&1; then
-            tail -n 30 /tmp/test-host-debootstrap.log >&2
-            exit 1
-        fi
-        # Keep the image small: no package lists or caches.
-        rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-        tar -C "$rootfs" -c . | docker import - "$base" >/dev/null
-        rm -rf "$rootfs"
-        trap - EXIT
+        tarball=$(bash ci/debian-rootfs.sh)
+        docker import - "$base" <"$tarball" >/dev/null
         echo "base image $base imported ($((SECONDS - t)) s)"
     fi
 fi

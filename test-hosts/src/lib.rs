@@ -13,10 +13,14 @@
 //! [`TestHost::start`] fails with a message naming that command: container tests never
 //! skip.
 //!
+//! [`LxcHost`] is the other kind: a real sshd on loopback in front of real LXC
+//! containers on this machine (see `lxc.rs`). Both are [`SshHost`]s.
+//!
 //! # Layout
-//! - `lib.rs` — [`TestHost`] and its fault helpers.
+//! - `lib.rs` — [`TestHost`] and its fault helpers; [`SshHost`].
 //! - `image.rs` — the image tag: a content hash of `test-hosts/image/`, computed as the
 //!   build script computes it.
+//! - `lxc.rs` — [`LxcHost`].
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -30,8 +34,62 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 use tokio::io::AsyncReadExt;
 
 mod image;
+pub mod lxc;
 
 pub use image::{IMAGE_REPOSITORY, image_tag};
+pub use lxc::{LxcHost, LxcHostError};
+
+/// What a test needs of an SSH test host, whichever kind it is.
+pub trait SshHost: Send + Sync {
+    /// The address to connect to.
+    fn host(&self) -> &str;
+    /// The port sshd listens on now.
+    fn port(&self) -> u16;
+    /// The login (root).
+    fn user(&self) -> &str;
+    /// Root's password, where the host's sshd takes one.
+    fn root_password(&self) -> Option<&str>;
+    /// A fresh ed25519 key authorised for [`SshHost::user`].
+    fn client_key(&self) -> &PrivateKey;
+    /// [`SshHost::client_key`] in OpenSSH format, to write to a file for `ssh -i`.
+    fn client_key_openssh(&self) -> String {
+        self.client_key()
+            .to_openssh(LineEnding::LF)
+            .expect("an ed25519 key encodes")
+            .to_string()
+    }
+    /// `[127.0.0.1]:PORT ssh-ed25519 AAAA…`: what `known_hosts` holds for the host.
+    fn known_hosts_line(&self) -> String;
+    /// `bash -c CMD` on the host, not over SSH (exit code, stdout, stderr); panics
+    /// when the command cannot be run at all.
+    fn out_of_band(&self, cmd: &str) -> impl Future<Output = (i32, String, String)>;
+}
+
+impl SshHost for TestHost {
+    fn host(&self) -> &str {
+        TestHost::host(self)
+    }
+    fn port(&self) -> u16 {
+        TestHost::port(self)
+    }
+    fn user(&self) -> &str {
+        TestHost::user(self)
+    }
+    fn root_password(&self) -> Option<&str> {
+        Some(self.password())
+    }
+    fn client_key(&self) -> &PrivateKey {
+        TestHost::client_key(self)
+    }
+    fn known_hosts_line(&self) -> String {
+        TestHost::known_hosts_line(self)
+    }
+    async fn out_of_band(&self, cmd: &str) -> (i32, String, String) {
+        self.exec_out_of_band(cmd)
+            .await
+            .unwrap_or_else(|e| panic!("`{cmd}` out of band: {e}"))
+    }
+}
 
 /// The label every test-host container carries (value `1`), so that a test or a person
 /// can find them: `docker ps -a --filter label=mcp-remote-exec.test-host`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use russh::client::Handle;
 use russh::keys::PrivateKeyWithHashAlg;
-use test_hosts::TestHost;
+use test_hosts::SshHost;
 
 pub use crate::ssh::{Exec, exec, exec_unbounded};
 
@@ -33,7 +33,7 @@ pub struct KnownHosts {
 
 impl KnownHosts {
     /// A check trusting only `known_hosts_line`, for the host's current port.
-    pub fn for_line(host: &TestHost, known_hosts_line: &str) -> KnownHosts {
+    pub fn for_line(host: &impl SshHost, known_hosts_line: &str) -> KnownHosts {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, format!("{known_hosts_line}\n").as_bytes()).unwrap();
         KnownHosts {
@@ -85,7 +85,7 @@ pub struct Attempt {
 
 /// Connects to the host's current port with `known_hosts_line` as the only trusted
 /// entry, and logs in as root.
-pub async fn connect_with(host: &TestHost, known_hosts_line: &str, auth: Auth) -> Attempt {
+pub async fn connect_with(host: &impl SshHost, known_hosts_line: &str, auth: Auth) -> Attempt {
     let handler = KnownHosts::for_line(host, known_hosts_line);
     let verdict = handler.verdict.clone();
     // nodelay as the server sets it: without it Nagle's algorithm and delayed ACKs add
@@ -110,7 +110,10 @@ pub async fn connect_with(host: &TestHost, known_hosts_line: &str, auth: Auth) -
                     .success()
             }
             Auth::Password => handle
-                .authenticate_password(host.user(), host.password())
+                .authenticate_password(
+                    host.user(),
+                    host.root_password().expect("this host takes no password"),
+                )
                 .await?
                 .success(),
         };
@@ -125,16 +128,16 @@ pub async fn connect_with(host: &TestHost, known_hosts_line: &str, auth: Auth) -
 }
 
 /// Connects and logs in, trusting the host's current `known_hosts` line.
-pub async fn connect(host: &TestHost, auth: Auth) -> Handle<KnownHosts> {
+pub async fn connect(host: &impl SshHost, auth: Auth) -> Handle<KnownHosts> {
     let attempt = connect_with(host, &host.known_hosts_line(), auth).await;
     assert_eq!(attempt.verdict, Some(Verdict::Known));
     attempt.result.expect("connected and logged in")
 }
 
 /// Waits (bounded, about 20 s) until `cmd` run out of band exits 0; returns its stdout.
-pub async fn eventually_out_of_band(host: &TestHost, cmd: &str) -> String {
+pub async fn eventually_out_of_band(host: &impl SshHost, cmd: &str) -> String {
     for _ in 0..100 {
-        let (code, out, _) = host.exec_out_of_band(cmd).await.unwrap();
+        let (code, out, _) = host.out_of_band(cmd).await;
         if code == 0 {
             return out;
         }

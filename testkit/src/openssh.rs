@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use test_hosts::TestHost;
+use test_hosts::{LxcHost, SshHost, TestHost};
 
 use crate::{Mcp, write_private};
 
@@ -26,21 +26,33 @@ pub enum Login {
 
 /// A started test host with a scratch directory holding the client key and a
 /// `known_hosts` file that trusts the host's current key on its current port.
-pub struct HostEnv {
-    pub host: TestHost,
+pub struct HostEnv<H: SshHost = TestHost> {
+    pub host: H,
     pub dir: tempfile::TempDir,
     pub key_path: PathBuf,
     pub known_hosts: PathBuf,
 }
 
-impl HostEnv {
+impl HostEnv<TestHost> {
+    pub async fn start() -> HostEnv {
+        HostEnv::new(TestHost::start().await.expect("test host started"))
+    }
+}
+
+impl HostEnv<LxcHost> {
+    /// An LXC test host (real LXC containers behind a stock sshd on loopback).
+    pub async fn lxc() -> HostEnv<LxcHost> {
+        HostEnv::new(LxcHost::start().await.expect("LXC test host started"))
+    }
+}
+
+impl<H: SshHost> HostEnv<H> {
     /// [`crate::local_file`] in this test's directory.
     pub fn local_file(&self, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
         crate::local_file(&self.dir, name, contents)
     }
 
-    pub async fn start() -> HostEnv {
-        let host = TestHost::start().await.expect("test host started");
+    pub fn new(host: H) -> HostEnv<H> {
         let dir = tempfile::tempdir().unwrap();
         let key_path = dir.path().join("id_ed25519");
         write_private(&key_path, host.client_key_openssh().as_bytes());
@@ -75,7 +87,13 @@ impl HostEnv {
         ];
         match login {
             Login::Key => pairs.push(("SSH_KEY".into(), self.key_path.display().to_string())),
-            Login::Password => pairs.push(("SSH_PASSWORD".into(), self.host.password().into())),
+            Login::Password => pairs.push((
+                "SSH_PASSWORD".into(),
+                self.host
+                    .root_password()
+                    .expect("this host takes no password")
+                    .into(),
+            )),
             Login::KeyFile { path, passphrase } => {
                 pairs.push(("SSH_KEY".into(), path.display().to_string()));
                 if let Some(p) = passphrase {
@@ -99,12 +117,12 @@ impl HostEnv {
         Mcp::serve(&self.vars(self.host.port(), login, extra)).await
     }
 
-    /// `bash -c CMD` in the container through the engine, not over SSH.
+    /// `bash -c CMD` on the host, not over SSH (in the container through the engine,
+    /// or on this machine for an LXC host).
     pub async fn oob(&self, cmd: &str) -> (i32, String, String) {
-        tokio::time::timeout(Duration::from_secs(60), self.host.exec_out_of_band(cmd))
+        tokio::time::timeout(Duration::from_secs(60), self.host.out_of_band(cmd))
             .await
             .unwrap_or_else(|_| panic!("`{cmd}` out of band finished within 60 s"))
-            .unwrap_or_else(|e| panic!("`{cmd}` out of band: {e}"))
     }
 
     /// The pids (with command lines) of processes whose whole command line matches
