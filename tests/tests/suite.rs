@@ -11,7 +11,8 @@
 //!
 //! `real_mode_against_a_container_host` runs this same suite in real mode against a
 //! container test host (real OpenSSH sshd + a `pct` stand-in), configured exactly as a
-//! user would configure a real node.
+//! user would configure a real node; `real_mode_against_an_lxc_host` against the LXC
+//! test host, whose container 100 is a real LXC container.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 use sha2::Digest;
 use testkit::mcp::Client;
+use test_hosts::SshHost;
 use testkit::openssh::HostEnv;
 use testkit::{is_error, structured};
 
@@ -481,7 +483,8 @@ async fn proxmox_cases(s: &mut Suite) {
 }
 
 /// Shutdown, snapshots and backups. On a real target only with `E2E_GUEST_OPS=1` (a
-/// Proxmox VE node: the test hosts' pct stand-in has no snapshots or vzdump); the
+/// Proxmox VE node: the test hosts' pct stand-in has no snapshots or vzdump), or
+/// `E2E_GUEST_OPS=shutdown` for the shutdown case alone (the LXC test host); the
 /// restore runs on fake-pve only, since no tool removes the container it makes.
 async fn guest_cases(s: &mut Suite) {
     let names = [
@@ -490,7 +493,8 @@ async fn guest_cases(s: &mut Suite) {
         "proxmox: back up and list",
         "proxmox: restore to a new id",
     ];
-    if !s.is_fake() && std::env::var("E2E_GUEST_OPS").as_deref() != Ok("1") {
+    let ops = std::env::var("E2E_GUEST_OPS").unwrap_or_default();
+    if !s.is_fake() && ops != "1" && ops != "shutdown" {
         for n in names {
             s.skipped
                 .push((n, "set E2E_GUEST_OPS=1 against a Proxmox VE node"));
@@ -507,6 +511,13 @@ async fn guest_cases(s: &mut Suite) {
     assert_eq!(v["status"], "stopped", "{v}");
     s.ok("proxmox_start_container", json!({"ctid": ctid})).await;
     s.ran.push(names[0]);
+    if !s.is_fake() && ops == "shutdown" {
+        for n in &names[1..] {
+            s.skipped
+                .push((n, "set E2E_GUEST_OPS=1 against a Proxmox VE node"));
+        }
+        return;
+    }
 
     let snap = format!("e2e-{}", rand::random::<u32>());
     s.ok(
@@ -760,12 +771,28 @@ async fn real_mode_against_a_container_host() {
         // Already inside a configured run: nothing to nest.
         return;
     }
+    real_mode_against(HostEnv::start().await, &[]).await;
+}
+
+/// Real mode against real LXC containers: the LXC test host (a stock sshd on
+/// loopback, the pct stand-in's LXC backend, `lxc-attach` into container 100).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_mode_against_an_lxc_host() {
+    if std::env::var("E2E_TARGET").is_ok() {
+        return;
+    }
+    real_mode_against(HostEnv::lxc().await, &[("E2E_GUEST_OPS", "shutdown")]).await;
+}
+
+/// Re-runs this binary's suite in real mode against `env`'s host, configured only
+/// through the environment (`extra` added to it).
+async fn real_mode_against<H: SshHost>(env: HostEnv<H>, extra: &[(&str, &str)]) {
     let HostEnv {
         host,
         key_path: key,
         known_hosts: known,
         dir: _dir,
-    } = HostEnv::start().await;
+    } = env;
     let out = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "suite_against_configured_target", "--nocapture"])
         .env("E2E_TARGET", "real")
@@ -776,6 +803,7 @@ async fn real_mode_against_a_container_host() {
         .env("SSH_KNOWN_HOSTS", &known)
         .env("E2E_CTID", "100")
         .env("MCP_REMOTE_EXEC_BIN", binary())
+        .envs(extra.iter().copied())
         .output()
         .await
         .unwrap();
