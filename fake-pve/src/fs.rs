@@ -27,6 +27,9 @@ pub enum FsError {
     NoSpace,
     #[error("Invalid argument")]
     InvalidArgument,
+    /// A path under /proc or /dev (but /dev/null): the fake has neither.
+    #[error("not emulated by fake-pve (it has no /proc and no device files but /dev/null)")]
+    NotEmulated,
 }
 
 /// The kind of an entry.

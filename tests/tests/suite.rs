@@ -25,8 +25,8 @@ use rmcp::model::CallToolResult;
 use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 use sha2::Digest;
-use testkit::mcp::Client;
 use test_hosts::SshHost;
+use testkit::mcp::Client;
 use testkit::openssh::HostEnv;
 use testkit::{is_error, structured};
 

@@ -477,11 +477,24 @@ pub(super) fn read_file(ctx: &Ctx, path: &str) -> Result<Vec<u8>, FsError> {
     }
     let abs = ctx.resolve(path);
     ctx.with_fs(|fs| fs.read(&abs).map(<[u8]>::to_vec))
+        .map_err(|e| not_emulated(&abs, e))
 }
 
 pub(super) fn stat_path(ctx: &Ctx, path: &str) -> Result<Meta, FsError> {
     let abs = ctx.resolve(path);
     ctx.with_fs(|fs| fs.stat(&abs))
+        .map_err(|e| not_emulated(&abs, e))
+}
+
+/// A missing path under /proc or /dev is not "No such file" on a real host: say that
+/// the fake has none, rather than answer plausibly and wrongly.
+fn not_emulated(abs: &str, e: FsError) -> FsError {
+    let special = abs.starts_with("/proc/") || (abs.starts_with("/dev/") && abs != "/dev/null");
+    if e == FsError::NotFound && special {
+        FsError::NotEmulated
+    } else {
+        e
+    }
 }
 
 /// Reads the named files (or stdin for none / `-`), reporting errors like coreutils.

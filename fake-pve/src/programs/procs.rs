@@ -446,7 +446,18 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             ["pid", "tty", "time", "comm"].map(String::from).to_vec()
         };
     }
-    let procs: Vec<ProcessInfo> = visible(ctx)
+    let seen = visible(ctx);
+    // In a container's pid namespace a parent or session leader outside it shows as 0
+    // (the session of `lxc-attach`'s caller, say).
+    let inside: Vec<u32> = seen.iter().map(|p| p.pid).collect();
+    let shown = |id: u32| {
+        if ctx.container.is_some() && !inside.contains(&id) {
+            0
+        } else {
+            id
+        }
+    };
+    let procs: Vec<ProcessInfo> = seen
         .into_iter()
         .filter(|p| {
             if !pids.is_empty() || !sids.is_empty() {
@@ -474,8 +485,8 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let value = |p: &ProcessInfo, f: &str| -> String {
         match f {
             "pid" => p.pid.to_string(),
-            "ppid" => p.ppid.to_string(),
-            "sid" | "sess" | "pgid" | "pgrp" => p.sid.to_string(),
+            "ppid" => shown(p.ppid).to_string(),
+            "sid" | "sess" | "pgid" | "pgrp" => shown(p.sid).to_string(),
             "user" | "euser" | "uname" => p.user.clone(),
             "args" | "cmd" | "command" => p.args.clone(),
             "comm" | "ucomm" => p.comm().to_string(),
