@@ -101,6 +101,13 @@ pub const ROOT_PASSWORD: &str = "test-host-password";
 /// The node name (`hostname`) of every test host, as on a default PVE fixture.
 pub const NODE_NAME: &str = "pve";
 
+/// What `pct list` prints on either kind of test host, whose containers are the same
+/// three as fake-pve's default fixture.
+pub const DEFAULT_PCT_LIST: &str = "VMID       Status     Lock         Name                \n\
+    100        running                 webserver           \n\
+    101        stopped                 database            \n\
+    102        running                 cache               \n";
+
 /// The command that sets up the engine and the image.
 pub const SETUP_COMMAND: &str = "bash ci/container-engine.sh && bash ci/build-test-image.sh";
 

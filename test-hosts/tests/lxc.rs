@@ -18,13 +18,7 @@ async fn logged_in() -> (LxcHost, Handle<KnownHosts>) {
 async fn lxc_pct_list_status_and_power() {
     let (host, handle) = logged_in().await;
     let out = exec(&handle, "pct list").await;
-    assert_eq!(
-        out.stdout(),
-        "VMID       Status     Lock         Name                \n\
-         100        running                 webserver           \n\
-         101        stopped                 database            \n\
-         102        running                 cache               \n"
-    );
+    assert_eq!(out.stdout(), test_hosts::DEFAULT_PCT_LIST);
     assert_eq!(out.exit_status, Some(0), "{}", out.stderr());
 
     let out = exec(&handle, "pct status 101").await;

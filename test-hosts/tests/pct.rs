@@ -19,13 +19,7 @@ async fn logged_in() -> (TestHost, Handle<KnownHosts>) {
 async fn pct_list_bytes() {
     let (_host, handle) = logged_in().await;
     let out = exec(&handle, "pct list").await;
-    assert_eq!(
-        out.stdout(),
-        "VMID       Status     Lock         Name                \n\
-         100        running                 webserver           \n\
-         101        stopped                 database            \n\
-         102        running                 cache               \n"
-    );
+    assert_eq!(out.stdout(), test_hosts::DEFAULT_PCT_LIST);
     assert_eq!(out.stderr(), "");
     assert_eq!(out.exit_status, Some(0));
 }

@@ -49,6 +49,11 @@ const CASES: &[&str] = &[
     // Processes and sessions, as the container sees them.
     "pct exec 100 -- sh -c 'cat /proc/1/comm'",
     "pct exec 100 -- sh -c 'ps -o sid= -p $$ | tr -d \" \"'",
+    "pct exec 100 -- sh -c 'ps -o comm -p $$'",
+    "pct exec 100 -- sh -c 'ps -o tty,cmd -p $$'",
+    "pct exec 100 -- sh -c 'ps -o user=,args= -p $$'",
+    "pct exec 100 -- sh -c 'ps -eo comm= | sort'",
+    "pct exec 100 -- sh -c 'echo $$'",
     "pct exec 100 -- sh -c 'sleep 0.2 & wait; echo waited $?'",
     "pct exec 100 -- sh -c 'timeout 1 sleep 5; echo $?'",
     "pct exec 100 -- sh -c 'timeout -s KILL 1 sleep 5; echo $?'",
@@ -88,6 +93,16 @@ const KNOWN: &[(&str, &str)] = &[
         "pct exec 100 -- sh -c 'timeout -s KILL 1 sleep 5; echo $?'",
         "real dash prints `Killed` for a foreground command that died of SIGKILL; the fake's \
          shells print no signal description (the status, 137, is the same)",
+    ),
+    (
+        "pct exec 100 -- sh -c 'ps -eo comm= | sort'",
+        "a fake container has no processes of its own (no init, no services): `ps` in it \
+         shows only what was started in it; a real one shows its init (here ct-init and its sleep)",
+    ),
+    (
+        "pct exec 100 -- sh -c 'echo $$'",
+        "a fake container shares the node's pid numbers; a real one has its own pid \
+         namespace, where the attached shell gets a small pid (init is 1)",
     ),
 ];
 

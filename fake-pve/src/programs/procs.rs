@@ -437,6 +437,9 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
         i += 1;
     }
+    // procps names a column by the format it came from: the default `ps` shows
+    // `TTY … CMD`, `-o tty,comm` shows `TT … COMMAND`.
+    let default_format = fields.is_empty() && !bsd_u;
     if fields.is_empty() {
         fields = if bsd_u {
             ["user", "pid", "stat", "etime", "args"]
@@ -473,10 +476,13 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         "sid" | "sess" => "SID",
         "pgid" | "pgrp" => "PGID",
         "user" | "euser" | "uname" => "USER",
-        "args" | "cmd" | "command" => "COMMAND",
-        "comm" | "ucomm" => "CMD",
+        "args" | "command" => "COMMAND",
+        "cmd" => "CMD",
+        "comm" | "ucomm" if default_format => "CMD",
+        "comm" | "ucomm" => "COMMAND",
         "etime" => "ELAPSED",
         "etimes" => "ELAPSED",
+        "tty" if default_format => "TTY",
         "tty" => "TT",
         "time" => "TIME",
         "stat" => "STAT",
