@@ -24,7 +24,7 @@
 //! the next start. Set-up (root, lxc, sshd, the rootfs tarball): [`LXC_SETUP_COMMAND`].
 
 use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -128,7 +128,8 @@ impl LxcHost {
         let tarball = preflight()?;
         sweep();
         let dir = make_dir()?;
-        let host = LxcHost {
+        // From here on, Drop cleans up whatever was made.
+        let mut host = LxcHost {
             dir,
             sshd: None,
             port: 0,
@@ -137,8 +138,6 @@ impl LxcHost {
             client_key: PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
                 .expect("ed25519 key generation does not fail"),
         };
-        // From here on, Drop cleans up whatever was made.
-        let mut host = host;
         for ct in CONTAINERS {
             host.make_container(ct, &tarball)?;
             if ct.running {
@@ -576,8 +575,6 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> Result<(), LxcHostError
     f.write_all(contents.as_bytes())
         .map_err(|e| step(format!("{}", path.display()), e))
 }
-
-use std::os::unix::fs::OpenOptionsExt;
 
 fn read_lossy(path: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
