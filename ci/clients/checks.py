@@ -1,5 +1,6 @@
 """What the Python SDK clients in this folder share: one line per check, a tool call
-returning its structured content, and a verified round trip of a file into a guest."""
+returning its structured content, a command in a guest, and a verified round trip of
+a file into a guest."""
 
 import hashlib
 import os
@@ -15,6 +16,15 @@ def check(cond, what):
 async def call(session, tool, args):
     r = await session.call_tool(tool, args)
     return r, r.structuredContent or {}
+
+
+async def exec_42(session, kind, guest, where):
+    """`echo $((6*7))` in guest `guest` with the exec tool of `kind` ("container" or
+    "vm"): it must print 42 and exit 0."""
+    r, s = await call(session, f"proxmox_{kind}_exec_command",
+                      {**guest, "command": "echo $((6*7))", "response_format": "json"})
+    check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
+          f"exec in {where}: {s.get('stdout')!r}, exit {s.get('exit_code')}")
 
 
 async def round_trip(session, kind, guest, where):

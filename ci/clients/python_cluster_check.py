@@ -19,7 +19,7 @@ import sys
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from checks import call, check, round_trip
+from checks import call, check, exec_42, round_trip
 
 
 async def main(binary, fixture):
@@ -41,10 +41,7 @@ async def main(binary, fixture):
             check(not r.isError and where.get(120) == "pve3" and where.get(110) == "pve2",
                   f"the container list gives each container's node ({where})")
 
-            r, s = await call(session, "proxmox_container_exec_command",
-                              {"ctid": 120, "command": "echo $((6*7))", "response_format": "json"})
-            check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
-                  f"exec in container 120 on pve3: {s.get('stdout')!r}, exit {s.get('exit_code')}")
+            await exec_42(session, "container", {"ctid": 120}, "container 120 on pve3")
 
             await round_trip(session, "container", {"ctid": 120}, "container 120 on pve3")
 

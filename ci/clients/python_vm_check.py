@@ -16,7 +16,7 @@ import sys
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from checks import call, check, round_trip
+from checks import call, check, exec_42, round_trip
 
 
 async def main(binary):
@@ -36,10 +36,7 @@ async def main(binary):
             check(not r.isError and (200, "qemu") in kinds and (100, "lxc") in kinds,
                   f"list guests: containers and VMs ({sorted(kinds)})")
 
-            r, s = await call(session, "proxmox_vm_exec_command",
-                              {"vmid": 200, "command": "echo $((6*7))", "response_format": "json"})
-            check(not r.isError and s.get("stdout") == "42\n" and s.get("exit_code") == 0,
-                  f"exec in the VM: {s.get('stdout')!r}, exit {s.get('exit_code')}")
+            await exec_42(session, "vm", {"vmid": 200}, "the VM")
 
             await round_trip(session, "vm", {"vmid": 200}, "the VM")
 

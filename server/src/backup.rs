@@ -92,22 +92,43 @@ pub fn is_vm_archive(volid: &str) -> bool {
         .is_some_and(|n| n.starts_with("vzdump-qemu-"))
 }
 
-/// `qmrestore ARCHIVE ID --storage S [--force 1]`: the archive first (qm-fidelity.md
-/// §13), the other way round from `pct restore`.
-pub fn qmrestore(
-    vmid: Ctid,
-    archive: &str,
-    storage: &str,
-    force: bool,
-) -> Result<String, Unquotable> {
-    let mut line = format!(
-        "qmrestore {} {vmid} --storage {storage}",
-        quote(archive, "the archive")?
-    );
-    if force {
-        line.push_str(" --force 1");
+/// What a restore is asked to do: guest `vmid` from `archive`, its disks on
+/// `storage`; `force` replaces an existing guest of that id.
+#[derive(Debug, Clone, Copy)]
+pub struct Restore<'a> {
+    pub vmid: Ctid,
+    pub archive: &'a str,
+    pub storage: &'a str,
+    pub force: bool,
+}
+
+impl Restore<'_> {
+    /// `qmrestore ARCHIVE ID --storage S [--force 1]`: the archive first (qm-fidelity.md
+    /// §13), the other way round from `pct restore`.
+    pub fn qmrestore(&self) -> Result<String, Unquotable> {
+        let archive = quote(self.archive, "the archive")?;
+        Ok(self.forced(format!(
+            "qmrestore {archive} {} --storage {}",
+            self.vmid, self.storage
+        )))
     }
-    Ok(line)
+
+    /// `pct restore ID ARCHIVE --storage S [--force 1]`.
+    pub fn pct(&self) -> Result<String, Unquotable> {
+        let archive = quote(self.archive, "the archive")?;
+        Ok(self.forced(format!(
+            "pct restore {} {archive} --storage {}",
+            self.vmid, self.storage
+        )))
+    }
+
+    fn forced(&self, line: String) -> String {
+        if self.force {
+            line + " --force 1"
+        } else {
+            line
+        }
+    }
 }
 
 /// The guest id in a backup's file name (`…/vzdump-lxc-100-…`).
@@ -135,23 +156,6 @@ pub fn list(storage: &str, vmid: Option<Ctid>) -> String {
         line.push_str(&format!(" --vmid {v}"));
     }
     line
-}
-
-/// `pct restore ID ARCHIVE --storage S [--force 1]`.
-pub fn restore(
-    vmid: Ctid,
-    archive: &str,
-    storage: &str,
-    force: bool,
-) -> Result<String, Unquotable> {
-    let mut line = format!(
-        "pct restore {vmid} {} --storage {storage}",
-        quote(archive, "the archive")?
-    );
-    if force {
-        line.push_str(" --force 1");
-    }
-    Ok(line)
 }
 
 /// What a vzdump task log says about one guest's backup.
@@ -335,12 +339,13 @@ local:iso/debian.iso                                     iso     iso            
         assert!(is_vm_archive("local:backup/vzdump-qemu-200-x.vma"));
         assert!(!is_vm_archive("local:backup/vzdump-lxc-200-x.tar"));
         assert_eq!(
-            qmrestore(
-                Ctid::new(300).unwrap(),
-                "local:backup/vzdump-qemu-200-x.vma",
-                "local-lvm",
-                true
-            )
+            Restore {
+                vmid: Ctid::new(300).unwrap(),
+                archive: "local:backup/vzdump-qemu-200-x.vma",
+                storage: "local-lvm",
+                force: true
+            }
+            .qmrestore()
             .unwrap(),
             "qmrestore local:backup/vzdump-qemu-200-x.vma 300 --storage local-lvm --force 1"
         );
@@ -356,7 +361,14 @@ local:iso/debian.iso                                     iso     iso            
             "pvesm list local --content backup --vmid 100"
         );
         assert_eq!(
-            restore(ct, "local:backup/vzdump-lxc-1-x.tar", "local-lvm", true).unwrap(),
+            Restore {
+                vmid: ct,
+                archive: "local:backup/vzdump-lxc-1-x.tar",
+                storage: "local-lvm",
+                force: true
+            }
+            .pct()
+            .unwrap(),
             "pct restore 100 local:backup/vzdump-lxc-1-x.tar --storage local-lvm --force 1"
         );
     }

@@ -211,6 +211,24 @@ fn text(c: &crate::ssh::exec::Captured) -> String {
     String::from_utf8_lossy(&c.kept()).into_owned()
 }
 
+/// Runs a read of the cluster's files on the entry node; a cancelled call is a failure.
+async fn read(
+    entry: &SshClient,
+    line: &str,
+    cancel: &CancellationToken,
+) -> Result<crate::ssh::ExecOutcome, Failure> {
+    let out = run_command(entry, line, READ_TIMEOUT, KEEP, cancel)
+        .await
+        .map_err(|e| Failure::from(&e))?;
+    if out.cancelled {
+        return Err(Failure::new(
+            "the call was cancelled",
+            "Run it again when ready.",
+        ));
+    }
+    Ok(out)
+}
+
 impl Router {
     /// Reads the entry node's view of the cluster; `None` when it has none (not a
     /// Proxmox VE node, or pmxcfs not running).
@@ -219,15 +237,7 @@ impl Router {
         entry: &SshClient,
         cancel: &CancellationToken,
     ) -> Result<Option<Layout>, Failure> {
-        let out = run_command(entry, read_line(), READ_TIMEOUT, KEEP, cancel)
-            .await
-            .map_err(|e| Failure::from(&e))?;
-        if out.cancelled {
-            return Err(Failure::new(
-                "the call was cancelled",
-                "Run it again when ready.",
-            ));
-        }
+        let out = read(entry, read_line(), cancel).await?;
         if out.timed_out || out.exit_code.is_none() {
             return Err(Failure::new(
                 format!(
@@ -293,15 +303,7 @@ impl Router {
         let quoted = crate::quote::quote(&format!("/etc/pve/nodes/{node}/ssh_known_hosts"), "node")
             .map_err(|e| Failure::new(e.to_string(), "Check the node name."))?;
         let line = format!("cat {quoted} 2>/dev/null || cat /etc/pve/priv/known_hosts");
-        let out = run_command(entry, &line, READ_TIMEOUT, KEEP, cancel)
-            .await
-            .map_err(|e| Failure::from(&e))?;
-        if out.cancelled {
-            return Err(Failure::new(
-                "the call was cancelled",
-                "Run it again when ready.",
-            ));
-        }
+        let out = read(entry, &line, cancel).await?;
         if out.timed_out {
             return Err(Failure::new(
                 format!(

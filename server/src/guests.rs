@@ -281,17 +281,15 @@ pub async fn backups(
     Ok(backup::parse_list(&text(&out.stdout))?)
 }
 
-/// `qmrestore`: the VM `vmid` from `archive`, its disks on `storage`; returns its
-/// state afterwards and the end of qmrestore's log.
+/// `qmrestore`: the VM from its archive; returns its state afterwards and the end
+/// of qmrestore's log.
 pub async fn restore_vm(
     client: &SshClient,
-    vmid: Ctid,
-    archive: &str,
-    storage: &str,
-    force: bool,
+    restore: &backup::Restore<'_>,
     cancel: &CancellationToken,
 ) -> Result<(String, Vec<String>), crate::vm::VmError> {
-    let line = backup::qmrestore(vmid, archive, storage, force)?;
+    let vmid = restore.vmid;
+    let line = restore.qmrestore()?;
     let out = crate::vm::run(client, "qmrestore", &line, BACKUP_TIMEOUT, cancel).await?;
     if out.exit_code != Some(0) {
         return Err(crate::vm::failure(vmid, "qmrestore", &out));
@@ -300,17 +298,15 @@ pub async fn restore_vm(
     Ok((crate::vm::status(client, vmid, cancel).await?.status, log))
 }
 
-/// `pct restore`: the container `vmid` from `archive`, its disk on `storage`;
-/// returns its state afterwards and the end of pct's log.
+/// `pct restore`: the container from its archive; returns its state afterwards and
+/// the end of pct's log.
 pub async fn restore(
     client: &SshClient,
-    vmid: Ctid,
-    archive: &str,
-    storage: &str,
-    force: bool,
+    restore: &backup::Restore<'_>,
     cancel: &CancellationToken,
 ) -> Result<(String, Vec<String>), PctError> {
-    let line = backup::restore(vmid, archive, storage, force)?;
+    let vmid = restore.vmid;
+    let line = restore.pct()?;
     let out = pct_ok(client, vmid, "pct restore", &line, BACKUP_TIMEOUT, cancel).await?;
     let log = log_tail(&text(&out.stdout));
     Ok((status(client, vmid, cancel).await?, log))

@@ -123,35 +123,53 @@ pub fn exec(vmid: Ctid, command: &str, secs: u64) -> Result<String, Unquotable> 
     )
 }
 
-/// One of our small `sh` scripts in the guest, with its arguments as `$1`…
-pub fn exec_script(
-    vmid: Ctid,
-    script: &str,
-    args: &[&str],
-    qm_secs: u64,
-) -> Result<String, Unquotable> {
-    let mut argv = vec!["sh", "-c", script, "sh"];
-    argv.extend_from_slice(args);
-    guest_exec(vmid, qm_secs, false, &argv)
+/// Bytes `offset..offset + len` of a file on the node.
+#[derive(Debug, Clone, Copy)]
+pub struct Piece<'a> {
+    pub file: &'a str,
+    pub offset: u64,
+    pub len: u64,
 }
 
-/// Bytes `offset..offset+len` of node file `host_file` fed to `script` in the guest
-/// on its standard input (`--pass-stdin 1`).
-pub fn exec_script_with_input(
-    vmid: Ctid,
-    host_file: &str,
-    offset: u64,
-    len: u64,
-    script: &str,
-    args: &[&str],
-    qm_secs: u64,
-) -> Result<String, Unquotable> {
-    let mut argv = vec!["sh", "-c", script, "sh"];
-    argv.extend_from_slice(args);
-    let src = quote(host_file, "the node's temporary file")?;
+/// One of our small `sh` scripts for the guest, with its arguments as `$1`…, and
+/// optionally a piece of a node file to feed it on its standard input.
+#[derive(Debug, Clone, Copy)]
+pub struct Script<'a> {
+    pub text: &'a str,
+    pub args: &'a [&'a str],
+    pub input: Option<Piece<'a>>,
+}
+
+impl<'a> Script<'a> {
+    pub fn new(text: &'a str, args: &'a [&'a str]) -> Self {
+        Script {
+            text,
+            args,
+            input: None,
+        }
+    }
+
+    /// The same script reading `piece` on its standard input (`--pass-stdin 1`).
+    pub fn reading(self, piece: Piece<'a>) -> Self {
+        Script {
+            input: Some(piece),
+            ..self
+        }
+    }
+}
+
+/// The node's command line that runs `script` in the guest, qm waiting `qm_secs`.
+pub fn exec_script(vmid: Ctid, script: &Script<'_>, qm_secs: u64) -> Result<String, Unquotable> {
+    let mut argv = vec!["sh", "-c", script.text, "sh"];
+    argv.extend_from_slice(script.args);
+    let Some(piece) = script.input else {
+        return guest_exec(vmid, qm_secs, false, &argv);
+    };
+    let src = quote(piece.file, "the node's temporary file")?;
     Ok(format!(
-        "tail -c +{} {src} | head -c {len} | {}",
-        offset + 1,
+        "tail -c +{} {src} | head -c {} | {}",
+        piece.offset + 1,
+        piece.len,
         guest_exec(vmid, qm_secs, true, &argv)?
     ))
 }
@@ -622,17 +640,22 @@ mod tests {
             "qm guest exec 200 --timeout 40 -- timeout -k 5 30 sh -c 'echo $((6*7))'"
         );
         assert_eq!(
-            exec_script(id(200), READ_SCRIPT, &["/root/a b", "1", "10"], 60).unwrap(),
+            exec_script(
+                id(200),
+                &Script::new(READ_SCRIPT, &["/root/a b", "1", "10"]),
+                60
+            )
+            .unwrap(),
             "qm guest exec 200 --timeout 60 -- sh -c 'tail -c +\"$2\" \"$1\" | head -c \"$3\" | base64 -w 0' sh '/root/a b' 1 10"
         );
         assert_eq!(
-            exec_script_with_input(
+            exec_script(
                 id(200),
-                "/tmp/.mcp-pct-ab",
-                768,
-                10,
-                APPEND_SCRIPT,
-                &["/x"],
+                &Script::new(APPEND_SCRIPT, &["/x"]).reading(Piece {
+                    file: "/tmp/.mcp-pct-ab",
+                    offset: 768,
+                    len: 10
+                }),
                 60
             )
             .unwrap(),

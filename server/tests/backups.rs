@@ -66,14 +66,8 @@ async fn back_up_restore_to_a_new_id_and_find_the_originals_files() {
     assert_eq!(text(&r), "No backups on storage local\n");
 
     // Restore to a new id: the original's files.
-    let r = env
-        .call(
-            "proxmox_backup_restore",
-            json!({"archive": volid, "vmid": 300, "storage": "local-lvm"}),
-        )
-        .await;
-    assert_ok(&r);
-    let s = structured(&r);
+    let args = json!({"archive": volid, "vmid": 300, "storage": "local-lvm"});
+    let s = env.ok("proxmox_backup_restore", args).await;
     assert_eq!(
         s["message"],
         format!("Container 300 restored from {volid}; it is stopped")

@@ -27,14 +27,9 @@ fn printed(r: &rmcp::model::CallToolResult, stdout: &str) {
 #[tokio::test]
 async fn the_list_covers_every_node_and_each_container_names_its_node() {
     let env = testkit::cluster::start(testkit::cluster::fixture(), &[]).await;
-    let r = env
-        .call(
-            "proxmox_list_containers",
-            json!({"response_format": "json"}),
-        )
-        .await;
-    assert_ok(&r);
-    let rows = structured(&r)["containers"].as_array().unwrap().clone();
+    let json = json!({"response_format": "json"});
+    let list = env.ok("proxmox_list_containers", json).await;
+    let rows = list["containers"].as_array().unwrap().clone();
     let got: Vec<(u64, &str, &str)> = rows
         .iter()
         .map(|c| {

@@ -2,39 +2,12 @@
 //! to a new id and over the VM itself (docs/backups.md, docs/vms.md).
 
 use serde_json::json;
-use testkit::component::{Env, start_proxmox};
+use testkit::component::{VM_FIXTURE, start_proxmox};
 use testkit::{assert_ok, failed_containing, structured};
-
-const VMS: &str = r#"
-node = "pve"
-
-[[vms]]
-vmid = 200
-name = "vm1"
-status = "running"
-agent = true
-
-  [[vms.files]]
-  path = "/etc/app.conf"
-  content = "v1\n"
-"#;
-
-async fn vm_exec(env: &Env, vmid: u32, command: &str) -> String {
-    let r = env
-        .call(
-            "proxmox_vm_exec_command",
-            json!({"vmid": vmid, "command": command, "response_format": "json"}),
-        )
-        .await;
-    structured(&r)["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vm_is_backed_up_listed_and_restored() {
-    let env = start_proxmox(VMS, &[]).await;
+    let env = start_proxmox(VM_FIXTURE, &[]).await;
     let r = env
         .call(
             "proxmox_backup_create",
@@ -71,14 +44,8 @@ async fn a_vm_is_backed_up_listed_and_restored() {
     );
 
     // To a new id: a stopped VM with the same files.
-    let r = env
-        .call(
-            "proxmox_backup_restore",
-            json!({"archive": volid, "vmid": 300, "storage": "local-lvm"}),
-        )
-        .await;
-    assert_ok(&r);
-    let s = structured(&r);
+    let args = json!({"archive": volid, "vmid": 300, "storage": "local-lvm"});
+    let s = env.ok("proxmox_backup_restore", args).await;
     assert_eq!(s["status"], "stopped", "{s}");
     assert!(
         s["message"]
@@ -88,7 +55,10 @@ async fn a_vm_is_backed_up_listed_and_restored() {
         "{s}"
     );
     env.call("proxmox_start_vm", json!({"vmid": 300})).await;
-    assert_eq!(vm_exec(&env, 300, "cat /etc/app.conf").await, "v1\n");
+    assert_eq!(
+        env.vm_stdout(300, "cat /etc/app/app.conf").await,
+        "port=8080\n"
+    );
 
     // Over the VM itself: refused without force, then with force (stopped first).
     let r = env
@@ -99,7 +69,8 @@ async fn a_vm_is_backed_up_listed_and_restored() {
         .await;
     failed_containing(&r, "qmrestore");
     assert_eq!(
-        vm_exec(&env, 200, "echo v2 > /etc/app.conf; cat /etc/app.conf").await,
+        env.vm_stdout(200, "echo v2 > /etc/app/app.conf; cat /etc/app/app.conf")
+            .await,
         "v2\n"
     );
     assert_ok(&env.call("proxmox_stop_vm", json!({"vmid": 200})).await);
@@ -111,5 +82,8 @@ async fn a_vm_is_backed_up_listed_and_restored() {
         .await;
     assert_ok(&r);
     env.call("proxmox_start_vm", json!({"vmid": 200})).await;
-    assert_eq!(vm_exec(&env, 200, "cat /etc/app.conf").await, "v1\n");
+    assert_eq!(
+        env.vm_stdout(200, "cat /etc/app/app.conf").await,
+        "port=8080\n"
+    );
 }

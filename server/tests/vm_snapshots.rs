@@ -2,45 +2,11 @@
 //! guest's type is found first), against fake-pve's `qm` (docs/vms.md).
 
 use serde_json::json;
-use testkit::component::{Env, start_proxmox};
+use testkit::component::{Env, VM_FIXTURE, start_proxmox};
 use testkit::{assert_ok, failed_containing, structured, text};
 
-const VMS: &str = r#"
-node = "pve"
-
-[[containers]]
-vmid = 100
-hostname = "webserver"
-status = "running"
-
-[[vms]]
-vmid = 200
-name = "vm1"
-status = "running"
-agent = true
-
-[[vms]]
-vmid = 201
-name = "vm2"
-status = "stopped"
-agent = true
-"#;
-
 async fn env() -> Env {
-    start_proxmox(VMS, &[]).await
-}
-
-async fn vm_exec(env: &Env, vmid: u32, command: &str) -> String {
-    let r = env
-        .call(
-            "proxmox_vm_exec_command",
-            json!({"vmid": vmid, "command": command, "response_format": "json"}),
-        )
-        .await;
-    structured(&r)["stdout"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    start_proxmox(VM_FIXTURE, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -58,7 +24,8 @@ async fn a_vm_snapshot_rolls_a_change_back() {
         "Snapshot 'before' of VM 200 taken"
     );
     assert_eq!(
-        vm_exec(&env, 200, "echo changed > /root/after.txt && echo ok").await,
+        env.vm_stdout(200, "echo changed > /root/after.txt && echo ok")
+            .await,
         "ok\n"
     );
 
@@ -108,12 +75,8 @@ async fn a_vm_snapshot_rolls_a_change_back() {
     let s = structured(&r);
     assert_eq!(s["status"], "running", "{s}");
     assert_eq!(
-        vm_exec(
-            &env,
-            200,
-            "test -e /root/after.txt && echo kept || echo gone"
-        )
-        .await,
+        env.vm_stdout(200, "test -e /root/after.txt && echo kept || echo gone")
+            .await,
         "gone\n"
     );
 

@@ -6,63 +6,11 @@ use std::time::Instant;
 
 use serde_json::json;
 use sha2::Digest as _;
-use testkit::component::{Env, start_proxmox};
+use testkit::component::{Env, VM_FIXTURE, start_proxmox};
 use testkit::{assert_ok, failed_containing, is_error, structured, text};
 
-/// A node with containers and VMs, one per fault.
-const VMS: &str = r#"
-node = "pve"
-
-[[containers]]
-vmid = 100
-hostname = "webserver"
-status = "running"
-
-[[vms]]
-vmid = 200
-name = "vm1"
-status = "running"
-agent = true
-memory = 2048
-
-  [[vms.files]]
-  path = "/etc/app/app.conf"
-  content = "port=8080\n"
-
-[[vms]]
-vmid = 201
-name = "vm2"
-status = "stopped"
-agent = true
-
-[[vms]]
-vmid = 202
-name = "no-agent"
-status = "running"
-
-[[vms]]
-vmid = 203
-name = "agent-hangs"
-status = "running"
-agent = true
-agent_hangs = true
-
-[[vms]]
-vmid = 204
-name = "stubborn"
-status = "running"
-agent = true
-ignores_shutdown = true
-
-[[vms]]
-vmid = 205
-name = "paused"
-status = "paused"
-agent = true
-"#;
-
 async fn env() -> Env {
-    start_proxmox(VMS, &[]).await
+    start_proxmox(VM_FIXTURE, &[]).await
 }
 
 async fn status(env: &Env, vmid: u32) -> String {
@@ -461,7 +409,7 @@ async fn a_guest_that_ignores_shutdown_times_out_or_is_forced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_vm_tools_can_be_left_out_and_read_only_keeps_the_readers() {
-    let env = start_proxmox(VMS, &[("PROXMOX_VMS", "false")]).await;
+    let env = start_proxmox(VM_FIXTURE, &[("PROXMOX_VMS", "false")]).await;
     let names = env.tool_names().await;
     assert!(
         !names
@@ -470,7 +418,7 @@ async fn the_vm_tools_can_be_left_out_and_read_only_keeps_the_readers() {
         "{names:?}"
     );
     assert!(names.iter().any(|n| n == "proxmox_list_guests"));
-    let env = start_proxmox(VMS, &[("READ_ONLY", "true")]).await;
+    let env = start_proxmox(VM_FIXTURE, &[("READ_ONLY", "true")]).await;
     let names = env.tool_names().await;
     for n in [
         "proxmox_list_vms",

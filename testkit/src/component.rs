@@ -11,49 +11,12 @@ use crate::{PASSWORD, start_node};
 
 /// The server tests' Proxmox node: running 100 (with files), 102 and 103 (Alpine),
 /// stopped 101 and 104 (locked by a backup), and a scripted `apt update`.
-pub const FIXTURE: &str = r#"
-node = "pve"
+pub const FIXTURE: &str = include_str!("../fixtures/server.toml");
 
-[[containers]]
-vmid = 100
-hostname = "webserver"
-status = "running"
-
-  [[containers.files]]
-  path = "/var/log/nginx/access.log"
-  content = "GET / 200\n"
-
-  [[containers.files]]
-  path = "/etc/app/app.conf"
-  content = "port=8080\n"
-
-[[containers]]
-vmid = 101
-hostname = "database"
-status = "stopped"
-
-[[containers]]
-vmid = 102
-hostname = "cache"
-status = "running"
-
-[[containers]]
-vmid = 103
-hostname = "alpine"
-status = "running"
-ostype = "alpine"
-
-[[containers]]
-vmid = 104
-hostname = "a-container-with-a-rather-long-hostname"
-status = "stopped"
-lock = "backup"
-
-[[scripts]]
-pattern = "apt update"
-stdout = "Reading package lists...\nAll packages are up to date.\n"
-on = "containers"
-"#;
+/// The VM tests' node: container 100; VMs 200 (running, agent, a file), 201
+/// (stopped), and one per fault: 202 without an agent, 203 whose agent hangs, 204
+/// ignoring shutdown, 205 paused.
+pub const VM_FIXTURE: &str = include_str!("../fixtures/vms.toml");
 
 /// A fake node and the server in process against it. It derefs to its [`Mcp`], so the
 /// client (`env.client`) and the call helpers (`env.call`, `env.exec`, …) are those.

@@ -65,6 +65,24 @@ impl Mcp {
         call(&self.client, tool, args).await
     }
 
+    /// A call that must succeed; its structured content.
+    pub async fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.call(tool, args).await;
+        crate::assert_ok(&r);
+        crate::structured(&r)
+    }
+
+    /// The stdout of `command` run in VM `vmid` (proxmox_vm_exec_command), empty when
+    /// the call failed.
+    pub async fn vm_stdout(&self, vmid: u32, command: &str) -> String {
+        let args = serde_json::json!({"vmid": vmid, "command": command, "response_format": "json"});
+        let r = self.call("proxmox_vm_exec_command", args).await;
+        crate::structured(&r)["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// ssh_exec_command of `command`, with the default timeout.
     pub async fn exec(&self, command: &str) -> CallToolResult {
         self.call(

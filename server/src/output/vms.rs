@@ -12,7 +12,7 @@ use crate::metrics::GuestStatus;
 use crate::pct::Ctid;
 use crate::proxmox::Copied;
 use crate::qm::{ExecResult, VmRow, VmStatus};
-use crate::ssh::exec::{Captured, ExecOutcome};
+use crate::ssh::exec::ExecOutcome;
 use crate::vm::{GuestRun, PowerDone, VmError};
 
 impl From<&VmError> for Failure {
@@ -437,20 +437,8 @@ impl ExecReport {
         limit: usize,
         timeout_secs: u64,
     ) -> Self {
-        let keep = limit * 4;
-        let mut o = ExecOutcome {
-            stdout: Captured::new(keep),
-            stderr: Captured::new(keep),
-            exit_code: None,
-            exit_signal: None,
-            timed_out: false,
-            cancelled: false,
-            duration: run.duration,
-            ended_remotely: false,
-            end_note: None,
-            output_left_open: false,
-            connection_lost: false,
-        };
+        let mut o = ExecOutcome::new(limit * 4);
+        o.duration = run.duration;
         let mut note = None;
         match &run.result {
             ExecResult::Exited {

@@ -86,7 +86,8 @@ pub struct ExecOutcome {
 }
 
 impl ExecOutcome {
-    fn new(keep: usize) -> Self {
+    /// No output yet (each stream keeps up to `keep` bytes), no status, no time.
+    pub(crate) fn new(keep: usize) -> Self {
         ExecOutcome {
             stdout: Captured::new(keep),
             stderr: Captured::new(keep),

@@ -254,12 +254,18 @@ impl RemoteExec {
         // its local storage exists there only, and over a guest of another node pct
         // and qmrestore refuse with that node's name (docs/cluster.md §6).
         let client = self.client(ctx).map_err(|f| (Some(vmid), f))?;
+        let restore = backup::Restore {
+            vmid,
+            archive: &p.archive,
+            storage: &p.storage,
+            force: p.force,
+        };
         let (status, log) = if vm {
-            guests::restore_vm(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
+            guests::restore_vm(&client, &restore, &ctx.ct)
                 .await
                 .map_err(|e| (Some(vmid), Failure::from(&e)))?
         } else {
-            guests::restore(&client, vmid, &p.archive, &p.storage, p.force, &ctx.ct)
+            guests::restore(&client, &restore, &ctx.ct)
                 .await
                 .map_err(|e| {
                     let mut f = Failure::from(&e);

@@ -31,10 +31,10 @@ use sha2::Digest as _;
 use tokio::io::AsyncWriteExt as _;
 use tokio_util::sync::CancellationToken;
 
-use super::{Piece, VmError, script, script_with_input};
+use super::{VmError, script};
 use crate::pct::{self, Ctid, Probe};
 use crate::proxmox::{Copied, CopyOptions, Leftovers, Temp, Temps, local_sha256, random_hex};
-use crate::qm;
+use crate::qm::{self, Piece, Script};
 use crate::ssh::SshClient;
 use crate::ssh::transfer::{self, TransferError};
 
@@ -220,16 +220,11 @@ pub async fn download(
     let cancel = opts.cancel;
     let what = "reading the file in the VM";
     let first = qm::READ_CHUNK.to_string();
-    let out = script(
-        client,
-        vmid,
-        what,
-        &probe_and_read_script(),
-        &[vm_path, "1", &first],
-        cancel,
-    )
-    .await?
-    .ok(what)?;
+    let probe = probe_and_read_script();
+    let args = [vm_path, "1", &first];
+    let out = script(client, vmid, what, Script::new(&probe, &args), cancel)
+        .await?
+        .ok(what)?;
     let (size, sha256) = match pct::parse_probe(&out.stdout)? {
         Probe::Missing => {
             return Err(VmError::FileMissing {
@@ -271,12 +266,12 @@ pub async fn download(
         let want = qm::READ_CHUNK.min(size - temp.written);
         let from = (temp.written + 1).to_string();
         let count = want.to_string();
+        let args = [vm_path, &from, &count];
         let out = script(
             client,
             vmid,
             what,
-            qm::READ_SCRIPT,
-            &[vm_path, &from, &count],
+            Script::new(qm::READ_SCRIPT, &args),
             cancel,
         )
         .await?
@@ -382,9 +377,8 @@ async fn send(
         len: done,
     };
     let args = [to.dir, to.path, to.tmp, overwrite];
-    let out = script_with_input(client, vmid, what, piece, BEGIN_SCRIPT, &args, cancel)
-        .await?
-        .ok(what)?;
+    let begin = Script::new(BEGIN_SCRIPT, &args).reading(piece);
+    let out = script(client, vmid, what, begin, cancel).await?.ok(what)?;
     let replaced = match out.stdout.trim() {
         "nodir" => {
             return Err(VmError::DirMissing {
@@ -420,17 +414,9 @@ async fn send(
             offset: done,
             len,
         };
-        script_with_input(
-            client,
-            vmid,
-            what,
-            piece,
-            qm::APPEND_SCRIPT,
-            &[to.tmp],
-            cancel,
-        )
-        .await?
-        .ok(what)?;
+        let tmp = [to.tmp];
+        let append = Script::new(qm::APPEND_SCRIPT, &tmp).reading(piece);
+        script(client, vmid, what, append, cancel).await?.ok(what)?;
         done += len;
         (opts.progress)(done, size);
     }
@@ -439,7 +425,14 @@ async fn send(
     let bytes = size.to_string();
     let what = "checking the file and moving it into place";
     let args = [to.tmp, to.path, &octal, keep, overwrite, &bytes, sha];
-    let out = script(client, vmid, what, FINISH_SCRIPT, &args, cancel).await?;
+    let out = script(
+        client,
+        vmid,
+        what,
+        Script::new(FINISH_SCRIPT, &args),
+        cancel,
+    )
+    .await?;
     if out.exit_code != Some(0) && !opts.overwrite && out.stderr.contains("File exists") {
         return Err(VmError::Exists {
             vmid,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::pct::Ctid;
-use crate::qm::{self, ExecResult, Failure};
+use crate::qm::{self, ExecResult, Failure, Script};
 use crate::ssh::{ExecOutcome, SshClient, run_command};
 
 mod error;
@@ -401,42 +401,10 @@ pub(crate) async fn script(
     client: &SshClient,
     vmid: Ctid,
     what: &str,
-    script: &str,
-    args: &[&str],
+    script: Script<'_>,
     cancel: &CancellationToken,
 ) -> Result<Scripted, VmError> {
-    let line = qm::exec_script(vmid, script, args, SCRIPT_SECS)?;
-    let limit = Duration::from_secs(SCRIPT_SECS + 20);
-    let run = guest(client, vmid, what, &line, limit, cancel).await?;
-    scripted(vmid, what, run, SCRIPT_SECS)
-}
-
-/// Bytes `offset..offset + len` of a file on the node.
-pub(crate) struct Piece<'a> {
-    pub file: &'a str,
-    pub offset: u64,
-    pub len: u64,
-}
-
-/// Runs one of our scripts with a piece of a node file on its standard input.
-pub(crate) async fn script_with_input(
-    client: &SshClient,
-    vmid: Ctid,
-    what: &str,
-    input: Piece<'_>,
-    script: &str,
-    args: &[&str],
-    cancel: &CancellationToken,
-) -> Result<Scripted, VmError> {
-    let line = qm::exec_script_with_input(
-        vmid,
-        input.file,
-        input.offset,
-        input.len,
-        script,
-        args,
-        SCRIPT_SECS,
-    )?;
+    let line = qm::exec_script(vmid, &script, SCRIPT_SECS)?;
     let limit = Duration::from_secs(SCRIPT_SECS + 20);
     let run = guest(client, vmid, what, &line, limit, cancel).await?;
     scripted(vmid, what, run, SCRIPT_SECS)
@@ -445,16 +413,9 @@ pub(crate) async fn script_with_input(
 /// Removes a temporary file in the guest; true when it is gone (or the VM is).
 pub(crate) async fn remove_temp(client: &SshClient, vmid: Ctid, path: &str) -> bool {
     let never = CancellationToken::new();
-    match script(
-        client,
-        vmid,
-        "rm",
-        crate::pct::REMOVE_SCRIPT,
-        &[path],
-        &never,
-    )
-    .await
-    {
+    let args = [path];
+    let rm = Script::new(crate::pct::REMOVE_SCRIPT, &args);
+    match script(client, vmid, "rm", rm, &never).await {
         Ok(s) => s.exit_code == Some(0),
         Err(VmError::NotFound { .. }) => true,
         Err(_) => false,
