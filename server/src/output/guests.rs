@@ -62,14 +62,7 @@ impl SnapshotListReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        SnapshotListReport {
-            success: false,
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid);
 
     /// How deep `row` sits in the tree (its chain of parents).
     fn depth(&self, row: &SnapshotRow) -> usize {
@@ -216,15 +209,7 @@ impl BackupReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        BackupReport {
-            success: false,
-            message: failure.error.clone(),
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid, message);
 }
 
 // The backup tool answers in JSON only.
@@ -334,15 +319,7 @@ impl RestoreReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        RestoreReport {
-            success: false,
-            message: failure.error.clone(),
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid, message);
 }
 
 // The restore tool answers in JSON only.

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Failure, Problem, report};
+use super::{Problem, report};
 use crate::metrics::{GuestStatus, History, Stat};
 use crate::pct::Ctid;
 
@@ -125,14 +125,7 @@ impl MetricsReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        MetricsReport {
-            success: false,
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid);
 }
 
 report!(MetricsReport, layout);

@@ -262,6 +262,114 @@ macro_rules! report {
 }
 pub(crate) use report;
 
+/// A report's `failed` constructor: `success: false` and the failure as its problem;
+/// with a field name, the guest id in that field when the call knew it (`None` when it
+/// failed before it had a valid one); with `message`, the error repeated as the
+/// report's message.
+macro_rules! failed {
+    () => {
+        /// A failed call.
+        pub fn failed(failure: $crate::output::Failure) -> Self {
+            let problem = failure.into();
+            Self { success: false, problem, ..Default::default() }
+        }
+    };
+    ($id:ident $(, $message:ident)?) => {
+        /// A failed call, with its guest when it had a valid id.
+        pub fn failed(
+            id: Option<$crate::pct::Ctid>,
+            failure: $crate::output::Failure,
+        ) -> Self {
+            Self {
+                success: false,
+                $($message: failure.error.clone(),)?
+                $id: id.map($crate::pct::Ctid::get),
+                problem: failure.into(),
+                ..Default::default()
+            }
+        }
+    };
+}
+pub(crate) use failed;
+
+/// The result of a guest's two file tools (answered in JSON), with the guest's own
+/// names for its id field and for the path in it: `ctid` and `container_path` for a
+/// container, `vmid` and `vm_path` for a VM.
+macro_rules! guest_transfer_report {
+    ($(#[$doc:meta])* $name:ident, $id:ident, $path:ident, $word:literal, $sha_doc:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+        pub struct $name {
+            pub success: bool,
+            pub message: String,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub $id: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub local_path: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub $path: Option<String>,
+            /// Octal permission bits of the uploaded file, e.g. "644".
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub permissions: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub bytes_transferred: Option<u64>,
+            #[doc = $sha_doc]
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub sha256: Option<String>,
+            #[serde(flatten)]
+            pub problem: $crate::output::Problem,
+        }
+
+        impl $name {
+            /// A finished download of `path` in the guest to `local`.
+            pub fn downloaded(
+                id: $crate::pct::Ctid,
+                path: &str,
+                local: &std::path::Path,
+                copied: &$crate::proxmox::Copied,
+            ) -> Self {
+                $name {
+                    success: true,
+                    message: format!(concat!("File downloaded successfully from ", $word, " {}"), id),
+                    $id: Some(id.get()),
+                    $path: Some(path.to_string()),
+                    local_path: Some(local.display().to_string()),
+                    bytes_transferred: Some(copied.bytes),
+                    sha256: copied.sha256.clone(),
+                    ..Default::default()
+                }
+            }
+
+            /// A finished upload of `local` to `path` in the guest; `mode` is the one
+            /// asked for.
+            pub fn uploaded(
+                id: $crate::pct::Ctid,
+                local: &std::path::Path,
+                path: &str,
+                copied: &$crate::proxmox::Copied,
+                mode: Option<u32>,
+            ) -> Self {
+                $name {
+                    success: true,
+                    message: format!(concat!("File uploaded successfully to ", $word, " {}"), id),
+                    $id: Some(id.get()),
+                    local_path: Some(local.display().to_string()),
+                    $path: Some(path.to_string()),
+                    permissions: copied.mode.or(mode).map(|m| format!("{m:o}")),
+                    bytes_transferred: Some(copied.bytes),
+                    sha256: copied.sha256.clone(),
+                    ..Default::default()
+                }
+            }
+
+            $crate::output::failed!($id, message);
+        }
+
+        $crate::output::report!($name, json);
+    };
+}
+pub(crate) use guest_transfer_report;
+
 /// A result ready to be sent: the tools turn it into rmcp's `CallToolResult`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {

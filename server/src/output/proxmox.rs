@@ -2,14 +2,12 @@
 //! status, start/stop and container file transfers, and the exec report of a command
 //! run with `pct exec`.
 
-use std::path::Path;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ExecReport, Failure, Problem, report};
 use crate::pct::{Ctid, ListEntry};
-use crate::proxmox::{self, Copied, PctError};
+use crate::proxmox::{self, PctError};
 use crate::ssh::{ExecOutcome, SshError};
 
 impl From<&PctError> for Failure {
@@ -103,28 +101,14 @@ pub struct PowerReport {
     pub problem: Problem,
 }
 
-/// Result of the two container file tools.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct CtTransferReport {
-    pub success: bool,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ctid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container_path: Option<String>,
-    /// Octal permission bits of the uploaded file, e.g. "644".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_transferred: Option<u64>,
-    /// SHA-256 of the content, checked on both sides.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    #[serde(flatten)]
-    pub problem: Problem,
-}
+super::guest_transfer_report!(
+    /// Result of the two container file tools.
+    CtTransferReport,
+    ctid,
+    container_path,
+    "container",
+    "SHA-256 of the content, checked on both sides."
+);
 
 impl ListReport {
     /// The containers `pct list` gave.
@@ -155,13 +139,7 @@ impl ListReport {
         }
     }
 
-    pub fn failed(failure: Failure) -> Self {
-        ListReport {
-            success: false,
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!();
 }
 
 report!(ListReport, table);
@@ -182,15 +160,7 @@ impl StatusReport {
         }
     }
 
-    /// `ctid` is `None` when the call failed before it had a valid one.
-    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
-        StatusReport {
-            success: false,
-            ctid: ctid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(ctid);
 }
 
 report!(StatusReport, sentence);
@@ -265,16 +235,7 @@ impl PowerReport {
         }
     }
 
-    /// A failed power tool call: the message is the error.
-    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
-        PowerReport {
-            success: false,
-            message: failure.error.clone(),
-            ctid: ctid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(ctid, message);
 }
 
 /// What pct printed on success (an HA request), as the report's detail.
@@ -287,57 +248,6 @@ fn said_detail(said: String) -> Problem {
 
 // The power tools answer in JSON only.
 report!(PowerReport, json);
-
-impl CtTransferReport {
-    /// A finished `proxmox_download_file_from_container`.
-    pub fn downloaded(ctid: Ctid, container_path: &str, local: &Path, copied: &Copied) -> Self {
-        CtTransferReport {
-            success: true,
-            message: format!("File downloaded successfully from container {ctid}"),
-            ctid: Some(ctid.get()),
-            container_path: Some(container_path.to_string()),
-            local_path: Some(local.display().to_string()),
-            bytes_transferred: Some(copied.bytes),
-            sha256: copied.sha256.clone(),
-            ..Default::default()
-        }
-    }
-
-    /// A finished `proxmox_upload_file_to_container`; `mode` is the one asked for.
-    pub fn uploaded(
-        ctid: Ctid,
-        local: &Path,
-        container_path: &str,
-        copied: &Copied,
-        mode: Option<u32>,
-    ) -> Self {
-        CtTransferReport {
-            success: true,
-            message: format!("File uploaded successfully to container {ctid}"),
-            ctid: Some(ctid.get()),
-            local_path: Some(local.display().to_string()),
-            container_path: Some(container_path.to_string()),
-            permissions: copied.mode.or(mode).map(|m| format!("{m:o}")),
-            bytes_transferred: Some(copied.bytes),
-            sha256: copied.sha256.clone(),
-            ..Default::default()
-        }
-    }
-
-    /// A failed container file tool call: the message is the error.
-    pub fn failed(ctid: Option<Ctid>, failure: Failure) -> Self {
-        CtTransferReport {
-            success: false,
-            message: failure.error.clone(),
-            ctid: ctid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
-}
-
-// The container file tools answer in JSON only.
-report!(CtTransferReport, json);
 
 /// The reference's table: `CTID | Status  | Name`, a rule, ` 100 | running | webserver`.
 /// A lock is shown after the name: ` 101 | stopped | db01 (locked: backup)`.

@@ -1,7 +1,6 @@
 //! The results of the VM tools: the VM and guest lists, a VM's status, power, file
 //! transfers, and the exec report of a command run through the guest agent.
 
-use std::path::Path;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -10,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::{ExecReport, Failure, Problem, report};
 use crate::metrics::GuestStatus;
 use crate::pct::Ctid;
-use crate::proxmox::Copied;
 use crate::qm::{ExecResult, VmRow, VmStatus};
 use crate::ssh::exec::ExecOutcome;
 use crate::vm::{GuestRun, PowerDone, VmError};
@@ -65,13 +63,7 @@ impl VmListReport {
         }
     }
 
-    pub fn failed(failure: Failure) -> Self {
-        VmListReport {
-            success: false,
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!();
 
     fn table(&self) -> String {
         let mut s = String::from(" VMID | Status   | Memory   | Disk     | Name\n");
@@ -151,14 +143,7 @@ impl VmStatusReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        VmStatusReport {
-            success: false,
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid);
 
     fn sentence(&self) -> String {
         let mut s = format!(
@@ -241,88 +226,19 @@ impl VmPowerReport {
         }
     }
 
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        VmPowerReport {
-            success: false,
-            message: failure.error.clone(),
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!(vmid, message);
 }
 
 report!(VmPowerReport, json);
 
-/// Result of the two VM file tools.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
-pub struct VmTransferReport {
-    pub success: bool,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vmid: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub local_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub vm_path: Option<String>,
-    /// Octal permission bits of the uploaded file, e.g. "644".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bytes_transferred: Option<u64>,
-    /// SHA-256 of the content, checked on both sides (computed in the guest).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sha256: Option<String>,
-    #[serde(flatten)]
-    pub problem: Problem,
-}
-
-impl VmTransferReport {
-    pub fn downloaded(vmid: Ctid, vm_path: &str, local: &Path, copied: &Copied) -> Self {
-        VmTransferReport {
-            success: true,
-            message: format!("File downloaded successfully from VM {vmid}"),
-            vmid: Some(vmid.get()),
-            vm_path: Some(vm_path.to_string()),
-            local_path: Some(local.display().to_string()),
-            bytes_transferred: Some(copied.bytes),
-            sha256: copied.sha256.clone(),
-            ..Default::default()
-        }
-    }
-
-    pub fn uploaded(
-        vmid: Ctid,
-        local: &Path,
-        vm_path: &str,
-        copied: &Copied,
-        mode: Option<u32>,
-    ) -> Self {
-        VmTransferReport {
-            success: true,
-            message: format!("File uploaded successfully to VM {vmid}"),
-            vmid: Some(vmid.get()),
-            local_path: Some(local.display().to_string()),
-            vm_path: Some(vm_path.to_string()),
-            permissions: copied.mode.or(mode).map(|m| format!("{m:o}")),
-            bytes_transferred: Some(copied.bytes),
-            sha256: copied.sha256.clone(),
-            ..Default::default()
-        }
-    }
-
-    pub fn failed(vmid: Option<Ctid>, failure: Failure) -> Self {
-        VmTransferReport {
-            success: false,
-            message: failure.error.clone(),
-            vmid: vmid.map(Ctid::get),
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
-}
-
-report!(VmTransferReport, json);
+super::guest_transfer_report!(
+    /// Result of the two VM file tools.
+    VmTransferReport,
+    vmid,
+    vm_path,
+    "VM",
+    "SHA-256 of the content, checked on both sides (computed in the guest)."
+);
 
 /// One guest in `proxmox_list_guests`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -375,13 +291,7 @@ impl GuestListReport {
         }
     }
 
-    pub fn failed(failure: Failure) -> Self {
-        GuestListReport {
-            success: false,
-            problem: failure.into(),
-            ..Default::default()
-        }
-    }
+    super::failed!();
 
     fn table(&self) -> String {
         let mut s = String::from(" VMID | Type | Status   | Node     | Name\n");
