@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{HostKeyPolicy, SshTarget};
 use crate::output::Failure;
+use crate::ssh::exec::text;
 use crate::ssh::{SshClient, run_command};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -205,10 +206,6 @@ impl Default for Router {
             keys: StdMutex::new(HashMap::new()),
         }
     }
-}
-
-fn text(c: &crate::ssh::exec::Captured) -> String {
-    String::from_utf8_lossy(&c.kept()).into_owned()
 }
 
 /// Runs a read of the cluster's files on the entry node; a cancelled call is a failure.

@@ -3,6 +3,7 @@
 
 use crate::pct::{Ctid, ParseError};
 use crate::ssh::SshError;
+use crate::ssh::exec::Unanswered;
 use crate::ssh::transfer::TransferError;
 
 /// Everything that can go wrong, with pct's own message where it gave one.
@@ -26,10 +27,8 @@ pub enum PctError {
     Failed { what: String, detail: String },
     #[error("{0}")]
     Parse(#[from] ParseError),
-    #[error("{what} did not finish within {secs} s and was ended")]
-    Timeout { what: String, secs: u64 },
-    #[error("the call was cancelled; temporary files are being removed")]
-    Cancelled,
+    #[error(transparent)]
+    Unanswered(#[from] Unanswered),
     #[error("File not found in container {ctid}: {path}")]
     FileMissing { ctid: Ctid, path: String },
     #[error("{path} is a directory in container {ctid}")]
@@ -109,10 +108,10 @@ impl PctError {
             PctError::Parse(_) => {
                 "pct answered in an unexpected format; run the pct command with ssh_exec_command to see its output.".into()
             }
-            PctError::Timeout { .. } => {
+            PctError::Unanswered(Unanswered::Timeout { .. }) => {
                 "The host may be busy: check it with ssh_exec_command (e.g. `uptime`) and retry.".into()
             }
-            PctError::Cancelled => "Run it again when ready.".into(),
+            PctError::Unanswered(Unanswered::Cancelled) => "Run it again when ready.".into(),
             PctError::FileMissing { .. } | PctError::NotRegular { .. } => {
                 "Check the path, e.g. with proxmox_container_exec_command and `ls -la <directory>`.".into()
             }

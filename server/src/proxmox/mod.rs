@@ -35,8 +35,9 @@ use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::pct::{self, Ctid, Failure, Probe, Target};
+use crate::ssh::exec::{Unanswered, run_answered, said_or_status};
 use crate::ssh::transfer::{self, Progress, TransferError};
-use crate::ssh::{ExecOutcome, SshClient, run_command};
+use crate::ssh::{ExecOutcome, SshClient};
 
 mod error;
 pub use error::PctError;
@@ -50,10 +51,7 @@ pub const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 /// Bytes kept per stream of pct's output (head and tail each).
 const KEEP: usize = 1 << 20;
 
-/// The text of a captured stream (lossy UTF-8).
-pub fn text(c: &crate::ssh::exec::Captured) -> String {
-    String::from_utf8_lossy(&c.kept()).into_owned()
-}
+pub use crate::ssh::exec::text;
 
 /// Runs one host command line; a time-out or cancellation is an error.
 pub(crate) async fn run(
@@ -63,17 +61,7 @@ pub(crate) async fn run(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<ExecOutcome, PctError> {
-    let out = run_command(client, line, timeout, KEEP, cancel).await?;
-    if out.cancelled {
-        return Err(PctError::Cancelled);
-    }
-    if out.timed_out {
-        return Err(PctError::Timeout {
-            what: what.to_string(),
-            secs: timeout.as_secs(),
-        });
-    }
-    Ok(out)
+    run_answered(client, what, line, timeout, KEEP, cancel).await
 }
 
 /// Turns a failed pct command's stderr into an error.
@@ -92,14 +80,7 @@ pub fn failure(ctid: Ctid, what: &str, out: &ExecOutcome) -> PctError {
         Failure::Exists => PctError::IdInUse { ctid, detail },
         Failure::DidNotStop | Failure::Other => PctError::Failed {
             what: what.to_string(),
-            detail: if detail.is_empty() {
-                match out.exit_code {
-                    Some(c) => format!("exit status {c}"),
-                    None => "no exit status".into(),
-                }
-            } else {
-                detail
-            },
+            detail: said_or_status(detail, out),
         },
     }
 }
@@ -541,7 +522,7 @@ pub async fn download(
         };
         let done = tokio::select! {
             r = transfer::download(client, &host_tmp, local, transfer::DownloadOptions { overwrite: opts.overwrite, max_size: opts.max_size }, opts.progress) => r?,
-            _ = cancel.cancelled() => return Err(PctError::Cancelled),
+            _ = cancel.cancelled() => return Err(Unanswered::Cancelled.into()),
         };
         if done.bytes != size {
             return Err(PctError::Verify(format!(
@@ -637,7 +618,7 @@ pub async fn upload(
     let result = async {
         let sent = tokio::select! {
             r = transfer::upload(client, local, &host_tmp, transfer::UploadOptions { permissions: Some(0o600), overwrite: false, max_size: opts.max_size }, opts.progress) => r?,
-            _ = cancel.cancelled() => return Err(PctError::Cancelled),
+            _ = cancel.cancelled() => return Err(Unanswered::Cancelled.into()),
         };
         if sent.bytes != size {
             return Err(PctError::Verify(

@@ -232,6 +232,56 @@ impl Drop for Running<'_> {
     }
 }
 
+/// Why a command run by [`run_answered`] has no answer to read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswered {
+    #[error("the call was cancelled; temporary files are being removed")]
+    Cancelled,
+    #[error("{what} did not finish within {secs} s and was ended")]
+    Timeout { what: String, secs: u64 },
+}
+
+/// [`run_command`] for the callers that need its answer: a time-out or a cancellation
+/// is an error (`what` names the command in it), as is a failed SSH session.
+pub async fn run_answered<E: From<SshError> + From<Unanswered>>(
+    client: &SshClient,
+    what: &str,
+    line: &str,
+    timeout: Duration,
+    keep: usize,
+    cancel: &CancellationToken,
+) -> Result<ExecOutcome, E> {
+    let out = run_command(client, line, timeout, keep, cancel).await?;
+    if out.cancelled {
+        return Err(Unanswered::Cancelled.into());
+    }
+    if out.timed_out {
+        let secs = timeout.as_secs();
+        return Err(Unanswered::Timeout {
+            what: what.into(),
+            secs,
+        }
+        .into());
+    }
+    Ok(out)
+}
+
+/// The text of a captured stream (lossy UTF-8).
+pub fn text(c: &Captured) -> String {
+    String::from_utf8_lossy(&c.kept()).into_owned()
+}
+
+/// `said`, or the exit status when a failed command said nothing.
+pub fn said_or_status(said: String, out: &ExecOutcome) -> String {
+    if !said.is_empty() {
+        return said;
+    }
+    match out.exit_code {
+        Some(c) => format!("exit status {c}"),
+        None => "no exit status".into(),
+    }
+}
+
 /// Runs `command` with a wall-clock `timeout`. `keep` bounds the bytes kept per stream
 /// (head and tail each). Cancelling `cancel` ends the command like a time-out.
 pub async fn run_command(

@@ -98,10 +98,7 @@ async fn pvesh_classified(
         _ => Failure::new(
             format!(
                 "pvesh failed ({})",
-                match out.exit_code {
-                    Some(c) => format!("exit status {c}"),
-                    None => "no exit status".into(),
-                }
+                crate::ssh::exec::said_or_status(String::new(), &out)
             ),
             "Read pvesh's message; run the command with ssh_exec_command to see its whole output.",
         ),

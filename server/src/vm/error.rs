@@ -3,6 +3,7 @@
 
 use crate::pct::Ctid;
 use crate::ssh::SshError;
+use crate::ssh::exec::Unanswered;
 use crate::ssh::transfer::TransferError;
 
 /// Everything that can go wrong with a VM, with qm's own message where it gave one.
@@ -40,10 +41,8 @@ pub enum VmError {
     Failed { what: String, detail: String },
     #[error("{0}")]
     Parse(#[from] crate::qm::ParseError),
-    #[error("{what} did not finish within {secs} s and was ended")]
-    Timeout { what: String, secs: u64 },
-    #[error("the call was cancelled; temporary files are being removed")]
-    Cancelled,
+    #[error(transparent)]
+    Unanswered(#[from] Unanswered),
     #[error("File not found in VM {vmid}: {path}")]
     FileMissing { vmid: Ctid, path: String },
     #[error("{path} is a directory in VM {vmid}")]
@@ -130,10 +129,10 @@ impl VmError {
             VmError::Parse(_) => {
                 "qm answered in an unexpected format; run the qm command with ssh_exec_command to see its output.".into()
             }
-            VmError::Timeout { .. } => {
+            VmError::Unanswered(Unanswered::Timeout { .. }) => {
                 "The node or the guest may be busy: check with ssh_exec_command (e.g. `uptime`) and retry.".into()
             }
-            VmError::Cancelled => "Run it again when ready.".into(),
+            VmError::Unanswered(Unanswered::Cancelled) => "Run it again when ready.".into(),
             VmError::FileMissing { .. } | VmError::NotRegular { .. } => {
                 "Check the path, e.g. with proxmox_vm_exec_command and `ls -la <directory>`.".into()
             }

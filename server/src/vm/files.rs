@@ -361,7 +361,7 @@ async fn send(
     };
     let sent = tokio::select! {
         r = transfer::upload(client, local, host_tmp, up, &quiet) => r?,
-        _ = cancel.cancelled() => return Err(VmError::Cancelled),
+        _ = cancel.cancelled() => return Err(crate::ssh::exec::Unanswered::Cancelled.into()),
     };
     if sent.bytes != size {
         return Err(VmError::Verify(

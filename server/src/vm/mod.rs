@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pct::Ctid;
 use crate::qm::{self, ExecResult, Failure, Script};
-use crate::ssh::{ExecOutcome, SshClient, run_command};
+use crate::ssh::exec::{Unanswered, run_answered, said_or_status};
+use crate::ssh::{ExecOutcome, SshClient};
 
 mod error;
 pub mod files;
@@ -31,9 +32,7 @@ pub const POWER_TIMEOUT: Duration = Duration::from_secs(180);
 /// arrives as base64 in one JSON answer.
 const KEEP: usize = 4 << 20;
 
-pub(crate) fn text(c: &crate::ssh::exec::Captured) -> String {
-    String::from_utf8_lossy(&c.kept()).into_owned()
-}
+pub(crate) use crate::ssh::exec::text;
 
 /// Runs one node command line; a time-out or cancellation is an error.
 pub(crate) async fn run(
@@ -43,17 +42,7 @@ pub(crate) async fn run(
     timeout: Duration,
     cancel: &CancellationToken,
 ) -> Result<ExecOutcome, VmError> {
-    let out = run_command(client, line, timeout, KEEP, cancel).await?;
-    if out.cancelled {
-        return Err(VmError::Cancelled);
-    }
-    if out.timed_out {
-        return Err(VmError::Timeout {
-            what: what.to_string(),
-            secs: timeout.as_secs(),
-        });
-    }
-    Ok(out)
+    run_answered(client, what, line, timeout, KEEP, cancel).await
 }
 
 /// Turns a failed qm command's stderr into an error.
@@ -81,14 +70,7 @@ pub fn failure(vmid: Ctid, what: &str, out: &ExecOutcome) -> VmError {
         Failure::SnapshotUnsupported => VmError::SnapshotUnsupported { vmid, detail },
         Failure::InputTooLarge | Failure::Other => VmError::Failed {
             what: what.to_string(),
-            detail: if detail.is_empty() {
-                match out.exit_code {
-                    Some(c) => format!("exit status {c}"),
-                    None => "no exit status".into(),
-                }
-            } else {
-                detail
-            },
+            detail: said_or_status(detail, out),
         },
     }
 }
@@ -386,10 +368,11 @@ fn scripted(vmid: Ctid, what: &str, run: GuestRun, secs: u64) -> Result<Scripted
             stdout,
             stderr,
         }),
-        ExecResult::StillRunning { pid } => Err(VmError::Timeout {
+        ExecResult::StillRunning { pid } => Err(Unanswered::Timeout {
             what: format!("{what} (guest pid {pid} in VM {vmid})"),
             secs,
-        }),
+        }
+        .into()),
     }
 }
 
