@@ -292,6 +292,26 @@ macro_rules! failed {
 }
 pub(crate) use failed;
 
+/// A finished copy between this machine and guest `id`; `mode` is the one asked for.
+#[derive(Debug, Clone)]
+pub struct GuestCopy {
+    pub id: crate::pct::Ctid,
+    pub guest_path: String,
+    pub local: std::path::PathBuf,
+    pub copied: crate::proxmox::Copied,
+    pub mode: Option<u32>,
+}
+
+/// What a guest's two file tools answer (in JSON).
+pub trait TransferAnswer: Report {
+    /// A finished download from the guest.
+    fn downloaded(c: &GuestCopy) -> Self;
+    /// A finished upload into the guest.
+    fn uploaded(c: &GuestCopy) -> Self;
+    /// A failed call, with its guest when it had a valid id; the message is the error.
+    fn failed(id: Option<crate::pct::Ctid>, failure: Failure) -> Self;
+}
+
 /// The result of a guest's two file tools (answered in JSON), with the guest's own
 /// names for its id field and for the path in it: `ctid` and `container_path` for a
 /// container, `vmid` and `vm_path` for a VM.
@@ -320,49 +340,43 @@ macro_rules! guest_transfer_report {
             pub problem: $crate::output::Problem,
         }
 
-        impl $name {
-            /// A finished download of `path` in the guest to `local`.
-            pub fn downloaded(
-                id: $crate::pct::Ctid,
-                path: &str,
-                local: &std::path::Path,
-                copied: &$crate::proxmox::Copied,
-            ) -> Self {
+        impl $crate::output::TransferAnswer for $name {
+            fn downloaded(c: &$crate::output::GuestCopy) -> Self {
                 $name {
                     success: true,
-                    message: format!(concat!("File downloaded successfully from ", $word, " {}"), id),
-                    $id: Some(id.get()),
-                    $path: Some(path.to_string()),
-                    local_path: Some(local.display().to_string()),
-                    bytes_transferred: Some(copied.bytes),
-                    sha256: copied.sha256.clone(),
+                    message: format!(concat!("File downloaded successfully from ", $word, " {}"), c.id),
+                    $id: Some(c.id.get()),
+                    $path: Some(c.guest_path.clone()),
+                    local_path: Some(c.local.display().to_string()),
+                    bytes_transferred: Some(c.copied.bytes),
+                    sha256: c.copied.sha256.clone(),
                     ..Default::default()
                 }
             }
 
-            /// A finished upload of `local` to `path` in the guest; `mode` is the one
-            /// asked for.
-            pub fn uploaded(
-                id: $crate::pct::Ctid,
-                local: &std::path::Path,
-                path: &str,
-                copied: &$crate::proxmox::Copied,
-                mode: Option<u32>,
-            ) -> Self {
+            fn uploaded(c: &$crate::output::GuestCopy) -> Self {
                 $name {
                     success: true,
-                    message: format!(concat!("File uploaded successfully to ", $word, " {}"), id),
-                    $id: Some(id.get()),
-                    local_path: Some(local.display().to_string()),
-                    $path: Some(path.to_string()),
-                    permissions: copied.mode.or(mode).map(|m| format!("{m:o}")),
-                    bytes_transferred: Some(copied.bytes),
-                    sha256: copied.sha256.clone(),
+                    message: format!(concat!("File uploaded successfully to ", $word, " {}"), c.id),
+                    $id: Some(c.id.get()),
+                    local_path: Some(c.local.display().to_string()),
+                    $path: Some(c.guest_path.clone()),
+                    permissions: c.copied.mode.or(c.mode).map(|m| format!("{m:o}")),
+                    bytes_transferred: Some(c.copied.bytes),
+                    sha256: c.copied.sha256.clone(),
                     ..Default::default()
                 }
             }
 
-            $crate::output::failed!($id, message);
+            fn failed(id: Option<$crate::pct::Ctid>, failure: $crate::output::Failure) -> Self {
+                $name {
+                    success: false,
+                    message: failure.error.clone(),
+                    $id: id.map($crate::pct::Ctid::get),
+                    problem: failure.into(),
+                    ..Default::default()
+                }
+            }
         }
 
         $crate::output::report!($name, json);

@@ -8,9 +8,8 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::guests::{Failed, early, vmid_schema};
+use super::kind::{Failed, bad, early, vmid_schema};
 use super::params::{self, InvalidParam};
-use super::proxmox::bad;
 use super::{RemoteExec, answer};
 use crate::backup::{self, Compress, Mode};
 use crate::guests;

@@ -8,8 +8,8 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::kind::{Failed, Kind, bad, ctid_schema, early, vmid_schema};
 use super::params::{self, InvalidParam};
-use super::proxmox::{bad, ctid_schema};
 use super::{RemoteExec, answer};
 use crate::guests::{self, MAX_SHUTDOWN_SECS};
 use crate::output::guests::{SnapshotListReport, SnapshotReport};
@@ -18,23 +18,6 @@ use crate::output::{Failure, ResponseFormat};
 use crate::pct::Ctid;
 use crate::snapshot::{self, SnapName};
 use crate::vm;
-
-/// A failed call before or after it knew its guest.
-pub(super) type Failed = (Option<Ctid>, Failure);
-
-pub(super) fn early(failure: impl Into<Failure>) -> Failed {
-    (None, failure.into())
-}
-
-pub(super) fn vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "Guest id (100-999999999) of a container or, for the snapshot tools, a VM, as an integer or a string of digits, e.g. 100.",
-        "anyOf": [
-            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
-            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
-        ]
-    })
-}
 
 fn default_shutdown_secs() -> u64 {
     60
@@ -323,29 +306,6 @@ snapshots taken after it keep their content.",
     }
 }
 
-/// Which kind of guest an id names on this node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    Container,
-    Vm,
-}
-
-impl Kind {
-    pub(super) fn word(self) -> &'static str {
-        match self {
-            Kind::Container => "container",
-            Kind::Vm => "VM",
-        }
-    }
-
-    pub(super) fn title(self) -> &'static str {
-        match self {
-            Kind::Container => "Container",
-            Kind::Vm => "VM",
-        }
-    }
-}
-
 impl RemoteExec {
     /// Whether `vmid` is a container or a VM on this node (`pct status`, then `qm
     /// status`); neither is "not found", naming both.
@@ -413,7 +373,7 @@ impl RemoteExec {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<PowerReport, Failed> {
         let p: ShutdownParams = params::parse(args).map_err(early)?;
-        let ctid = self.guest(&p.ctid).map_err(early)?;
+        let ctid = self.guest_id(Kind::Container, &p.ctid).map_err(early)?;
         let secs = shutdown_secs(p.timeout).map_err(early)?;
         if p.force_stop {
             let what = format!(
@@ -441,7 +401,7 @@ impl RemoteExec {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<PowerReport, Failed> {
         let p: RebootParams = params::parse(args).map_err(early)?;
-        let ctid = self.guest(&p.ctid).map_err(early)?;
+        let ctid = self.guest_id(Kind::Container, &p.ctid).map_err(early)?;
         let secs = shutdown_secs(p.timeout).map_err(early)?;
         let what = format!(
             "Reboot container {ctid}? If it has not shut down after {secs} s it is stopped hard, then started again."

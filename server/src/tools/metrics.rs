@@ -8,8 +8,8 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::kind::{bad, optional_vmid_schema};
 use super::params::{self, InvalidParam};
-use super::proxmox::bad;
 use super::{RemoteExec, answer};
 use crate::metrics::{self, GuestStatus, PveshFailure, Timeframe};
 use crate::output::metrics::{GuestFigures, MetricsReport};
@@ -21,16 +21,6 @@ use futures::{StreamExt as _, TryStreamExt as _};
 
 /// Guests whose history is fetched at the same time when every guest is asked for.
 const HISTORIES_AT_ONCE: usize = 4;
-
-fn optional_vmid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "Guest id (100-999999999), as an integer or a string of digits, e.g. 100: that container's figures. Leave it out for every guest (containers and VMs).",
-        "anyOf": [
-            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
-            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
-        ]
-    })
-}
 
 /// `proxmox_guest_metrics` arguments.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

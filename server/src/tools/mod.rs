@@ -6,6 +6,7 @@
 pub mod backups;
 pub mod core;
 pub mod guests;
+pub mod kind;
 pub mod metrics;
 pub mod params;
 pub mod proxmox;
@@ -199,23 +200,23 @@ impl RemoteExec {
         })
     }
 
-    /// The policy's word on running `command` (on the host, or in container `ctid`),
-    /// and the user's when exec needs approval (CONFIRM_EXEC).
+    /// The policy's word on running `command` (on the host, or in a guest), and the
+    /// user's when exec needs approval (CONFIRM_EXEC).
     pub(crate) async fn may_exec(
         &self,
         ctx: &RequestContext<RoleServer>,
         command: &str,
-        ctid: Option<Ctid>,
+        guest: Option<(kind::Kind, Ctid)>,
     ) -> Result<(), Failure> {
         let host = self.place(ctx)?;
         let policy = &self.state.config.policy;
-        if let Some(ctid) = ctid {
-            policy.check_guest(ctid.get().into())?;
+        if let Some((_, id)) = guest {
+            policy.check_guest(id.get().into())?;
         }
         policy.check_command(command)?;
         if policy.confirm_exec {
-            let place = match ctid {
-                Some(c) => format!("in container {c} on host {}", host.name),
+            let place = match guest {
+                Some((kind, id)) => format!("in {} {id} on host {}", kind.word(), host.name),
                 None => format!("on host {} ({})", host.name, host.target.display()),
             };
             self.approve(ctx, &format!("Run this command {place}?\n\n{command}"))

@@ -2,97 +2,20 @@
 //! [`crate::proxmox`] and [`crate::pct`]. Arguments are validated before any I/O; the
 //! container id becomes a [`Ctid`], which cannot hold an invalid id.
 
-use std::time::Duration;
-
 use rmcp::model::{CallToolResult, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::params::{self, InvalidParam, Permissions, Timeout};
-use super::{ProgressSender, RemoteExec, answer, exec_failure};
+use super::kind::{Failed, Kind, answered, ctid_schema, early, guest_args};
+use super::params::{self, Permissions, Timeout};
+use super::{RemoteExec, answer};
 use crate::output::proxmox::{
     ContainerRow, CtTransferReport, ListReport, Power, PowerReport, StatusReport,
 };
 use crate::output::{ExecReport, Failure, ResponseFormat};
-use crate::pct::{self, Ctid};
-use crate::policy::Access;
 use crate::proxmox::{self, CopyOptions};
-use crate::ssh::run_command;
-
-/// A failed container file tool call (file tools answer in JSON).
-fn transfer_failure(ctid: Option<Ctid>, failure: impl Into<Failure>) -> CallToolResult {
-    answer(
-        &CtTransferReport::failed(ctid, failure.into()),
-        ResponseFormat::Json,
-    )
-}
-
-/// A failed start or stop (answered in JSON).
-fn power_failure(ctid: Option<Ctid>, failure: impl Into<Failure>) -> CallToolResult {
-    answer(
-        &PowerReport::failed(ctid, failure.into()),
-        ResponseFormat::Json,
-    )
-}
-
-pub(super) fn ctid_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "Container id (100-999999999), as an integer or a string of digits, e.g. 100.",
-        "anyOf": [
-            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
-            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
-        ]
-    })
-}
-
-pub(super) fn bad(param: &str, problem: impl Into<String>, fix: &str) -> InvalidParam {
-    InvalidParam {
-        param: param.into(),
-        problem: problem.into(),
-        fix: fix.into(),
-    }
-}
-
-fn ctid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
-    Ctid::from_json(v).map_err(|e| {
-        bad(
-            "ctid",
-            e.0,
-            "Give a container id from 100 to 999999999, e.g. 100; proxmox_list_containers lists them.",
-        )
-    })
-}
-
-fn container_path(param: &str, v: &str) -> Result<(), InvalidParam> {
-    guest_path(param, v, "container")
-}
-
-/// A path in a guest (`what`: `container` or `VM`): absolute, naming a file, no `..`.
-pub(super) fn guest_path(param: &str, v: &str, what: &str) -> Result<(), InvalidParam> {
-    params::check_path(param, v)?;
-    pct::split_container_path(v).map(|_| ()).map_err(|e| {
-        let fix = match e {
-            pct::BadPath::Traversal => {
-                "Give the file's absolute path without '..' components.".to_string()
-            }
-            pct::BadPath::Relative(_) => {
-                format!("Give an absolute path inside the {what}, e.g. /etc/app/app.conf.")
-            }
-            pct::BadPath::NotAFile(_) => {
-                "Give the full path of a file, e.g. /etc/app/app.conf.".to_string()
-            }
-        };
-        InvalidParam {
-            param: param.into(),
-            problem: e
-                .to_string()
-                .replace("container paths", &format!("{what} paths")),
-            fix,
-        }
-    })
-}
 
 /// `proxmox_container_exec_command` arguments.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -181,6 +104,12 @@ pub struct CtUploadParams {
     pub overwrite: bool,
 }
 
+guest_args!(CtExecParams, Container, ctid, exec);
+guest_args!(StatusParams, Container, ctid);
+guest_args!(PowerParams, Container, ctid);
+guest_args!(CtDownloadParams, Container, ctid, container_path);
+guest_args!(CtUploadParams, Container, ctid, container_path, permissions);
+
 fn format_hint(args: &JsonObject) -> ResponseFormat {
     super::exec_hints(args).1
 }
@@ -204,46 +133,7 @@ stopped or unknown container are error results.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (command_hint, hint) = super::exec_hints(&args);
-        let p: CtExecParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(exec_failure(&command_hint, hint, e)),
-        };
-        let checked =
-            ctid_of(&p.ctid).and_then(|ctid| params::check_command(&p.command).map(|_| ctid));
-        let ctid = match checked {
-            Ok(c) => c,
-            Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
-        };
-        if let Err(f) = self.may_exec(&ctx, &p.command, Some(ctid)).await {
-            return Ok(exec_failure(&p.command, p.response_format, f));
-        }
-        let line = match pct::exec(ctid, &p.command, p.timeout.secs + 10) {
-            Ok(l) => l,
-            Err(e) => {
-                return Ok(exec_failure(
-                    &p.command,
-                    p.response_format,
-                    Failure::new(e.to_string(), "Remove NUL bytes from the command."),
-                ));
-            }
-        };
-        let limit = self.state.config.character_limit;
-        let client = match self.guest_client(ctid, &ctx).await {
-            Ok(c) => c,
-            Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
-        };
-        let outcome = run_command(
-            &client,
-            &line,
-            Duration::from_secs(p.timeout.secs),
-            limit * 4,
-            &ctx.ct,
-        )
-        .await;
-        let report = ExecReport::from_container(&p.command, ctid, &outcome, limit, p.timeout.secs)
-            .noting(p.timeout.note());
-        Ok(answer(&report, p.response_format))
+        Ok(self.exec_in::<CtExecParams>(args, &ctx).await)
     }
 
     #[tool(
@@ -316,29 +206,9 @@ error result.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let hint = format_hint(&args);
-        let p: StatusParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(answer(&StatusReport::failed(None, e.into()), hint)),
-        };
-        let ctid = match self.guest(&p.ctid) {
-            Ok(c) => c,
-            Err(f) => return Ok(answer(&StatusReport::failed(None, f), p.response_format)),
-        };
-        let client = match self.guest_client(ctid, &ctx).await {
-            Ok(c) => c,
-            Err(f) => {
-                return Ok(answer(
-                    &StatusReport::failed(Some(ctid), f),
-                    p.response_format,
-                ));
-            }
-        };
-        let report = match proxmox::status(&client, ctid, &ctx.ct).await {
-            Ok(status) => StatusReport::of(ctid, status),
-            Err(e) => StatusReport::failed(Some(ctid), Failure::from(&e)),
-        };
-        Ok(answer(&report, p.response_format))
+        let format = format_hint(&args);
+        let status = self.ct_status(args, &ctx).await;
+        Ok(answered(status, StatusReport::failed, format))
     }
 
     #[tool(
@@ -355,7 +225,7 @@ container is an error result carrying pct's message.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.power(args, ctx, Power::Start).await
+        Ok(self.power(args, &ctx, Power::Start).await)
     }
 
     #[tool(
@@ -373,7 +243,7 @@ locked or unknown container is an error result carrying pct's message.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        self.power(args, ctx, Power::Stop).await
+        Ok(self.power(args, &ctx, Power::Stop).await)
     }
 
     #[tool(
@@ -393,9 +263,8 @@ MAX_FILE_SIZE are refused before anything is copied.",
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self
-            .ct_download(args, &ctx)
-            .await
-            .unwrap_or_else(|(ctid, f)| transfer_failure(ctid, f)))
+            .download::<CtDownloadParams, CtTransferReport>(args, &ctx)
+            .await)
     }
 
     #[tool(
@@ -416,9 +285,8 @@ refused.",
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         Ok(self
-            .ct_upload(args, &ctx)
-            .await
-            .unwrap_or_else(|(ctid, f)| transfer_failure(ctid, f)))
+            .upload::<CtUploadParams, CtTransferReport>(args, &ctx)
+            .await)
     }
 }
 
@@ -452,77 +320,18 @@ impl RemoteExec {
     }
 }
 
-/// A container file tool's failure before its container is known.
-fn early(failure: impl Into<Failure>) -> (Option<Ctid>, Failure) {
-    (None, failure.into())
-}
-
 impl RemoteExec {
-    async fn ct_download(
+    async fn ct_status(
         &self,
         args: JsonObject,
         ctx: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, (Option<Ctid>, Failure)> {
-        let p: CtDownloadParams = params::parse(args).map_err(early)?;
-        let ctid = ctid_of(&p.ctid).map_err(early)?;
-        container_path("container_path", &p.container_path).map_err(early)?;
-        params::check_path("local_path", &p.local_path).map_err(early)?;
-        let local = self.guest_and_local(ctid, &p.local_path, Access::Write)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
+    ) -> Result<StatusReport, Failed> {
+        let p: StatusParams = params::parse(args).map_err(early)?;
+        let ctid = self.guest_id(Kind::Container, &p.ctid).map_err(early)?;
         let client = self.routed(ctid, ctx).await?;
-        let result = proxmox::download(
-            &client,
-            &self.state.leftovers,
-            ctid,
-            &p.container_path,
-            &local,
-            self.copy_options(p.overwrite, &report_progress, ctx),
-        )
-        .await;
-        progress.finish().await;
-        let done = result.map_err(|e| (Some(ctid), Failure::from(&e)))?;
-        Ok(answer(
-            &CtTransferReport::downloaded(ctid, &p.container_path, &local, &done),
-            ResponseFormat::Json,
-        ))
-    }
-
-    async fn ct_upload(
-        &self,
-        args: JsonObject,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, (Option<Ctid>, Failure)> {
-        let p: CtUploadParams = params::parse(args).map_err(early)?;
-        let ctid = ctid_of(&p.ctid).map_err(early)?;
-        params::check_path("local_path", &p.local_path).map_err(early)?;
-        container_path("container_path", &p.container_path).map_err(early)?;
-        let mode = p
-            .permissions
-            .as_ref()
-            .map(|m| m.mode("permissions"))
-            .transpose()
-            .map_err(early)?;
-        let local = self.guest_and_local(ctid, &p.local_path, Access::Read)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(ctid, ctx).await?;
-        let result = proxmox::upload(
-            &client,
-            &self.state.leftovers,
-            ctid,
-            &local,
-            &p.container_path,
-            mode,
-            self.copy_options(p.overwrite, &report_progress, ctx),
-        )
-        .await;
-        progress.finish().await;
-        let done = result.map_err(|e| (Some(ctid), Failure::from(&e)))?;
-        Ok(answer(
-            &CtTransferReport::uploaded(ctid, &local, &p.container_path, &done, mode),
-            ResponseFormat::Json,
-        ))
+        let status = proxmox::status(&client, ctid, &ctx.ct).await;
+        let status = status.map_err(|e| (Some(ctid), Failure::from(&e)))?;
+        Ok(StatusReport::of(ctid, status))
     }
 
     /// The copy options of a container file tool: MAX_FILE_SIZE, the call's progress
@@ -541,67 +350,15 @@ impl RemoteExec {
         }
     }
 
-    /// A valid container id that the policy lets the tools act on.
-    pub(super) fn guest(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
-        let ctid = ctid_of(v)?;
-        self.state.config.policy.check_guest(ctid.get().into())?;
-        Ok(ctid)
-    }
-
-    /// The resolved `local` path, when the policy lets the tools touch both it (for
-    /// `access`) and container `ctid`.
-    pub(super) fn guest_and_local(
-        &self,
-        ctid: Ctid,
-        local: &str,
-        access: Access,
-    ) -> Result<std::path::PathBuf, (Option<Ctid>, Failure)> {
-        let local = super::core::local_path(local);
-        let policy = &self.state.config.policy;
-        let checked = policy
-            .check_guest(ctid.get().into())
-            .and_then(|_| policy.check_local(&local, access));
-        checked.map_err(|r| (Some(ctid), r.into()))?;
-        Ok(local)
-    }
-
     async fn power(
         &self,
         args: JsonObject,
-        ctx: RequestContext<RoleServer>,
+        ctx: &RequestContext<RoleServer>,
         power: Power,
-    ) -> Result<CallToolResult, ErrorData> {
-        let p: PowerParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(power_failure(None, e)),
-        };
-        let ctid = match self.guest(&p.ctid) {
-            Ok(c) => c,
-            Err(f) => return Ok(power_failure(None, f)),
-        };
-        if power == Power::Stop
-            && let Err(f) = self
-                .approve(
-                    &ctx,
-                    &format!(
-                        "Stop container {ctid} at once (`pct stop {ctid}`)? Its services get no clean shutdown."
-                    ),
-                )
-                .await
-        {
-            return Ok(power_failure(Some(ctid), f));
-        }
-        let client = match self.guest_client(ctid, &ctx).await {
-            Ok(c) => c,
-            Err(f) => return Ok(power_failure(Some(ctid), f)),
-        };
-        let result = match power {
-            Power::Start => proxmox::start(&client, ctid, &ctx.ct).await,
-            Power::Stop => proxmox::stop(&client, ctid, &ctx.ct).await,
-        };
-        Ok(match result {
-            Ok(said) => answer(&PowerReport::done(ctid, power, said), ResponseFormat::Json),
-            Err(e) => power_failure(Some(ctid), &e),
-        })
+    ) -> CallToolResult {
+        let start = power == Power::Start;
+        let done = self.power_guest::<PowerParams>(args, ctx, start).await;
+        let report = done.map(|(ctid, said)| PowerReport::done(ctid, power, said));
+        answered(report, PowerReport::failed, ResponseFormat::Json)
     }
 }

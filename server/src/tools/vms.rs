@@ -9,41 +9,14 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::guests::{Failed, early};
+use super::kind::{Failed, Kind, answered, early, guest_args, vm_schema};
 use super::params::{self, InvalidParam, Permissions, Timeout};
-use super::proxmox::bad;
-use super::{ProgressSender, RemoteExec, answer, exec_failure};
+use super::{RemoteExec, answer};
 use crate::output::vms::{
     GuestListReport, VmListReport, VmPowerReport, VmStatusReport, VmTransferReport,
 };
 use crate::output::{ExecReport, Failure, ResponseFormat};
-use crate::pct::Ctid;
-use crate::policy::Access;
 use crate::vm;
-
-pub(super) fn vm_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "VM id (100-999999999), as an integer or a string of digits, e.g. 200.",
-        "anyOf": [
-            {"type": "integer", "minimum": 100, "maximum": 999_999_999},
-            {"type": "string", "pattern": "^[1-9][0-9]{2,8}$"}
-        ]
-    })
-}
-
-fn vmid_of(v: &serde_json::Value) -> Result<Ctid, InvalidParam> {
-    Ctid::from_json(v).map_err(|e| {
-        bad(
-            "vmid",
-            e.0.replace("container id", "VM id"),
-            "Give a VM id from 100 to 999999999, e.g. 200; proxmox_list_vms lists them.",
-        )
-    })
-}
-
-fn vm_path(param: &str, v: &str) -> Result<(), InvalidParam> {
-    super::proxmox::guest_path(param, v, "VM")
-}
 
 fn default_shutdown_secs() -> u64 {
     60
@@ -171,14 +144,16 @@ fn shutdown_secs(secs: u64) -> Result<u64, InvalidParam> {
 }
 
 fn power_answer(result: Result<VmPowerReport, Failed>) -> CallToolResult {
-    let report = result.unwrap_or_else(|(vmid, f)| VmPowerReport::failed(vmid, f));
-    answer(&report, ResponseFormat::Json)
+    answered(result, VmPowerReport::failed, ResponseFormat::Json)
 }
 
-fn transfer_answer(result: Result<VmTransferReport, Failed>) -> CallToolResult {
-    let report = result.unwrap_or_else(|(vmid, f)| VmTransferReport::failed(vmid, f));
-    answer(&report, ResponseFormat::Json)
-}
+guest_args!(VmExecParams, Vm, vmid, exec);
+guest_args!(VmStatusParams, Vm, vmid);
+guest_args!(VmPowerParams, Vm, vmid);
+guest_args!(VmShutdownParams, Vm, vmid);
+guest_args!(VmRebootParams, Vm, vmid);
+guest_args!(VmDownloadParams, Vm, vmid, vm_path);
+guest_args!(VmUploadParams, Vm, vmid, vm_path, permissions);
 
 fn format_hint(args: &JsonObject) -> ResponseFormat {
     super::exec_hints(args).1
@@ -293,7 +268,7 @@ An unknown VM is an error result.",
             Ok(p) => p,
             Err(e) => return Ok(answer(&VmStatusReport::failed(None, e.into()), hint)),
         };
-        let vmid = match self.vm(&p.vmid) {
+        let vmid = match self.guest_id(Kind::Vm, &p.vmid) {
             Ok(v) => v,
             Err(f) => return Ok(answer(&VmStatusReport::failed(None, f), p.response_format)),
         };
@@ -330,7 +305,7 @@ running, locked, template or unknown VM is an error result carrying qm's message
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(power_answer(self.vm_power(args, &ctx, true).await))
+        Ok(self.vm_power(args, &ctx, true).await)
     }
 
     #[tool(
@@ -347,7 +322,7 @@ clean shutdown; for a clean one use proxmox_shutdown_vm). Stopping a stopped, lo
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(power_answer(self.vm_power(args, &ctx, false).await))
+        Ok(self.vm_power(args, &ctx, false).await)
     }
 
     #[tool(
@@ -403,36 +378,7 @@ running agent, is an error result saying which.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let (command_hint, hint) = super::exec_hints(&args);
-        let p: VmExecParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(exec_failure(&command_hint, hint, e)),
-        };
-        let checked = vmid_of(&p.vmid).and_then(|v| params::check_command(&p.command).map(|_| v));
-        let vmid = match checked {
-            Ok(v) => v,
-            Err(e) => return Ok(exec_failure(&p.command, p.response_format, e)),
-        };
-        if let Err(f) = self.may_exec_in_vm(&ctx, &p.command, vmid).await {
-            return Ok(exec_failure(&p.command, p.response_format, f));
-        }
-        let limit = self.state.config.character_limit;
-        let client = match self.guest_client(vmid, &ctx).await {
-            Ok(c) => c,
-            Err(f) => return Ok(exec_failure(&p.command, p.response_format, f)),
-        };
-        match vm::exec(&client, vmid, &p.command, p.timeout.secs, &ctx.ct).await {
-            Ok(run) => {
-                let report = ExecReport::from_vm(&p.command, vmid, &run, limit, p.timeout.secs)
-                    .noting(p.timeout.note());
-                Ok(answer(&report, p.response_format))
-            }
-            Err(e) => Ok(exec_failure(
-                &p.command,
-                p.response_format,
-                Failure::from(&e),
-            )),
-        }
+        Ok(self.exec_in::<VmExecParams>(args, &ctx).await)
     }
 
     #[tool(
@@ -451,7 +397,9 @@ larger than MAX_FILE_SIZE are refused before anything is copied.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(transfer_answer(self.vm_download(args, &ctx).await))
+        Ok(self
+            .download::<VmDownloadParams, VmTransferReport>(args, &ctx)
+            .await)
     }
 
     #[tool(
@@ -471,62 +419,21 @@ hidden temporary name beside the target, checked by size and by the SHA-256 comp
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        Ok(transfer_answer(self.vm_upload(args, &ctx).await))
+        Ok(self
+            .upload::<VmUploadParams, VmTransferReport>(args, &ctx)
+            .await)
     }
 }
 
 impl RemoteExec {
-    /// A valid VM id that the policy lets the tools act on.
-    fn vm(&self, v: &serde_json::Value) -> Result<Ctid, Failure> {
-        let vmid = vmid_of(v)?;
-        self.state.config.policy.check_guest(vmid.get().into())?;
-        Ok(vmid)
-    }
-
-    /// The policy's word on running `command` in VM `vmid`, and the user's when exec
-    /// needs approval (CONFIRM_EXEC).
-    async fn may_exec_in_vm(
-        &self,
-        ctx: &RequestContext<RoleServer>,
-        command: &str,
-        vmid: Ctid,
-    ) -> Result<(), Failure> {
-        let policy = &self.state.config.policy;
-        policy.check_guest(vmid.get().into())?;
-        policy.check_command(command)?;
-        if policy.confirm_exec {
-            self.approve(ctx, &format!("Run this command in VM {vmid}?\n\n{command}"))
-                .await?;
-        }
-        Ok(())
-    }
-
     async fn vm_power(
         &self,
         args: JsonObject,
         ctx: &RequestContext<RoleServer>,
         start: bool,
-    ) -> Result<VmPowerReport, Failed> {
-        let p: VmPowerParams = params::parse(args).map_err(early)?;
-        let vmid = self.vm(&p.vmid).map_err(early)?;
-        if !start {
-            self.approve(
-                ctx,
-                &format!(
-                    "Stop VM {vmid} at once (`qm stop {vmid}`)? The guest gets no clean shutdown."
-                ),
-            )
-            .await
-            .map_err(|f| (Some(vmid), f))?;
-        }
-        let client = self.routed(vmid, ctx).await?;
-        let said = if start {
-            vm::start(&client, vmid, &ctx.ct).await
-        } else {
-            vm::stop(&client, vmid, &ctx.ct).await
-        };
-        let said = said.map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        Ok(VmPowerReport::done(vmid, start, said))
+    ) -> CallToolResult {
+        let done = self.power_guest::<VmPowerParams>(args, ctx, start).await;
+        power_answer(done.map(|(vmid, said)| VmPowerReport::done(vmid, start, said)))
     }
 
     async fn vm_shutdown(
@@ -535,7 +442,7 @@ impl RemoteExec {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<VmPowerReport, Failed> {
         let p: VmShutdownParams = params::parse(args).map_err(early)?;
-        let vmid = self.vm(&p.vmid).map_err(early)?;
+        let vmid = self.guest_id(Kind::Vm, &p.vmid).map_err(early)?;
         let secs = shutdown_secs(p.timeout).map_err(|e| (Some(vmid), e.into()))?;
         if p.force_stop {
             self.approve(
@@ -565,7 +472,7 @@ impl RemoteExec {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<VmPowerReport, Failed> {
         let p: VmRebootParams = params::parse(args).map_err(early)?;
-        let vmid = self.vm(&p.vmid).map_err(early)?;
+        let vmid = self.guest_id(Kind::Vm, &p.vmid).map_err(early)?;
         let secs = shutdown_secs(p.timeout).map_err(|e| (Some(vmid), e.into()))?;
         self.approve(ctx, &format!("Reboot VM {vmid}? Its services restart."))
             .await
@@ -574,70 +481,5 @@ impl RemoteExec {
             .await
             .map_err(|e| (Some(vmid), Failure::from(&e)))?;
         Ok(VmPowerReport::finished(vmid, done, false))
-    }
-
-    async fn vm_download(
-        &self,
-        args: JsonObject,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<VmTransferReport, Failed> {
-        let p: VmDownloadParams = params::parse(args).map_err(early)?;
-        let vmid = vmid_of(&p.vmid).map_err(early)?;
-        vm_path("vm_path", &p.vm_path).map_err(early)?;
-        params::check_path("local_path", &p.local_path).map_err(early)?;
-        let local = self.guest_and_local(vmid, &p.local_path, Access::Write)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(vmid, ctx).await?;
-        let result = vm::files::download(
-            &client,
-            &self.state.leftovers,
-            vmid,
-            &p.vm_path,
-            &local,
-            self.copy_options(p.overwrite, &report_progress, ctx),
-        )
-        .await;
-        progress.finish().await;
-        let done = result.map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        Ok(VmTransferReport::downloaded(
-            vmid, &p.vm_path, &local, &done,
-        ))
-    }
-
-    async fn vm_upload(
-        &self,
-        args: JsonObject,
-        ctx: &RequestContext<RoleServer>,
-    ) -> Result<VmTransferReport, Failed> {
-        let p: VmUploadParams = params::parse(args).map_err(early)?;
-        let vmid = vmid_of(&p.vmid).map_err(early)?;
-        params::check_path("local_path", &p.local_path).map_err(early)?;
-        vm_path("vm_path", &p.vm_path).map_err(early)?;
-        let mode = p
-            .permissions
-            .as_ref()
-            .map(|m| m.mode("permissions"))
-            .transpose()
-            .map_err(early)?;
-        let local = self.guest_and_local(vmid, &p.local_path, Access::Read)?;
-        let progress = ProgressSender::new(ctx);
-        let report_progress = |done, total| progress.report(done, total);
-        let client = self.routed(vmid, ctx).await?;
-        let result = vm::files::upload(
-            &client,
-            &self.state.leftovers,
-            vmid,
-            &local,
-            &p.vm_path,
-            mode,
-            self.copy_options(p.overwrite, &report_progress, ctx),
-        )
-        .await;
-        progress.finish().await;
-        let done = result.map_err(|e| (Some(vmid), Failure::from(&e)))?;
-        Ok(VmTransferReport::uploaded(
-            vmid, &local, &p.vm_path, &done, mode,
-        ))
     }
 }
