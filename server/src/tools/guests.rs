@@ -8,7 +8,7 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::kind::{Failed, Kind, bad, ctid_schema, early, vmid_schema};
+use super::kind::{Failed, Kind, bad, by_kind, ctid_schema, early, vmid_schema};
 use super::params::{self, InvalidParam};
 use super::{RemoteExec, answer};
 use crate::guests::{self, MAX_SHUTDOWN_SECS};
@@ -439,16 +439,14 @@ impl RemoteExec {
             );
             return Err((Some(vmid), e.into()));
         }
-        match kind {
-            Kind::Container => guests::create(&client, vmid, &name, &p.description, &ctx.ct)
-                .await
-                .map_err(|e| (Some(vmid), Failure::from(&e)))?,
-            Kind::Vm => {
-                vm::snapshots::create(&client, vmid, &name, &p.description, p.vmstate, &ctx.ct)
-                    .await
-                    .map_err(|e| (Some(vmid), Failure::from(&e)))?
-            }
-        }
+        let (description, cancel) = (&p.description, &ctx.ct);
+        by_kind(
+            kind,
+            vmid,
+            guests::create(&client, vmid, &name, description, cancel),
+            vm::snapshots::create(&client, vmid, &name, description, p.vmstate, cancel),
+        )
+        .await?;
         let ram = if p.vmstate {
             ", with its RAM state"
         } else {
@@ -466,22 +464,16 @@ impl RemoteExec {
         let p: SnapshotRollbackParams = params::parse(args).map_err(early)?;
         let vmid = self.snapshot_guest(&p.vmid)?;
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
-        let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
-        let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
         let client = self.routed(vmid, ctx).await?;
         let kind = self.kind(vmid, ctx).await?;
-        match kind {
-            Kind::Container => {
-                guests::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
-                    .await
-                    .map_err(fail)?
-            }
-            Kind::Vm => {
-                vm::snapshots::check_rollback(&client, vmid, &name, p.stop_running, &ctx.ct)
-                    .await
-                    .map_err(vm_fail)?
-            }
-        }
+        let (stop_running, cancel) = (p.stop_running, &ctx.ct);
+        by_kind(
+            kind,
+            vmid,
+            guests::check_rollback(&client, vmid, &name, stop_running, cancel),
+            vm::snapshots::check_rollback(&client, vmid, &name, stop_running, cancel),
+        )
+        .await?;
         let what = format!(
             "Roll {} {vmid} back to snapshot '{name}'? Everything changed in it since that snapshot is lost{}.",
             kind.word(),
@@ -494,14 +486,13 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(vmid), f))?;
-        let status = match kind {
-            Kind::Container => guests::rollback(&client, vmid, &name, p.start, &ctx.ct)
-                .await
-                .map_err(fail)?,
-            Kind::Vm => vm::snapshots::rollback(&client, vmid, &name, p.start, &ctx.ct)
-                .await
-                .map_err(vm_fail)?,
-        };
+        let status = by_kind(
+            kind,
+            vmid,
+            guests::rollback(&client, vmid, &name, p.start, cancel),
+            vm::snapshots::rollback(&client, vmid, &name, p.start, cancel),
+        )
+        .await?;
         let message = format!(
             "{} {vmid} rolled back to snapshot '{name}'; it is {status}",
             kind.title()
@@ -522,18 +513,16 @@ impl RemoteExec {
         let p: SnapshotDeleteParams = params::parse(args).map_err(early)?;
         let vmid = self.snapshot_guest(&p.vmid)?;
         let name = snap_name(&p.name).map_err(|e| (Some(vmid), e.into()))?;
-        let fail = |e: crate::proxmox::PctError| (Some(vmid), Failure::from(&e));
-        let vm_fail = |e: vm::VmError| (Some(vmid), Failure::from(&e));
         let client = self.routed(vmid, ctx).await?;
         let kind = self.kind(vmid, ctx).await?;
-        match kind {
-            Kind::Container => guests::check_exists(&client, vmid, &name, &ctx.ct)
-                .await
-                .map_err(fail)?,
-            Kind::Vm => vm::snapshots::check_exists(&client, vmid, &name, &ctx.ct)
-                .await
-                .map_err(vm_fail)?,
-        }
+        let cancel = &ctx.ct;
+        by_kind(
+            kind,
+            vmid,
+            guests::check_exists(&client, vmid, &name, cancel),
+            vm::snapshots::check_exists(&client, vmid, &name, cancel),
+        )
+        .await?;
         let what = format!(
             "Delete snapshot '{name}' of {} {vmid}? It cannot be rolled back to afterwards.",
             kind.word()
@@ -541,14 +530,13 @@ impl RemoteExec {
         self.approve(ctx, &what)
             .await
             .map_err(|f| (Some(vmid), f))?;
-        match kind {
-            Kind::Container => guests::delete(&client, vmid, &name, &ctx.ct)
-                .await
-                .map_err(fail)?,
-            Kind::Vm => vm::snapshots::delete(&client, vmid, &name, &ctx.ct)
-                .await
-                .map_err(vm_fail)?,
-        }
+        by_kind(
+            kind,
+            vmid,
+            guests::delete(&client, vmid, &name, cancel),
+            vm::snapshots::delete(&client, vmid, &name, cancel),
+        )
+        .await?;
         let message = format!("Snapshot '{name}' of {} {vmid} deleted", kind.word());
         Ok(SnapshotReport::done(vmid, name.as_str(), message, None))
     }

@@ -17,7 +17,7 @@ use super::{ProgressSender, RemoteExec, answer, exec_failure};
 use crate::output::{ExecReport, Failure, GuestCopy, Report, ResponseFormat, TransferAnswer};
 use crate::pct::{self, Ctid};
 use crate::policy::Access;
-use crate::ssh::run_command;
+use crate::ssh::{SshClient, run_command};
 use crate::{proxmox, vm};
 
 /// A failed call before or after it knew its guest.
@@ -253,6 +253,48 @@ impl RemoteExec {
         Ok((id, said.map_err(|f| (Some(id), f))?))
     }
 
+    /// A list tool's answer: its arguments (only `response_format`), then the report
+    /// `list` makes over the connection to the host, or `failed` with why not.
+    pub(super) async fn list_tool<R: Report>(
+        &self,
+        args: JsonObject,
+        ctx: &RequestContext<RoleServer>,
+        failed: fn(Failure) -> R,
+        list: impl AsyncFnOnce(&SshClient) -> Result<R, Failure>,
+    ) -> CallToolResult {
+        let format = super::exec_hints(&args).1;
+        let report = async {
+            params::parse::<super::proxmox::ListParams>(args)?;
+            list(&*self.client(ctx)?).await
+        };
+        answer(&report.await.unwrap_or_else(failed), format)
+    }
+
+    /// The rows the policy lets the tools see, `id` giving each one's guest id.
+    pub(super) fn allowed<T>(&self, rows: Vec<T>, id: impl Fn(&T) -> u32) -> Vec<T> {
+        let policy = &self.state.config.policy;
+        rows.into_iter()
+            .filter(|r| policy.guest_allowed(id(r).into()))
+            .collect()
+    }
+
+    /// Every guest of the cluster (`pvesh get /cluster/resources`) that the policy
+    /// lets the tools see.
+    pub(super) async fn cluster_guests(
+        &self,
+        client: &SshClient,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<Vec<crate::metrics::GuestStatus>, Failure> {
+        let out = super::metrics::pvesh(client, &crate::metrics::resources(), None, cancel).await?;
+        let rows = crate::metrics::parse_resources(&out).map_err(|e| {
+            Failure::new(
+                e.to_string(),
+                "pvesh answered in an unexpected format; run the command with ssh_exec_command to see its output.",
+            )
+        })?;
+        Ok(self.allowed(rows, |r| r.vmid))
+    }
+
     /// A guest's exec tool: the command run in the guest, with the call's time limit.
     pub(super) async fn exec_in<P: ExecArgs>(
         &self,
@@ -408,6 +450,21 @@ impl RemoteExec {
         checked.map_err(|r| (Some(id), r.into()))?;
         Ok(local)
     }
+}
+
+/// The operation of the guest's kind (the other future is dropped unpolled), its
+/// error as the call's failure about guest `id`.
+pub(super) async fn by_kind<T>(
+    kind: Kind,
+    id: Ctid,
+    container: impl Future<Output = Result<T, proxmox::PctError>>,
+    vm: impl Future<Output = Result<T, vm::VmError>>,
+) -> Result<T, Failed> {
+    let done = match kind {
+        Kind::Container => container.await.map_err(fail),
+        Kind::Vm => vm.await.map_err(fail),
+    };
+    done.map_err(|f| (Some(id), f))
 }
 
 /// A guest operation's error as a failure.

@@ -8,14 +8,15 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::RemoteExec;
 use super::kind::{Failed, Kind, answered, ctid_schema, early, guest_args};
 use super::params::{self, Permissions, Timeout};
-use super::{RemoteExec, answer};
 use crate::output::proxmox::{
     ContainerRow, CtTransferReport, ListReport, Power, PowerReport, StatusReport,
 };
 use crate::output::{ExecReport, Failure, ResponseFormat};
 use crate::proxmox::{self, CopyOptions};
+use crate::ssh::SshClient;
 
 /// `proxmox_container_exec_command` arguments.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -151,45 +152,23 @@ its node (every container tool then acts on the node that owns the container).",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let hint = format_hint(&args);
-        let p: ListParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(answer(&ListReport::failed(e.into()), hint)),
-        };
-        let (client, router) = match self.place(&ctx) {
-            Ok(place) => (self.state.hosts.client(&place.target), &place.router),
-            Err(f) => return Ok(answer(&ListReport::failed(f), p.response_format)),
-        };
-        // The cluster read and `pct list` run side by side (two channels): on a
-        // standalone node the call then takes about what pct itself takes. On a
-        // cluster `pct list`'s answer is set aside for the cluster's resource list.
-        let (layout, local) = tokio::join!(
-            router.layout(&client, &ctx.ct),
-            proxmox::list(&client, &ctx.ct)
-        );
-        match layout {
-            Err(f) => return Ok(answer(&ListReport::failed(f), p.response_format)),
-            Ok(Some(layout)) if layout.cluster.is_some() => {
-                let report = match self.cluster_containers(&client, &ctx.ct).await {
-                    Ok(rows) => ListReport::of_cluster(rows),
-                    Err(f) => ListReport::failed(f),
-                };
-                return Ok(answer(&report, p.response_format));
+        let list = async |client: &SshClient| {
+            let router = &self.place(&ctx)?.router;
+            // The cluster read and `pct list` run side by side (two channels): on a
+            // standalone node the call then takes about what pct itself takes. On a
+            // cluster `pct list`'s answer is set aside for the cluster's resource list.
+            let (layout, local) = tokio::join!(
+                router.layout(client, &ctx.ct),
+                proxmox::list(client, &ctx.ct)
+            );
+            if layout?.is_some_and(|l| l.cluster.is_some()) {
+                let guests = self.cluster_guests(client, &ctx.ct).await?;
+                return Ok(ListReport::of_cluster(containers_of(guests)));
             }
-            Ok(_) => {}
-        }
-        let report = match local {
-            Ok(rows) => {
-                let policy = &self.state.config.policy;
-                ListReport::of(
-                    rows.into_iter()
-                        .filter(|r| policy.guest_allowed(r.ctid.into()))
-                        .collect(),
-                )
-            }
-            Err(e) => ListReport::failed(Failure::from(&e)),
+            let rows = local.map_err(|e| Failure::from(&e))?;
+            Ok(ListReport::of(self.allowed(rows, |r| r.ctid)))
         };
-        Ok(answer(&report, p.response_format))
+        Ok(self.list_tool(args, &ctx, ListReport::failed, list).await)
     }
 
     #[tool(
@@ -290,34 +269,19 @@ refused.",
     }
 }
 
-impl RemoteExec {
-    /// The containers of every node of the cluster (`pvesh get /cluster/resources`),
-    /// those the policy allows, each with its node.
-    async fn cluster_containers(
-        &self,
-        client: &crate::ssh::SshClient,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> Result<Vec<ContainerRow>, Failure> {
-        let out = super::metrics::pvesh(client, &crate::metrics::resources(), None, cancel).await?;
-        let rows = crate::metrics::parse_resources(&out).map_err(|e| {
-            Failure::new(
-                e.to_string(),
-                "pvesh answered in an unexpected format; run the command with ssh_exec_command to see its output.",
-            )
-        })?;
-        let policy = &self.state.config.policy;
-        Ok(rows
-            .into_iter()
-            .filter(|r| r.kind.as_deref() == Some("lxc") && policy.guest_allowed(r.vmid.into()))
-            .map(|r| ContainerRow {
-                ctid: r.vmid,
-                status: r.status.unwrap_or_else(|| "unknown".into()),
-                name: r.name.unwrap_or_else(|| format!("CT{}", r.vmid)),
-                lock: r.lock,
-                node: r.node,
-            })
-            .collect())
-    }
+/// The containers among a cluster's guests, each with its node.
+fn containers_of(guests: Vec<crate::metrics::GuestStatus>) -> Vec<ContainerRow> {
+    guests
+        .into_iter()
+        .filter(|r| r.kind.as_deref() == Some("lxc"))
+        .map(|r| ContainerRow {
+            ctid: r.vmid,
+            status: r.status.unwrap_or_else(|| "unknown".into()),
+            name: r.name.unwrap_or_else(|| format!("CT{}", r.vmid)),
+            lock: r.lock,
+            node: r.node,
+        })
+        .collect()
 }
 
 impl RemoteExec {

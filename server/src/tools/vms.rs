@@ -16,19 +16,11 @@ use crate::output::vms::{
     GuestListReport, VmListReport, VmPowerReport, VmStatusReport, VmTransferReport,
 };
 use crate::output::{ExecReport, Failure, ResponseFormat};
+use crate::ssh::SshClient;
 use crate::vm;
 
 fn default_shutdown_secs() -> u64 {
     60
-}
-
-/// `proxmox_list_vms` / `proxmox_list_guests` arguments.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VmListParams {
-    /// `text` (default) for a table, or `json` for one JSON object.
-    #[serde(default)]
-    pub response_format: ResponseFormat,
 }
 
 /// `proxmox_vm_status` arguments.
@@ -166,7 +158,7 @@ impl RemoteExec {
         title = "List virtual machines",
         description = "List the QEMU virtual machines of the Proxmox VE node (`qm list --full`): id, name, state \
 (running, paused, stopped, …), memory, boot disk size.",
-        input_schema = super::schema::input::<VmListParams>(),
+        input_schema = super::schema::input::<super::proxmox::ListParams>(),
         output_schema = super::schema::output::<VmListReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
@@ -175,27 +167,13 @@ impl RemoteExec {
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let hint = format_hint(&args);
-        let p: VmListParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(answer(&VmListReport::failed(e.into()), hint)),
+        let list = async |client: &SshClient| {
+            let rows = vm::list(client, &ctx.ct)
+                .await
+                .map_err(|e| Failure::from(&e))?;
+            Ok(VmListReport::of(self.allowed(rows, |r| r.vmid)))
         };
-        let client = match self.client(&ctx) {
-            Ok(c) => c,
-            Err(f) => return Ok(answer(&VmListReport::failed(f), p.response_format)),
-        };
-        let report = match vm::list(&client, &ctx.ct).await {
-            Ok(rows) => {
-                let policy = &self.state.config.policy;
-                VmListReport::of(
-                    rows.into_iter()
-                        .filter(|r| policy.guest_allowed(r.vmid.into()))
-                        .collect(),
-                )
-            }
-            Err(e) => VmListReport::failed(Failure::from(&e)),
-        };
-        Ok(answer(&report, p.response_format))
+        Ok(self.list_tool(args, &ctx, VmListReport::failed, list).await)
     }
 
     #[tool(
@@ -203,7 +181,7 @@ impl RemoteExec {
         title = "List all guests",
         description = "List every guest of the Proxmox VE cluster in one call, containers and virtual machines \
 (`pvesh get /cluster/resources --type vm`): id, type (lxc or qemu), name, status, node, lock, template.",
-        input_schema = super::schema::input::<VmListParams>(),
+        input_schema = super::schema::input::<super::proxmox::ListParams>(),
         output_schema = super::schema::output::<GuestListReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
     )]
@@ -212,40 +190,13 @@ impl RemoteExec {
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let hint = format_hint(&args);
-        let p: VmListParams = match params::parse(args) {
-            Ok(p) => p,
-            Err(e) => return Ok(answer(&GuestListReport::failed(e.into()), hint)),
+        let list = async |client: &SshClient| {
+            let guests = self.cluster_guests(client, &ctx.ct).await?;
+            Ok(GuestListReport::of(guests))
         };
-        let client = match self.client(&ctx) {
-            Ok(c) => c,
-            Err(f) => return Ok(answer(&GuestListReport::failed(f), p.response_format)),
-        };
-        let report = match super::metrics::pvesh(
-            &client,
-            &crate::metrics::resources(),
-            None,
-            &ctx.ct,
-        )
-        .await
-        {
-            Ok(out) => match crate::metrics::parse_resources(&out) {
-                Ok(rows) => {
-                    let policy = &self.state.config.policy;
-                    GuestListReport::of(
-                        rows.into_iter()
-                            .filter(|r| policy.guest_allowed(r.vmid.into()))
-                            .collect(),
-                    )
-                }
-                Err(e) => GuestListReport::failed(Failure::new(
-                    e.to_string(),
-                    "pvesh answered in an unexpected format; run the command with ssh_exec_command to see its output.",
-                )),
-            },
-            Err(f) => GuestListReport::failed(f),
-        };
-        Ok(answer(&report, p.response_format))
+        Ok(self
+            .list_tool(args, &ctx, GuestListReport::failed, list)
+            .await)
     }
 
     #[tool(
