@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::fixture::Fixture;
 use crate::host::Host;
-use crate::io::{Input, Io, Output};
+use crate::io::Input;
+use crate::test_support::{Ran, argv, capture, fail, ok};
 use crate::vm::VmStatus;
 
 /// The default fixture's containers 100–102, and VMs 200 `vm1` (running, agent) and
@@ -18,54 +19,15 @@ fn host() -> Host {
     host_with("")
 }
 
-/// What one `qm` run printed and returned.
-#[derive(Debug, PartialEq, Eq)]
-struct Ran {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn ok(out: &str) -> Ran {
-    Ran {
-        out: out.into(),
-        err: String::new(),
-        code: 0,
-    }
-}
-
-fn fail(err: &str, code: i32) -> Ran {
-    Ran {
-        out: String::new(),
-        err: err.into(),
-        code,
-    }
-}
-
 async fn qm_with(host: &Host, uid: u32, args: &[&str], stdin: Vec<u8>) -> (Ran, Vec<u8>) {
     let mut ctx = crate::programs::login_ctx(host, "root");
     ctx.uid = uid;
-    let (stdout, out) = Output::capture();
-    let (stderr, err) = Output::capture();
-    let io = Io {
-        stdin: Input::bytes(stdin),
-        stdout,
-        stderr,
-    };
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = super::run(&ctx, &args, &io).await;
-    let raw = out.lock().unwrap().clone();
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    (
-        Ran {
-            out: text(&out),
-            err: text(&err),
-            code,
-        },
-        raw,
-    )
+    let args = argv(args);
+    let ran = capture(Input::bytes(stdin), async |io| {
+        super::run(&ctx, &args, io).await
+    })
+    .await;
+    (ran.lossy(), ran.out)
 }
 
 /// `qm` as root with these words.
@@ -940,23 +902,12 @@ async fn stopping_a_vm_ends_its_processes() {
 
 async fn pvesh(host: &Host, args: &[&str]) -> Ran {
     let ctx = crate::programs::login_ctx(host, "root");
-    let (stdout, out) = Output::capture();
-    let (stderr, err) = Output::capture();
-    let io = Io {
-        stdin: Input::empty(),
-        stdout,
-        stderr,
-    };
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = crate::pvesh::run(&ctx, &args, &io).await;
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    Ran {
-        out: text(&out),
-        err: text(&err),
-        code,
-    }
+    let args = argv(args);
+    capture(Input::empty(), async |io| {
+        crate::pvesh::run(&ctx, &args, io).await
+    })
+    .await
+    .lossy()
 }
 
 #[tokio::test]
@@ -1187,24 +1138,15 @@ async fn file_write_truncates_and_file_read_returns_what_is_there() {
 #[tokio::test]
 async fn pct_does_not_see_vms() {
     let h = host();
-    let (out, err, code) = {
-        let ctx = crate::programs::login_ctx(&h, "root");
-        let (stdout, out) = Output::capture();
-        let (stderr, err) = Output::capture();
-        let io = Io {
-            stdin: Input::empty(),
-            stdout,
-            stderr,
-        };
-        let code = crate::pct::run(&ctx, &["status".into(), "200".into()], &io).await;
-        let o = String::from_utf8(out.lock().unwrap().clone()).unwrap();
-        let e = String::from_utf8(err.lock().unwrap().clone()).unwrap();
-        (o, e, code)
-    };
+    let ctx = crate::programs::login_ctx(&h, "root");
+    let args = argv(&["status", "200"]);
+    let ran = capture(Input::empty(), async |io| {
+        crate::pct::run(&ctx, &args, io).await
+    })
+    .await;
     assert_eq!(
-        (out.as_str(), err.as_str(), code),
-        (
-            "",
+        ran.utf8(),
+        fail(
             "Configuration file 'nodes/pve/lxc/200.conf' does not exist\n",
             255
         )
