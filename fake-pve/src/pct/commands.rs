@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use super::Reply;
 use super::cli::{Command, Transfer, Vmid, usage_line};
 use crate::fs::{Fs, FsError, WriteMode, now_secs};
+use crate::guest::encode_text;
 use crate::host::{Container, Snapshot, State, Status};
 use crate::proc::Ctx;
 
@@ -666,19 +667,6 @@ fn pull(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
     };
     let _ = state.fs.write_at(&host_path, 0, &data);
     Reply::default()
-}
-
-/// Perl's `encode_text`: controls, `%`, `:` and non-ASCII bytes percent-encoded.
-fn encode_text(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' && b != b':' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn config(state: &State, vmid: Vmid, snapshot: Option<&str>) -> Reply {

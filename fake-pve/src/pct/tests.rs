@@ -526,34 +526,28 @@ async fn verbose_status_of_a_stopped_container() {
 async fn verbose_status_of_a_running_container() {
     let r = pct(&host(), "status 100 --verbose").await;
     assert_eq!(r.code, 0);
-    assert_eq!(
-        keys_of(&r.out),
-        [
-            "cpus",
-            "disk",
-            "diskread",
-            "diskwrite",
-            "maxdisk",
-            "maxmem",
-            "maxswap",
-            "mem",
-            "name",
-            "netin",
-            "netout",
-            "pid",
-            "pressurecpufull",
-            "pressurecpusome",
-            "pressureiofull",
-            "pressureiosome",
-            "pressurememoryfull",
-            "pressurememorysome",
-            "status",
-            "swap",
-            "type",
-            "uptime",
-            "vmid",
-        ]
-    );
+    // pressure{cpu,io,memory}{full,some} sort between pid and status.
+    let pressure: Vec<String> = ["cpu", "io", "memory"]
+        .iter()
+        .flat_map(|what| ["full", "some"].map(|level| format!("pressure{what}{level}")))
+        .collect();
+    let mut want = vec![
+        "cpus",
+        "disk",
+        "diskread",
+        "diskwrite",
+        "maxdisk",
+        "maxmem",
+        "maxswap",
+        "mem",
+        "name",
+        "netin",
+        "netout",
+        "pid",
+    ];
+    want.extend(pressure.iter().map(String::as_str));
+    want.extend(["status", "swap", "type", "uptime", "vmid"]);
+    assert_eq!(keys_of(&r.out), want);
     assert!(r.out.contains("pressurecpufull: 0.00\n"));
     assert!(r.out.contains("status: running\n"));
     let uptime: u64 = r
