@@ -10,7 +10,7 @@ use super::{agent, die, no_config_text, not_found_text, snapshot};
 use crate::guest::encode_text;
 use crate::host::State;
 use crate::io::Io;
-use crate::pct::cli::Vmid;
+use crate::pct::cli::{Stop, Vmid};
 use crate::proc::Ctx;
 use crate::reply::Reply;
 use crate::unix::SIGPIPE_STATUS;
@@ -24,15 +24,11 @@ pub(super) async fn execute(cmd: Command, ctx: &Ctx, io: &Io) -> i32 {
         Command::List { full } => list(&ctx.host.state(), full),
         Command::Status { vmid, verbose } => status(&ctx.host.state(), vmid, verbose),
         Command::Config { vmid, snapshot } => config(&ctx.host.state(), vmid, snapshot),
-        Command::Start { vmid, skiplock } => start(&mut ctx.host.state(), vmid, skiplock),
-        Command::Stop {
-            vmid,
-            skiplock,
-            overrule_shutdown,
-        } => stop(&mut ctx.host.state(), vmid, skiplock, overrule_shutdown),
-        Command::Suspend { vmid, skiplock } => suspend(&mut ctx.host.state(), vmid, skiplock),
-        Command::Resume { vmid, skiplock } => resume(&mut ctx.host.state(), vmid, skiplock),
-        Command::Reset { vmid, skiplock } => reset(&mut ctx.host.state(), vmid, skiplock),
+        Command::Start(g) => start(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Stop(s) => stop(&mut ctx.host.state(), s),
+        Command::Suspend(g) => suspend(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Resume(g) => resume(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Reset(g) => reset(&mut ctx.host.state(), g.vmid, g.skiplock),
         Command::Shutdown {
             vmid,
             timeout,
@@ -361,7 +357,12 @@ fn start(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
     }
 }
 
-fn stop(state: &mut State, vmid: Vmid, skiplock: bool, overrule: bool) -> Reply {
+fn stop(state: &mut State, s: Stop) -> Reply {
+    let Stop {
+        vmid,
+        skiplock,
+        overrule_shutdown: overrule,
+    } = s;
     let node = state.node.clone();
     let Some(vm) = state.vms.get_mut(&vmid.get()) else {
         return die(not_found_text(&node, vmid.get()));
