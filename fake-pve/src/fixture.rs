@@ -383,21 +383,38 @@ fn apply_files(fs: &mut Fs, files: &[FileSpec]) -> Result<(), FixtureError> {
     Ok(())
 }
 
-fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
-    let vmid = spec.vmid;
+/// A guest's vmid within Proxmox's range and its lock, if any, one of `known`; `what`
+/// names the kind of guest in the error.
+fn check_guest(
+    what: &str,
+    vmid: u32,
+    lock: Option<&str>,
+    known: &[&str],
+) -> Result<(), FixtureError> {
     if !(100..=999_999_999).contains(&vmid) {
         return Err(FixtureError::Invalid(format!(
             "vmid {vmid} is outside 100..=999999999"
         )));
     }
-    if let Some(lock) = &spec.lock
-        && !LOCKS.contains(&lock.as_str())
+    if let Some(lock) = lock
+        && !known.contains(&lock)
     {
         return Err(FixtureError::Invalid(format!(
-            "container {vmid}: unknown lock {lock:?} (known: {})",
-            LOCKS.join(", ")
+            "{what} {vmid}: unknown lock {lock:?} (known: {})",
+            known.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// When a guest started that runs: `uptime` seconds ago (now when unset).
+fn started_at(running: bool, metrics: &crate::host::Metrics) -> Option<u64> {
+    running.then(|| crate::fs::now_secs().saturating_sub(metrics.uptime.unwrap_or(0)))
+}
+
+fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
+    let vmid = spec.vmid;
+    check_guest("container", vmid, spec.lock.as_deref(), LOCKS)?;
     let alpine = spec.ostype == "alpine";
     let hostname = spec.hostname.clone();
     let mut config = BTreeMap::new();
@@ -410,10 +427,8 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
     config.insert(
         "net0".into(),
         format!(
-            "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:{:02X}:{:02X}:{:02X},ip=dhcp,type=veth",
-            (vmid >> 16) & 0xff,
-            (vmid >> 8) & 0xff,
-            vmid & 0xff
+            "name=eth0,bridge=vmbr0,hwaddr={},ip=dhcp,type=veth",
+            mac_of(vmid)
         ),
     );
     config.insert("ostype".into(), spec.ostype.clone());
@@ -443,7 +458,7 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         debian_fs(hostname.as_deref().unwrap_or("localhost"))
     };
     apply_files(&mut fs, &spec.files)?;
-    let running = spec.status == Status::Running;
+    let started_at = started_at(spec.status == Status::Running, &spec.metrics);
     Ok(Container {
         vmid,
         status: spec.status,
@@ -458,8 +473,7 @@ fn build_container(spec: ContainerSpec) -> Result<Container, FixtureError> {
         fs,
         refuses_stop: spec.refuses_stop,
         ignores_shutdown: spec.ignores_shutdown,
-        started_at: running
-            .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
+        started_at,
         metrics: spec.metrics,
     })
 }
@@ -491,19 +505,7 @@ fn smbios_uuid(vmid: u32) -> String {
 
 fn build_vm(spec: VmSpec) -> Result<Vm, FixtureError> {
     let vmid = spec.vmid;
-    if !(100..=999_999_999).contains(&vmid) {
-        return Err(FixtureError::Invalid(format!(
-            "vmid {vmid} is outside 100..=999999999"
-        )));
-    }
-    if let Some(lock) = &spec.lock
-        && !VM_LOCKS.contains(&lock.as_str())
-    {
-        return Err(FixtureError::Invalid(format!(
-            "VM {vmid}: unknown lock {lock:?} (known: {})",
-            VM_LOCKS.join(", ")
-        )));
-    }
+    check_guest("VM", vmid, spec.lock.as_deref(), VM_LOCKS)?;
     if spec.template && spec.status != VmStatus::Stopped {
         return Err(FixtureError::Invalid(format!(
             "VM {vmid}: a template cannot be {}",
@@ -561,7 +563,7 @@ fn build_vm(spec: VmSpec) -> Result<Vm, FixtureError> {
     let hostname = spec.name.clone().unwrap_or_else(|| "localhost".into());
     let mut fs = debian_fs(&hostname);
     apply_files(&mut fs, &spec.files)?;
-    let running = spec.status.has_process();
+    let started_at = started_at(spec.status.has_process(), &spec.metrics);
     Ok(Vm {
         vmid,
         status: spec.status,
@@ -574,8 +576,7 @@ fn build_vm(spec: VmSpec) -> Result<Vm, FixtureError> {
         execs: BTreeMap::new(),
         agent_hangs: spec.agent_hangs,
         ignores_shutdown: spec.ignores_shutdown,
-        started_at: running
-            .then(|| crate::fs::now_secs().saturating_sub(spec.metrics.uptime.unwrap_or(0))),
+        started_at,
         metrics: spec.metrics,
         snapshots: Vec::new(),
         parent_snapshot: None,
@@ -599,37 +600,48 @@ fn dirs(fs: &mut Fs, list: &[&str]) {
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 const GROUP: &str = "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nusers:x:100:\nnogroup:x:65534:\n";
 
-/// The node's own filesystem: the SFTP root.
-pub fn host_fs(node: &str) -> Fs {
+/// The Debian 12 layout the node and its Debian guests share: the directories every
+/// one has and `extra`, `/etc/hostname`, the release files, the users and groups,
+/// bash and sh.
+fn debian_layout(hostname: &str, extra: &[&str]) -> Fs {
     let mut fs = Fs::new();
-    dirs(
-        &mut fs,
-        &[
-            "/root",
-            "/tmp",
-            "/home",
-            "/etc/pve/lxc",
-            "/etc/pve/qemu-server",
-            "/var/log",
-            "/var/lib/vz/dump",
-            "/var/lib/vz/template/cache",
-            "/usr/bin",
-            "/usr/sbin",
-            "/bin",
-        ],
-    );
-    put(&mut fs, "/etc/hostname", &format!("{node}\n"), 0o644);
+    let mut all = vec![
+        "/root",
+        "/tmp",
+        "/home",
+        "/var/log",
+        "/usr/bin",
+        "/usr/sbin",
+        "/bin",
+    ];
+    all.extend(extra);
+    dirs(&mut fs, &all);
+    put(&mut fs, "/etc/hostname", &format!("{hostname}\n"), 0o644);
     put(
         &mut fs,
         "/etc/os-release",
         "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"https://www.debian.org/\"\n",
         0o644,
     );
+    put(&mut fs, "/etc/debian_version", "12.8\n", 0o644);
     put(&mut fs, "/etc/passwd", PASSWD, 0o644);
     put(&mut fs, "/etc/group", GROUP, 0o644);
-    put(&mut fs, "/etc/debian_version", "12.8\n", 0o644);
     put(&mut fs, "/bin/bash", "", 0o755);
     put(&mut fs, "/bin/sh", "", 0o755);
+    fs
+}
+
+/// The node's own filesystem: the SFTP root.
+pub fn host_fs(node: &str) -> Fs {
+    let mut fs = debian_layout(
+        node,
+        &[
+            "/etc/pve/lxc",
+            "/etc/pve/qemu-server",
+            "/var/lib/vz/dump",
+            "/var/lib/vz/template/cache",
+        ],
+    );
     put(&mut fs, "/usr/sbin/pct", "", 0o755);
     put(&mut fs, "/usr/sbin/qm", "", 0o755);
     put(&mut fs, "/var/log/syslog", "", 0o640);
@@ -638,41 +650,13 @@ pub fn host_fs(node: &str) -> Fs {
 
 /// A Debian 12 container's filesystem.
 pub fn debian_fs(hostname: &str) -> Fs {
-    let mut fs = Fs::new();
-    dirs(
-        &mut fs,
-        &[
-            "/root",
-            "/tmp",
-            "/home",
-            "/etc/apt",
-            "/var/log",
-            "/var/www",
-            "/usr/bin",
-            "/usr/sbin",
-            "/bin",
-            "/opt",
-            "/srv",
-        ],
-    );
-    put(&mut fs, "/etc/hostname", &format!("{hostname}\n"), 0o644);
+    let mut fs = debian_layout(hostname, &["/etc/apt", "/var/www", "/opt", "/srv"]);
     put(
         &mut fs,
         "/etc/hosts",
         &format!("127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"),
         0o644,
     );
-    put(
-        &mut fs,
-        "/etc/os-release",
-        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"https://www.debian.org/\"\n",
-        0o644,
-    );
-    put(&mut fs, "/etc/debian_version", "12.8\n", 0o644);
-    put(&mut fs, "/etc/passwd", PASSWD, 0o644);
-    put(&mut fs, "/etc/group", GROUP, 0o644);
-    put(&mut fs, "/bin/bash", "", 0o755);
-    put(&mut fs, "/bin/sh", "", 0o755);
     put(&mut fs, "/root/.bashrc", "# ~/.bashrc\n", 0o644);
     put(
         &mut fs,

@@ -1,5 +1,6 @@
 //! What containers and VMs share in the fixture and the emulators: their live
-//! figures, the size notation of their disks, Proxmox's booleans, their snapshots.
+//! figures, the size notation of their disks, Proxmox's booleans, the encoding of a
+//! config's description, their snapshots.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +64,21 @@ pub fn parse_boolean(s: &str) -> Option<bool> {
         "0" | "off" | "no" | "false" => Some(false),
         _ => None,
     }
+}
+
+/// Perl's `encode_text` (pve-common ParseUtils.pm:60-64), as `pct config` and `qm
+/// config` print a description: controls, `%`, `:` and non-ASCII bytes
+/// percent-encoded.
+pub fn encode_text(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' && b != b':' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// One node of the snapshot tree; `snaptime` is None for `current`.

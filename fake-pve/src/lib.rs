@@ -21,6 +21,8 @@ pub mod reply;
 pub mod sftp;
 pub mod shell;
 pub mod ssh;
+#[cfg(test)]
+mod test_support;
 pub mod unix;
 pub mod vm;
 pub mod vzdump;

@@ -5,7 +5,7 @@
 //! options) it refuses loudly.
 
 use crate::backup;
-use crate::fs::now_secs;
+use crate::fs::{Fs, now_secs};
 use crate::host::Status;
 use crate::io::Io;
 use crate::pct::cli::{Kind, Val, getopt, parse_boolean};
@@ -206,21 +206,7 @@ async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> R
         backup::write_archive(&frozen).map_err(|e| format!("creating the archive failed: {e}"))?;
     let file = format!("{}/{}", job.dumpdir, backup::archive_name(vmid, started));
     log.push(format!("creating vzdump archive '{file}'"));
-    if job.make_dir {
-        let _ = state.fs.mkdir_all(&job.dumpdir, 0o755);
-    }
-    if !state.fs.stat(&job.dumpdir).is_ok_and(|m| m.is_dir()) {
-        return Err(format!(
-            "fake-pve: the dump directory {} does not exist",
-            job.dumpdir
-        ));
-    }
-    let temp = format!("{}.dat", file.trim_end_matches(".tar"));
-    state
-        .fs
-        .write_file(&temp, &archive, 0o644)
-        .and_then(|_| state.fs.rename(&temp, &file))
-        .map_err(|e| format!("writing {file} failed: {e}"))?;
+    store(&mut state.fs, job, &file, &archive)?;
     log.push(format!(
         "Total bytes written: {}",
         backup::tar_totals(archive.len() as u64)
@@ -232,6 +218,37 @@ async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> R
     if running {
         log.push("cleanup temporary 'vzdump' snapshot".into());
     }
+    finish(&mut state.fs, log, vmid, started, &file);
+    Ok(())
+}
+
+/// The archive's name without its extension (`.tar`, `.vma`): its temp file and its
+/// log are named after it.
+fn stem(file: &str) -> &str {
+    file.rsplit_once('.').map_or(file, |(stem, _)| stem)
+}
+
+/// Writes `archive` as `file` in the job's dump directory (made first with
+/// `--mkdir`): to a `.dat` temp beside it, then renamed into place.
+fn store(fs: &mut Fs, job: &Job, file: &str, archive: &[u8]) -> Result<(), String> {
+    if job.make_dir {
+        let _ = fs.mkdir_all(&job.dumpdir, 0o755);
+    }
+    if !fs.stat(&job.dumpdir).is_ok_and(|m| m.is_dir()) {
+        return Err(format!(
+            "fake-pve: the dump directory {} does not exist",
+            job.dumpdir
+        ));
+    }
+    let temp = format!("{}.dat", stem(file));
+    fs.write_file(&temp, archive, 0o644)
+        .and_then(|_| fs.rename(&temp, file))
+        .map_err(|e| format!("writing {file} failed: {e}"))
+}
+
+/// The last lines of a guest's log, then the log written beside its archive (same
+/// name, `.log`).
+fn finish(fs: &mut Fs, log: &mut Vec<String>, vmid: u32, started: u64, file: &str) {
     log.push(format!(
         "Finished Backup of VM {vmid} ({})",
         duration(now_secs() - started)
@@ -240,14 +257,8 @@ async fn backup_one(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> R
         "Backup finished at {}",
         format_datetime(now_secs())
     ));
-    // The guest's log beside the archive (same name, `.log`).
     let text: String = log.iter().map(|l| format!("INFO: {l}\n")).collect();
-    let _ = state.fs.write_file(
-        &format!("{}.log", file.trim_end_matches(".tar")),
-        text.as_bytes(),
-        0o644,
-    );
-    Ok(())
+    let _ = fs.write_file(&format!("{}.log", stem(file)), text.as_bytes(), 0o644);
 }
 
 /// A byte count with one decimal and a binary unit, as qemu-server's backup
@@ -390,21 +401,7 @@ async fn backup_vm(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> Re
     }
     let archive = backup::write_vm_archive(&frozen)
         .map_err(|e| format!("creating the archive failed: {e}"))?;
-    if job.make_dir {
-        let _ = state.fs.mkdir_all(&job.dumpdir, 0o755);
-    }
-    if !state.fs.stat(&job.dumpdir).is_ok_and(|m| m.is_dir()) {
-        return Err(format!(
-            "fake-pve: the dump directory {} does not exist",
-            job.dumpdir
-        ));
-    }
-    let temp = format!("{}.dat", file.trim_end_matches(".vma"));
-    state
-        .fs
-        .write_file(&temp, &archive, 0o644)
-        .and_then(|_| state.fs.rename(&temp, &file))
-        .map_err(|e| format!("writing {file} failed: {e}"))?;
+    store(&mut state.fs, job, &file, &archive)?;
     let total: u64 = frozen
         .drives_in_order()
         .iter()
@@ -424,20 +421,7 @@ async fn backup_vm(ctx: &Ctx, job: &Job, vmid: u32, log: &mut Vec<String>) -> Re
         "archive file size: {}",
         backup::format_size(archive.len() as u64)
     ));
-    log.push(format!(
-        "Finished Backup of VM {vmid} ({})",
-        duration(now_secs() - started)
-    ));
-    log.push(format!(
-        "Backup finished at {}",
-        format_datetime(now_secs())
-    ));
-    let text: String = log.iter().map(|l| format!("INFO: {l}\n")).collect();
-    let _ = state.fs.write_file(
-        &format!("{}.log", file.trim_end_matches(".vma")),
-        text.as_bytes(),
-        0o644,
-    );
+    finish(&mut state.fs, log, vmid, started, &file);
     Ok(())
 }
 

@@ -322,26 +322,8 @@ async fn scp_in_sftp_mode_exits_0_both_ways() {
     let local = fake.dir.path().join("up.txt");
     std::fs::write(&local, b"via scp\n").unwrap();
     let scp = |from: String, to: String| {
-        let mut cmd = tokio::process::Command::new("scp");
-        cmd.arg("-F")
-            .arg("/dev/null")
-            .arg("-s")
-            .arg("-o")
-            .arg(format!("UserKnownHostsFile={}", fake.known_hosts.display()))
-            .arg("-o")
-            .arg("StrictHostKeyChecking=yes")
-            .arg("-o")
-            .arg("BatchMode=yes")
-            .arg("-o")
-            .arg("IdentitiesOnly=yes")
-            .arg("-o")
-            .arg("LogLevel=ERROR")
-            .arg("-P")
-            .arg(fake.port().to_string())
-            .arg("-i")
-            .arg(&fake.key_path)
-            .arg(from)
-            .arg(to);
+        let mut cmd = fake.scp_command();
+        cmd.arg(from).arg(to);
         cmd
     };
     let up = fake::run(

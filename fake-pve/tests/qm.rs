@@ -44,26 +44,7 @@ fn assert_ran(out: &fake::Output, code: i32, stdout: &str, stderr: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openssh_qm_list_prints_the_spec_layout() {
     let fake = Fake::start().await;
-    let mut cmd = tokio::process::Command::new("ssh");
-    cmd.arg("-p")
-        .arg(fake.port().to_string())
-        .arg("-F")
-        .arg("/dev/null")
-        .arg("-i")
-        .arg(&fake.key_path)
-        .arg("-o")
-        .arg(format!("UserKnownHostsFile={}", fake.known_hosts.display()))
-        .arg("-o")
-        .arg("StrictHostKeyChecking=yes")
-        .arg("-o")
-        .arg("BatchMode=yes")
-        .arg("-o")
-        .arg("IdentitiesOnly=yes")
-        .arg("-o")
-        .arg("LogLevel=ERROR")
-        .arg("root@127.0.0.1")
-        .arg("qm list");
-    let out = fake::run(cmd, None).await;
+    let out = fake.ssh("qm list").await;
     assert_ran(
         &out,
         0,

@@ -119,6 +119,15 @@ impl Fake {
         run(cmd, None).await
     }
 
+    /// `scp -s` (its SFTP mode) with the test key and strict host-key checking; the
+    /// caller adds the source and the target.
+    pub fn scp_command(&self) -> tokio::process::Command {
+        let mut cmd = self.ssh_base("scp");
+        cmd.arg("-s");
+        self.key_login(&mut cmd, "-P");
+        cmd
+    }
+
     /// Runs an `sftp -b -` batch (commands on stdin) with the client key.
     pub async fn sftp_batch(&self, batch: &str) -> Output {
         let mut cmd = self.ssh_base("sftp");

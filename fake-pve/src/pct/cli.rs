@@ -201,8 +201,8 @@ pub(crate) fn check_snapname(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// A non-negative integer option such as `--timeout`.
-fn check_uint(s: &str) -> Result<u64, String> {
+/// A non-negative integer parameter such as `--timeout` (or qm's pid).
+pub(crate) fn check_uint(s: &str) -> Result<u64, String> {
     if !is_integer(s) {
         return Err(format!("type check ('integer') failed - got '{s}'"));
     }
@@ -210,17 +210,6 @@ fn check_uint(s: &str) -> Result<u64, String> {
         return Err("value must have a minimum value of 0".into());
     }
     Ok(s.trim_start_matches(['+', '-']).parse().unwrap_or(u64::MAX))
-}
-
-/// What an option takes, in Getopt::Long terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// `:s` — an optional value; a bare flag means true.
-    Bool,
-    /// `=s` — a mandatory value (also integers; they are checked afterwards).
-    Value,
-    /// `=s@` — a mandatory value, repeatable.
-    List,
 }
 
 /// The options and positional arguments of one implemented command.
@@ -346,124 +335,7 @@ fn schema(name: &str) -> Option<Schema> {
     Some(s)
 }
 
-/// A parsed option value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Val {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// What Getopt::Long made of the words: option values, the remaining words, and its
-/// warnings (non-empty means it failed).
-pub(crate) struct Getopt {
-    pub values: BTreeMap<&'static str, Val>,
-    pub words: Vec<String>,
-    pub warnings: String,
-}
-
-/// Getopt::Long with `prefix_pattern=(--|-)`, permute, auto_abbrev and ignore_case:
-/// pve-common's CLIHandler, the same for every Proxmox command-line tool.
-pub(crate) fn getopt(args: &[String], options: &[(&'static str, Kind)]) -> Getopt {
-    let mut out = Getopt {
-        values: BTreeMap::new(),
-        words: Vec::new(),
-        warnings: String::new(),
-    };
-    let mut names: Vec<(String, &'static str, Kind)> = options
-        .iter()
-        .map(|(n, k)| (n.to_ascii_lowercase(), *n, *k))
-        .collect();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        if arg == "--" {
-            out.words.extend(args[i..].iter().cloned());
-            break;
-        }
-        let body = match arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) {
-            Some(body) if arg != "-" => body,
-            _ => {
-                out.words.push(arg.clone());
-                continue;
-            }
-        };
-        let (name, inline) = match body.get(1..).and_then(|rest| rest.find('=')) {
-            Some(pos) => (&body[..pos + 1], Some(&body[pos + 2..])),
-            None => (body, None),
-        };
-        let name = name.to_ascii_lowercase();
-        let hits: Vec<&(String, &'static str, Kind)> = names
-            .iter()
-            .filter(|(n, _, _)| n.starts_with(&name))
-            .collect();
-        let hit = match hits.iter().find(|(n, _, _)| *n == name) {
-            Some(exact) => *exact,
-            None if hits.len() == 1 => hits[0],
-            None if hits.is_empty() => {
-                out.warnings.push_str(&format!("Unknown option: {name}\n"));
-                continue;
-            }
-            None => {
-                let list: Vec<&str> = hits.iter().map(|(n, _, _)| n.as_str()).collect();
-                out.warnings.push_str(&format!(
-                    "Option {name} is ambiguous ({})\n",
-                    list.join(", ")
-                ));
-                continue;
-            }
-        };
-        let (_, canonical, kind) = *hit;
-        let value = match (kind, inline) {
-            (Kind::Bool, Some(v)) => v.to_string(),
-            (Kind::Bool, None) => match args.get(i) {
-                Some(next) if next == "-" || !(next == "--" || is_option_like(next)) => {
-                    i += 1;
-                    next.clone()
-                }
-                _ => String::new(),
-            },
-            (_, Some(v)) if !v.is_empty() => v.to_string(),
-            (_, Some(_)) => {
-                out.warnings
-                    .push_str(&format!("Option {name} requires an argument\n"));
-                continue;
-            }
-            (_, None) => match args.get(i) {
-                Some(next) => {
-                    i += 1;
-                    next.clone()
-                }
-                None => {
-                    out.warnings
-                        .push_str(&format!("Option {name} requires an argument\n"));
-                    continue;
-                }
-            },
-        };
-        match kind {
-            Kind::List => match out
-                .values
-                .entry(canonical)
-                .or_insert_with(|| Val::Many(Vec::new()))
-            {
-                Val::Many(list) => list.push(value),
-                one => *one = Val::Many(vec![value]),
-            },
-            _ => {
-                out.values.insert(canonical, Val::One(value));
-            }
-        }
-    }
-    out
-}
-
-/// A word Getopt would take for an option: a dash followed by anything.
-fn is_option_like(word: &str) -> bool {
-    word.len() > 1 && word.starts_with('-')
-}
-
+pub(crate) use super::getopt::{Kind, Val, getopt};
 pub(crate) use crate::guest::parse_boolean;
 
 /// A container command as pct understood it.
@@ -478,15 +350,8 @@ pub enum Command {
         vmid: Vmid,
         verbose: bool,
     },
-    Start {
-        vmid: Vmid,
-        skiplock: bool,
-    },
-    Stop {
-        vmid: Vmid,
-        skiplock: bool,
-        overrule_shutdown: bool,
-    },
+    Start(Guarded),
+    Stop(Stop),
     Shutdown {
         vmid: Vmid,
         timeout: u64,
@@ -552,6 +417,41 @@ pub enum Command {
     },
     /// A real pct command the fake does not emulate.
     Unsupported(&'static str),
+}
+
+/// A command on one guest that checks its lock unless `--skiplock` (root only): pct's
+/// and qm's `start`, qm's `suspend`, `resume` and `reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guarded {
+    pub vmid: Vmid,
+    pub skiplock: bool,
+}
+
+impl Guarded {
+    pub(crate) fn new(vmid: Vmid, flag: impl Fn(&'static str) -> bool) -> Self {
+        Guarded {
+            vmid,
+            skiplock: flag("skiplock"),
+        }
+    }
+}
+
+/// `pct stop` and `qm stop`: the same options in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stop {
+    pub vmid: Vmid,
+    pub skiplock: bool,
+    pub overrule_shutdown: bool,
+}
+
+impl Stop {
+    pub(crate) fn new(vmid: Vmid, flag: impl Fn(&'static str) -> bool) -> Self {
+        Stop {
+            vmid,
+            skiplock: flag("skiplock"),
+            overrule_shutdown: flag("overrule-shutdown"),
+        }
+    }
 }
 
 /// What `pct migrate` was asked to do.
@@ -647,36 +547,8 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
     if !got.warnings.is_empty() {
         return Err(param_error(&got.warnings, "unable to parse option", name));
     }
-    // Positional words fill the positional parameters (overriding an option of the
-    // same name); a parameter given only as an option does not count.
-    if !got.words.is_empty()
-        && schema.positional.contains(&"extra-args")
-        && got.values.contains_key("extra-args")
-    {
-        // `--extra-args` given as an option trips pve-common's own sanity check.
-        return Err(param_error(
-            "",
-            "internal error: extra-args must be the last argument",
-            name,
-        ));
-    }
-    let mut words = std::mem::take(&mut got.words).into_iter();
-    for param in schema.positional {
-        if *param == "extra-args" {
-            got.values
-                .insert("extra-args", Val::Many(words.by_ref().collect()));
-            continue;
-        }
-        match words.next() {
-            Some(w) => {
-                got.values.insert(param, Val::One(w));
-            }
-            None => return Err(param_error("", "not enough arguments", name)),
-        }
-    }
-    if words.next().is_some() {
-        return Err(param_error("", "too many arguments", name));
-    }
+    got.bind_positional(schema.positional)
+        .map_err(|msg| param_error("", msg, name))?;
     let mut bools: BTreeMap<&str, bool> = BTreeMap::new();
     for (opt, kind) in schema.options {
         if *kind != Kind::Bool {
@@ -768,15 +640,8 @@ impl Checked {
                 vmid: v(),
                 verbose: flag("verbose"),
             },
-            "start" => Command::Start {
-                vmid: v(),
-                skiplock: flag("skiplock"),
-            },
-            "stop" => Command::Stop {
-                vmid: v(),
-                skiplock: flag("skiplock"),
-                overrule_shutdown: flag("overrule-shutdown"),
-            },
+            "start" => Command::Start(Guarded::new(v(), flag)),
+            "stop" => Command::Stop(Stop::new(v(), flag)),
             "shutdown" => Command::Shutdown {
                 vmid: v(),
                 timeout: timeout.unwrap_or(60),

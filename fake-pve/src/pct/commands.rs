@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use super::Reply;
-use super::cli::{Command, Transfer, Vmid, usage_line};
+use super::cli::{Command, Guarded, Stop, Transfer, Vmid, usage_line};
 use crate::fs::{Fs, FsError, WriteMode, now_secs};
+use crate::guest::encode_text;
 use crate::host::{Container, Snapshot, State, Status};
 use crate::proc::Ctx;
 
@@ -70,12 +71,8 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
         Command::Unsupported(name) => die(format!("pct {name}: not implemented by fake-pve")),
         Command::List => list(&state),
         Command::Status { vmid, verbose } => status(&state, vmid, verbose),
-        Command::Start { vmid, skiplock } => start(&mut state, vmid, skiplock),
-        Command::Stop {
-            vmid,
-            skiplock,
-            overrule_shutdown,
-        } => stop(&mut state, ctx, vmid, skiplock, overrule_shutdown),
+        Command::Start(Guarded { vmid, skiplock }) => start(&mut state, vmid, skiplock),
+        Command::Stop(s) => stop(&mut state, ctx, s),
         Command::Shutdown {
             vmid,
             timeout,
@@ -417,7 +414,12 @@ fn start(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
     }
 }
 
-fn stop(state: &mut State, ctx: &Ctx, vmid: Vmid, skiplock: bool, overrule: bool) -> Reply {
+fn stop(state: &mut State, ctx: &Ctx, s: Stop) -> Reply {
+    let Stop {
+        vmid,
+        skiplock,
+        overrule_shutdown: overrule,
+    } = s;
     let ct = match running_ct(state, vmid, "CT") {
         Ok(ct) => ct,
         Err(reply) => return reply,
@@ -666,19 +668,6 @@ fn pull(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
     };
     let _ = state.fs.write_at(&host_path, 0, &data);
     Reply::default()
-}
-
-/// Perl's `encode_text`: controls, `%`, `:` and non-ASCII bytes percent-encoded.
-fn encode_text(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' && b != b':' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn config(state: &State, vmid: Vmid, snapshot: Option<&str>) -> Reply {

@@ -6,6 +6,8 @@
 //! # Layout
 //! - [`cli`]: the pure parse step — argv to a typed [`Command`], or the exact bytes of a
 //!   usage abort or parameter error.
+//! - `getopt`: pve-common's option parsing, which every emulated Proxmox CLI uses
+//!   through [`cli`].
 //! - `commands`: the execute step over [`crate::host::State`].
 //! - [`run`]: the entry point the program table calls; it writes the [`Reply`] to the
 //!   streams and hands `pct exec`/`pct enter` to [`crate::proc::run_argv`] inside the
@@ -13,6 +15,7 @@
 
 pub mod cli;
 mod commands;
+mod getopt;
 mod migrate;
 mod restore;
 #[cfg(test)]

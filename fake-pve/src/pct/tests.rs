@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::*;
 use crate::fs::Fs;
 use crate::host::{Container, Faults, Host, SignalPolicy, Snapshot, State, Status};
-use crate::io::{Input, Output};
+use crate::io::Input;
+use crate::test_support::{Ran, argv, capture, fail, ok};
 
 const PASSWD: &str =
     "root:x:0:0:root:/root:/bin/bash\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n";
@@ -105,54 +106,18 @@ fn ctx(host: &Host, uid: u32) -> Ctx {
     }
 }
 
-/// What one `pct` run printed and returned.
-#[derive(Debug, PartialEq, Eq)]
-struct Ran {
-    out: String,
-    err: String,
-    code: i32,
-}
-
 async fn pct_as(host: &Host, uid: u32, args: &[&str]) -> Ran {
-    let (stdout, out) = Output::capture();
-    let (stderr, err) = Output::capture();
-    let io = Io {
-        stdin: Input::empty(),
-        stdout,
-        stderr,
-    };
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = run(&ctx(host, uid), &args, &io).await;
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8(b.lock().unwrap().clone()).unwrap()
-    };
-    Ran {
-        out: text(&out),
-        err: text(&err),
-        code,
-    }
+    let args = argv(args);
+    let ctx = ctx(host, uid);
+    capture(Input::empty(), async |io| run(&ctx, &args, io).await)
+        .await
+        .utf8()
 }
 
 /// Runs `pct` as root with whitespace-separated words.
 async fn pct(host: &Host, line: &str) -> Ran {
     let words: Vec<&str> = line.split_whitespace().collect();
     pct_as(host, 0, &words).await
-}
-
-fn ok(out: &str) -> Ran {
-    Ran {
-        out: out.into(),
-        err: String::new(),
-        code: 0,
-    }
-}
-
-fn fail(err: &str, code: i32) -> Ran {
-    Ran {
-        out: String::new(),
-        err: err.into(),
-        code,
-    }
 }
 
 fn status_of(host: &Host, vmid: u32) -> Status {
@@ -561,34 +526,28 @@ async fn verbose_status_of_a_stopped_container() {
 async fn verbose_status_of_a_running_container() {
     let r = pct(&host(), "status 100 --verbose").await;
     assert_eq!(r.code, 0);
-    assert_eq!(
-        keys_of(&r.out),
-        [
-            "cpus",
-            "disk",
-            "diskread",
-            "diskwrite",
-            "maxdisk",
-            "maxmem",
-            "maxswap",
-            "mem",
-            "name",
-            "netin",
-            "netout",
-            "pid",
-            "pressurecpufull",
-            "pressurecpusome",
-            "pressureiofull",
-            "pressureiosome",
-            "pressurememoryfull",
-            "pressurememorysome",
-            "status",
-            "swap",
-            "type",
-            "uptime",
-            "vmid",
-        ]
-    );
+    // pressure{cpu,io,memory}{full,some} sort between pid and status.
+    let pressure: Vec<String> = ["cpu", "io", "memory"]
+        .iter()
+        .flat_map(|what| ["full", "some"].map(|level| format!("pressure{what}{level}")))
+        .collect();
+    let mut want = vec![
+        "cpus",
+        "disk",
+        "diskread",
+        "diskwrite",
+        "maxdisk",
+        "maxmem",
+        "maxswap",
+        "mem",
+        "name",
+        "netin",
+        "netout",
+        "pid",
+    ];
+    want.extend(pressure.iter().map(String::as_str));
+    want.extend(["status", "swap", "type", "uptime", "vmid"]);
+    assert_eq!(keys_of(&r.out), want);
     assert!(r.out.contains("pressurecpufull: 0.00\n"));
     assert!(r.out.contains("status: running\n"));
     let uptime: u64 = r

@@ -567,6 +567,15 @@ fn rrddata(f: &Figures, memhost: bool, timeframe: Timeframe, max: bool, now: u64
     Value::Array(rows)
 }
 
+/// A guest's `ha` member of `status/current`: HA's requested state when it is managed.
+fn ha_status(managed: bool, running: bool) -> Value {
+    if !managed {
+        return json!({"managed": 0});
+    }
+    let state = if running { "started" } else { "stopped" };
+    json!({"managed": 1, "state": state})
+}
+
 /// What the method returns for `req`, or the error pvesh prints. `now`: seconds
 /// since the epoch.
 pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
@@ -592,17 +601,10 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
             local_node(state, node)?;
             let ct = container(state, *vmid)?;
             let mut d = vmstatus(ct, now);
-            let ha = if ct.ha_managed {
-                let s = if ct.status == Status::Running {
-                    "started"
-                } else {
-                    "stopped"
-                };
-                json!({"managed": 1, "state": s})
-            } else {
-                json!({"managed": 0})
-            };
-            d.insert("ha".into(), ha);
+            d.insert(
+                "ha".into(),
+                ha_status(ct.ha_managed, ct.status == Status::Running),
+            );
             Value::Object(d)
         }
         Endpoint::NodeQemu { node } => {
@@ -622,17 +624,10 @@ pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
             if vm.agent_enabled() {
                 d.insert("agent".into(), 1.into());
             }
-            let ha = if vm.ha_managed {
-                let s = if vm.status.has_process() {
-                    "started"
-                } else {
-                    "stopped"
-                };
-                json!({"managed": 1, "state": s})
-            } else {
-                json!({"managed": 0})
-            };
-            d.insert("ha".into(), ha);
+            d.insert(
+                "ha".into(),
+                ha_status(vm.ha_managed, vm.status.has_process()),
+            );
             Value::Object(d)
         }
         Endpoint::AgentFileRead { .. } | Endpoint::AgentFileWrite { .. } => {

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::pct::cli::{Kind, Val, Vmid, check_snapname, getopt, parse_boolean};
+use crate::pct::cli::{
+    Guarded, Kind, Stop, Val, Vmid, check_snapname, check_uint, getopt, parse_boolean,
+};
 use crate::reply::Reply;
 
 /// One entry of qm's command table: its words, the positional part of its short
@@ -232,15 +234,8 @@ pub enum Command {
         vmid: Vmid,
         snapshot: Option<String>,
     },
-    Start {
-        vmid: Vmid,
-        skiplock: bool,
-    },
-    Stop {
-        vmid: Vmid,
-        skiplock: bool,
-        overrule_shutdown: bool,
-    },
+    Start(Guarded),
+    Stop(Stop),
     Shutdown {
         vmid: Vmid,
         timeout: Option<u64>,
@@ -251,18 +246,9 @@ pub enum Command {
         vmid: Vmid,
         timeout: Option<u64>,
     },
-    Suspend {
-        vmid: Vmid,
-        skiplock: bool,
-    },
-    Resume {
-        vmid: Vmid,
-        skiplock: bool,
-    },
-    Reset {
-        vmid: Vmid,
-        skiplock: bool,
-    },
+    Suspend(Guarded),
+    Resume(Guarded),
+    Reset(Guarded),
     GuestCmd {
         vmid: Vmid,
         command: String,
@@ -442,23 +428,6 @@ fn schema(name: &str) -> Option<Schema> {
     }
 }
 
-/// Perl's `is_integer`: `^[+-]?\d+$`.
-fn is_integer(s: &str) -> bool {
-    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// A non-negative integer parameter (`--timeout`, the pid).
-fn check_uint(s: &str) -> Result<u64, String> {
-    if !is_integer(s) {
-        return Err(format!("type check ('integer') failed - got '{s}'"));
-    }
-    if s.starts_with('-') && s[1..].bytes().any(|b| b != b'0') {
-        return Err("value must have a minimum value of 0".into());
-    }
-    Ok(s.trim_start_matches(['+', '-']).parse().unwrap_or(u64::MAX))
-}
-
 /// A parameter error (class B): the lines, then the command's usage line; exit 255.
 fn param_error(text: &str, name: &str) -> Reply {
     Reply::err(format!("{text}{}", usage_line(name)), 255)
@@ -518,32 +487,8 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
     if let Some(opt) = schema.refused.iter().find(|o| got.values.contains_key(*o)) {
         return Ok(Command::NotEmulated(format!("qm {name} --{opt}")));
     }
-    if !got.words.is_empty()
-        && schema.positional.contains(&"extra-args")
-        && got.values.contains_key("extra-args")
-    {
-        return Err(param_error(
-            "400 internal error: extra-args must be the last argument\n",
-            &name,
-        ));
-    }
-    let mut words = std::mem::take(&mut got.words).into_iter();
-    for param in schema.positional {
-        if *param == "extra-args" {
-            got.values
-                .insert("extra-args", Val::Many(words.by_ref().collect()));
-            continue;
-        }
-        match words.next() {
-            Some(w) => {
-                got.values.insert(param, Val::One(w));
-            }
-            None => return Err(param_error("400 not enough arguments\n", &name)),
-        }
-    }
-    if words.next().is_some() {
-        return Err(param_error("400 too many arguments\n", &name));
-    }
+    got.bind_positional(schema.positional)
+        .map_err(|msg| param_error(&format!("400 {msg}\n"), &name))?;
     let one = |k: &str| match got.values.get(k) {
         Some(Val::One(s)) => Some(s.clone()),
         Some(Val::Many(l)) => l.last().cloned(),
@@ -642,15 +587,8 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
             vmid: v(),
             snapshot: snapshot.filter(|s| !s.is_empty()),
         },
-        "start" => Command::Start {
-            vmid: v(),
-            skiplock: flag("skiplock"),
-        },
-        "stop" => Command::Stop {
-            vmid: v(),
-            skiplock: flag("skiplock"),
-            overrule_shutdown: flag("overrule-shutdown"),
-        },
+        "start" => Command::Start(Guarded::new(v(), flag)),
+        "stop" => Command::Stop(Stop::new(v(), flag)),
         "shutdown" => Command::Shutdown {
             vmid: v(),
             timeout,
@@ -658,18 +596,9 @@ pub fn parse(args: &[String], is_root: bool) -> Result<Command, Reply> {
             skiplock: flag("skiplock"),
         },
         "reboot" => Command::Reboot { vmid: v(), timeout },
-        "suspend" => Command::Suspend {
-            vmid: v(),
-            skiplock: flag("skiplock"),
-        },
-        "resume" => Command::Resume {
-            vmid: v(),
-            skiplock: flag("skiplock"),
-        },
-        "reset" => Command::Reset {
-            vmid: v(),
-            skiplock: flag("skiplock"),
-        },
+        "suspend" => Command::Suspend(Guarded::new(v(), flag)),
+        "resume" => Command::Resume(Guarded::new(v(), flag)),
+        "reset" => Command::Reset(Guarded::new(v(), flag)),
         "guest cmd" => Command::GuestCmd {
             vmid: v(),
             command: one("command").unwrap_or_default(),

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use super::cli::Command;
 use super::{agent, die, no_config_text, not_found_text, snapshot};
+use crate::guest::encode_text;
 use crate::host::State;
 use crate::io::Io;
-use crate::pct::cli::Vmid;
+use crate::pct::cli::{Stop, Vmid};
 use crate::proc::Ctx;
 use crate::reply::Reply;
 use crate::unix::SIGPIPE_STATUS;
@@ -23,15 +24,11 @@ pub(super) async fn execute(cmd: Command, ctx: &Ctx, io: &Io) -> i32 {
         Command::List { full } => list(&ctx.host.state(), full),
         Command::Status { vmid, verbose } => status(&ctx.host.state(), vmid, verbose),
         Command::Config { vmid, snapshot } => config(&ctx.host.state(), vmid, snapshot),
-        Command::Start { vmid, skiplock } => start(&mut ctx.host.state(), vmid, skiplock),
-        Command::Stop {
-            vmid,
-            skiplock,
-            overrule_shutdown,
-        } => stop(&mut ctx.host.state(), vmid, skiplock, overrule_shutdown),
-        Command::Suspend { vmid, skiplock } => suspend(&mut ctx.host.state(), vmid, skiplock),
-        Command::Resume { vmid, skiplock } => resume(&mut ctx.host.state(), vmid, skiplock),
-        Command::Reset { vmid, skiplock } => reset(&mut ctx.host.state(), vmid, skiplock),
+        Command::Start(g) => start(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Stop(s) => stop(&mut ctx.host.state(), s),
+        Command::Suspend(g) => suspend(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Resume(g) => resume(&mut ctx.host.state(), g.vmid, g.skiplock),
+        Command::Reset(g) => reset(&mut ctx.host.state(), g.vmid, g.skiplock),
         Command::Shutdown {
             vmid,
             timeout,
@@ -277,19 +274,6 @@ fn status(state: &State, vmid: Vmid, verbose: bool) -> Reply {
     Reply::out(out)
 }
 
-/// Perl's `encode_text` (ParseUtils.pm:60-64).
-fn encode_text(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if (0x20..=0x7e).contains(&b) && b != b'%' && b != b':' {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// The config keys of a VM as `qm config` sees them: the file's, with `lock`,
 /// `template` and `parent`.
 pub(crate) fn config_keys(vm: &Vm) -> BTreeMap<String, String> {
@@ -373,7 +357,12 @@ fn start(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
     }
 }
 
-fn stop(state: &mut State, vmid: Vmid, skiplock: bool, overrule: bool) -> Reply {
+fn stop(state: &mut State, s: Stop) -> Reply {
+    let Stop {
+        vmid,
+        skiplock,
+        overrule_shutdown: overrule,
+    } = s;
     let node = state.node.clone();
     let Some(vm) = state.vms.get_mut(&vmid.get()) else {
         return die(not_found_text(&node, vmid.get()));
@@ -415,15 +404,25 @@ fn running_vm(state: &mut State, vmid: Vmid) -> Result<&mut Vm, Reply> {
     }
 }
 
-fn suspend(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
+/// The VM for suspend and reset: running with its process (a suspended one is not),
+/// and not locked unless `skiplock`.
+fn live_unlocked_vm(state: &mut State, vmid: Vmid, skiplock: bool) -> Result<&mut Vm, Reply> {
     let vm = match running_vm(state, vmid) {
         Ok(vm) if vm.status.has_process() => vm,
-        Ok(_) => return die(format!("VM {vmid} not running")),
-        Err(reply) => return reply,
+        Ok(_) => return Err(die(format!("VM {vmid} not running"))),
+        Err(reply) => return Err(reply),
     };
     if let Some(lock) = vm.lock.as_deref().filter(|_| !skiplock) {
-        return locked(lock);
+        return Err(locked(lock));
     }
+    Ok(vm)
+}
+
+fn suspend(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
+    let vm = match live_unlocked_vm(state, vmid, skiplock) {
+        Ok(vm) => vm,
+        Err(reply) => return reply,
+    };
     vm.status = VmStatus::Paused;
     Reply::default()
 }
@@ -446,14 +445,10 @@ fn resume(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
 }
 
 fn reset(state: &mut State, vmid: Vmid, skiplock: bool) -> Reply {
-    let vm = match running_vm(state, vmid) {
-        Ok(vm) if vm.status.has_process() => vm,
-        Ok(_) => return die(format!("VM {vmid} not running")),
+    let vm = match live_unlocked_vm(state, vmid, skiplock) {
+        Ok(vm) => vm,
         Err(reply) => return reply,
     };
-    if let Some(lock) = vm.lock.as_deref().filter(|_| !skiplock) {
-        return locked(lock);
-    }
     // A hard reset: the guest boots again, what ran in it is gone.
     vm.kill_processes();
     vm.execs.clear();

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::fixture::Fixture;
 use crate::host::Host;
-use crate::io::{Input, Io, Output};
+use crate::io::Input;
+use crate::test_support::{Ran, argv, capture, fail, ok};
 use crate::vm::VmStatus;
 
 /// The default fixture's containers 100–102, and VMs 200 `vm1` (running, agent) and
@@ -18,54 +19,15 @@ fn host() -> Host {
     host_with("")
 }
 
-/// What one `qm` run printed and returned.
-#[derive(Debug, PartialEq, Eq)]
-struct Ran {
-    out: String,
-    err: String,
-    code: i32,
-}
-
-fn ok(out: &str) -> Ran {
-    Ran {
-        out: out.into(),
-        err: String::new(),
-        code: 0,
-    }
-}
-
-fn fail(err: &str, code: i32) -> Ran {
-    Ran {
-        out: String::new(),
-        err: err.into(),
-        code,
-    }
-}
-
 async fn qm_with(host: &Host, uid: u32, args: &[&str], stdin: Vec<u8>) -> (Ran, Vec<u8>) {
     let mut ctx = crate::programs::login_ctx(host, "root");
     ctx.uid = uid;
-    let (stdout, out) = Output::capture();
-    let (stderr, err) = Output::capture();
-    let io = Io {
-        stdin: Input::bytes(stdin),
-        stdout,
-        stderr,
-    };
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = super::run(&ctx, &args, &io).await;
-    let raw = out.lock().unwrap().clone();
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    (
-        Ran {
-            out: text(&out),
-            err: text(&err),
-            code,
-        },
-        raw,
-    )
+    let args = argv(args);
+    let ran = capture(Input::bytes(stdin), async |io| {
+        super::run(&ctx, &args, io).await
+    })
+    .await;
+    (ran.lossy(), ran.out)
 }
 
 /// `qm` as root with these words.
@@ -77,6 +39,15 @@ async fn qm_args(host: &Host, args: &[&str]) -> Ran {
 async fn qm(host: &Host, line: &str) -> Ran {
     let words: Vec<&str> = line.split_whitespace().collect();
     qm_args(host, &words).await
+}
+
+/// `qm guest exec 200 OPTIONS -- ARGV` as root.
+async fn exec_200(host: &Host, options: &[&str], argv: &[&str]) -> Ran {
+    let mut args = vec!["guest", "exec", "200"];
+    args.extend(options);
+    args.push("--");
+    args.extend(argv);
+    qm_args(host, &args).await
 }
 
 async fn answers(host: &Host, cases: &[(&str, Ran)]) {
@@ -624,60 +595,31 @@ async fn guest_cmd_results() {
 async fn exec_runs_without_a_shell_and_prints_decoded_json() {
     let h = host();
     assert_eq!(
-        qm_args(
-            &h,
-            &["guest", "exec", "200", "--", "sh", "-c", "echo hi; exit 3"]
-        )
-        .await,
+        exec_200(&h, &[], &["sh", "-c", "echo hi; exit 3"]).await,
         ok("{\n   \"exitcode\" : 3,\n   \"exited\" : 1,\n   \"out-data\" : \"hi\\n\"\n}\n")
     );
     assert_eq!(
-        qm_args(
+        exec_200(
             &h,
-            &[
-                "guest",
-                "exec",
-                "200",
-                "--timeout",
-                "40",
-                "--",
-                "timeout",
-                "-k",
-                "5",
-                "30",
-                "sh",
-                "-c",
-                "echo $((6*7))"
-            ]
+            &["--timeout", "40"],
+            &["timeout", "-k", "5", "30", "sh", "-c", "echo $((6*7))"]
         )
         .await,
         ok("{\n   \"exitcode\" : 0,\n   \"exited\" : 1,\n   \"out-data\" : \"42\\n\"\n}\n")
     );
     assert_eq!(
-        qm_args(
-            &h,
-            &[
-                "guest",
-                "exec",
-                "200",
-                "--",
-                "sh",
-                "-c",
-                "echo oops >&2; cat /etc/hostname"
-            ]
-        )
-        .await,
+        exec_200(&h, &[], &["sh", "-c", "echo oops >&2; cat /etc/hostname"]).await,
         ok(
             "{\n   \"err-data\" : \"oops\\n\",\n   \"exitcode\" : 0,\n   \"exited\" : 1,\n   \"out-data\" : \"vm1\\n\"\n}\n"
         )
     );
     // No shell: the words are the argv.
     assert_eq!(
-        qm_args(&h, &["guest", "exec", "200", "--", "echo", "$HOME", "a  b"]).await,
+        exec_200(&h, &[], &["echo", "$HOME", "a  b"]).await,
         ok("{\n   \"exitcode\" : 0,\n   \"exited\" : 1,\n   \"out-data\" : \"$HOME a  b\\n\"\n}\n")
     );
     assert_eq!(
-        qm_args(&h, &["guest", "exec", "200", "--", "nosuch", "x"]).await,
+        exec_200(&h, &[], &["nosuch", "x"]).await,
         fail(
             "Agent error: Guest agent command failed, error was 'Failed to execute child process \u{201c}nosuch\u{201d} (No such file or directory)'\n",
             255
@@ -700,19 +642,7 @@ async fn exec_runs_without_a_shell_and_prints_decoded_json() {
     );
     // The guest is its own machine: its files, not the node's.
     assert!(h.vm_file(200, "/etc/motd").is_some());
-    let r = qm_args(
-        &h,
-        &[
-            "guest",
-            "exec",
-            "200",
-            "--",
-            "sh",
-            "-c",
-            "echo x > /tmp/in-vm",
-        ],
-    )
-    .await;
+    let r = exec_200(&h, &[], &["sh", "-c", "echo x > /tmp/in-vm"]).await;
     assert_eq!(r.code, 0);
     assert_eq!(h.vm_file(200, "/tmp/in-vm").unwrap(), b"x\n");
     assert!(h.host_file("/tmp/in-vm").is_none());
@@ -722,11 +652,7 @@ async fn exec_runs_without_a_shell_and_prints_decoded_json() {
 async fn exec_reports_a_signal() {
     let h = host();
     assert_eq!(
-        qm_args(
-            &h,
-            &["guest", "exec", "200", "--", "sh", "-c", "kill -9 $$"]
-        )
-        .await,
+        exec_200(&h, &[], &["sh", "-c", "kill -9 $$"]).await,
         ok("{\n   \"exited\" : 1,\n   \"signal\" : 9\n}\n")
     );
 }
@@ -899,22 +825,20 @@ async fn exec_timeout_returns_the_pid_and_the_process_goes_on() {
 #[tokio::test(start_paused = true)]
 async fn an_inner_timeout_ends_the_command_and_its_children() {
     let h = host();
-    let args = [
-        "guest",
-        "exec",
-        "200",
-        "--timeout",
-        "40",
-        "--",
-        "timeout",
-        "-k",
-        "5",
-        "3",
-        "sh",
-        "-c",
-        "sleep 100 & sleep 200",
-    ];
-    let r = qm_args(&h, &args).await;
+    let r = exec_200(
+        &h,
+        &["--timeout", "40"],
+        &[
+            "timeout",
+            "-k",
+            "5",
+            "3",
+            "sh",
+            "-c",
+            "sleep 100 & sleep 200",
+        ],
+    )
+    .await;
     assert_eq!(r, ok("{\n   \"exitcode\" : 124,\n   \"exited\" : 1\n}\n"));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(h.vm_processes(200).is_empty(), "{:?}", h.vm_processes(200));
@@ -940,23 +864,12 @@ async fn stopping_a_vm_ends_its_processes() {
 
 async fn pvesh(host: &Host, args: &[&str]) -> Ran {
     let ctx = crate::programs::login_ctx(host, "root");
-    let (stdout, out) = Output::capture();
-    let (stderr, err) = Output::capture();
-    let io = Io {
-        stdin: Input::empty(),
-        stdout,
-        stderr,
-    };
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let code = crate::pvesh::run(&ctx, &args, &io).await;
-    let text = |b: &std::sync::Arc<std::sync::Mutex<Vec<u8>>>| {
-        String::from_utf8_lossy(&b.lock().unwrap()).into_owned()
-    };
-    Ran {
-        out: text(&out),
-        err: text(&err),
-        code,
-    }
+    let args = argv(args);
+    capture(Input::empty(), async |io| {
+        crate::pvesh::run(&ctx, &args, io).await
+    })
+    .await
+    .lossy()
 }
 
 #[tokio::test]
@@ -1033,86 +946,44 @@ async fn qemu_list_and_current_status() {
     );
 }
 
+/// The agent endpoints of VM 200, named through the node's `localhost` alias.
+const FILE_WRITE: &str = "/nodes/localhost/qemu/200/agent/file-write";
+const FILE_READ: &str = "/nodes/localhost/qemu/200/agent/file-read";
+
+/// `pvesh create FILE_WRITE --file PATH --content CONTENT`, then `more`.
+async fn file_write(host: &Host, path: &str, content: &str, more: &[&str]) -> Ran {
+    let mut args = vec!["create", FILE_WRITE, "--file", path, "--content", content];
+    args.extend(more);
+    pvesh(host, &args).await
+}
+
+/// `pvesh get FILE_READ --file PATH`, then `more`.
+async fn file_read(host: &Host, path: &str, more: &[&str]) -> Ran {
+    let mut args = vec!["get", FILE_READ, "--file", path];
+    args.extend(more);
+    pvesh(host, &args).await
+}
+
 #[tokio::test]
 async fn file_write_truncates_and_file_read_returns_what_is_there() {
     let h = host();
-    let base = "/nodes/localhost/qemu/200/agent";
-    let write = format!("{base}/file-write");
-    let read = format!("{base}/file-read");
-    assert_eq!(
-        pvesh(
-            &h,
-            &[
-                "create",
-                &write,
-                "--file",
-                "/root/x",
-                "--content",
-                "hello\n"
-            ]
-        )
-        .await,
-        ok("")
-    );
+    assert_eq!(file_write(&h, "/root/x", "hello\n", &[]).await, ok(""));
     assert_eq!(h.vm_file(200, "/root/x").unwrap(), b"hello\n");
     assert_eq!(
-        pvesh(
-            &h,
-            &[
-                "create",
-                &write,
-                "--file",
-                "/root/x",
-                "--content",
-                "AAEC/w==",
-                "--encode",
-                "0"
-            ]
-        )
-        .await,
+        file_write(&h, "/root/x", "AAEC/w==", &["--encode", "0"]).await,
         ok("")
     );
     assert_eq!(h.vm_file(200, "/root/x").unwrap(), [0, 1, 2, 255]);
     assert_eq!(
-        pvesh(
-            &h,
-            &[
-                "get",
-                &read,
-                "--file",
-                "/root/x",
-                "--decode",
-                "0",
-                "--output-format",
-                "json"
-            ]
-        )
-        .await,
+        file_read(&h, "/root/x", &["--decode", "0", "--output-format", "json"]).await,
         ok("{\"bytes-read\":4,\"content\":\"AAEC/w==\"}\n")
     );
     assert_eq!(
-        pvesh(
-            &h,
-            &[
-                "get",
-                &read,
-                "--file",
-                "/root/x",
-                "--count",
-                "2",
-                "--output-format",
-                "json"
-            ]
-        )
-        .await,
+        file_read(&h, "/root/x", &["--count", "2", "--output-format", "json"]).await,
         ok("{\"bytes-read\":2,\"content\":\"\\u0000\\u0001\",\"truncated\":1}\n")
     );
     let long = "a".repeat(61441);
-    let r = pvesh(
-        &h,
-        &["create", &write, "--file", "/root/y", "--content", &long],
-    )
-    .await;
+    let r = file_write(&h, "/root/y", &long, &[]).await;
     assert_eq!(r.code, 255);
     assert!(
         r.err.starts_with(
@@ -1121,21 +992,13 @@ async fn file_write_truncates_and_file_read_returns_what_is_there() {
         "{r:?}"
     );
     assert_eq!(
-        pvesh(
-            &h,
-            &["get", &read, "--file", "/nope", "--output-format", "json"]
-        )
-        .await,
+        file_read(&h, "/nope", &["--output-format", "json"]).await,
         fail(
             "Agent error: failed to open file '/nope' (mode: 'r'): No such file or directory\n",
             255
         )
     );
-    let r = pvesh(
-        &h,
-        &["get", &read, "--file", "/root/x", "--count", "16777217"],
-    )
-    .await;
+    let r = file_read(&h, "/root/x", &["--count", "16777217"]).await;
     assert!(
         r.err
             .contains("count: value must have a maximum value of 16777216"),
@@ -1160,18 +1023,7 @@ async fn file_write_truncates_and_file_read_returns_what_is_there() {
             .write_file("/root/big", &vec![b'x'; 16 * 1024 * 1024 + 10], 0o644)
             .unwrap()
     });
-    let r = pvesh(
-        &h,
-        &[
-            "get",
-            &read,
-            "--file",
-            "/root/big",
-            "--output-format",
-            "json",
-        ],
-    )
-    .await;
+    let r = file_read(&h, "/root/big", &["--output-format", "json"]).await;
     assert_eq!(r.code, 0);
     assert_eq!(
         r.err,
@@ -1187,24 +1039,15 @@ async fn file_write_truncates_and_file_read_returns_what_is_there() {
 #[tokio::test]
 async fn pct_does_not_see_vms() {
     let h = host();
-    let (out, err, code) = {
-        let ctx = crate::programs::login_ctx(&h, "root");
-        let (stdout, out) = Output::capture();
-        let (stderr, err) = Output::capture();
-        let io = Io {
-            stdin: Input::empty(),
-            stdout,
-            stderr,
-        };
-        let code = crate::pct::run(&ctx, &["status".into(), "200".into()], &io).await;
-        let o = String::from_utf8(out.lock().unwrap().clone()).unwrap();
-        let e = String::from_utf8(err.lock().unwrap().clone()).unwrap();
-        (o, e, code)
-    };
+    let ctx = crate::programs::login_ctx(&h, "root");
+    let args = argv(&["status", "200"]);
+    let ran = capture(Input::empty(), async |io| {
+        crate::pct::run(&ctx, &args, io).await
+    })
+    .await;
     assert_eq!(
-        (out.as_str(), err.as_str(), code),
-        (
-            "",
+        ran.utf8(),
+        fail(
             "Configuration file 'nodes/pve/lxc/200.conf' does not exist\n",
             255
         )
