@@ -13,6 +13,7 @@ use crate::host::{
     Container, DEFAULT_MAX_SESSIONS, Faults, LOCKS, ScriptedCommand, SftpFault, SignalPolicy,
     State, Status,
 };
+use crate::pve::Pve;
 use crate::vm::{VM_LOCKS, Vm, VmStatus};
 
 /// The fixture that ships with fake-pve: the plugin's three example containers.
@@ -36,7 +37,9 @@ pub enum FixtureError {
 pub struct Fixture {
     #[serde(default = "default_node")]
     pub node: String,
-    /// `refuse-root` (OpenSSH < 9.8, the default) or `honour`.
+    /// The Proxmox VE release the node plays: 8 or 9 (the default); see [`Pve`].
+    pub pve: Option<u64>,
+    /// `refuse-root` (OpenSSH < 9.8: PVE 8's default) or `honour` (PVE 9's default).
     pub signal_policy: Option<String>,
     /// sshd's `MaxSessions` (≥ 1): session channels per connection; 10 when absent.
     pub max_sessions: Option<u32>,
@@ -289,8 +292,17 @@ impl Fixture {
 
     /// Builds the host state this fixture describes.
     pub fn into_state(self) -> Result<State, FixtureError> {
+        let pve = match self.pve {
+            None => Pve::default(),
+            Some(major) => Pve::from_major(major).ok_or_else(|| {
+                FixtureError::Invalid(format!(
+                    "pve = {major}: fake-pve plays Proxmox VE 8 or 9; use pve = 8 or pve = 9"
+                ))
+            })?,
+        };
         let signal_policy = match self.signal_policy.as_deref() {
-            None | Some("refuse-root") => SignalPolicy::RefuseRoot,
+            None => pve.signal_policy(),
+            Some("refuse-root") => SignalPolicy::RefuseRoot,
             Some("honour") | Some("honor") => SignalPolicy::Honour,
             Some(other) => {
                 return Err(FixtureError::Invalid(format!(
@@ -345,6 +357,7 @@ impl Fixture {
                 refuse_auth: f.refuse_auth,
                 sftp: f.sftp,
             },
+            pve,
             signal_policy,
             max_sessions,
         };

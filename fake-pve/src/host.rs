@@ -207,14 +207,7 @@ pub struct Faults {
     pub backup_time: Duration,
 }
 
-/// How the SSH front end treats the `signal` channel request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalPolicy {
-    /// OpenSSH before 9.8 (Proxmox VE 8): refused for root, honoured for others.
-    RefuseRoot,
-    /// OpenSSH 9.8 and later: honoured for everyone.
-    Honour,
-}
+pub use crate::pve::SignalPolicy;
 
 /// sshd's `MaxSessions` default, left as is by Debian's stock sshd_config (every
 /// Proxmox VE node).
@@ -231,6 +224,8 @@ pub struct State {
     pub vms: BTreeMap<u32, crate::vm::Vm>,
     pub scripts: Vec<ScriptedCommand>,
     pub faults: Faults,
+    /// The Proxmox VE release the node plays.
+    pub pve: crate::pve::Pve,
     pub signal_policy: SignalPolicy,
     /// sshd's `MaxSessions`: session channels one connection may hold at once (0
     /// refuses every session, as in sshd). Read at each channel open.

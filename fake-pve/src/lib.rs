@@ -13,6 +13,7 @@ pub mod perl_json;
 pub mod proc;
 pub mod process;
 pub mod programs;
+pub mod pve;
 pub mod pvecm;
 pub mod pvesh;
 pub mod pvesm;

@@ -74,7 +74,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    fn russh_config(&self) -> russh::server::Config {
+    /// russh's settings; `banner` is the identification string sshd sends.
+    fn russh_config(&self, banner: &'static str) -> russh::server::Config {
         russh::server::Config {
             keys: vec![self.host_key.clone()],
             auth_rejection_time: self.auth_rejection_time,
@@ -84,7 +85,7 @@ impl ServerConfig {
             window_size: 8 * 1024 * 1024,
             maximum_packet_size: 65535,
             channel_buffer_size: 256,
-            server_id: russh::SshId::Standard("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3".into()),
+            server_id: russh::SshId::Standard(banner.into()),
             ..Default::default()
         }
     }
@@ -160,7 +161,8 @@ pub async fn run(
     config: ServerConfig,
     shutdown: CancellationToken,
 ) {
-    let russh_config = Arc::new(config.russh_config());
+    let banner = host.state().pve.ssh_banner();
+    let russh_config = Arc::new(config.russh_config(banner));
     let auth = Arc::new(config.auth);
     let peers = config.peers.clone();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));

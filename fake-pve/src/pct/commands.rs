@@ -105,9 +105,10 @@ pub(super) fn execute(cmd: Command, ctx: &Ctx) -> Step {
             argv,
         } => match attach_check(&state, vmid) {
             Err(reply) => reply,
-            Ok(()) if argv.is_empty() => {
-                die("missing command at /usr/share/perl5/PVE/CLI/pct.pm line 246.")
-            }
+            Ok(()) if argv.is_empty() => die(format!(
+                "missing command at /usr/share/perl5/PVE/CLI/pct.pm line {}.",
+                state.pve.pct_lines().0
+            )),
             Ok(()) => {
                 return Step::Attach {
                     vmid: vmid.get(),
@@ -652,9 +653,10 @@ fn push(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
 
 fn pull(state: &mut State, ctx: &Ctx, t: &Transfer) -> Reply {
     if !is_running(state, t.vmid) {
-        return die(
-            "can only pull files from a running VM at /usr/share/perl5/PVE/CLI/pct.pm line 664.",
-        );
+        return die(format!(
+            "can only pull files from a running VM at /usr/share/perl5/PVE/CLI/pct.pm line {}.",
+            state.pve.pct_lines().1
+        ));
     }
     let host_path = ctx.resolve(&t.destination);
     let owner = (ctx.uid, primary_gid(&state.fs, &ctx.user));

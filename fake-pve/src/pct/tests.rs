@@ -72,6 +72,7 @@ fn state_with(containers: Vec<Container>) -> State {
         vms: BTreeMap::new(),
         scripts: Vec::new(),
         faults: Faults::default(),
+        pve: crate::pve::Pve::V9,
         signal_policy: SignalPolicy::RefuseRoot,
         max_sessions: crate::host::DEFAULT_MAX_SESSIONS,
     }

@@ -229,6 +229,11 @@ pub static PROGRAMS: &[Program] = &[
     }),
     program("uniq", |c, _, a, io| Box::pin(textproc::uniq(c, a, io))),
     Program {
+        name: "pveversion",
+        main: |c, _, a, io| Box::pin(system::pveversion(c, a, io)),
+        available: |c| c.container.is_none(),
+    },
+    Program {
         name: "vzdump",
         main: |c, _, a, io| Box::pin(async move { Ok(crate::vzdump::run(c, a, io).await) }),
         available: |c| c.container.is_none(),

@@ -1,5 +1,5 @@
 //! The system and the caller: `hostname`, `uname`, `id`, `env`, `df`, `free`, `date`,
-//! `command`/`which`.
+//! `command`/`which`, `pveversion`.
 
 use std::fmt::Write as _;
 
@@ -8,44 +8,44 @@ use crate::proc::{Ctx, spawn_child};
 
 use super::{Status, base_name, exists, out, refuse_option, runnable, split_flags, user_name};
 
+/// The caller's hostname: the node's, a VM's own, or a container's (`CT<id>` without
+/// one in its config).
+fn host_name(ctx: &Ctx) -> String {
+    let state = ctx.host.state();
+    match ctx.container {
+        None => state.node.clone(),
+        Some(id) => match state.vms.get(&id) {
+            Some(vm) => vm.hostname(),
+            None => state
+                .containers
+                .get(&id)
+                .and_then(|c| c.hostname().map(str::to_string))
+                .unwrap_or_else(|| format!("CT{id}")),
+        },
+    }
+}
+
 pub(super) async fn hostname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     if let Some(a) = args.iter().find(|a| *a != "-s" && *a != "--short") {
         return refuse_option(ctx, io, "hostname", a).await;
     }
-    let name = {
-        let state = ctx.host.state();
-        match ctx.container {
-            None => state.node.clone(),
-            Some(id) => match state.vms.get(&id) {
-                Some(vm) => vm.hostname(),
-                None => state
-                    .containers
-                    .get(&id)
-                    .and_then(|c| c.hostname().map(str::to_string))
-                    .unwrap_or_else(|| format!("CT{id}")),
-            },
-        }
-    };
+    let name = host_name(ctx);
     out(io, &format!("{name}\n")).await
 }
 
 pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let (flags, _) = known_flags!(ctx, io, "uname", args, "asnrmpo");
-    // A VM runs its own kernel, with its own hostname.
-    let vm_host = ctx
-        .container
-        .and_then(|id| ctx.host.state().vms.get(&id).map(|vm| vm.hostname()));
-    let (node, release, version) = match &vm_host {
-        Some(h) => (
-            h.as_str(),
-            crate::vm::GUEST_KERNEL_RELEASE,
-            crate::vm::GUEST_KERNEL_VERSION,
-        ),
-        None => (
-            "pve",
-            "6.8.12-4-pve",
-            "#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-4 (2024-11-06T15:04Z)",
-        ),
+    // A VM runs its own kernel; a container runs the node's.
+    let node = host_name(ctx);
+    let (release, version) = {
+        let state = ctx.host.state();
+        match ctx.container {
+            Some(id) if state.vms.contains_key(&id) => (
+                crate::vm::GUEST_KERNEL_RELEASE,
+                crate::vm::GUEST_KERNEL_VERSION,
+            ),
+            _ => state.pve.kernel(),
+        }
     };
     let text = if flags.contains('a') {
         format!("Linux {node} {release} {version} x86_64 GNU/Linux")
@@ -55,7 +55,7 @@ pub(super) async fn uname(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             parts.push("Linux");
         }
         if flags.contains('n') {
-            parts.push(node);
+            parts.push(&node);
         }
         if flags.contains('r') {
             parts.push(release);
@@ -270,4 +270,27 @@ pub(super) async fn command_v(ctx: &Ctx, name: &str, args: &[String], io: &Io) -
     }
     io.stdout.write_str(&text).await?;
     Ok(status)
+}
+
+/// `pveversion` (docs/pvesh-fidelity.md, "pveversion"): pve-manager's version, its
+/// repository id and the running kernel. `-v` lists the installed packages, which the
+/// fake does not know: refused loudly.
+pub(super) async fn pveversion(ctx: &Ctx, args: &[String], io: &Io) -> Status {
+    match args.first().map(String::as_str) {
+        None => {
+            let line = {
+                let state = ctx.host.state();
+                let ((version, _, repoid), (kernel, _)) = (state.pve.manager(), state.pve.kernel());
+                format!("pve-manager/{version}/{repoid} (running kernel: {kernel})\n")
+            };
+            out(io, &line).await
+        }
+        Some("-v" | "--verbose") if args.len() == 1 => {
+            refuse_option(ctx, io, "pveversion", &args[0]).await
+        }
+        Some(_) => {
+            super::complain(io, "USAGE: pveversion [--verbose]\n").await;
+            Ok(255)
+        }
+    }
 }

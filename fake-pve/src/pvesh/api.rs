@@ -23,11 +23,6 @@ const NODE_DISK: u64 = 100 * GIB;
 const NODE_UPTIME: u64 = 3 * 86400 + 4 * 3600 + 5 * 60;
 /// The node's CPU use with no guest running.
 const NODE_IDLE_CPU: f64 = 0.01;
-/// pve-manager's version, as pve-guests-fidelity §4.4 gives it.
-const VERSION: &str = "9.2.11";
-const RELEASE: &str = "9.2";
-const REPOID: &str = "14a22df35955d97d";
-const KERNEL: &str = "6.14.11-2-pve";
 
 /// A float as Perl's JSON prints it: integral values without a fraction.
 pub fn num(x: f64) -> Value {
@@ -247,14 +242,15 @@ pub(super) fn node_row(state: &State, now: u64) -> Value {
 fn node_status(state: &State, now: u64) -> Value {
     let used = node_mem();
     let disk = node_disk(state);
+    let ((version, _, repoid), (kernel, _)) = (state.pve.manager(), state.pve.kernel());
     json!({
         "cpu": num(node_cpu(state, now)),
         "cpuinfo": {"cores": NODE_CPUS, "cpus": NODE_CPUS, "model": "fake-pve virtual CPU", "sockets": 1},
         "idle": 0,
-        "kversion": format!("Linux {KERNEL}"),
+        "kversion": format!("Linux {kernel}"),
         "loadavg": ["0.08", "0.03", "0.01"],
         "memory": {"free": NODE_MEM - used, "total": NODE_MEM, "used": used},
-        "pveversion": format!("pve-manager/{VERSION}/{REPOID}"),
+        "pveversion": format!("pve-manager/{version}/{repoid}"),
         "rootfs": {"avail": NODE_DISK - disk, "free": NODE_DISK - disk, "total": NODE_DISK, "used": disk},
         "swap": {"free": NODE_SWAP, "total": NODE_SWAP, "used": 0},
         "uptime": NODE_UPTIME,
@@ -580,7 +576,10 @@ fn ha_status(managed: bool, running: bool) -> Value {
 /// since the epoch.
 pub fn execute(req: &Request, state: &State, now: u64) -> Result<Value, Reply> {
     Ok(match &req.endpoint {
-        Endpoint::Version => json!({"release": RELEASE, "repoid": REPOID, "version": VERSION}),
+        Endpoint::Version => {
+            let (version, release, repoid) = state.pve.manager();
+            json!({"release": release, "repoid": repoid, "version": version})
+        }
         Endpoint::Nodes => Value::Array(vec![node_row(state, now)]),
         Endpoint::ClusterStatus => {
             return Err(super::cli::not_emulated(

@@ -78,11 +78,11 @@ fn fingerprint() -> String {
 fn version_in_every_format() {
     assert_eq!(
         out("get /version --output-format json"),
-        "{\"release\":\"9.2\",\"repoid\":\"14a22df35955d97d\",\"version\":\"9.2.11\"}\n"
+        "{\"release\":\"9.2\",\"repoid\":\"f6997e698c7933ea\",\"version\":\"9.2.11\"}\n"
     );
     assert_eq!(
         out("get /version --output-format json-pretty"),
-        "{\n   \"release\" : \"9.2\",\n   \"repoid\" : \"14a22df35955d97d\",\n   \"version\" : \"9.2.11\"\n}\n"
+        "{\n   \"release\" : \"9.2\",\n   \"repoid\" : \"f6997e698c7933ea\",\n   \"version\" : \"9.2.11\"\n}\n"
     );
     assert_eq!(
         out("get /version"),
@@ -91,14 +91,14 @@ fn version_in_every_format() {
          ╞═════════╪══════════════════╡\n\
          │ release │ 9.2              │\n\
          ├─────────┼──────────────────┤\n\
-         │ repoid  │ 14a22df35955d97d │\n\
+         │ repoid  │ f6997e698c7933ea │\n\
          ├─────────┼──────────────────┤\n\
          │ version │ 9.2.11           │\n\
          └─────────┴──────────────────┘\n"
     );
     assert_eq!(
         out("get /version --noborder --noheader"),
-        "release 9.2\nrepoid  14a22df35955d97d\nversion 9.2.11\n"
+        "release 9.2\nrepoid  f6997e698c7933ea\nversion 9.2.11\n"
     );
     assert_eq!(out("get /version --quiet"), "");
 }

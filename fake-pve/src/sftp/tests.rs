@@ -20,6 +20,7 @@ fn host() -> Host {
         vms: Default::default(),
         scripts: vec![],
         faults: Default::default(),
+        pve: crate::pve::Pve::V9,
         signal_policy: SignalPolicy::RefuseRoot,
         max_sessions: crate::host::DEFAULT_MAX_SESSIONS,
     })

@@ -26,9 +26,10 @@ impl Peers {
         let by_ip = members
             .into_iter()
             .map(|(ip, host, config)| {
+                let banner = host.state().pve.ssh_banner();
                 let peer = Peer {
                     host,
-                    config: Arc::new(config.russh_config()),
+                    config: Arc::new(config.russh_config(banner)),
                     auth: Arc::new(config.auth.clone()),
                 };
                 (ip, peer)
