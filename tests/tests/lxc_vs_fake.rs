@@ -53,6 +53,12 @@ const CASES: &[&str] = &[
     "pct exec 100 -- sh -c 'ps -o tty,cmd -p $$'",
     "pct exec 100 -- sh -c 'ps -o user=,args= -p $$'",
     "pct exec 100 -- sh -c 'ps -eo comm= | sort'",
+    // procps's default and full formats (squeezed: the PID column is as wide as the
+    // machine's pid_max).
+    "pct exec 100 -- sh -c 'ps -p $$ | tr -s \" \"'",
+    "pct exec 100 -- sh -c 'ps -f -p $$ | head -1 | tr -s \" \"'",
+    "pct exec 100 -- sh -c 'ps -f -p $$ | tail -1 | tr -s \" \" | cut -d\" \" -f1,3,4,6,7'",
+    "pct exec 100 -- sh -c 'ps aux >/dev/null; echo $?'",
     "pct exec 100 -- sh -c 'echo $$'",
     "pct exec 100 -- sh -c 'sleep 0.2 & wait; echo waited $?'",
     "pct exec 100 -- sh -c 'timeout 1 sleep 5; echo $?'",
@@ -98,6 +104,15 @@ const KNOWN: &[(&str, &str)] = &[
         "pct exec 100 -- sh -c 'ps -eo comm= | sort'",
         "a fake container has no processes of its own (no init, no services): `ps` in it \
          shows only what was started in it; a real one shows its init (here ct-init and its sleep)",
+    ),
+    (
+        "pct exec 100 -- sh -c 'ps -p $$ | tr -s \" \"'",
+        "the row's pid: a fake container shares the node's pid numbers (see `echo $$`)",
+    ),
+    (
+        "pct exec 100 -- sh -c 'ps aux >/dev/null; echo $?'",
+        "the fake has no memory figures for BSD's `u` format (VSZ, RSS, %MEM): it refuses \
+         `ps aux` loudly (exit 2) instead of making them up",
     ),
     (
         "pct exec 100 -- sh -c 'echo $$'",

@@ -378,6 +378,11 @@ pub(super) async fn pgrep(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> St
     Ok(if hits.is_empty() { 1 } else { 0 })
 }
 
+/// procps's full format (`-f`): `UID PID PPID C STIME TTY TIME CMD`.
+const FULL_FORMAT: [&str; 8] = [
+    "uid_name", "pid", "ppid", "c", "stime", "tty", "time", "cmd",
+];
+
 pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     // `-eo pid,args` is `-e -o pid,args`.
     let args: Vec<String> = args
@@ -400,21 +405,23 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let mut headers = true;
     let mut pids: Vec<u32> = Vec::new();
     let mut sids: Vec<u32> = Vec::new();
-    let mut bsd_u = false;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
         match a {
             "-e" | "-A" | "ax" | "-ax" => all = true,
-            "aux" | "-aux" | "auxww" => {
-                all = true;
-                bsd_u = true;
+            // BSD's `u` format shows memory figures (VSZ, RSS, %MEM) the fake does
+            // not have: refused, not made up.
+            "aux" | "-aux" | "auxww" | "u" => {
+                let msg =
+                    format!("ps {a} (VSZ, RSS, %MEM; use ps -ef or ps -eo pid,stat,etime,args)");
+                return Ok(ctx.refuse(io, &msg, 2).await);
             }
             "-ef" | "-eF" => {
                 all = true;
-                fields = ["user", "pid", "ppid", "args"].map(String::from).to_vec();
+                fields = FULL_FORMAT.map(String::from).to_vec();
             }
-            "-f" => fields = ["user", "pid", "ppid", "args"].map(String::from).to_vec(),
+            "-f" => fields = FULL_FORMAT.map(String::from).to_vec(),
             "--no-headers" | "h" => headers = false,
             "-o" | "o" | "-p" | "p" | "--pid" | "-s" | "--sid" => {
                 let v = args.get(i + 1).cloned().unwrap_or_default();
@@ -439,15 +446,9 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     }
     // procps names a column by the format it came from: the default `ps` shows
     // `TTY … CMD`, `-o tty,comm` shows `TT … COMMAND`.
-    let default_format = fields.is_empty() && !bsd_u;
+    let default_format = fields.is_empty() || fields == FULL_FORMAT;
     if fields.is_empty() {
-        fields = if bsd_u {
-            ["user", "pid", "stat", "etime", "args"]
-                .map(String::from)
-                .to_vec()
-        } else {
-            ["pid", "tty", "time", "comm"].map(String::from).to_vec()
-        };
+        fields = ["pid", "tty", "time", "comm"].map(String::from).to_vec();
     }
     let seen = visible(ctx);
     // In a container's pid namespace a parent or session leader outside it shows as 0
@@ -486,6 +487,9 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         "tty" => "TT",
         "time" => "TIME",
         "stat" => "STAT",
+        "uid_name" => "UID",
+        "c" => "C",
+        "stime" | "start_time" => "STIME",
         _ => "?",
     };
     let value = |p: &ProcessInfo, f: &str| -> String {
@@ -504,6 +508,13 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             "tty" => "?".into(),
             "time" => "00:00:00".into(),
             "stat" => if p.pid == p.sid { "Ss" } else { "S" }.into(),
+            "uid_name" => p.user.clone(),
+            "c" => "0".into(),
+            "stime" | "start_time" => {
+                let started = crate::fs::now_secs() - ctx.processes().elapsed_secs(p.pid);
+                let (_, _, _, h, m, _) = crate::unix::civil(started);
+                format!("{h:02}:{m:02}")
+            }
             _ => "-".into(),
         }
     };
@@ -531,6 +542,12 @@ pub(super) async fn ps(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 line.push_str(&v);
             } else if numeric(f) {
                 let _ = write!(line, "{v:>7}");
+            } else if f == "c" {
+                let _ = write!(line, "{v:>2}");
+            } else if f == "time" {
+                let _ = write!(line, "{v:>8}");
+            } else if f == "stime" || f == "start_time" {
+                let _ = write!(line, "{v:<5}");
             } else {
                 let _ = write!(line, "{v:<8}");
             }
