@@ -12,6 +12,7 @@
 //!   directory per container with its name.
 //! - `bin/` — `pct`, the stand-in, bound over `/usr/local/sbin` in sshd's own mount
 //!   namespace, so the login shells of this host (and only they) find it on `PATH`.
+//!   In that namespace root's `.bashrc` and `.profile` are Debian's stock ones.
 //! - `ssh/` — a real OpenSSH sshd on a loopback port, started with Debian's stock
 //!   `/etc/ssh/sshd_config` (included after the few lines that give this host its port,
 //!   host key, pid file and authorised key): `MaxSessions 10`, root by key only.
@@ -33,6 +34,20 @@ use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, PrivateKey};
 
 use crate::SshHost;
+
+/// sshd's own mount namespace: the pct stand-in over `/usr/local/sbin`, and root's
+/// `.bashrc` and `.profile` as Debian installs them (`/usr/share/base-files`), so
+/// that this host's login shells are a stock node's, not those of the machine's own
+/// root (whose profile may run anything, e.g. a `pyenv rehash` that writes to stderr
+/// and races with the next login). `$1` is the stand-in's directory, `$2` sshd's
+/// configuration.
+const SSHD_NAMESPACE: &str = "mount --bind \"$1\" /usr/local/sbin || exit 1
+for f in bashrc profile; do
+  if [ -e /root/.$f ] && [ -e /usr/share/base-files/dot.$f ]; then
+    mount --bind /usr/share/base-files/dot.$f /root/.$f || exit 1
+  fi
+done
+exec /usr/sbin/sshd -D -e -f \"$2\"";
 
 /// Where the LXC test hosts live (traversable by the id-mapped containers' root).
 pub const BASE_DIR: &str = "/var/lib/mcp-remote-exec-lxc";
@@ -343,7 +358,7 @@ impl LxcHost {
             let log_file = std::fs::File::create(&log).map_err(|e| step("sshd log", e))?;
             let child = Command::new("unshare")
                 .args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c"])
-                .arg("mount --bind \"$1\" /usr/local/sbin && exec /usr/sbin/sshd -D -e -f \"$2\"")
+                .arg(SSHD_NAMESPACE)
                 .arg("sh")
                 .arg(&bin)
                 .arg(&config)
