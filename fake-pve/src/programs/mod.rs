@@ -19,6 +19,7 @@ macro_rules! known_flags {
     };
 }
 
+mod archive;
 mod bash;
 mod date;
 mod files;
@@ -127,6 +128,8 @@ pub static PROGRAMS: &[Program] = &[
     program("find", |c, _, a, io| Box::pin(findutils::find(c, a, io))),
     program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
     program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
+    program("gunzip", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
+    program("gzip", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
     program("head", |c, _, a, io| Box::pin(text::head(c, a, io))),
     program("hostname", |c, _, a, io| {
         Box::pin(system::hostname(c, a, io))
@@ -208,6 +211,7 @@ pub static PROGRAMS: &[Program] = &[
     program("stat", |c, _, a, io| Box::pin(files::stat(c, a, io))),
     program("sync", |_, _, _, _| Box::pin(async { Ok(0) })),
     program("tail", |c, _, a, io| Box::pin(text::tail(c, a, io))),
+    program("tar", |c, _, a, io| Box::pin(archive::tar(c, a, io))),
     program("tee", |c, _, a, io| Box::pin(text::tee(c, a, io))),
     program("test", |c, _, a, io| {
         Box::pin(test_expr::test(c, a, io, false))
@@ -247,6 +251,7 @@ pub static PROGRAMS: &[Program] = &[
     }),
     program("xargs", |c, _, a, io| Box::pin(findutils::xargs(c, a, io))),
     program("yes", |_, _, a, io| Box::pin(text::yes(a, io))),
+    program("zcat", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
 ];
 
 /// Programs a real node has that the fake does not emulate: found (so `command -v`
@@ -267,8 +272,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "flock",
     "gawk",
     "getent",
-    "gunzip",
-    "gzip",
     "hexdump",
     "install",
     "ip",
@@ -298,7 +301,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "sudo",
     "systemctl",
     "tac",
-    "tar",
     "top",
     "umount",
     "unzip",
@@ -308,7 +310,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "wget",
     "xxd",
     "xz",
-    "zcat",
     "zip",
 ];
 

@@ -126,7 +126,11 @@ struct Field {
 impl Shell {
     /// A shell running as process `ctx.pid`; `positional[0]` is `$0`.
     pub fn new(ctx: Ctx, dialect: Dialect, positional: Vec<String>) -> Self {
-        let vars = ctx.env.clone();
+        let mut vars = ctx.env.clone();
+        // bash and dash set PWD at start-up unless the one inherited names the cwd.
+        if vars.get("PWD") != Some(&ctx.cwd) {
+            vars.insert("PWD".into(), ctx.cwd.clone());
+        }
         let dollar = ctx.pid;
         Shell {
             ctx,
