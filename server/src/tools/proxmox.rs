@@ -111,10 +111,6 @@ guest_args!(PowerParams, Container, ctid);
 guest_args!(CtDownloadParams, Container, ctid, container_path);
 guest_args!(CtUploadParams, Container, ctid, container_path, permissions);
 
-fn format_hint(args: &JsonObject) -> ResponseFormat {
-    super::exec_hints(args).1
-}
-
 #[tool_router(router = proxmox_router, vis = "pub(crate)")]
 impl RemoteExec {
     #[tool(
@@ -185,7 +181,7 @@ error result.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let format = format_hint(&args);
+        let format = super::exec_hints(&args).1;
         let status = self.ct_status(args, &ctx).await;
         Ok(answered(status, StatusReport::failed, format))
     }

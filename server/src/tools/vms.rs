@@ -147,10 +147,6 @@ guest_args!(VmRebootParams, Vm, vmid);
 guest_args!(VmDownloadParams, Vm, vmid, vm_path);
 guest_args!(VmUploadParams, Vm, vmid, vm_path, permissions);
 
-fn format_hint(args: &JsonObject) -> ResponseFormat {
-    super::exec_hints(args).1
-}
-
 #[tool_router(router = vm_router, vis = "pub(crate)")]
 impl RemoteExec {
     #[tool(
@@ -214,7 +210,7 @@ An unknown VM is an error result.",
         args: JsonObject,
         ctx: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
-        let hint = format_hint(&args);
+        let hint = super::exec_hints(&args).1;
         let p: VmStatusParams = match params::parse(args) {
             Ok(p) => p,
             Err(e) => return Ok(answer(&VmStatusReport::failed(None, e.into()), hint)),
