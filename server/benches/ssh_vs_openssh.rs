@@ -1,35 +1,48 @@
-//! A first benchmark against one real OpenSSH host in a container (test-hosts): the
-//! server through MCP beside OpenSSH's own clients on the same host.
+//! The server beside the floor of SSH itself, on a stock OpenSSH host in a container
+//! (test-hosts, Debian's sshd_config: 10 sessions per connection) and on fake-pve.
+//! The server is the built binary, driven over stdio by the rmcp client, as an MCP
+//! client runs it.
 //!
-//! (a) latency of a warm `ssh_exec_command("true")` vs a multiplexed `ssh host true`,
-//!     and vs the floor: `true` on a bare russh channel of an established connection;
-//!     the same for `proxmox_list_containers` vs `pct list` (the host's stand-in);
-//! (b) upload/download throughput of a 256 MiB file vs `sftp -b` put/get, and vs the raw
-//!     channel (`cat > /dev/null` and `cat FILE` on a bare russh channel: the cipher's
-//!     limit on this machine);
-//! (c) 64 concurrent `ssh_exec_command("sleep 1")` and `("sleep 0.1")` on a stock host
-//!     (MaxSessions 10): wall time and how many succeeded;
+//! (a) latency of a warm `ssh_exec_command("true")` ([`LATENCY_CALLS`] calls) beside
+//!     the floor, `true` on a bare russh channel of an established connection, and
+//!     beside multiplexed OpenSSH `ssh host true`; what one call costs the host
+//!     (processes started, CPU) and this machine; the same for
+//!     `proxmox_list_containers` beside `pct list` (the host's stand-in);
+//! (b) upload/download of a 256 MiB file beside `sftp -b` put/get over an established
+//!     ControlMaster, and beside the raw channel (`cat > /dev/null` and `cat FILE` on a
+//!     bare russh channel: the cipher's limit on this machine);
+//! (c) concurrency: `true` and `sleep 0.1` 1, 8 and 64 wide (calls per second, wall
+//!     time, how many succeeded);
 //! (d) `yes` with `timeout=3` beside another call: when it returns, and whether the
-//!     other call survived.
+//!     other call survived;
+//! (e) (a) and (c) again on fake-pve (an in-process node, so its work shares this
+//!     process's cores).
 //!
 //! Plain Rust printing figures; no timed assertions. Run with
 //! `cargo bench -p mcp-remote-exec --bench ssh_vs_openssh` (or `bash ci/bench.sh`).
 //! Needs the container engine and the test-host image (`bash ci/container-engine.sh &&
 //! bash ci/build-test-image.sh`) and OpenSSH's `ssh` and `sftp`.
 
+use std::future::Future;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::json;
 use testkit::bench::{median, ms, percentile};
-use testkit::openssh::HostEnv;
+use testkit::openssh::{HostEnv, Login};
 use testkit::{Mcp, is_error, text};
 
-const LATENCY_CALLS: usize = 50;
+const LATENCY_CALLS: usize = 1000;
+const WARM_CALLS: usize = 20;
+const PCT_CALLS: usize = 100;
+const COST_CALLS: usize = 200;
 const FILE_SIZE: usize = 256 * 1024 * 1024;
 const TRANSFER_RUNS: usize = 3;
-const CONCURRENT: usize = 64;
+const WIDTHS: [usize; 3] = [1, 8, 64];
+const TRUE_CALLS: usize = 256;
+const SLEEP_RUNS: usize = 3;
 
 fn main() {
     testkit::bench::main(run);
@@ -37,6 +50,37 @@ fn main() {
 
 fn mb_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+}
+
+/// `n` timed runs of `one` after [`WARM_CALLS`] untimed ones, sorted.
+async fn sample<F, Fut>(n: usize, mut one: F) -> Vec<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Duration>,
+{
+    for _ in 0..WARM_CALLS {
+        one().await;
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(one().await);
+    }
+    v.sort();
+    v
+}
+
+/// One table row: median / p90 of `ours` beside `reference`, and the ratios.
+fn latency_row(measure: &str, ours: &[Duration], reference: &[Duration], what: &str) {
+    let (om, op) = (ms(percentile(ours, 0.5)), ms(percentile(ours, 0.9)));
+    let (rm, rp) = (
+        ms(percentile(reference, 0.5)),
+        ms(percentile(reference, 0.9)),
+    );
+    println!(
+        "| {measure} | {om:.2} / {op:.2} ms | {rm:.2} / {rp:.2} ms ({what}) | {:.2} / {:.2} |",
+        om / rm,
+        op / rp
+    );
 }
 
 /// The OpenSSH client options for this host, multiplexed over `control`.
@@ -88,6 +132,15 @@ async fn openssh(program: &str, opts: &[String], port: u16, args: &[&str]) -> Du
     started.elapsed()
 }
 
+/// `line` on a fresh channel of `ssh`, which must exit 0; how long it took.
+async fn bare<H: russh::client::Handler>(ssh: &russh::client::Handle<H>, line: &str) -> Duration {
+    let started = Instant::now();
+    let done = testkit::ssh::exec(ssh, line).await;
+    let took = started.elapsed();
+    assert_eq!(done.exit_status, Some(0), "bare `{line}` failed");
+    took
+}
+
 /// `data` into `cat > /dev/null` on a fresh channel, to its exit.
 async fn raw_upload<H: russh::client::Handler>(
     ssh: &russh::client::Handle<H>,
@@ -135,77 +188,194 @@ async fn mcp_ok(mcp: &Mcp, tool: &str, args: serde_json::Value) -> Duration {
     took
 }
 
+async fn exec_true(mcp: &Mcp) -> Duration {
+    mcp_ok(mcp, "ssh_exec_command", json!({"command": "true"})).await
+}
+
+/// CPU time (user + system) of process `pid` so far, from /proc (clock ticks of
+/// 10 ms).
+fn process_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    Duration::from_millis((f.get(11).unwrap_or(&0) + f.get(12).unwrap_or(&0)) * 10)
+}
+
+/// Busy CPU time of this whole machine so far (all cores, from /proc/stat).
+fn machine_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+    let busy: u64 = f.iter().take(8).sum::<u64>() - f.get(3).unwrap_or(&0) - f.get(4).unwrap_or(&0);
+    Duration::from_millis(busy * 10)
+}
+
+/// The test host's counters read out of band: the last pid given in its pid namespace
+/// and its cgroup's CPU time (ns).
+async fn host_counters(env: &HostEnv) -> (u64, u64) {
+    let (_, out, _) = env
+        .oob("cat /proc/sys/kernel/ns_last_pid /sys/fs/cgroup/cpuacct/cpuacct.usage")
+        .await;
+    let mut v = out
+        .split_whitespace()
+        .map(|x| x.parse::<u64>().unwrap_or(0));
+    (v.next().unwrap_or(0), v.next().unwrap_or(0))
+}
+
+/// What one run of `work` (`calls` calls) costs: processes the host started, the
+/// host's CPU, the server's CPU and this machine's, each per call.
+struct Cost {
+    processes: f64,
+    host_cpu: f64,
+    server_cpu: f64,
+    machine_cpu: f64,
+}
+
+async fn cost<Fut: Future<Output = ()>>(
+    env: &HostEnv,
+    server: Option<u32>,
+    calls: usize,
+    work: Fut,
+) -> Cost {
+    // Reading the counters starts a process and uses CPU of its own: measured once
+    // with nothing between two reads, and taken off.
+    let (p0, c0) = host_counters(env).await;
+    let (p1, c1) = host_counters(env).await;
+    let s0 = server.map(process_cpu);
+    let m0 = machine_cpu();
+    work.await;
+    let m1 = machine_cpu();
+    let s1 = server.map(process_cpu);
+    let (p2, c2) = host_counters(env).await;
+    let n = calls as f64;
+    Cost {
+        processes: (p2 - p1) as f64 / n - (p1 - p0) as f64 / n,
+        host_cpu: ((c2 - c1) as f64 - (c1 - c0) as f64) / 1e6 / n,
+        server_cpu: match (s0, s1) {
+            (Some(a), Some(b)) => ms(b - a) / n,
+            _ => 0.0,
+        },
+        machine_cpu: ms(m1 - m0) / n,
+    }
+}
+
+/// `calls` calls of `true`, `width` at a time: calls per second and how many succeeded.
+async fn true_wide(mcp: &Mcp, width: usize, calls: usize) -> (f64, usize) {
+    let started = Instant::now();
+    let results: Vec<_> = futures::stream::iter(0..calls)
+        .map(|_| mcp.call("ssh_exec_command", json!({"command": "true"})))
+        .buffer_unordered(width)
+        .collect()
+        .await;
+    let per_s = calls as f64 / started.elapsed().as_secs_f64();
+    (per_s, results.iter().filter(|r| !is_error(r)).count())
+}
+
+/// `width` calls of `sleep 0.1` at once, [`SLEEP_RUNS`] times: the median wall time
+/// and how many succeeded in all.
+async fn sleep_wide(mcp: &Mcp, width: usize) -> (Duration, usize) {
+    let mut walls = Vec::new();
+    let mut ok = 0;
+    for _ in 0..SLEEP_RUNS {
+        let started = Instant::now();
+        let calls =
+            (0..width).map(|_| mcp.call("ssh_exec_command", json!({"command": "sleep 0.1"})));
+        let results = futures::future::join_all(calls).await;
+        walls.push(started.elapsed());
+        ok += results.iter().filter(|r| !is_error(r)).count();
+    }
+    (median(walls), ok)
+}
+
+/// The concurrency table of one host.
+async fn concurrency(mcp: &Mcp, host: &str) {
+    // The pool opens its connections as the load asks; open them first.
+    true_wide(mcp, 64, 64).await;
+    println!();
+    println!("{host}: concurrency");
+    println!();
+    println!(
+        "| width | `true`: {TRUE_CALLS} calls, calls/s (× one at a time) | `sleep 0.1` at once: wall, median of {SLEEP_RUNS} | succeeded |"
+    );
+    println!("|---|---|---|---|");
+    let mut one = 0.0;
+    for w in WIDTHS {
+        let (per_s, ok_true) = true_wide(mcp, w, TRUE_CALLS).await;
+        if w == 1 {
+            one = per_s;
+        }
+        let (wall, ok_sleep) = sleep_wide(mcp, w).await;
+        println!(
+            "| {w} | {per_s:.0} ({:.2}×) | {:.3} s | {ok_true}/{TRUE_CALLS} `true`, {ok_sleep}/{} `sleep 0.1` |",
+            per_s / one,
+            wall.as_secs_f64(),
+            w * SLEEP_RUNS
+        );
+    }
+}
+
 async fn run() {
+    let binary = Path::new(env!("CARGO_BIN_EXE_mcp-remote-exec"));
     println!("starting a test host…");
     let env = HostEnv::start().await;
-    let most = (FILE_SIZE + (1 << 20)).to_string();
-    let mcp = env
-        .server_with(&testkit::openssh::Login::Key, &[("MAX_FILE_SIZE", most)])
-        .await;
     let port = env.host.port();
+    let most = (FILE_SIZE + (1 << 20)).to_string();
+    let (mcp, server_pid) = Mcp::spawn(
+        binary,
+        &env.vars(port, &Login::Key, &[("MAX_FILE_SIZE", most)]),
+    )
+    .await;
     let control = env.dir.path().join("cm");
     let opts = ssh_opts(&env, &control);
+    let ssh = testkit::hosts::connect(&env.host, testkit::hosts::Auth::Key).await;
 
-    // (a) latency of one small command on a warm connection.
-    for _ in 0..5 {
-        mcp_ok(&mcp, "ssh_exec_command", json!({"command": "true"})).await;
-    }
-    let mut ours = Vec::new();
-    for _ in 0..LATENCY_CALLS {
-        ours.push(mcp_ok(&mcp, "ssh_exec_command", json!({"command": "true"})).await);
-    }
-    ours.sort();
-    for _ in 0..5 {
-        openssh("ssh", &opts, port, &["root@127.0.0.1", "true"]).await;
-    }
-    let mut theirs = Vec::new();
-    for _ in 0..LATENCY_CALLS {
-        theirs.push(openssh("ssh", &opts, port, &["root@127.0.0.1", "true"]).await);
-    }
-    theirs.sort();
-    // The floor: what one exec costs on SSH itself, without MCP, the pool or the
-    // wrapper that makes timeouts real.
-    let bare = testkit::hosts::connect(&env.host, testkit::hosts::Auth::Key).await;
-    for _ in 0..5 {
-        testkit::ssh::exec(&bare, "true").await;
-    }
-    let mut floor = Vec::new();
-    for _ in 0..LATENCY_CALLS {
-        let started = Instant::now();
-        let done = testkit::ssh::exec(&bare, "true").await;
-        floor.push(started.elapsed());
-        assert_eq!(done.exit_status, Some(0), "bare `true` failed");
-    }
-    floor.sort();
-    // The same for `pct list` (the test host's stand-in): the proxmox tool beside the
-    // bare channel and beside multiplexed `ssh`.
-    let pve = env
-        .server_with(
-            &testkit::openssh::Login::Key,
-            &[("ENABLE_PROXMOX", "true".to_string())],
-        )
-        .await;
-    let list = || mcp_ok(&pve, "proxmox_list_containers", json!({}));
-    for _ in 0..5 {
-        list().await;
-    }
-    let mut lists = Vec::new();
-    for _ in 0..LATENCY_CALLS {
-        lists.push(list().await);
-    }
-    lists.sort();
-    let mut pct_floor = Vec::new();
-    let mut pct_ssh = Vec::new();
-    for _ in 0..LATENCY_CALLS {
-        let started = Instant::now();
-        let done = testkit::ssh::exec(&bare, "pct list").await;
-        pct_floor.push(started.elapsed());
-        assert_eq!(done.exit_status, Some(0), "bare `pct list` failed");
-        pct_ssh.push(openssh("ssh", &opts, port, &["root@127.0.0.1", "pct list"]).await);
-    }
-    pct_floor.sort();
-    pct_ssh.sort();
-    drop(bare);
+    // (a) latency of one small command on a warm connection, and what it costs.
+    let ours = sample(LATENCY_CALLS, || exec_true(&mcp)).await;
+    let floor = sample(LATENCY_CALLS, || bare(&ssh, "true")).await;
+    let theirs = sample(LATENCY_CALLS, || {
+        openssh("ssh", &opts, port, &["root@127.0.0.1", "true"])
+    })
+    .await;
+    let ours_cost = cost(&env, Some(server_pid), COST_CALLS, async {
+        for _ in 0..COST_CALLS {
+            exec_true(&mcp).await;
+        }
+    })
+    .await;
+    let floor_cost = cost(&env, None, COST_CALLS, async {
+        for _ in 0..COST_CALLS {
+            bare(&ssh, "true").await;
+        }
+    })
+    .await;
+    // The same for `pct list` (the test host's stand-in).
+    let (pve, _) = Mcp::spawn(
+        binary,
+        &env.vars(port, &Login::Key, &[("ENABLE_PROXMOX", "true".into())]),
+    )
+    .await;
+    let lists = sample(PCT_CALLS, || {
+        mcp_ok(&pve, "proxmox_list_containers", json!({}))
+    })
+    .await;
+    let pct_floor = sample(PCT_CALLS, || bare(&ssh, "pct list")).await;
+    let pct_ssh = sample(PCT_CALLS, || {
+        openssh("ssh", &opts, port, &["root@127.0.0.1", "pct list"])
+    })
+    .await;
+    drop(pve);
 
     // (b) throughput of a 256 MiB file, each direction, median of a few runs.
     let data: Vec<u8> = {
@@ -264,34 +434,15 @@ async fn run() {
     let (up, down) = (median(up), median(down));
     let (sftp_up, sftp_down) = (median(sftp_up), median(sftp_down));
     // The raw channel: the same bytes through one channel, no SFTP, no files written.
-    let bare = testkit::hosts::connect(&env.host, testkit::hosts::Auth::Key).await;
     let mut raw_up = Vec::new();
     let mut raw_down = Vec::new();
     for _ in 0..TRANSFER_RUNS {
-        raw_up.push(raw_upload(&bare, &data).await);
-        raw_down.push(raw_download(&bare, "/root/bench.bin", FILE_SIZE).await);
+        raw_up.push(raw_upload(&ssh, &data).await);
+        raw_down.push(raw_download(&ssh, "/root/bench.bin", FILE_SIZE).await);
     }
-    drop(bare);
+    drop(ssh);
+    drop(data);
     let (raw_up, raw_down) = (median(raw_up), median(raw_down));
-
-    // (c) many slow commands at once: beyond one connection's 10 sessions (stock
-    // MaxSessions), so the pool opens more connections and queues the rest.
-    let started = Instant::now();
-    let calls =
-        (0..CONCURRENT).map(|_| mcp_ok(&mcp, "ssh_exec_command", json!({"command": "sleep 1"})));
-    futures::future::join_all(calls).await;
-    let concurrent = started.elapsed();
-    let mut short = Vec::new();
-    let mut short_ok = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        let calls =
-            (0..CONCURRENT).map(|_| mcp.call("ssh_exec_command", json!({"command": "sleep 0.1"})));
-        let results = futures::future::join_all(calls).await;
-        short.push(started.elapsed());
-        short_ok = results.iter().filter(|r| !is_error(r)).count();
-    }
-    let short = median(short);
 
     // (d) a command that floods stdout, ended by its timeout, beside another call.
     let started = Instant::now();
@@ -324,83 +475,125 @@ async fn run() {
         .status()
         .await;
 
-    let (om, op90) = (percentile(&ours, 0.5), percentile(&ours, 0.9));
-    let (tm, tp90) = (percentile(&theirs, 0.5), percentile(&theirs, 0.9));
-    let (fm, fp90) = (percentile(&floor, 0.5), percentile(&floor, 0.9));
     println!();
-    println!("| measure | mcp-remote-exec (MCP) | OpenSSH | ratio (ours / OpenSSH) |");
+    println!("stock OpenSSH host (a container; Debian's sshd_config, MaxSessions 10)");
+    println!();
+    println!("| measure | mcp-remote-exec (MCP over stdio) | reference | ours / reference |");
     println!("|---|---|---|---|");
-    println!(
-        "| exec `true`, warm, median of {LATENCY_CALLS} | {:.1} ms | {:.1} ms (ssh, ControlMaster) | {:.2} |",
-        ms(om),
-        ms(tm),
-        ms(om) / ms(tm)
+    let n = LATENCY_CALLS;
+    latency_row(
+        &format!("exec `true`, warm, median / p90 of {n}"),
+        &ours,
+        &floor,
+        "the floor: `true` on a bare russh channel",
     );
-    println!(
-        "| exec `true`, warm, p90 | {:.1} ms | {:.1} ms | {:.2} |",
-        ms(op90),
-        ms(tp90),
-        ms(op90) / ms(tp90)
+    latency_row(
+        "the same beside OpenSSH",
+        &ours,
+        &theirs,
+        "`ssh` on an established ControlMaster",
     );
-    println!(
-        "| exec `true`, warm, median / p90, beside the floor | {:.1} / {:.1} ms | {:.1} / {:.1} ms (bare russh channel) | {:.2} / {:.2} |",
-        ms(om),
-        ms(op90),
-        ms(fm),
-        ms(fp90),
-        ms(om) / ms(fm),
-        ms(op90) / ms(fp90)
+    latency_row(
+        &format!("`proxmox_list_containers` (the host's `pct`), of {PCT_CALLS}"),
+        &lists,
+        &pct_floor,
+        "`pct list` on a bare russh channel",
     );
-    println!(
-        "| `proxmox_list_containers` (the host's `pct` stand-in), median / p90 | {:.1} / {:.1} ms | {:.1} / {:.1} ms (`pct list`, bare russh channel); {:.1} ms (ssh, ControlMaster) | {:.2} / {:.2} |",
-        ms(percentile(&lists, 0.5)),
-        ms(percentile(&lists, 0.9)),
-        ms(percentile(&pct_floor, 0.5)),
-        ms(percentile(&pct_floor, 0.9)),
-        ms(percentile(&pct_ssh, 0.5)),
-        ms(percentile(&lists, 0.5)) / ms(percentile(&pct_floor, 0.5)),
-        ms(percentile(&lists, 0.9)) / ms(percentile(&pct_floor, 0.9))
+    latency_row(
+        "the same beside OpenSSH",
+        &lists,
+        &pct_ssh,
+        "`ssh … pct list`, ControlMaster",
     );
     let mb = FILE_SIZE / (1024 * 1024);
     println!(
-        "| upload {mb} MB, median of {TRANSFER_RUNS} | {:.0} MB/s ({:.2} s) | {:.0} MB/s ({:.2} s, sftp -b put) | {:.2} |",
+        "| upload / download {mb} MiB, median of {TRANSFER_RUNS} | {:.0} / {:.0} MB/s | {:.0} / {:.0} MB/s (`sftp -b` put / get, ControlMaster) | {:.2} / {:.2} |",
         mb_per_s(FILE_SIZE, up),
-        up.as_secs_f64(),
-        mb_per_s(FILE_SIZE, sftp_up),
-        sftp_up.as_secs_f64(),
-        mb_per_s(FILE_SIZE, up) / mb_per_s(FILE_SIZE, sftp_up)
-    );
-    println!(
-        "| download {mb} MB, median of {TRANSFER_RUNS} | {:.0} MB/s ({:.2} s) | {:.0} MB/s ({:.2} s, sftp -b get) | {:.2} |",
         mb_per_s(FILE_SIZE, down),
-        down.as_secs_f64(),
+        mb_per_s(FILE_SIZE, sftp_up),
         mb_per_s(FILE_SIZE, sftp_down),
-        sftp_down.as_secs_f64(),
-        mb_per_s(FILE_SIZE, down) / mb_per_s(FILE_SIZE, sftp_down)
+        sftp_up.as_secs_f64() / up.as_secs_f64(),
+        sftp_down.as_secs_f64() / down.as_secs_f64()
     );
     println!(
-        "| upload / download {mb} MB beside the raw channel | {:.0} / {:.0} MB/s | {:.0} / {:.0} MB/s (`cat > /dev/null` / `cat FILE`, bare russh channel) | {:.2} / {:.2} |",
+        "| the same beside the raw channel | {:.0} / {:.0} MB/s | {:.0} / {:.0} MB/s (`cat > /dev/null` / `cat FILE`, bare russh channel) | {:.2} / {:.2} |",
         mb_per_s(FILE_SIZE, up),
         mb_per_s(FILE_SIZE, down),
         mb_per_s(FILE_SIZE, raw_up),
         mb_per_s(FILE_SIZE, raw_down),
-        mb_per_s(FILE_SIZE, up) / mb_per_s(FILE_SIZE, raw_up),
-        mb_per_s(FILE_SIZE, down) / mb_per_s(FILE_SIZE, raw_down)
+        raw_up.as_secs_f64() / up.as_secs_f64(),
+        raw_down.as_secs_f64() / down.as_secs_f64()
     );
     println!(
-        "| {CONCURRENT} concurrent `sleep 1` | {:.2} s wall | — | {:.2} × one call |",
-        concurrent.as_secs_f64(),
-        concurrent.as_secs_f64()
-    );
-    println!(
-        "| {CONCURRENT} concurrent `sleep 0.1`, median of 3 | {:.2} s wall, {short_ok}/{CONCURRENT} succeeded (last run) | — | — |",
-        short.as_secs_f64()
-    );
-    println!(
-        "| `yes` with timeout=3 beside `sleep 4; echo survived` | returned after {:.2} s (\"{flood_error}\"); the other call {} | — | — |",
+        "| `yes`, `timeout=3`, beside `sleep 4; echo survived` | returned after {:.2} s (\"{flood_error}\"); the other call {} | — | — |",
         flood_took.as_secs_f64(),
         if survived { "succeeded" } else { "FAILED" }
     );
     println!();
-    println!("(latency ratio: >1 means slower than OpenSSH; throughput ratio: <1 means slower)");
+    println!("What one exec `true` costs, per call (mean of {COST_CALLS}):");
+    println!();
+    println!(
+        "| | processes the host starts | host CPU | server CPU | this machine's CPU, all of it |"
+    );
+    println!("|---|---|---|---|---|");
+    for (name, c) in [
+        ("mcp-remote-exec", &ours_cost),
+        ("bare russh channel", &floor_cost),
+    ] {
+        println!(
+            "| {name} | {:.1} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            c.processes, c.host_cpu, c.server_cpu, c.machine_cpu
+        );
+    }
+    concurrency(&mcp, "stock OpenSSH host").await;
+    drop(mcp);
+
+    // (e) the same on fake-pve.
+    println!();
+    println!("starting a fake-pve node…");
+    let fake = testkit::fake::Fake::start().await;
+    let vars: Vec<(String, String)> = [
+        ("I_ACCEPT_RISKS", "true".to_string()),
+        ("HOST", "127.0.0.1".into()),
+        ("SSH_PORT", fake.port().to_string()),
+        ("SSH_KEY", fake.key_path.display().to_string()),
+        ("SSH_KNOWN_HOSTS", fake.known_hosts.display().to_string()),
+        ("SSH_CONFIG", "none".into()),
+        ("HOME", fake.dir.path().display().to_string()),
+        ("ENABLE_PROXMOX", "true".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let (mcp, _) = Mcp::spawn(binary, &vars).await;
+    let ssh = fake.russh("root", true).await;
+    let ours = sample(LATENCY_CALLS, || exec_true(&mcp)).await;
+    let floor = sample(LATENCY_CALLS, || bare(&ssh, "true")).await;
+    let lists = sample(PCT_CALLS, || {
+        mcp_ok(&mcp, "proxmox_list_containers", json!({}))
+    })
+    .await;
+    let pct_floor = sample(PCT_CALLS, || bare(&ssh, "pct list")).await;
+    println!();
+    println!("fake-pve (in this process)");
+    println!();
+    println!("| measure | mcp-remote-exec (MCP over stdio) | reference | ours / reference |");
+    println!("|---|---|---|---|");
+    latency_row(
+        &format!("exec `true`, warm, median / p90 of {n}"),
+        &ours,
+        &floor,
+        "the floor: `true` on a bare russh channel",
+    );
+    latency_row(
+        &format!("`proxmox_list_containers`, of {PCT_CALLS}"),
+        &lists,
+        &pct_floor,
+        "`pct list` on a bare russh channel",
+    );
+    concurrency(&mcp, "fake-pve").await;
+    println!();
+    println!(
+        "(latency ratio: > 1 means slower than the reference; throughput ratio: < 1 means slower)"
+    );
 }

@@ -138,7 +138,11 @@ impl Fake {
 
     /// A russh client session logged in as `user` with the test key or password.
     pub async fn russh(&self, user: &str, use_key: bool) -> russh::client::Handle<ExpectKey> {
-        let config = Arc::new(russh::client::Config::default());
+        // nodelay as the server sets it (see `hosts::connect_with`).
+        let config = Arc::new(russh::client::Config {
+            nodelay: true,
+            ..Default::default()
+        });
         let mut handle = russh::client::connect(
             config,
             self.server.addr(),

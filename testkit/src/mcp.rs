@@ -8,6 +8,7 @@ use mcp_remote_exec::config::{Config, RawConfig};
 use mcp_remote_exec::tools::RemoteExec;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -34,6 +35,21 @@ impl Mcp {
     pub async fn serve(vars: &[(String, String)]) -> Mcp {
         let raw = RawConfig::from_pairs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         Mcp::in_process(raw.validate().expect("valid configuration")).await
+    }
+
+    /// The built server `binary` as its own process, configured by `vars` alone (its
+    /// environment is cleared), over stdio: what an MCP client really talks to. With
+    /// the server's pid.
+    pub async fn spawn(binary: &Path, vars: &[(String, String)]) -> (Mcp, u32) {
+        let mut cmd = tokio::process::Command::new(binary);
+        cmd.env_clear().envs(vars.iter().map(|(k, v)| (k, v)));
+        let (transport, _) = TokioChildProcess::builder(cmd)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let pid = transport.id().expect("a running server");
+        let client = ().serve(transport).await.expect("MCP initialize");
+        (Mcp { client }, pid)
     }
 
     /// The names of the tools the server lists, sorted.
