@@ -124,16 +124,55 @@ fn nonce() -> String {
 /// itself with `/bin/sh`, which reads [`script`] from the channel.
 const EXEC_LINE: &str = "exec /bin/sh";
 
-/// The script `/bin/sh` reads on stdin: it prints the marker line with the session
-/// leader's pid (= the session id), marks the session's environment with the nonce,
-/// then replaces itself with the login shell running `command` (under a remote
-/// `timeout -k` net when available) with stdin at EOF. The command appears once.
+/// The longest [`script`] sent as the exec request itself (a POSIX login shell): well
+/// inside one SSH packet and Linux's limit on one argument (128 KiB).
+const SCRIPT_LINE_MAX: usize = 16 * 1024;
+
+/// What a host's login shell is known to be, for the exec request. The marker line of
+/// every command reports `$SHELL`; from then on a POSIX login shell is sent [`script`]
+/// as its exec request, which saves the host starting `/bin/sh` on every call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum LoginShell {
+    /// Not known yet: [`EXEC_LINE`], which any shell runs.
+    Unknown = 0,
+    /// sh, bash, dash, ash, ksh, mksh, zsh…: the script is the exec request.
+    Posix = 1,
+    /// fish, csh, tcsh, or anything else: [`EXEC_LINE`] always.
+    Other = 2,
+}
+
+impl LoginShell {
+    pub(crate) fn from_u8(v: u8) -> LoginShell {
+        match v {
+            1 => LoginShell::Posix,
+            2 => LoginShell::Other,
+            _ => LoginShell::Unknown,
+        }
+    }
+
+    /// What a login shell's path (`$SHELL`) says.
+    fn of(path: &str) -> LoginShell {
+        match path.rsplit('/').next().unwrap_or_default() {
+            "sh" | "bash" | "dash" | "ash" | "ksh" | "ksh93" | "mksh" | "zsh" | "yash" | "posh" => {
+                LoginShell::Posix
+            }
+            _ => LoginShell::Other,
+        }
+    }
+}
+
+/// The wrapper, run by `/bin/sh` from the channel or by a POSIX login shell as its
+/// exec request: it prints the marker line with the session leader's pid (= the session
+/// id) and the login shell, marks the session's environment with the nonce, then
+/// replaces itself with the login shell running `command` (under a remote `timeout -k`
+/// net when available) with stdin at EOF. The command appears once.
 fn script(command: &str, timeout: Duration, nonce: &str) -> Result<String, SshError> {
     let q = quote(command, "the command").map_err(|e| SshError::Input(e.to_string()))?;
     // The remote safety net fires a little after our own deadline.
     let net = timeout.as_secs() + 10;
     Ok(format!(
-        "printf 'MCP-{nonce} %s\\n' \"$$\"\n\
+        "printf 'MCP-{nonce} %s %s\\n' \"$$\" \"${{SHELL:-}}\"\n\
          {CALL_VAR}={nonce}; export {CALL_VAR}\n\
          c={q}\n\
          if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {net} \"${{SHELL:-/bin/sh}}\" -c \"$c\" </dev/null; fi\n\
@@ -157,8 +196,9 @@ impl Marker {
         }
     }
 
-    /// Feeds stdout bytes; returns the bytes that are output and, once, the pid.
-    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, Option<u32>) {
+    /// Feeds stdout bytes; returns the bytes that are output and, once, the pid and the
+    /// login shell the line names.
+    fn feed(&mut self, data: &[u8]) -> (Vec<u8>, Option<(u32, String)>) {
         if self.done {
             return (data.to_vec(), None);
         }
@@ -166,9 +206,10 @@ impl Marker {
         if let Some(at) = find(&self.pending, &self.line)
             && let Some(nl) = self.pending[at..].iter().position(|b| *b == b'\n')
         {
-            let pid = std::str::from_utf8(&self.pending[at + self.line.len()..at + nl])
-                .ok()
-                .and_then(|s| s.trim().parse().ok());
+            let said = String::from_utf8_lossy(&self.pending[at + self.line.len()..at + nl]);
+            let said = said.trim();
+            let (pid, shell) = said.split_once(' ').unwrap_or((said, ""));
+            let pid = pid.parse().ok().map(|p| (p, shell.trim().to_string()));
             let mut out = self.pending[..at].to_vec();
             out.extend_from_slice(&self.pending[at + nl + 1..]);
             self.pending.clear();
@@ -292,17 +333,43 @@ pub async fn run_command(
     cancel: &CancellationToken,
 ) -> Result<ExecOutcome, SshError> {
     let started = Instant::now();
-    let nonce = nonce();
-    let script = script(command, timeout, &nonce)?;
     let deadline = tokio::time::Instant::now() + timeout;
     clean_orphans(client, deadline).await;
+    let as_line = client.login_shell() == LoginShell::Posix;
+    let (mut out, marked) = run_once(client, command, timeout, keep, cancel, as_line).await?;
+    if as_line && !marked && out.exit_code.is_some() && !out.cancelled && !out.timed_out {
+        // The login shell did not run the wrapper (it is not the POSIX shell `$SHELL`
+        // named), so neither did it run the command: again, through `/bin/sh`.
+        client.learn_login_shell(LoginShell::Other);
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        (out, _) = run_once(client, command, left, keep, cancel, false).await?;
+    }
+    out.duration = started.elapsed();
+    Ok(out)
+}
+
+/// One attempt of [`run_command`]: the wrapper as the exec request (`as_line`) or on
+/// stdin. With whether its marker line came.
+async fn run_once(
+    client: &SshClient,
+    command: &str,
+    timeout: Duration,
+    keep: usize,
+    cancel: &CancellationToken,
+    as_line: bool,
+) -> Result<(ExecOutcome, bool), SshError> {
+    let started = Instant::now();
+    let nonce = nonce();
+    let script = script(command, timeout, &nonce)?;
+    let as_line = as_line && script.len() <= SCRIPT_LINE_MAX;
+    let deadline = tokio::time::Instant::now() + timeout;
     let Leased { mut channel, lease } = tokio::select! {
         r = client.channel(deadline) => r?,
         _ = cancel.cancelled() => {
             let mut out = ExecOutcome::new(keep);
             out.cancelled = true;
             out.duration = started.elapsed();
-            return Ok(out);
+            return Ok((out, false));
         }
     };
     let conn = lease.conn().clone();
@@ -311,8 +378,12 @@ pub async fn run_command(
         reason: e.to_string(),
     };
     let start = async {
-        channel.exec(true, EXEC_LINE.as_bytes()).await?;
-        channel.data(script.as_bytes()).await?;
+        if as_line {
+            channel.exec(true, script.as_bytes()).await?;
+        } else {
+            channel.exec(true, EXEC_LINE.as_bytes()).await?;
+            channel.data(script.as_bytes()).await?;
+        }
         channel.eof().await
     };
     match tokio::time::timeout_at(deadline, start).await {
@@ -342,10 +413,11 @@ pub async fn run_command(
         tokio::select! {
             msg = channel.wait() => match msg {
                 Some(ChannelMsg::Data { data }) => {
-                    let (bytes, pid) = marker.feed(&data);
-                    if let Some(pid) = pid {
+                    let (bytes, marked) = marker.feed(&data);
+                    if let Some((pid, shell)) = marked {
                         leader = Some(pid);
                         running.set(pid, &nonce);
+                        client.learn_login_shell(LoginShell::of(&shell));
                     }
                     out.stdout.push(&bytes);
                 }
@@ -459,7 +531,7 @@ pub async fn run_command(
     }
     drop(lease);
     out.duration = started.elapsed();
-    Ok(out)
+    Ok((out, leader.is_some()))
 }
 
 /// How ending a session went.
@@ -644,7 +716,10 @@ mod tests {
     #[test]
     fn the_script_carries_the_command_once() {
         let s = script("echo 'hi'; exit 3", Duration::from_secs(30), "abc").unwrap();
-        assert!(s.starts_with("printf 'MCP-abc %s\\n' \"$$\"\n"), "{s}");
+        assert!(
+            s.starts_with("printf 'MCP-abc %s %s\\n' \"$$\" \"${SHELL:-}\"\n"),
+            "{s}"
+        );
         assert!(s.contains("timeout -k 5 40 "), "{s}");
         assert_eq!(s.matches("hi").count(), 1, "{s}");
         assert!(script("a\0b", Duration::from_secs(1), "n").is_err());
@@ -655,8 +730,8 @@ mod tests {
         let mut m = Marker::new("n1");
         let (out, pid) = m.feed(b"motd line\nMCP-n");
         assert_eq!((out.as_slice(), pid), (&b""[..], None));
-        let (out, pid) = m.feed(b"1 4242\nhello\n");
-        assert_eq!(pid, Some(4242));
+        let (out, pid) = m.feed(b"1 4242 /bin/bash\nhello\n");
+        assert_eq!(pid, Some((4242, "/bin/bash".to_string())));
         assert_eq!(out, b"motd line\nhello\n");
         let (out, pid) = m.feed(b"MCP-n1 1\n");
         assert_eq!((out.as_slice(), pid), (&b"MCP-n1 1\n"[..], None));
@@ -664,5 +739,31 @@ mod tests {
         let mut m = Marker::new("n2");
         let (_, pid) = m.feed(b"MCP-n1 99\n");
         assert_eq!(pid, None);
+        // An empty `$SHELL`.
+        let (_, pid) = Marker::new("n3").feed(b"MCP-n3 7 \n");
+        assert_eq!(pid, Some((7, String::new())));
+    }
+
+    #[test]
+    fn posix_login_shells_are_told_apart_from_the_others() {
+        for posix in [
+            "/bin/bash",
+            "/usr/bin/zsh",
+            "/bin/sh",
+            "/bin/dash",
+            "/bin/ash",
+        ] {
+            assert_eq!(LoginShell::of(posix), LoginShell::Posix, "{posix}");
+        }
+        for other in [
+            "/usr/bin/fish",
+            "/bin/tcsh",
+            "/bin/csh",
+            "/bin/rbash",
+            "",
+            "nu",
+        ] {
+            assert_eq!(LoginShell::of(other), LoginShell::Other, "{other}");
+        }
     }
 }

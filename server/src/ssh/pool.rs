@@ -28,7 +28,7 @@
 //! [`SshClient`] and dealt with over the next connection to the host.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
@@ -37,6 +37,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::SshError;
+use super::exec::LoginShell;
 use super::session::{ClientHandler, connect};
 use crate::config::SshTarget;
 
@@ -103,6 +104,8 @@ pub struct SshClient {
     orphans: StdMutex<Vec<Orphan>>,
     running: StdMutex<HashMap<u64, Orphan>>,
     next_call: AtomicU64,
+    /// What the login shell is known to be ([`super::exec::LoginShell`] as a number).
+    login_shell: AtomicU8,
 }
 
 /// Pool state shared with the leases (which give their slot back on drop).
@@ -245,11 +248,21 @@ impl SshClient {
             orphans: StdMutex::new(Vec::new()),
             running: StdMutex::new(HashMap::new()),
             next_call: AtomicU64::new(0),
+            login_shell: AtomicU8::new(LoginShell::Unknown as u8),
         }
     }
 
     pub fn target(&self) -> &SshTarget {
         &self.target
+    }
+
+    /// What the host's login shell is known to be (learned by the commands run).
+    pub fn login_shell(&self) -> LoginShell {
+        LoginShell::from_u8(self.login_shell.load(Ordering::Relaxed))
+    }
+
+    pub fn learn_login_shell(&self, shell: LoginShell) {
+        self.login_shell.store(shell as u8, Ordering::Relaxed);
     }
 
     /// The deadline of a call that starts now and may take `budget`.
