@@ -69,6 +69,15 @@ where
     v
 }
 
+/// Starts a latency table under `title`.
+fn latency_table(title: &str) {
+    println!();
+    println!("{title}");
+    println!();
+    println!("| measure | mcp-remote-exec (MCP over stdio) | reference | ours / reference |");
+    println!("|---|---|---|---|");
+}
+
 /// One table row: median / p90 of `ours` beside `reference`, and the ratios.
 fn latency_row(measure: &str, ours: &[Duration], reference: &[Duration], what: &str) {
     let (om, op) = (ms(percentile(ours, 0.5)), ms(percentile(ours, 0.9)));
@@ -475,11 +484,7 @@ async fn run() {
         .status()
         .await;
 
-    println!();
-    println!("stock OpenSSH host (a container; Debian's sshd_config, MaxSessions 10)");
-    println!();
-    println!("| measure | mcp-remote-exec (MCP over stdio) | reference | ours / reference |");
-    println!("|---|---|---|---|");
+    latency_table("stock OpenSSH host (a container; Debian's sshd_config, MaxSessions 10)");
     let n = LATENCY_CALLS;
     latency_row(
         &format!("exec `true`, warm, median / p90 of {n}"),
@@ -574,11 +579,7 @@ async fn run() {
     })
     .await;
     let pct_floor = sample(PCT_CALLS, || bare(&ssh, "pct list")).await;
-    println!();
-    println!("fake-pve (in this process)");
-    println!();
-    println!("| measure | mcp-remote-exec (MCP over stdio) | reference | ours / reference |");
-    println!("|---|---|---|---|");
+    latency_table("fake-pve (in this process)");
     latency_row(
         &format!("exec `true`, warm, median / p90 of {n}"),
         &ours,
