@@ -599,6 +599,79 @@ async fn download_size_limit_is_checked_in_the_container_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_changes_after_it_was_measured_is_never_put_in_place() {
+    let env = env().await;
+    in_container(&env, 100, |fs| {
+        fs.write_file("/root/log", &[b'a'; 200_000], 0o644)
+    })
+    .unwrap();
+    let dst = env.dir.path().join("log");
+    std::fs::write(&dst, "the original\n").unwrap();
+    // Every command starts late; once the host's private directory exists (after the
+    // container file was measured, before pct pull), the file changes in the container,
+    // keeping its size.
+    env.host().set_faults(fake_pve::host::Faults {
+        latency: std::time::Duration::from_millis(150),
+        ..Default::default()
+    });
+    let host = env.host().clone();
+    let writer = tokio::spawn(async move {
+        for _ in 0..5000 {
+            {
+                let mut st = host.state();
+                let made = st.fs.list_dir("/tmp").is_ok_and(|entries| {
+                    entries
+                        .iter()
+                        .any(|(name, _)| name.starts_with(".mcp-pct-"))
+                });
+                if made {
+                    let ct = &mut st.containers.get_mut(&100).unwrap().fs;
+                    ct.write_file("/root/log", &[b'b'; 200_000], 0o644).unwrap();
+                    return true;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        false
+    });
+    let overwrite = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/root/log", "local_path": &dst, "overwrite": true}),
+        )
+        .await;
+    assert!(
+        writer.await.unwrap(),
+        "the file was never changed mid-transfer"
+    );
+    let s = failed_containing(&overwrite, "SHA-256 of the bytes that arrived differs");
+    assert!(
+        s["error"].as_str().unwrap().contains("left as it was"),
+        "{s}"
+    );
+    assert_eq!(std::fs::read(&dst).unwrap(), b"the original\n");
+    let left: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("mcp-download"))
+        .collect();
+    assert!(left.is_empty(), "local temps left: {left:?}");
+    assert_no_temps(&env);
+
+    // Unchanged, the same call succeeds and reports the content's hash.
+    env.host().set_faults(Default::default());
+    let r = env
+        .call(
+            "proxmox_download_file_from_container",
+            json!({"ctid": 100, "container_path": "/root/log", "local_path": &dst, "overwrite": true}),
+        )
+        .await;
+    assert_ok(&r);
+    assert_eq!(structured(&r)["sha256"], sha(&[b'b'; 200_000]));
+    assert_eq!(std::fs::read(&dst).unwrap(), vec![b'b'; 200_000]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn temps_left_by_a_lost_connection_are_removed_on_the_next_transfer() {
     let env = env().await;
     let src = env.local_file("f.txt", "x");

@@ -6,14 +6,15 @@
 //! pct copies between the host and a container, SFTP between here and the host, so a
 //! file passes through a host temp file `/tmp/.mcp-pct-<128 random bits>`. `pct push`
 //! and `pct pull` exit 0 even when the copy failed: their stderr is checked, and the
-//! result is verified by size and SHA-256 (`wc -c`, `sha256sum`) on the other side.
+//! result is verified end to end by size and SHA-256: the SFTP leg hashes the bytes as
+//! it moves them, the container side runs `wc -c` and `sha256sum`.
 //!
 //! - Download: the container file is checked first (kind, size against MAX_FILE_SIZE,
-//!   SHA-256), pulled to the host temp, verified there, then fetched with the atomic
-//!   SFTP download of [`crate::ssh::transfer`].
+//!   SHA-256), pulled to the host temp, then fetched with the atomic SFTP download of
+//!   [`crate::ssh::transfer`], which puts it in place only when the bytes that arrived
+//!   have the container file's size and SHA-256.
 //! - Upload: the target is checked (directory exists; existing file refused unless
-//!   `overwrite`), the local file's SHA-256 taken, the file sent to the host temp,
-//!   pushed with `--perms` to a hidden temp name beside the target in the container,
+//!   `overwrite`), the file sent to the host temp (hashed as it is read), pushed with `--perms` to a hidden temp name beside the target in the container,
 //!   verified there, then moved into place: `mv -f` (rename: atomic) to overwrite, or
 //!   `ln` + `rm` otherwise (link(2) never replaces a file, so a file created meanwhile
 //!   is never clobbered, with no window between a check and the move).
@@ -30,13 +31,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use sha2::Digest as _;
-use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::pct::{self, Ctid, Failure, Probe, Target};
 use crate::ssh::exec::{Unanswered, run_answered, said_or_status};
-use crate::ssh::transfer::{self, Progress, TransferError};
+use crate::ssh::transfer::{self, Progress};
 use crate::ssh::{ExecOutcome, SshClient};
 
 mod error;
@@ -391,28 +390,6 @@ pub(crate) fn random_hex() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// SHA-256 of a local file, streamed.
-pub(crate) async fn local_sha256(path: &Path) -> Result<(u64, String), std::io::Error> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).await?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        hasher.update(&buf[..n]);
-    }
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((total, hex))
-}
-
 /// What a finished container transfer moved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
@@ -492,44 +469,18 @@ pub async fn download(
                 },
             });
         }
-        // Verify the host copy against what was measured in the container.
-        let q = crate::quote::quote(&host_tmp, "the host path")?;
-        let line = format!(
-            "echo file; wc -c < {q} || exit 1; if command -v sha256sum >/dev/null 2>&1; then sha256sum < {q} || exit 1; else echo -; fi"
-        );
-        let out = run(client, "checking the host copy", &line, COPY_TIMEOUT, cancel).await?;
-        expect_ok("checking the host copy", &out)?;
-        let Probe::File {
-            size: got,
-            sha256: host_sha,
-        } = pct::parse_probe(&text(&out.stdout))?
-        else {
-            return Err(PctError::Verify("the host copy is missing".into()));
-        };
-        if got != size {
-            return Err(PctError::Verify(format!(
-                "the container file has {size} bytes, the copy on the host {got}"
-            )));
-        }
-        let checked = match (&sha256, &host_sha) {
-            (Some(a), Some(b)) if a != b => {
-                return Err(PctError::Verify(
-                    "the SHA-256 of the host copy differs from the container file's (was it changing?)".into(),
-                ));
-            }
-            (Some(a), Some(_)) => Some(a.clone()),
-            _ => None,
+        // The download hashes the bytes as they arrive and puts the file in place only
+        // when they are what was measured in the container: end to end, host leg
+        // included, with no extra pass over the host copy.
+        let expect = transfer::Expected {
+            size,
+            sha256: sha256.as_deref(),
         };
         let done = tokio::select! {
-            r = transfer::download(client, &host_tmp, local, transfer::DownloadOptions { overwrite: opts.overwrite, max_size: opts.max_size }, opts.progress) => r?,
+            r = transfer::download(client, &host_tmp, local, transfer::DownloadOptions { overwrite: opts.overwrite, max_size: opts.max_size, expect: Some(expect) }, opts.progress) => r?,
             _ = cancel.cancelled() => return Err(Unanswered::Cancelled.into()),
         };
-        if done.bytes != size {
-            return Err(PctError::Verify(format!(
-                "{} bytes arrived, {size} were expected",
-                done.bytes
-            )));
-        }
+        let checked = sha256.is_some().then(|| done.sha256.clone());
         Ok(Copied {
             bytes: done.bytes,
             sha256: checked,
@@ -557,23 +508,7 @@ pub async fn upload(
     let mode = mode.unwrap_or(0o644);
     let (dir, name) =
         pct::split_container_path(ct_path).map_err(|e| PctError::Input(e.to_string()))?;
-    let local_err = |reason: String| {
-        PctError::Transfer(TransferError::Local {
-            path: local.to_path_buf(),
-            reason,
-        })
-    };
     transfer::check_local_source(local, opts.max_size).await?;
-    let (size, sha) = local_sha256(local)
-        .await
-        .map_err(|e| local_err(e.to_string()))?;
-    if size > opts.max_size {
-        return Err(PctError::TooLarge {
-            what: format!("local file {} (it grew)", local.display()),
-            size,
-            limit: opts.max_size,
-        });
-    }
     leftovers.retry(client).await;
     let cancel = opts.cancel;
 
@@ -620,11 +555,8 @@ pub async fn upload(
             r = transfer::upload(client, local, &host_tmp, transfer::UploadOptions { permissions: Some(0o600), overwrite: false, max_size: opts.max_size }, opts.progress) => r?,
             _ = cancel.cancelled() => return Err(Unanswered::Cancelled.into()),
         };
-        if sent.bytes != size {
-            return Err(PctError::Verify(
-                "the local file changed during the upload".into(),
-            ));
-        }
+        // What was sent (measured as it was read) is what must arrive.
+        let (size, sha) = (sent.bytes, sent.sha256);
         let line = pct::push(ctid, &host_tmp, &ct_tmp, mode)?;
         let out = run(client, "pct push", &line, COPY_TIMEOUT, cancel).await?;
         if let Some(msg) = pct::transfer_failure(out.exit_code, &text(&out.stderr)) {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt as _;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use sha2::Digest as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::pool::{Orphan, SftpLink};
@@ -36,6 +37,10 @@ pub enum TransferError {
     TooLarge { what: String, size: u64, limit: u64 },
     #[error("{what} already exists: {path}")]
     Exists { what: &'static str, path: String },
+    /// The bytes that arrived are not the source's (size or SHA-256); nothing was
+    /// put in place.
+    #[error("{0}; the target was left as it was")]
+    Mismatch(String),
     #[error(transparent)]
     Ssh(#[from] SshError),
     /// A failed SFTP request, before it is told apart (time-out, lost, refused).
@@ -56,6 +61,9 @@ impl TransferError {
                 "Transfer a smaller file, compress or split it first, or raise MAX_FILE_SIZE."
             }
             TransferError::Exists { .. } => "Set overwrite=true to replace the existing file.",
+            TransferError::Mismatch(_) => {
+                "Retry the call; if the source file is being written, wait until it is complete."
+            }
             TransferError::Ssh(e) => return e.suggestion(),
             TransferError::Sftp(_) => "Retry the call; check the host if it fails again.",
         })
@@ -66,6 +74,18 @@ impl TransferError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transferred {
     pub bytes: u64,
+    /// SHA-256 of the bytes moved, as `sha256sum` prints it: taken as they were
+    /// read (upload) or written (download), so no second pass over the file.
+    pub sha256: String,
+}
+
+/// A finished SHA-256 in lower-case hex, as `sha256sum` prints it.
+pub(crate) fn sha256_hex(hasher: sha2::Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn remote_err(path: &str, e: SftpError) -> TransferError {
@@ -426,7 +446,7 @@ pub async fn upload(
         let h = handle.handle.clone().unwrap_or_default();
         let result = write_all(&sftp, &h, local, len, opts.max_size, progress).await;
         let closed = handle.close().await;
-        let bytes = match result {
+        let (bytes, sha256) = match result {
             Ok(b) => b,
             Err(TransferError::Sftp(e)) => return Err(sftp_failed(client, &sftp, remote, e).await),
             Err(e) => return Err(e),
@@ -493,13 +513,13 @@ pub async fn upload(
                 });
             }
         }
-        Ok(bytes)
+        Ok((bytes, sha256))
     }
     .await;
     match result {
-        Ok(bytes) => {
+        Ok((bytes, sha256)) => {
             temp.path = None;
-            Ok(Transferred { bytes })
+            Ok(Transferred { bytes, sha256 })
         }
         Err(e) => {
             if sftp.conn().is_closed() {
@@ -523,7 +543,8 @@ fn local_io(path: &Path) -> impl Fn(std::io::Error) -> TransferError + '_ {
     }
 }
 
-/// Streams the local file into the open remote handle, several writes in flight.
+/// Streams the local file into the open remote handle, several writes in flight;
+/// answers the bytes sent and their SHA-256.
 async fn write_all(
     sftp: &Arc<SftpLink>,
     handle: &str,
@@ -531,7 +552,7 @@ async fn write_all(
     expected: u64,
     max_size: u64,
     progress: Progress<'_>,
-) -> Result<u64, TransferError> {
+) -> Result<(u64, String), TransferError> {
     let local_err = local_io(local);
     let mut file = tokio::fs::File::open(local).await.map_err(&local_err)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Vec<u8>)>(IN_FLIGHT);
@@ -539,6 +560,7 @@ async fn write_all(
         // Owning the sender here ends the writer's stream when reading ends.
         let tx = tx;
         let mut offset = 0u64;
+        let mut hasher = sha2::Sha256::new();
         loop {
             let mut buf = vec![0u8; CHUNK];
             let mut filled = 0;
@@ -550,7 +572,7 @@ async fn write_all(
                 filled += n;
             }
             if filled == 0 {
-                return Ok(offset);
+                return Ok((offset, sha256_hex(hasher)));
             }
             buf.truncate(filled);
             if offset + filled as u64 > max_size {
@@ -561,8 +583,10 @@ async fn write_all(
                 });
             }
             let len = filled as u64;
+            hasher.update(&buf);
             if tx.send((offset, buf)).await.is_err() {
-                return Ok(offset);
+                // The writer stopped on an error, which it reports.
+                return Ok((offset, String::new()));
             }
             offset += len;
         }
@@ -587,10 +611,10 @@ async fn write_all(
         Ok::<u64, TransferError>(done)
     };
     let (read, written) = tokio::join!(reader, writer);
-    let read = read?;
+    let (read, sha256) = read?;
     let written = written?;
     debug_assert_eq!(read, written);
-    Ok(written)
+    Ok((written, sha256))
 }
 
 fn tokio_stream_from<T: Send + 'static>(
@@ -641,9 +665,19 @@ pub(crate) async fn check_local_target(
 
 /// Settings of a download.
 #[derive(Debug, Clone, Copy)]
-pub struct DownloadOptions {
+pub struct DownloadOptions<'a> {
     pub overwrite: bool,
     pub max_size: u64,
+    /// What the bytes must be, when the caller knows it (a container file measured
+    /// where it lies): checked before the file is put in place.
+    pub expect: Option<Expected<'a>>,
+}
+
+/// The size and, when known, SHA-256 a download must arrive with.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub size: u64,
+    pub sha256: Option<&'a str>,
 }
 
 /// The process umask (Linux: from /proc, without changing it); 022 elsewhere.
@@ -664,7 +698,7 @@ pub async fn download(
     client: &Arc<SshClient>,
     remote: &str,
     local: &Path,
-    opts: DownloadOptions,
+    opts: DownloadOptions<'_>,
     progress: Progress<'_>,
 ) -> Result<Transferred, TransferError> {
     let local_err = |reason: String| TransferError::Local {
@@ -744,11 +778,28 @@ pub async fn download(
     )
     .await;
     let _ = handle.close().await;
-    let bytes = match result {
+    let (bytes, sha256) = match result {
         Ok(b) => b,
         Err(TransferError::Sftp(e)) => return Err(sftp_failed(client, &sftp, remote, e).await),
         Err(e) => return Err(e),
     };
+    if let Some(want) = opts.expect {
+        if bytes != want.size {
+            return Err(TransferError::Mismatch(format!(
+                "{bytes} bytes arrived, the source has {}",
+                want.size
+            )));
+        }
+        if want
+            .sha256
+            .is_some_and(|w| !w.eq_ignore_ascii_case(&sha256))
+        {
+            return Err(TransferError::Mismatch(
+                "the SHA-256 of the bytes that arrived differs from the source's (was it changing?)"
+                    .into(),
+            ));
+        }
+    }
 
     #[cfg(unix)]
     {
@@ -771,10 +822,11 @@ pub async fn download(
             local_err(e.error.to_string())
         });
     }
-    Ok(Transferred { bytes })
+    Ok(Transferred { bytes, sha256 })
 }
 
-/// Reads the remote handle into the local temp file, several reads in flight.
+/// Reads the remote handle into the local temp file, several reads in flight;
+/// answers the bytes written and their SHA-256.
 async fn read_all(
     sftp: &Arc<SftpLink>,
     handle: &str,
@@ -783,8 +835,9 @@ async fn read_all(
     size: u64,
     max_size: u64,
     progress: Progress<'_>,
-) -> Result<u64, TransferError> {
+) -> Result<(u64, String), TransferError> {
     let local_err = local_io(local);
+    let mut hasher = sha2::Sha256::new();
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(local)
@@ -821,6 +874,7 @@ async fn read_all(
         }
         short |= data.len() < CHUNK;
         done += data.len() as u64;
+        hasher.update(&data);
         file.write_all(&data).await.map_err(&local_err)?;
         progress(done, size);
     }
@@ -842,11 +896,12 @@ async fn read_all(
                 limit: max_size,
             });
         }
+        hasher.update(&data);
         file.write_all(&data).await.map_err(&local_err)?;
     }
     file.flush().await.map_err(&local_err)?;
     file.sync_all().await.map_err(&local_err)?;
-    Ok(done)
+    Ok((done, sha256_hex(hasher)))
 }
 
 #[cfg(test)]

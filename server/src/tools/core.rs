@@ -191,6 +191,7 @@ impl RemoteExec {
         let opts = transfer::DownloadOptions {
             overwrite: p.overwrite,
             max_size: self.state.config.max_file_size,
+            expect: None,
         };
         let (client, progress) = (self.client(ctx)?, ProgressSender::new(ctx));
         let report = |d, t| progress.report(d, t);

@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{VmError, script};
 use crate::pct::{self, Ctid, Probe};
-use crate::proxmox::{Copied, CopyOptions, Leftovers, Temp, Temps, local_sha256, random_hex};
+use crate::proxmox::{Copied, CopyOptions, Leftovers, Temp, Temps, random_hex};
 use crate::qm::{self, Piece, Script};
 use crate::ssh::SshClient;
 use crate::ssh::transfer::{self, TransferError};
@@ -301,19 +301,6 @@ pub async fn upload(
 ) -> Result<Copied, VmError> {
     let (dir, name) = pct::split_container_path(vm_path).map_err(path_error)?;
     transfer::check_local_source(local, opts.max_size).await?;
-    let (size, sha) = local_sha256(local).await.map_err(|e| {
-        VmError::Transfer(TransferError::Local {
-            path: local.to_path_buf(),
-            reason: e.to_string(),
-        })
-    })?;
-    if size > opts.max_size {
-        return Err(VmError::TooLarge {
-            what: format!("local file {} (it grew)", local.display()),
-            size,
-            limit: opts.max_size,
-        });
-    }
     leftovers.retry(client).await;
     let mut temps = Temps::new(client, leftovers);
     let host_tmp = pct::host_temp_path(&random_hex());
@@ -326,7 +313,7 @@ pub async fn upload(
         path: vm_path,
         tmp: &vm_tmp,
     };
-    let result = send(client, &target, local, &host_tmp, (size, &sha), mode, &opts).await;
+    let result = send(client, &target, local, &host_tmp, mode, &opts).await;
     if result.is_ok() {
         temps.forget(&Temp::Vm(vmid, vm_tmp.clone()));
     }
@@ -347,7 +334,6 @@ async fn send(
     to: &Target<'_>,
     local: &Path,
     host_tmp: &str,
-    (size, sha): (u64, &str),
     mode: Option<u32>,
     opts: &CopyOptions<'_>,
 ) -> Result<Copied, VmError> {
@@ -363,11 +349,8 @@ async fn send(
         r = transfer::upload(client, local, host_tmp, up, &quiet) => r?,
         _ = cancel.cancelled() => return Err(crate::ssh::exec::Unanswered::Cancelled.into()),
     };
-    if sent.bytes != size {
-        return Err(VmError::Verify(
-            "the local file changed during the upload".into(),
-        ));
-    }
+    // What was sent (measured as it was read) is what must arrive.
+    let (size, sha) = (sent.bytes, sent.sha256.as_str());
     let what = "writing into the VM";
     let overwrite = if opts.overwrite { "1" } else { "0" };
     let mut done = qm::STDIN_CHUNK.min(size);
