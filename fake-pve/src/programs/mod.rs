@@ -20,6 +20,7 @@ macro_rules! known_flags {
 }
 
 mod archive;
+mod awk;
 mod bash;
 mod date;
 mod files;
@@ -107,6 +108,7 @@ const fn program(name: &'static str, main: Main) -> Program {
 
 /// Every program, by name. The one list both [`exists`] and [`run`] use.
 pub static PROGRAMS: &[Program] = &[
+    program("awk", |c, _, a, io| Box::pin(awk::awk(c, a, io))),
     program("base64", |c, _, a, io| Box::pin(text::base64_cmd(c, a, io))),
     program("basename", |_, _, a, io| Box::pin(files::basename(a, io))),
     shell("bash", |c| has_shell(c, "bash")),
@@ -138,6 +140,7 @@ pub static PROGRAMS: &[Program] = &[
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
     program("ls", |c, _, a, io| Box::pin(files::ls(c, a, io))),
+    program("mawk", |c, _, a, io| Box::pin(awk::awk(c, a, io))),
     program("md5sum", |c, n, a, io| {
         Box::pin(text::sha256sum(c, n, a, io))
     }),
@@ -259,7 +262,6 @@ pub static PROGRAMS: &[Program] = &[
 pub static NOT_EMULATED: &[&str] = &[
     "apt",
     "apt-get",
-    "awk",
     "bzip2",
     "chattr",
     "cmp",
@@ -281,7 +283,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "lsattr",
     "lsblk",
     "lsof",
-    "mawk",
     "more",
     "mount",
     "nano",
