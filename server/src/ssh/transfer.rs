@@ -18,6 +18,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use super::pool::{Orphan, SftpLink};
 use super::{SshClient, SshError};
 
+mod guard;
+use guard::{RemoteHandle, RemoteTemp};
+
 /// Bytes per SFTP read or write request.
 pub const CHUNK: usize = 64 * 1024;
 /// Requests kept in flight per transfer.
@@ -209,76 +212,6 @@ fn kind(attrs: &FileAttributes) -> Kind {
         Some(0o120000) => Kind::Symlink,
         Some(0) | None => Kind::Unknown,
         Some(_) => Kind::Special,
-    }
-}
-
-/// Removes a remote temp file: at once on the error paths, by a spawned task when the
-/// transfer's future is dropped (cancellation). When the removal fails (the connection
-/// was lost), the path is recorded and removed over the next connection.
-struct RemoteTemp {
-    client: Arc<SshClient>,
-    sftp: Arc<SftpLink>,
-    path: Option<String>,
-}
-
-impl RemoteTemp {
-    async fn remove(&mut self) {
-        if let Some(path) = self.path.take() {
-            remove_temp(&self.client, &self.sftp, path).await;
-        }
-    }
-}
-
-async fn remove_temp(client: &SshClient, sftp: &SftpLink, path: String) {
-    match sftp.remove(path.as_str()).await {
-        Ok(_) => {}
-        Err(e) if is_status(&e, StatusCode::NoSuchFile) => {}
-        Err(e) => {
-            tracing::warn!("could not remove temp file {path} now ({e}); will retry");
-            client.add_orphan(Orphan::File(path));
-        }
-    }
-}
-
-impl Drop for RemoteTemp {
-    fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            let client = self.client.clone();
-            let sftp = self.sftp.clone();
-            // Recorded first, so that even a task that never runs is covered.
-            client.add_orphan(Orphan::File(path.clone()));
-            tokio::spawn(async move {
-                if sftp.remove(path.as_str()).await.is_ok() {
-                    client.forget_orphan(&Orphan::File(path));
-                }
-            });
-        }
-    }
-}
-
-/// Closes a remote handle when dropped (a cancelled transfer leaves none open).
-struct RemoteHandle {
-    sftp: Arc<SftpLink>,
-    handle: Option<String>,
-}
-
-impl RemoteHandle {
-    async fn close(mut self) -> Result<(), SftpError> {
-        match self.handle.take() {
-            Some(h) => self.sftp.close(h).await.map(|_| ()),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for RemoteHandle {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            let sftp = self.sftp.clone();
-            tokio::spawn(async move {
-                let _ = sftp.close(h).await;
-            });
-        }
     }
 }
 
@@ -905,25 +838,4 @@ async fn read_all(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temp_names_stay_within_name_max() {
-        let long = "é".repeat(200);
-        let t = temp_name(&long, "mcp-upload");
-        assert!(t.len() <= 255, "{}", t.len());
-        assert!(t.starts_with(".é"));
-        assert!(t.ends_with(".mcp-upload.tmp"));
-        assert!(temp_name("a.txt", "mcp-download").starts_with(".a.txt."));
-    }
-
-    #[test]
-    fn remote_paths_split_into_dir_and_name() {
-        assert_eq!(split_remote("/tmp/a.txt").unwrap(), ("/tmp", "a.txt"));
-        assert_eq!(split_remote("/a.txt").unwrap(), ("/", "a.txt"));
-        assert_eq!(split_remote("a.txt").unwrap(), (".", "a.txt"));
-        assert!(split_remote("/tmp/").is_err());
-        assert!(split_remote("/tmp/..").is_err());
-    }
-}
+mod tests;
