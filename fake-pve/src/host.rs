@@ -243,6 +243,8 @@ pub struct Host {
     links: Arc<Mutex<HashMap<u32, tokio_util::sync::CancellationToken>>>,
     /// The cluster this node is a member of; unset for a standalone node.
     cluster: Arc<OnceLock<cluster::ClusterLink>>,
+    /// flock(2) locks on its filesystem and its guests'.
+    locks: crate::locks::FileLocks,
 }
 
 impl std::fmt::Debug for Host {
@@ -259,6 +261,7 @@ impl Host {
             disconnect: Arc::new(tokio::sync::watch::channel(0).0),
             links: Arc::new(Mutex::new(HashMap::new())),
             cluster: Arc::new(OnceLock::new()),
+            locks: crate::locks::FileLocks::default(),
         }
     }
 
@@ -309,6 +312,11 @@ impl Host {
 
     pub fn processes(&self) -> &ProcessTable {
         &self.procs
+    }
+
+    /// The advisory locks `flock` takes on this host and in its guests.
+    pub fn file_locks(&self) -> &crate::locks::FileLocks {
+        &self.locks
     }
 
     /// What is running now, including commands whose channel or connection is gone.

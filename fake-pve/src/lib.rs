@@ -7,6 +7,7 @@ pub mod fs;
 pub mod guest;
 pub mod host;
 pub mod io;
+pub mod locks;
 pub mod node;
 pub mod pct;
 pub mod perl_json;

@@ -9,7 +9,7 @@ use super::{complain, read_file};
 pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i32 {
     // Debian's `/bin/sh` is dash (and busybox ash in Alpine, which the fake answers
     // as dash too).
-    let dialect = if name == "sh" {
+    let dialect = if crate::fs::file_name(name) == "sh" {
         Dialect::Dash
     } else {
         Dialect::Bash

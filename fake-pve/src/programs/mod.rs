@@ -25,6 +25,7 @@ mod bash;
 mod date;
 mod files;
 mod findutils;
+mod flock;
 mod paths;
 mod procs;
 mod remote;
@@ -128,6 +129,7 @@ pub static PROGRAMS: &[Program] = &[
     program("env", |c, _, a, io| Box::pin(system::env(c, a, io))),
     program("false", |_, _, _, _| Box::pin(async { Ok(1) })),
     program("find", |c, _, a, io| Box::pin(findutils::find(c, a, io))),
+    program("flock", |c, _, a, io| Box::pin(flock::flock(c, a, io))),
     program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
     program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
     program("gunzip", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
@@ -271,7 +273,6 @@ pub static NOT_EMULATED: &[&str] = &[
     "diff",
     "dpkg",
     "file",
-    "flock",
     "gawk",
     "getent",
     "hexdump",
@@ -367,8 +368,13 @@ pub async fn run(ctx: &Ctx, argv: Vec<String>, io: Io) -> i32 {
     }
     let name = base_name(&argv[0]).to_string();
     let args: Vec<String> = argv[1..].to_vec();
+    // A shell's `$0` (and the name its messages start with) is argv[0] as called.
+    let called = match name.as_str() {
+        "bash" | "sh" => argv[0].clone(),
+        _ => name.clone(),
+    };
     let result = match lookup(&name) {
-        Some(p) => (p.main)(ctx, &name, &args, &io).await,
+        Some(p) => (p.main)(ctx, &called, &args, &io).await,
         None if NOT_EMULATED.contains(&name.as_str()) => Ok(ctx.refuse(&io, &name, 127).await),
         None => {
             complain(&io, &format!("bash: line 1: {name}: command not found\n")).await;
