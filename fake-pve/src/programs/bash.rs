@@ -2,7 +2,7 @@
 
 use crate::io::Io;
 use crate::proc::Ctx;
-use crate::shell::{Dialect, run_script};
+use crate::shell::{Dialect, Opts, run_script_with};
 
 use super::{complain, read_file};
 
@@ -14,20 +14,24 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
     } else {
         Dialect::Bash
     };
-    let mut i = 0;
-    while i < args.len() && args[i].starts_with('-') && args[i] != "-c" {
-        i += 1; // -e, -x, -l, --login… are accepted and ignored
-    }
-    if args.get(i).map(String::as_str) == Some("-c") {
-        let Some(script) = args.get(i + 1) else {
-            complain(io, &format!("{name}: -c: option requires an argument\n")).await;
+    let (opts, command, i) = match options(ctx, name, dialect, args, io).await {
+        Ok(v) => v,
+        Err(status) => return status,
+    };
+    if command {
+        let Some(script) = args.get(i) else {
+            let msg = match dialect {
+                Dialect::Bash => format!("{name}: -c: option requires an argument\n"),
+                Dialect::Dash => format!("{name}: 0: -c requires an argument\n"),
+            };
+            complain(io, &msg).await;
             return 2;
         };
-        let mut positional: Vec<String> = args[i + 2..].to_vec();
+        let mut positional: Vec<String> = args[i + 1..].to_vec();
         if positional.is_empty() {
             positional.push(name.to_string());
         }
-        return run_script(ctx, dialect, script, positional, io).await;
+        return run_script_with(ctx, dialect, script, positional, opts, io).await;
     }
     let script = match args.get(i) {
         Some(file) => match read_file(ctx, file) {
@@ -49,5 +53,69 @@ pub(super) async fn shell(ctx: &Ctx, name: &str, args: &[String], io: &Io) -> i3
     };
     let mut positional = vec![name.to_string()];
     positional.extend(args.iter().skip(i + 1).cloned());
-    run_script(ctx, dialect, &script, positional, io).await
+    run_script_with(ctx, dialect, &script, positional, opts, io).await
+}
+
+/// The shell's own options before its script: `-c`, `-e`, `-u`, `-o NAME` (and `+`
+/// to unset), `-l`/`--login`, `--norc`, `--noprofile` (the fake's nodes have no
+/// profile to read). Returns the options, whether `-c` was given, and where the
+/// operands start; anything else (`-x`, `-v`, `-i`, …) is refused loudly.
+async fn options(
+    ctx: &Ctx,
+    name: &str,
+    dialect: Dialect,
+    args: &[String],
+    io: &Io,
+) -> Result<(Opts, bool, usize), i32> {
+    let mut opts = Opts::default();
+    let mut command = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "-" || a == "--" {
+            i += 1;
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            match (long, dialect) {
+                ("login" | "norc" | "noprofile", Dialect::Bash) => {
+                    i += 1;
+                    continue;
+                }
+                _ => return Err(ctx.refuse(io, &format!("{name} {a}"), 2).await),
+            }
+        }
+        let (on, flags) = match (a.strip_prefix('-'), a.strip_prefix('+')) {
+            (Some(f), _) => (true, f),
+            (_, Some(f)) => (false, f),
+            _ => break,
+        };
+        i += 1;
+        for c in flags.chars() {
+            match c {
+                'c' => command = true,
+                'e' => opts.errexit = on,
+                'u' => opts.nounset = on,
+                'l' => {}
+                'o' => {
+                    let option = args.get(i).map(String::as_str);
+                    i += 1;
+                    match (option, dialect) {
+                        (Some("errexit"), _) => opts.errexit = on,
+                        (Some("nounset"), _) => opts.nounset = on,
+                        (Some("pipefail"), Dialect::Bash) => opts.pipefail = on,
+                        (Some("pipefail"), Dialect::Dash) => {
+                            complain(io, &format!("{name}: 0: Illegal option -o pipefail\n")).await;
+                            return Err(2);
+                        }
+                        (Some(other), _) => {
+                            return Err(ctx.refuse(io, &format!("{name} -o {other}"), 2).await);
+                        }
+                        (None, _) => return Err(ctx.refuse(io, &format!("{name} -o"), 2).await),
+                    }
+                }
+                other => return Err(ctx.refuse(io, &format!("{name} -{other}"), 2).await),
+            }
+        }
+    }
+    Ok((opts, command, i))
 }

@@ -211,7 +211,7 @@ impl Shell {
         match cmd {
             ast::CompoundCommand::BraceGroup(g) => self.eval_list(&g.list, io).await,
             ast::CompoundCommand::Subshell(s) => {
-                let mut sub = self.clone();
+                let mut sub = self.fork();
                 let flow = sub.eval_list(&s.list, io).await;
                 if let Some(s) = self.ctx.refusal.status() {
                     return Flow::Exit(s);

@@ -246,7 +246,7 @@ impl Shell {
                                 stdout: out,
                                 stderr: io.stderr.clone(),
                             };
-                            let mut sub = self.clone();
+                            let mut sub = self.fork();
                             sub.exit_trap = None;
                             let status = sub.run_main(&cmd, &sub_io).await;
                             if let Some(s) = self.ctx.refusal.status() {

@@ -24,7 +24,7 @@ impl Shell {
             self.ctx.container,
         );
         let pid = guard.pid;
-        let mut sub = self.clone();
+        let mut sub = self.fork();
         sub.ctx.pid = pid;
         sub.exec_last = and_or.additional.is_empty()
             && and_or.first.seq.len() == 1

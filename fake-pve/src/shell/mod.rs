@@ -66,12 +66,13 @@ enum Fd {
     In(Input),
 }
 
-/// The shell options that change evaluation.
+/// The shell options that change evaluation (`set -e`, `-u`, `-o pipefail`, or the
+/// same given to the shell when it starts).
 #[derive(Debug, Clone, Copy, Default)]
-struct Opts {
-    errexit: bool,
-    nounset: bool,
-    pipefail: bool,
+pub struct Opts {
+    pub errexit: bool,
+    pub nounset: bool,
+    pub pipefail: bool,
 }
 
 /// Background jobs of one shell: a subshell starts with none.
@@ -113,6 +114,9 @@ pub struct Shell {
     loops: u32,
     /// This shell is a forked copy whose last simple command replaces it (`&`).
     exec_last: bool,
+    /// A forked copy: a subshell, `$(…)` or a background job (not a pipeline stage:
+    /// bash ends one on an unbound variable as it ends itself).
+    forked: bool,
 }
 
 /// A field being built during expansion: its text, and whether any part was quoted
@@ -152,6 +156,16 @@ impl Shell {
             cond: 0,
             loops: 0,
             exec_last: false,
+            forked: false,
+        }
+    }
+
+    /// A copy of this shell as `fork` makes it, for a subshell, `$(…)` or a background
+    /// job.
+    fn fork(&self) -> Shell {
+        Shell {
+            forked: true,
+            ..self.clone()
         }
     }
 
@@ -253,7 +267,20 @@ pub async fn run_script(
     positional: Vec<String>,
     io: &Io,
 ) -> i32 {
+    run_script_with(ctx, dialect, script, positional, Opts::default(), io).await
+}
+
+/// [`run_script`] with options set from the start, as `bash -e -c SCRIPT` sets them.
+pub async fn run_script_with(
+    ctx: &Ctx,
+    dialect: Dialect,
+    script: &str,
+    positional: Vec<String>,
+    opts: Opts,
+    io: &Io,
+) -> i32 {
     let mut shell = Shell::new(ctx.clone(), dialect, positional);
+    shell.opts = opts;
     shell.run_main(script, io).await
 }
 

@@ -106,7 +106,14 @@ impl Shell {
                 match self.dialect {
                     Dialect::Bash => {
                         self.say(io, &format!("{name}: unbound variable")).await;
-                        Err(Flow::Exit(127))
+                        // A forked copy, or bash with errexit on, exits 1; the
+                        // shell itself 127.
+                        let status = if self.opts.errexit || self.forked {
+                            1
+                        } else {
+                            127
+                        };
+                        Err(Flow::Exit(status))
                     }
                     Dialect::Dash => {
                         self.say(io, &format!("{name}: parameter not set")).await;
