@@ -18,12 +18,16 @@ impl Shell {
         use ast::{ArithmeticExpr as E, BinaryOperator as B, UnaryOperator as U};
         Ok(match expr {
             E::Literal(n) => *n,
-            E::Reference(ast::ArithmeticTarget::Variable(name))
-            | E::Reference(ast::ArithmeticTarget::ArrayElement(name, _)) => self
-                .vars
-                .get(name)
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0),
+            E::Reference(ast::ArithmeticTarget::Variable(name)) => {
+                number(self.element(name, "0").ok().flatten())
+            }
+            E::Reference(ast::ArithmeticTarget::ArrayElement(name, index)) => {
+                let i = self.arith_eval(index)?;
+                let v = self
+                    .element(name, &i.to_string())
+                    .map_err(|_| "a negative array subscript")?;
+                number(v)
+            }
             E::UnaryOp(op, a) => {
                 let a = self.arith_eval(a)?;
                 match op {
@@ -67,7 +71,7 @@ impl Shell {
                     self.arith_eval(b)?
                 }
             }
-            E::Assignment(ast::ArithmeticTarget::Variable(name), v) => {
+            E::Assignment(ast::ArithmeticTarget::Variable(name), v) if !self.is_array(name) => {
                 let v = self.arith_eval(v)?;
                 self.vars.insert(name.clone(), v.to_string());
                 v
@@ -75,4 +79,10 @@ impl Shell {
             _ => return Err("this arithmetic operator".into()),
         })
     }
+}
+
+/// A variable's value as arithmetic reads it: its integer, 0 when unset, empty or not
+/// a plain integer.
+fn number(v: Option<String>) -> i64 {
+    v.and_then(|v| v.trim().parse().ok()).unwrap_or(0)
 }

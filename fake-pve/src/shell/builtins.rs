@@ -1,6 +1,7 @@
 //! Builtins that change the shell itself (`cd`, `exit`, `exec`, `export`, `set`,
 //! `shift`, `local`, `return`, `break`, `.`, `trap`, …), and dash's own `echo`.
 
+use super::arrays::split_subscript;
 use super::{Dialect, Flow, Shell};
 use crate::io::Io;
 
@@ -59,6 +60,14 @@ impl Shell {
                     if a == "-v" {
                         continue;
                     }
+                    if let Some((name, index)) = split_subscript(a) {
+                        if self.dialect == Dialect::Dash || self.unset_element(name, index).is_err()
+                        {
+                            return Some(self.refuse(io, &format!("unset {a}")).await);
+                        }
+                        continue;
+                    }
+                    self.arrays.remove(a);
                     self.vars.remove(a);
                     self.ctx.env.remove(a);
                     if args.first().is_some_and(|f| f == "-f") {
@@ -145,6 +154,10 @@ impl Shell {
                         Some((k, v)) => (k.to_string(), Some(v.to_string())),
                         None => (a.clone(), None),
                     };
+                    if k == "PIPESTATUS" || self.arrays.contains_key(&k) {
+                        let what = format!("local {k} of an array");
+                        return Some(self.refuse(io, &what).await);
+                    }
                     frame.push((k.clone(), self.vars.get(&k).cloned()));
                     set.push((k, v));
                 }

@@ -187,7 +187,29 @@ impl Shell {
                                 ..
                             })
                         );
-                    if !(lone_at && self.positional.len() <= 1) {
+                    // Nor is `"${a[@]}"` of an array without elements.
+                    let lone_array = match inner.as_slice() {
+                        [only] => match &only.piece {
+                            WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                                parameter:
+                                    Parameter::NamedWithAllIndices {
+                                        name,
+                                        concatenate: false,
+                                    },
+                                indirect: false,
+                            })
+                            | WordPiece::ParameterExpansion(ParameterExpr::MemberKeys {
+                                variable_name: name,
+                                concatenate: false,
+                            }) => Some(name.clone()),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    let no_field = (lone_at && self.positional.len() <= 1)
+                        || (self.dialect == Dialect::Bash
+                            && lone_array.is_some_and(|n| self.elements(&n).is_empty()));
+                    if !no_field {
                         mark_quoted(fields);
                     }
                     for p in inner {
@@ -227,6 +249,31 @@ impl Shell {
                         }
                         push_text(fields, p, true);
                     }
+                }
+                WordPiece::ParameterExpansion(ParameterExpr::Parameter {
+                    parameter:
+                        Parameter::NamedWithAllIndices {
+                            name,
+                            concatenate: false,
+                        },
+                    indirect: false,
+                }) if self.dialect == Dialect::Bash && self.is_array(&name) => {
+                    // `${a[@]}`: one field per element, each split on its own unless
+                    // quoted.
+                    let values: Vec<String> =
+                        self.elements(&name).into_iter().map(|(_, v)| v).collect();
+                    self.push_elements(fields, &values, quoted);
+                }
+                WordPiece::ParameterExpansion(ParameterExpr::MemberKeys {
+                    variable_name,
+                    concatenate: false,
+                }) if self.dialect == Dialect::Bash => {
+                    let keys: Vec<String> = self
+                        .elements(&variable_name)
+                        .into_iter()
+                        .map(|(k, _)| k.to_string())
+                        .collect();
+                    self.push_elements(fields, &keys, quoted);
                 }
                 WordPiece::ParameterExpansion(expr) => {
                     let value = self.expand_parameter(&expr, io).await?;
@@ -282,6 +329,21 @@ impl Shell {
     }
 
     /// The field separators (`IFS`, default blank, tab, newline).
+    /// Appends the elements of `${a[@]}` as fields of their own: quoted as they are,
+    /// unquoted each split on IFS.
+    fn push_elements(&self, fields: &mut Vec<Field>, values: &[String], quoted: bool) {
+        let ifs = self.ifs();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                fields.push(Field {
+                    text: String::new(),
+                    quoted,
+                });
+            }
+            push_split(fields, v, quoted, &ifs);
+        }
+    }
+
     pub(super) fn ifs(&self) -> String {
         self.vars
             .get("IFS")

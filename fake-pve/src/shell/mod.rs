@@ -14,6 +14,7 @@
 //! (pathname expansion); shell patterns themselves are `crate::unix::glob_match`.
 
 mod arith;
+mod arrays;
 mod builtins;
 mod cond;
 mod eval;
@@ -91,6 +92,8 @@ pub struct Shell {
     pub ctx: Ctx,
     dialect: Dialect,
     vars: BTreeMap<String, String>,
+    /// bash's indexed arrays (a name is in `vars` or here, never both).
+    arrays: BTreeMap<String, arrays::Array>,
     /// `$0`, `$1`, …
     positional: Vec<String>,
     last: i32,
@@ -140,6 +143,7 @@ impl Shell {
             ctx,
             dialect,
             vars,
+            arrays: BTreeMap::new(),
             positional,
             last: 0,
             last_bg: None,

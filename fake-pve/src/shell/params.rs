@@ -66,20 +66,25 @@ impl Shell {
             Parameter::Named(name) if name == "PIPESTATUS" && self.dialect == Dialect::Bash => {
                 self.pipestatus.first().map(i32::to_string)
             }
-            Parameter::Named(name) => self.vars.get(name).cloned(),
-            Parameter::NamedWithIndex { name, index } if name == "PIPESTATUS" => index
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| self.pipestatus.get(i))
-                .map(i32::to_string),
-            Parameter::NamedWithAllIndices { name, .. } if name == "PIPESTATUS" => Some(
-                self.pipestatus
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ),
-            Parameter::NamedWithIndex { .. } | Parameter::NamedWithAllIndices { .. } => None,
+            Parameter::Named(name) => match self.arrays.get(name) {
+                Some(a) => a.get(&0).cloned(),
+                None => self.vars.get(name).cloned(),
+            },
+            // A bad subscript was refused before (`check_array_use`).
+            Parameter::NamedWithIndex { name, index } => self.element(name, index).ok().flatten(),
+            Parameter::NamedWithAllIndices { name, concatenate } => {
+                let values: Vec<String> = self.elements(name).into_iter().map(|(_, v)| v).collect();
+                if values.is_empty() {
+                    // `a=()` is set, with no elements.
+                    return self.arrays.contains_key(name).then(String::new);
+                }
+                let sep = match self.ifs().chars().next() {
+                    Some(c) if *concatenate => c.to_string(),
+                    None if *concatenate => String::new(),
+                    _ => " ".to_string(),
+                };
+                Some(values.join(&sep))
+            }
         }
     }
 
@@ -89,19 +94,22 @@ impl Shell {
         if matches!(p, Parameter::Named(n) if n == "BASH_REMATCH") {
             return Err(self.refuse(io, "BASH_REMATCH").await);
         }
-        let array = match p {
-            Parameter::NamedWithIndex { name, .. }
-            | Parameter::NamedWithAllIndices { name, .. } => {
-                name != "PIPESTATUS" || self.dialect == Dialect::Dash
-            }
-            _ => false,
-        };
-        if array {
-            return Err(self.refuse(io, "arrays").await);
+        let array = matches!(
+            p,
+            Parameter::NamedWithIndex { .. } | Parameter::NamedWithAllIndices { .. }
+        );
+        if array && self.dialect == Dialect::Dash {
+            return Err(self.refuse(io, "arrays in dash").await);
         }
         match self.param_value(p) {
             Some(v) => Ok(v),
-            None if self.opts.nounset && !matches!(p, Parameter::Special(_)) => {
+            // bash lets `${a[@]}` of an unset name pass `set -u`.
+            None if self.opts.nounset
+                && !matches!(
+                    p,
+                    Parameter::Special(_) | Parameter::NamedWithAllIndices { .. }
+                ) =>
+            {
                 let name = param_name(p);
                 match self.dialect {
                     Dialect::Bash => {
@@ -125,12 +133,84 @@ impl Shell {
         }
     }
 
+    /// Refuses what the fake does not do with arrays: a subscript it cannot evaluate
+    /// (side effects, before the first element), and any operation over a whole
+    /// array but its value and its length.
+    /// Returns the expansion with its subscript (if any) expanded and resolved to
+    /// an index.
+    async fn check_array_use(
+        &mut self,
+        expr: &ParameterExpr,
+        io: &Io,
+    ) -> Expanded<Option<ParameterExpr>> {
+        if self.dialect == Dialect::Dash {
+            return Ok(None);
+        }
+        let mut resolved = expr.clone();
+        let Some(p) = expr_parameter(&mut resolved) else {
+            return Ok(None);
+        };
+        match p {
+            Parameter::NamedWithIndex { name, index } => {
+                let expanded = self.expand_plain(index, io).await?;
+                match self.resolve_index(name, &expanded) {
+                    Ok(i) => *index = i.to_string(),
+                    Err(_) => {
+                        let what = format!("the array subscript {name}[{index}]");
+                        return Err(self.refuse(io, &what).await);
+                    }
+                }
+                return Ok(Some(resolved));
+            }
+            Parameter::NamedWithAllIndices { .. }
+                if !matches!(
+                    expr,
+                    ParameterExpr::Parameter {
+                        indirect: false,
+                        ..
+                    } | ParameterExpr::ParameterLength {
+                        indirect: false,
+                        ..
+                    }
+                ) =>
+            {
+                return Err(self
+                    .refuse(io, "slicing or a pattern over a whole array")
+                    .await);
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+
     pub(super) async fn expand_parameter(
         &mut self,
         expr: &ParameterExpr,
         io: &Io,
     ) -> Expanded<String> {
+        let resolved = self.check_array_use(expr, io).await?;
+        let expr = resolved.as_ref().unwrap_or(expr);
         Ok(match expr {
+            ParameterExpr::MemberKeys {
+                variable_name,
+                concatenate,
+            } if self.dialect == Dialect::Bash => {
+                let keys: Vec<String> = self
+                    .elements(variable_name)
+                    .into_iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect();
+                let sep = match self.ifs().chars().next() {
+                    Some(c) if *concatenate => c.to_string(),
+                    None if *concatenate => String::new(),
+                    _ => " ".to_string(),
+                };
+                keys.join(&sep)
+            }
+            ParameterExpr::ParameterLength {
+                parameter: Parameter::NamedWithAllIndices { name, .. },
+                ..
+            } if self.dialect == Dialect::Bash => self.elements(name).len().to_string(),
             ParameterExpr::Parameter { indirect: true, .. } => {
                 return Err(self.refuse(io, "indirect expansion (${!name})").await);
             }
@@ -274,26 +354,27 @@ impl Shell {
                     .await?;
                 replace_pattern(&value, &pat, &rep, match_kind)
             }
+            // The parser gives `${v^^}` an empty pattern: the same as none.
             ParameterExpr::UppercaseFirstChar {
                 parameter,
-                pattern: None,
+                pattern,
                 indirect: false,
             }
             | ParameterExpr::UppercasePattern {
                 parameter,
-                pattern: None,
+                pattern,
                 indirect: false,
             }
             | ParameterExpr::LowercaseFirstChar {
                 parameter,
-                pattern: None,
+                pattern,
                 indirect: false,
             }
             | ParameterExpr::LowercasePattern {
                 parameter,
-                pattern: None,
+                pattern,
                 indirect: false,
-            } if self.dialect == Dialect::Bash => {
+            } if self.dialect == Dialect::Bash && pattern.as_deref().is_none_or(str::is_empty) => {
                 let value = self.plain_value(parameter, io).await?;
                 let upper = matches!(
                     expr,
@@ -343,7 +424,9 @@ fn param_name(p: &Parameter) -> String {
         Parameter::Positional(n) => n.to_string(),
         Parameter::Named(n) => n.clone(),
         Parameter::NamedWithIndex { name, index } => format!("{name}[{index}]"),
-        Parameter::NamedWithAllIndices { name, .. } => name.clone(),
+        Parameter::NamedWithAllIndices { name, concatenate } => {
+            format!("{name}[{}]", if *concatenate { '*' } else { '@' })
+        }
         Parameter::Special(s) => s.to_string(),
     }
 }
@@ -432,6 +515,31 @@ pub(super) fn remove_pattern(value: &str, pat: &str, suffix: bool, largest: bool
         Some(i) if suffix => value[..i].to_string(),
         Some(i) => value[i..].to_string(),
         None => value.to_string(),
+    }
+}
+
+/// The parameter an expansion reads, if it reads one.
+fn expr_parameter(expr: &mut ParameterExpr) -> Option<&mut Parameter> {
+    use ParameterExpr as E;
+    match expr {
+        E::Parameter { parameter, .. }
+        | E::UseDefaultValues { parameter, .. }
+        | E::AssignDefaultValues { parameter, .. }
+        | E::IndicateErrorIfNullOrUnset { parameter, .. }
+        | E::UseAlternativeValue { parameter, .. }
+        | E::ParameterLength { parameter, .. }
+        | E::RemoveSmallestSuffixPattern { parameter, .. }
+        | E::RemoveLargestSuffixPattern { parameter, .. }
+        | E::RemoveSmallestPrefixPattern { parameter, .. }
+        | E::RemoveLargestPrefixPattern { parameter, .. }
+        | E::Substring { parameter, .. }
+        | E::Transform { parameter, .. }
+        | E::UppercaseFirstChar { parameter, .. }
+        | E::UppercasePattern { parameter, .. }
+        | E::LowercaseFirstChar { parameter, .. }
+        | E::LowercasePattern { parameter, .. }
+        | E::ReplaceSubstring { parameter, .. } => Some(parameter),
+        E::VariableNames { .. } | E::MemberKeys { .. } => None,
     }
 }
 

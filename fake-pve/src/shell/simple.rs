@@ -43,7 +43,17 @@ impl Shell {
         for item in cmd.suffix.iter().flat_map(|p| p.0.iter()) {
             match item {
                 ast::CommandPrefixOrSuffixItem::Word(w) => words.push(&w.value),
-                ast::CommandPrefixOrSuffixItem::AssignmentWord(_, w) => words.push(&w.value),
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(a, w) => {
+                    // `local a=(…)`, `export a[1]=x`: the word is no plain argument.
+                    if matches!(a.value, ast::AssignmentValue::Array(_))
+                        || matches!(a.name, ast::AssignmentName::ArrayElementName(..))
+                    {
+                        return self
+                            .refuse(io, "an array assignment as an argument (local a=(…))")
+                            .await;
+                    }
+                    words.push(&w.value)
+                }
                 ast::CommandPrefixOrSuffixItem::IoRedirect(r) => redirects.push(r.clone()),
                 ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
                     return self.refuse(io, "process substitution").await;
@@ -61,30 +71,48 @@ impl Shell {
         }
         let mut assigned = Vec::new();
         for a in assignments {
-            let name = match &a.name {
-                ast::AssignmentName::VariableName(n) => n.clone(),
-                ast::AssignmentName::ArrayElementName(..) => {
-                    return self.refuse(io, "arrays").await;
+            let scalar = match (&a.name, &a.value) {
+                (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(w))
+                    if !self.is_array(n) =>
+                {
+                    Some(n)
                 }
+                _ => None,
             };
-            let value = match &a.value {
-                ast::AssignmentValue::Scalar(w) => match self.expand_plain(&w.value, io).await {
-                    Ok(v) => v,
-                    Err(flow) => return self.failed(flow),
-                },
-                ast::AssignmentValue::Array(_) => return self.refuse(io, "arrays").await,
-            };
-            let value = if a.append {
-                format!(
-                    "{}{value}",
-                    self.vars.get(&name).cloned().unwrap_or_default()
-                )
-            } else {
-                value
-            };
-            assigned.push((name, value));
+            if scalar.is_none() && !argv.is_empty() {
+                return self
+                    .refuse(io, "an array assignment before a command")
+                    .await;
+            }
+            if scalar.is_none() && self.dialect == Dialect::Dash {
+                return self.refuse(io, "arrays in dash").await;
+            }
+            match (scalar, &a.value) {
+                // Before a command: the value goes to its environment, the shell
+                // keeps what it had.
+                (Some(name), ast::AssignmentValue::Scalar(w)) if !argv.is_empty() => {
+                    let value = match self.expand_plain(&w.value, io).await {
+                        Ok(v) => v,
+                        Err(flow) => return self.failed(flow),
+                    };
+                    let value = if a.append {
+                        format!(
+                            "{}{value}",
+                            self.vars.get(name).cloned().unwrap_or_default()
+                        )
+                    } else {
+                        value
+                    };
+                    assigned.push((name.clone(), value));
+                }
+                // Alone: each assignment in turn, so `a=1 b=$a` sees the first.
+                _ => {
+                    if let Err(flow) = self.assign(a, io).await {
+                        return self.failed(flow);
+                    }
+                }
+            }
         }
-
         // `exec` with only redirections changes the shell's own descriptors.
         let persistent = argv.len() == 1 && argv[0] == "exec";
         let saved = (!persistent).then(|| self.fds.clone());
@@ -162,8 +190,72 @@ impl Shell {
         flow
     }
 
+    /// Carries out one assignment of a command without a command word: `a=v`,
+    /// `a+=v`, and bash's `a=(…)`, `a+=(…)`, `a[i]=v`, `a[i]+=v`.
+    async fn assign(&mut self, a: &ast::Assignment, io: &Io) -> Result<(), Flow> {
+        match (&a.name, &a.value) {
+            (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(w)) => {
+                let value = self.expand_plain(&w.value, io).await?;
+                if self.is_array(n) {
+                    self.assign_element(n, "0", value, a.append)
+                        .map_err(|_| Flow::Next(1))?;
+                } else {
+                    let value = if a.append {
+                        format!("{}{value}", self.vars.get(n).cloned().unwrap_or_default())
+                    } else {
+                        value
+                    };
+                    self.set_var(n, value);
+                }
+            }
+            (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Array(items)) => {
+                let mut values = Vec::new();
+                for (key, w) in items {
+                    match key {
+                        Some(k) => {
+                            let key = self.expand_plain(&k.value, io).await?;
+                            let Ok(i) = self.subscript(&key) else {
+                                return Err(self
+                                    .refuse(io, &format!("the array subscript [{}]", k.value))
+                                    .await);
+                            };
+                            values.push((Some(i), self.expand_plain(&w.value, io).await?));
+                        }
+                        None => {
+                            for field in self.expand_word(&w.value, io).await? {
+                                values.push((None, field));
+                            }
+                        }
+                    }
+                }
+                if values.iter().any(|(k, _)| k.is_some_and(|k| k < 0)) {
+                    return Err(self.refuse(io, "a negative subscript in a=(…)").await);
+                }
+                self.assign_array(n, values, a.append);
+            }
+            (ast::AssignmentName::ArrayElementName(n, index), ast::AssignmentValue::Scalar(w)) => {
+                let value = self.expand_plain(&w.value, io).await?;
+                let index = self.expand_plain(index, io).await?;
+                if self.assign_element(n, &index, value, a.append).is_err() {
+                    return Err(self
+                        .refuse(io, &format!("the array subscript {n}[{index}]"))
+                        .await);
+                }
+            }
+            (ast::AssignmentName::ArrayElementName(..), ast::AssignmentValue::Array(_)) => {
+                return Err(self.refuse(io, "a[i]=(…)").await);
+            }
+        }
+        Ok(())
+    }
+
     /// Sets a variable (exported ones in the environment too).
     pub(super) fn set_var(&mut self, k: &str, v: String) {
+        // An array's `$a` is its element 0, and so is `a=v`.
+        if let Some(array) = self.arrays.get_mut(k) {
+            array.insert(0, v);
+            return;
+        }
         if self.ctx.env.contains_key(k) {
             self.ctx.env.insert(k.to_string(), v.clone());
         }
