@@ -26,6 +26,7 @@ mod date;
 mod files;
 mod findutils;
 mod flock;
+mod grep;
 mod paths;
 mod procs;
 mod remote;
@@ -131,7 +132,7 @@ pub static PROGRAMS: &[Program] = &[
     program("find", |c, _, a, io| Box::pin(findutils::find(c, a, io))),
     program("flock", |c, _, a, io| Box::pin(flock::flock(c, a, io))),
     program("free", |c, _, a, io| Box::pin(system::free(c, a, io))),
-    program("grep", |c, _, a, io| Box::pin(text::grep(c, a, io))),
+    program("grep", |c, _, a, io| Box::pin(grep::grep(c, a, io))),
     program("gunzip", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
     program("gzip", |c, n, a, io| Box::pin(archive::gzip(c, n, a, io))),
     program("head", |c, _, a, io| Box::pin(text::head(c, a, io))),
