@@ -1,6 +1,7 @@
 //! An in-memory POSIX-like filesystem: one per host and one per container.
 //!
-//! Entries live in a flat map keyed by normalised absolute path. That keeps the
+//! Names live in a flat map keyed by normalised absolute path, each leading to an
+//! inode (so hard links share content, mode, owner and mtime). That keeps the
 //! operations the shell, pct and SFTP need (lookup, list a directory, rename a
 //! subtree) short and obviously correct; the trees here are small.
 
@@ -54,6 +55,113 @@ struct Entry {
     mtime: u64,
 }
 
+/// The names of a filesystem and the inodes they lead to: hard links are names of one
+/// inode, so a write through one is seen through every other. Inodes are numbered in
+/// creation order and freed with their last name.
+#[derive(Debug, Clone, Default)]
+struct Tree {
+    names: BTreeMap<String, u64>,
+    inodes: BTreeMap<u64, (Entry, u32)>,
+    next: u64,
+}
+
+impl Tree {
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    fn get(&self, name: &str) -> Option<&Entry> {
+        self.names
+            .get(name)
+            .and_then(|i| self.inodes.get(i))
+            .map(|(e, _)| e)
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut Entry> {
+        let ino = self.names.get(name)?;
+        self.inodes.get_mut(ino).map(|(e, _)| e)
+    }
+
+    /// How many names the inode behind `name` has.
+    fn links(&self, name: &str) -> u32 {
+        self.names
+            .get(name)
+            .and_then(|i| self.inodes.get(i))
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn contains_key(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    /// Gives `name` a new inode holding `entry` (dropping what it named before).
+    fn insert(&mut self, name: String, entry: Entry) {
+        self.remove(&name);
+        self.next += 1;
+        self.inodes.insert(self.next, (entry, 1));
+        self.names.insert(name, self.next);
+    }
+
+    /// Removes one name; the inode goes with its last name. Returns its entry then.
+    fn remove(&mut self, name: &str) -> Option<Entry> {
+        let ino = self.names.remove(name)?;
+        let (_, links) = self.inodes.get_mut(&ino)?;
+        *links -= 1;
+        if *links == 0 {
+            self.inodes.remove(&ino).map(|(e, _)| e)
+        } else {
+            None
+        }
+    }
+
+    /// A second name for the inode of `from`.
+    fn link(&mut self, from: &str, to: String) {
+        if let Some(&ino) = self.names.get(from)
+            && let Some((_, links)) = self.inodes.get_mut(&ino)
+        {
+            *links += 1;
+            self.names.insert(to, ino);
+        }
+    }
+
+    /// Moves a name (with its inode) to another.
+    fn move_name(&mut self, from: &str, to: String) {
+        if let Some(ino) = self.names.remove(from) {
+            self.names.insert(to, ino);
+        }
+    }
+
+    /// Every inode's entry once.
+    fn values(&self) -> impl Iterator<Item = &Entry> {
+        self.inodes.values().map(|(e, _)| e)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.names.keys()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.names
+            .iter()
+            .filter_map(|(k, i)| self.inodes.get(i).map(|(e, _)| (k, e)))
+    }
+
+    /// The names from `start` on, in order, with their entries.
+    fn range_from(&self, start: String) -> impl Iterator<Item = (&String, &Entry)> {
+        self.names
+            .range(start..)
+            .filter_map(|(k, i)| self.inodes.get(i).map(|(e, _)| (k, e)))
+    }
+
+    /// Keeps the names `keep` accepts.
+    fn retain(&mut self, mut keep: impl FnMut(&String) -> bool) {
+        let gone: Vec<String> = self.names.keys().filter(|k| !keep(k)).cloned().collect();
+        for name in gone {
+            self.remove(&name);
+        }
+    }
+}
+
 /// Metadata of one entry, as `stat` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meta {
@@ -65,6 +173,8 @@ pub struct Meta {
     pub size: u64,
     /// Seconds since the Unix epoch.
     pub mtime: u64,
+    /// Hard links: a file's names, a directory's 2 and one per subdirectory.
+    pub nlink: u64,
 }
 
 impl Meta {
@@ -143,7 +253,7 @@ pub fn file_name(path: &str) -> &str {
 /// One filesystem. Paths given to its methods must be absolute; they are normalised.
 #[derive(Clone)]
 pub struct Fs {
-    entries: BTreeMap<String, Entry>,
+    entries: Tree,
     /// Total bytes of file content allowed; `None` = unlimited.
     capacity: Option<u64>,
     /// The default umask applied to new files and directories.
@@ -168,7 +278,7 @@ impl Default for Fs {
 impl Fs {
     /// An empty filesystem holding only `/`.
     pub fn new() -> Self {
-        let mut entries = BTreeMap::new();
+        let mut entries = Tree::default();
         entries.insert(
             "/".to_string(),
             Entry {
@@ -218,17 +328,27 @@ impl Fs {
         let key = Self::key(path);
         self.check_ancestors(&key)?;
         let entry = self.entries.get(&key).ok_or(FsError::NotFound)?;
-        Ok(Self::meta(entry))
+        Ok(self.meta(&key, entry))
     }
 
     pub fn exists(&self, path: &str) -> bool {
         self.stat(path).is_ok()
     }
 
-    fn meta(entry: &Entry) -> Meta {
-        let (kind, size) = match &entry.content {
-            Content::File(data) => (Kind::File, data.len() as u64),
-            Content::Dir => (Kind::Dir, 4096),
+    fn meta(&self, key: &str, entry: &Entry) -> Meta {
+        let (kind, size, nlink) = match &entry.content {
+            Content::File(data) => (
+                Kind::File,
+                data.len() as u64,
+                u64::from(self.entries.links(key)),
+            ),
+            Content::Dir => {
+                let subdirs = self
+                    .children(key)
+                    .filter(|(_, e)| matches!(e.content, Content::Dir))
+                    .count() as u64;
+                (Kind::Dir, 4096, 2 + subdirs)
+            }
         };
         Meta {
             kind,
@@ -237,6 +357,7 @@ impl Fs {
             gid: entry.gid,
             size,
             mtime: entry.mtime,
+            nlink,
         }
     }
 
@@ -470,7 +591,7 @@ impl Fs {
         self.stat(&key)?;
         let below = format!("{key}/");
         self.entries
-            .retain(|k, _| k != &key && !k.starts_with(below.as_str()));
+            .retain(|k| k != &key && !k.starts_with(below.as_str()));
         Ok(())
     }
 
@@ -507,24 +628,20 @@ impl Fs {
             .cloned()
             .collect();
         for old in moved {
-            if let Some(entry) = self.entries.remove(&old) {
-                let new = format!("{to}{}", &old[from.len()..]);
-                self.entries.insert(new, entry);
-            }
+            let new = format!("{to}{}", &old[from.len()..]);
+            self.entries.move_name(&old, new);
         }
         Ok(())
     }
 
     /// `link(2)`: gives the file `from` the new name `to`, failing with `Exists` when
     /// `to` is taken (never replacing it, so it is an atomic no-clobber create).
-    /// Directories cannot be linked. The fake has no inodes: the new name gets its own
-    /// copy of the entry (content, mode, owner, mtime), which is the same thing as long
-    /// as neither name is written afterwards.
+    /// Directories cannot be linked. Both names lead to one inode afterwards.
     pub fn link(&mut self, from: &str, to: &str) -> Result<(), FsError> {
         let from = Self::key(from);
         let to = Self::key(to);
         self.check_ancestors(&from)?;
-        let entry = self.entries.get(&from).ok_or(FsError::NotFound)?.clone();
+        let entry = self.entries.get(&from).ok_or(FsError::NotFound)?;
         if matches!(entry.content, Content::Dir) {
             return Err(FsError::PermissionDenied);
         }
@@ -533,7 +650,7 @@ impl Fs {
             return Err(FsError::Exists);
         }
         // A link adds no bytes, so the capacity is not checked.
-        self.entries.insert(to, entry);
+        self.entries.link(&from, to);
         Ok(())
     }
 
@@ -578,7 +695,7 @@ impl Fs {
             format!("{dir}/")
         };
         self.entries
-            .range(prefix.clone()..)
+            .range_from(prefix.clone())
             .take_while(move |(k, _)| k.starts_with(prefix.as_str()))
             .filter(move |(k, _)| {
                 let rest = &k[if dir == "/" { 1 } else { dir.len() + 1 }..];
@@ -594,7 +711,7 @@ impl Fs {
         }
         Ok(self
             .children(&key)
-            .map(|(k, e)| (file_name(k).to_string(), Self::meta(e)))
+            .map(|(k, e)| (file_name(k).to_string(), self.meta(k, e)))
             .collect())
     }
 
@@ -621,6 +738,28 @@ mod tests {
             fs.write_file(path, content, *mode).unwrap();
         }
         fs
+    }
+
+    #[test]
+    fn hard_links_are_names_of_one_inode() {
+        let mut fs = tree("/d", &[("/d/a", b"one", 0o644)]);
+        fs.link("/d/a", "/d/b").unwrap();
+        assert_eq!(fs.stat("/d/a").unwrap().nlink, 2);
+        fs.append("/d/a", b"+").unwrap();
+        assert_eq!(fs.read("/d/b").unwrap(), b"one+");
+        fs.set_mode("/d/b", 0o600).unwrap();
+        assert_eq!(fs.stat("/d/a").unwrap().mode, 0o600);
+        // One inode: its bytes count once.
+        assert_eq!(fs.used_bytes(), 4);
+        fs.rename("/d/b", "/d/c").unwrap();
+        fs.remove_file("/d/a").unwrap();
+        assert_eq!(fs.stat("/d/c").unwrap().nlink, 1);
+        assert_eq!(fs.read("/d/c").unwrap(), b"one+");
+        fs.remove_file("/d/c").unwrap();
+        assert_eq!(fs.used_bytes(), 0);
+        assert_eq!(fs.stat("/d").unwrap().nlink, 2);
+        fs.mkdir("/d/sub", 0o755).unwrap();
+        assert_eq!(fs.stat("/d").unwrap().nlink, 3);
     }
 
     #[test]

@@ -394,6 +394,7 @@ fn members_of(plain: &[u8]) -> Result<Vec<Member>, String> {
             gid: header.gid().map_err(text)? as u32,
             size: header.size().map_err(text)?,
             mtime: header.mtime().map_err(text)?,
+            nlink: 1,
         };
         let name_of = |n: Option<&[u8]>, id: u32| {
             n.filter(|n| !n.is_empty())

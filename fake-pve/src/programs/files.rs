@@ -85,7 +85,7 @@ pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             format!(
                 "{} {} {} {} {:>5} {} {}\n",
                 crate::unix::mode_string(meta),
-                if meta.is_dir() { 2 } else { 1 },
+                meta.nlink,
                 user_name(ctx, meta.uid, "/etc/passwd"),
                 user_name(ctx, meta.gid, "/etc/group"),
                 size,
@@ -192,6 +192,7 @@ pub(super) async fn stat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                         'f' => s.push_str(&format!("{:x}", meta.st_mode())),
                         'u' => s.push_str(&meta.uid.to_string()),
                         'g' => s.push_str(&meta.gid.to_string()),
+                        'h' => s.push_str(&meta.nlink.to_string()),
                         'U' => s.push_str(&user_name(ctx, meta.uid, "/etc/passwd")),
                         'G' => s.push_str(&user_name(ctx, meta.gid, "/etc/group")),
                         'n' => s.push_str(f),

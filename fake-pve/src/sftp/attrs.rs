@@ -66,7 +66,7 @@ pub(super) fn attrs(meta: &Meta) -> FileAttributes {
 
 /// One line as `ls -l` (and OpenSSH's `sftp-server`) prints it.
 pub(super) fn longname(name: &str, meta: &Meta, user: &str, group: &str, now: u64) -> String {
-    let nlink = if meta.is_dir() { 2 } else { 1 };
+    let nlink = meta.nlink;
     // Two spaces after the mode: strmode(3) leaves a column for the ACL marker.
     format!(
         "{}  {nlink:>3} {user:<8} {group:<8} {:>8} {} {name}",

@@ -570,6 +570,7 @@ fn longname_looks_like_ls_l() {
         gid: 0,
         size: 1234,
         mtime: 0,
+        nlink: 1,
     };
     assert_eq!(
         longname("name", &meta, "root", "root", 0),
@@ -585,6 +586,7 @@ fn longname_looks_like_ls_l() {
         size: 4096,
         // 2024-02-29 13:05:00 UTC
         mtime: 1_709_211_900,
+        nlink: 2,
         ..meta
     };
     assert_eq!(
