@@ -33,7 +33,31 @@ async fn each_operand<S: AsRef<str>>(
 }
 
 pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = known_flags!(ctx, io, "cat", args, "");
+    const LONG: &[(&str, &str)] = &[
+        ("--number", "n"),
+        ("--number-nonblank", "b"),
+        ("--squeeze-blank", "s"),
+        ("--show-ends", "E"),
+        ("--show-tabs", "T"),
+        ("--show-nonprinting", "v"),
+        ("--show-all", "vET"),
+    ];
+    let mut short = Vec::new();
+    let mut long_flags = String::new();
+    for a in args {
+        match LONG.iter().find(|(l, _)| l == a) {
+            Some((_, f)) => long_flags.push_str(f),
+            None => short.push(a.clone()),
+        }
+    }
+    let (flags, files) = known_flags!(ctx, io, "cat", &short, "nbsETvAet");
+    let flags = (flags + &long_flags)
+        .replace('A', "vET")
+        .replace('e', "vE")
+        .replace('t', "vT");
+    if !flags.is_empty() {
+        return cat_shown(ctx, &flags, &files, io).await;
+    }
     if files.is_empty() || files == ["-"] {
         while let Some(chunk) = io.stdin.read_chunk().await {
             io.stdout.write(&chunk).await?;
@@ -61,6 +85,83 @@ pub(super) async fn cat(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         }
     }
     Ok(status)
+}
+
+/// `cat` with GNU's `-n -b -s -E -T -v` (and `-A -e -t`): the numbering and the
+/// state of the line go on from one file to the next, as in one stream.
+async fn cat_shown(ctx: &Ctx, flags: &str, files: &[String], io: &Io) -> Status {
+    let (ins, failed) = super::inputs(ctx, "cat", files, io).await;
+    let number_blank = flags.contains('b');
+    let number = flags.contains('n') || number_blank;
+    let mut out: Vec<u8> = Vec::new();
+    let mut line_no = 0u64;
+    let mut at_start = true;
+    let mut blanks = 0u32;
+    for (_, data) in &ins {
+        for line in data.split_inclusive(|b| *b == b'\n') {
+            let (body, newline) = match line.strip_suffix(b"\n") {
+                Some(body) => (body, true),
+                None => (line, false),
+            };
+            let blank = at_start && body.is_empty() && newline;
+            if blank {
+                blanks += 1;
+                if flags.contains('s') && blanks > 1 {
+                    continue;
+                }
+            } else if at_start {
+                blanks = 0;
+            }
+            if at_start && number && !(number_blank && blank) {
+                line_no += 1;
+                out.extend_from_slice(format!("{line_no:>6}\t").as_bytes());
+            }
+            for &b in body {
+                show_byte(&mut out, b, flags);
+            }
+            if newline {
+                if flags.contains('E') {
+                    out.push(b'$');
+                }
+                out.push(b'\n');
+            }
+            at_start = newline;
+        }
+    }
+    io.stdout.write(&out).await?;
+    Ok(i32::from(failed))
+}
+
+/// One byte as `cat -v` / `-T` show it.
+fn show_byte(out: &mut Vec<u8>, b: u8, flags: &str) {
+    if b == b'\t' {
+        if flags.contains('T') {
+            out.extend_from_slice(b"^I");
+        } else {
+            out.push(b);
+        }
+        return;
+    }
+    if !flags.contains('v') {
+        out.push(b);
+        return;
+    }
+    let (meta, low) = if b >= 128 {
+        (true, b - 128)
+    } else {
+        (false, b)
+    };
+    if meta {
+        out.extend_from_slice(b"M-");
+    }
+    match low {
+        0..=31 => {
+            out.push(b'^');
+            out.push(low + 64);
+        }
+        127 => out.extend_from_slice(b"^?"),
+        _ => out.push(low),
+    }
 }
 
 pub(super) async fn ls(ctx: &Ctx, args: &[String], io: &Io) -> Status {

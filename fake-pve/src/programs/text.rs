@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::fs::WriteMode;
-use crate::io::Io;
+use crate::io::{BrokenPipe, Io};
 use crate::proc::Ctx;
 
 use base64::Engine as _;
@@ -162,35 +162,73 @@ pub(super) struct Count {
     pub bytes: bool,
     /// `tail -n +N`: from line (or byte) N on.
     pub from_start: bool,
+    /// `head -n -N`: all but the last N.
+    pub all_but: bool,
+    /// `-v` (always) or `-q` (never) print the `==> name <==` headers; by default
+    /// they come with more than one file.
+    pub headers: Option<bool>,
     pub files: Vec<String>,
 }
 
-/// Parses `-n N`, `-N`, `-nN`, `-c N`, `--lines=N`, `-n +N`; `Err` names an option
-/// (or a count such as `-n -N`) that is not emulated.
+/// Parses `-n N`, `-N`, `-nN`, `-c N`, `--lines=N`, `--bytes=N`, `-n +N`, `-n -N`,
+/// `-q`/`--quiet`/`--silent`, `-v`/`--verbose` (also run together, `-qn1`); `Err`
+/// names an option that is not emulated.
 pub(super) fn count_args(args: &[String], default: i64) -> Result<Count, String> {
     let mut c = Count {
         n: default,
         bytes: false,
         from_start: false,
+        all_but: false,
+        headers: None,
         files: Vec::new(),
     };
     let mut i = 0;
     let value = |c: &mut Count, v: &str, opt: &str| -> Result<(), String> {
-        let (plus, digits) = match v.strip_prefix('+') {
-            Some(d) => (true, d),
-            None => (false, v),
+        let (sign, digits) = match (v.strip_prefix('+'), v.strip_prefix('-')) {
+            (Some(d), _) => ('+', d),
+            (_, Some(d)) => ('-', d),
+            _ => (' ', v),
         };
         match digits.parse::<i64>() {
             Ok(n) if n >= 0 => {
                 c.n = n;
-                c.from_start = plus;
+                c.from_start = sign == '+';
+                c.all_but = sign == '-';
                 Ok(())
             }
             _ => Err(format!("{opt} {v}")),
         }
     };
     while i < args.len() {
-        let a = args[i].as_str();
+        let mut a = args[i].as_str();
+        match a {
+            "--quiet" | "--silent" => {
+                c.headers = Some(false);
+                i += 1;
+                continue;
+            }
+            "--verbose" => {
+                c.headers = Some(true);
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        // Leading -q / -v letters, then what follows them as an option of its own.
+        let owned;
+        if a.starts_with('-') && !a.starts_with("--") && a.len() > 1 {
+            let letters = &a[1..];
+            let rest = letters.trim_start_matches(['q', 'v']);
+            for l in letters[..letters.len() - rest.len()].chars() {
+                c.headers = Some(l == 'v');
+            }
+            if rest.is_empty() {
+                i += 1;
+                continue;
+            }
+            owned = format!("-{rest}");
+            a = owned.as_str();
+        }
         if a == "-n" || a == "-c" {
             c.bytes = a == "-c";
             let v = args.get(i + 1).cloned().unwrap_or_default();
@@ -225,6 +263,14 @@ pub(super) fn count_args(args: &[String], default: i64) -> Result<Count, String>
     Ok(c)
 }
 
+/// Writes the `==> name <==` header before a file's part, as head and tail do (a
+/// blank line before every header but the first).
+async fn header(io: &Io, name: &str, first: bool) -> Result<(), BrokenPipe> {
+    let name = if name == "-" { "standard input" } else { name };
+    let gap = if first { "" } else { "\n" };
+    io.stdout.write_str(&format!("{gap}==> {name} <==\n")).await
+}
+
 pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let c = match count_args(args, 10) {
         Ok(c) if !c.from_start => c,
@@ -233,7 +279,8 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     };
     let (n, bytes, files) = (c.n, c.bytes, c.files);
     let n = n.max(0) as usize;
-    if files.is_empty() {
+    let headers = c.headers.unwrap_or(files.len() > 1);
+    if files.is_empty() && !c.all_but && !headers {
         // Stream stdin and stop reading as soon as enough was seen, so that a
         // writer like `yes` gets EPIPE.
         let mut seen = 0usize;
@@ -265,12 +312,41 @@ pub(super) async fn head(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         return Ok(0);
     }
     let (ins, failed) = inputs(ctx, "head", &files, io).await;
-    for (_, data) in ins {
-        io.stdout
-            .write(&data[..after_first(&data, n, bytes)])
-            .await?;
+    for (k, (name, data)) in ins.iter().enumerate() {
+        if headers {
+            header(io, name, k == 0).await?;
+        }
+        let end = if c.all_but {
+            before_last(data, n, bytes)
+        } else {
+            after_first(data, n, bytes)
+        };
+        io.stdout.write(&data[..end]).await?;
     }
     Ok(i32::from(failed))
+}
+
+/// Where `data`'s last `count` lines (bytes, with `bytes`) begin: 0 when it has
+/// fewer. A last line without a newline counts as a line.
+fn before_last(data: &[u8], count: usize, bytes: bool) -> usize {
+    if bytes {
+        return data.len().saturating_sub(count);
+    }
+    if count == 0 {
+        return data.len();
+    }
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let newlines: Vec<usize> = body
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    if newlines.len() < count {
+        0
+    } else {
+        newlines[newlines.len() - count] + 1
+    }
 }
 
 /// Where `data` goes on after its first `count` lines (bytes, with `bytes`): its end
@@ -291,28 +367,18 @@ pub(super) async fn tail(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Ok(c) => c,
         Err(o) => return refuse_option(ctx, io, "tail", &o).await,
     };
+    // `tail -n -N` is `tail -n N`.
     let (n, bytes, files) = (c.n.max(0) as usize, c.bytes, c.files);
+    let headers = c.headers.unwrap_or(files.len() > 1);
     let (ins, failed) = inputs(ctx, "tail", &files, io).await;
-    for (_, data) in ins {
+    for (k, (name, data)) in ins.iter().enumerate() {
+        if headers {
+            header(io, name, k == 0).await?;
+        }
         let start = if c.from_start {
-            after_first(&data, n.saturating_sub(1), bytes)
-        } else if bytes {
-            data.len().saturating_sub(n)
+            after_first(data, n.saturating_sub(1), bytes)
         } else {
-            let body = data.strip_suffix(b"\n").unwrap_or(&data);
-            let newlines: Vec<usize> = body
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .map(|(i, _)| i)
-                .collect();
-            if n == 0 {
-                data.len()
-            } else if newlines.len() < n {
-                0
-            } else {
-                newlines[newlines.len() - n] + 1
-            }
+            before_last(data, n, bytes)
         };
         io.stdout.write(&data[start..]).await?;
     }
