@@ -19,14 +19,15 @@ impl Shell {
         Ok(match expr {
             E::Literal(n) => *n,
             E::Reference(ast::ArithmeticTarget::Variable(name)) => {
-                number(self.element(name, "0").ok().flatten())
+                let v = self.element(name, "0").ok().flatten();
+                self.value_of(v)?
             }
             E::Reference(ast::ArithmeticTarget::ArrayElement(name, index)) => {
                 let i = self.arith_eval(index)?;
                 let v = self
                     .element(name, &i.to_string())
                     .map_err(|_| "a negative array subscript")?;
-                number(v)
+                self.value_of(v)?
             }
             E::UnaryOp(op, a) => {
                 let a = self.arith_eval(a)?;
@@ -81,8 +82,25 @@ impl Shell {
     }
 }
 
-/// A variable's value as arithmetic reads it: its integer, 0 when unset, empty or not
-/// a plain integer.
-fn number(v: Option<String>) -> i64 {
-    v.and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+impl Shell {
+    /// A variable's value as arithmetic reads it: 0 when unset or empty, else the
+    /// value evaluated as an expression itself (`x=1+2; $((x))` is 3), as bash does.
+    fn value_of(&mut self, v: Option<String>) -> Result<i64, String> {
+        let Some(v) = v.filter(|v| !v.trim().is_empty()) else {
+            return Ok(0);
+        };
+        if let Ok(n) = v.trim().parse() {
+            return Ok(n);
+        }
+        if self.dialect == super::Dialect::Dash {
+            return Err("dash's Illegal number".into());
+        }
+        if self.arith_depth >= 32 {
+            return Err("a variable whose value refers back to itself".into());
+        }
+        self.arith_depth += 1;
+        let result = self.arith(&v);
+        self.arith_depth -= 1;
+        result
+    }
 }

@@ -117,6 +117,8 @@ pub struct Shell {
     loops: u32,
     /// This shell is a forked copy whose last simple command replaces it (`&`).
     exec_last: bool,
+    /// How deep arithmetic is in evaluating variables' values as expressions.
+    arith_depth: u32,
     /// A forked copy: a subshell, `$(…)` or a background job (not a pipeline stage:
     /// bash ends one on an unbound variable as it ends itself).
     forked: bool,
@@ -161,6 +163,7 @@ impl Shell {
             loops: 0,
             exec_last: false,
             forked: false,
+            arith_depth: 0,
         }
     }
 
