@@ -53,6 +53,15 @@ struct Entry {
     uid: u32,
     gid: u32,
     mtime: u64,
+    /// Orders modifications within one second (the kernel's nanoseconds): 0 for a
+    /// time set explicitly, else a counter that only grows.
+    stamp: u64,
+}
+
+/// The next modification stamp (see `Entry::stamp`).
+fn stamp() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The names of a filesystem and the inodes they lead to: hard links are names of one
@@ -175,6 +184,9 @@ pub struct Meta {
     pub mtime: u64,
     /// Hard links: a file's names, a directory's 2 and one per subdirectory.
     pub nlink: u64,
+    /// Orders modifications within the same second (`ls -t`): 0 for a time set
+    /// explicitly.
+    pub stamp: u64,
 }
 
 impl Meta {
@@ -287,6 +299,7 @@ impl Fs {
                 uid: 0,
                 gid: 0,
                 mtime: now_secs(),
+                stamp: stamp(),
             },
         );
         Fs {
@@ -358,6 +371,7 @@ impl Fs {
             size,
             mtime: entry.mtime,
             nlink,
+            stamp: entry.stamp,
         }
     }
 
@@ -434,6 +448,7 @@ impl Fs {
                 if how == WriteMode::Truncate {
                     entry.content = Content::File(Vec::new());
                     entry.mtime = now_secs();
+                    entry.stamp = stamp();
                 }
                 Ok(())
             }
@@ -446,6 +461,7 @@ impl Fs {
                         uid: owner.0,
                         gid: owner.1,
                         mtime: now_secs(),
+                        stamp: stamp(),
                     },
                 );
                 Ok(())
@@ -482,6 +498,7 @@ impl Fs {
         }
         content[offset..end].copy_from_slice(data);
         entry.mtime = now_secs();
+        entry.stamp = stamp();
         Ok(())
     }
 
@@ -525,6 +542,7 @@ impl Fs {
                 uid: 0,
                 gid: 0,
                 mtime: now_secs(),
+                stamp: stamp(),
             },
         );
         Ok(())
@@ -685,6 +703,7 @@ impl Fs {
         let key = Self::key(path);
         let entry = self.entries.get_mut(&key).ok_or(FsError::NotFound)?;
         entry.mtime = mtime;
+        entry.stamp = 0;
         Ok(())
     }
 

@@ -395,6 +395,7 @@ fn members_of(plain: &[u8]) -> Result<Vec<Member>, String> {
             size: header.size().map_err(text)?,
             mtime: header.mtime().map_err(text)?,
             nlink: 1,
+            stamp: 0,
         };
         let name_of = |n: Option<&[u8]>, id: u32| {
             n.filter(|n| !n.is_empty())

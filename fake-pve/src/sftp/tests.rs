@@ -571,6 +571,7 @@ fn longname_looks_like_ls_l() {
         size: 1234,
         mtime: 0,
         nlink: 1,
+        stamp: 0,
     };
     assert_eq!(
         longname("name", &meta, "root", "root", 0),
