@@ -69,50 +69,22 @@ impl Shell {
                 Err(flow) => return self.failed(flow),
             }
         }
-        let mut assigned = Vec::new();
-        for a in assignments {
-            let scalar = match (&a.name, &a.value) {
-                (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(w))
-                    if !self.is_array(n) =>
-                {
-                    Some(n)
-                }
-                _ => None,
+        // Before a command each value is seen by the next assignment, then the shell
+        // gets back what it had.
+        let mut shadowed = Vec::new();
+        let result = self
+            .prefix_assignments(&assignments, !argv.is_empty(), &mut shadowed, io)
+            .await;
+        for (k, old) in shadowed.into_iter().rev() {
+            match old {
+                Some(v) => self.vars.insert(k, v),
+                None => self.vars.remove(&k),
             };
-            if scalar.is_none() && !argv.is_empty() {
-                return self
-                    .refuse(io, "an array assignment before a command")
-                    .await;
-            }
-            if scalar.is_none() && self.dialect == Dialect::Dash {
-                return self.refuse(io, "arrays in dash").await;
-            }
-            match (scalar, &a.value) {
-                // Before a command: the value goes to its environment, the shell
-                // keeps what it had.
-                (Some(name), ast::AssignmentValue::Scalar(w)) if !argv.is_empty() => {
-                    let value = match self.expand_plain(&w.value, io).await {
-                        Ok(v) => v,
-                        Err(flow) => return self.failed(flow),
-                    };
-                    let value = if a.append {
-                        format!(
-                            "{}{value}",
-                            self.vars.get(name).cloned().unwrap_or_default()
-                        )
-                    } else {
-                        value
-                    };
-                    assigned.push((name.clone(), value));
-                }
-                // Alone: each assignment in turn, so `a=1 b=$a` sees the first.
-                _ => {
-                    if let Err(flow) = self.assign(a, io).await {
-                        return self.failed(flow);
-                    }
-                }
-            }
         }
+        let assigned = match result {
+            Ok(a) => a,
+            Err(flow) => return flow,
+        };
         // `exec` with only redirections changes the shell's own descriptors.
         let persistent = argv.len() == 1 && argv[0] == "exec";
         let saved = (!persistent).then(|| self.fds.clone());
@@ -188,6 +160,65 @@ impl Shell {
             self.last = s;
         }
         flow
+    }
+
+    /// The assignments of a simple command: before a command, their values for its
+    /// environment (each visible to the next through `shadowed`, which the caller
+    /// undoes); alone, carried out in turn.
+    async fn prefix_assignments(
+        &mut self,
+        assignments: &[&ast::Assignment],
+        command: bool,
+        shadowed: &mut Vec<(String, Option<String>)>,
+        io: &Io,
+    ) -> Result<Vec<(String, String)>, Flow> {
+        let mut assigned = Vec::new();
+        for a in assignments {
+            let scalar = match (&a.name, &a.value) {
+                (ast::AssignmentName::VariableName(n), ast::AssignmentValue::Scalar(w))
+                    if !self.is_array(n) =>
+                {
+                    Some(n)
+                }
+                _ => None,
+            };
+            if scalar.is_none() && command {
+                return Err(self
+                    .refuse(io, "an array assignment before a command")
+                    .await);
+            }
+            if scalar.is_none() && self.dialect == Dialect::Dash {
+                return Err(self.refuse(io, "arrays in dash").await);
+            }
+            match (scalar, &a.value) {
+                // Before a command: the value goes to its environment, the shell
+                // keeps what it had.
+                (Some(name), ast::AssignmentValue::Scalar(w)) if command => {
+                    let value = match self.expand_plain(&w.value, io).await {
+                        Ok(v) => v,
+                        Err(flow) => return Err(self.failed(flow)),
+                    };
+                    let value = if a.append {
+                        format!(
+                            "{}{value}",
+                            self.vars.get(name).cloned().unwrap_or_default()
+                        )
+                    } else {
+                        value
+                    };
+                    let old = self.vars.insert(name.clone(), value.clone());
+                    shadowed.push((name.clone(), old));
+                    assigned.push((name.clone(), value));
+                }
+                // Alone: each assignment in turn, so `a=1 b=$a` sees the first.
+                _ => {
+                    if let Err(flow) = self.assign(a, io).await {
+                        return Err(self.failed(flow));
+                    }
+                }
+            }
+        }
+        Ok(assigned)
     }
 
     /// Carries out one assignment of a command without a command word: `a=v`,
