@@ -27,6 +27,7 @@ mod files;
 mod findutils;
 mod flock;
 mod grep;
+mod ls;
 mod paths;
 mod procs;
 mod remote;
@@ -142,7 +143,7 @@ pub static PROGRAMS: &[Program] = &[
     program("id", |c, _, a, io| Box::pin(system::id(c, a, io))),
     program("kill", |c, _, a, io| Box::pin(procs::kill(c, a, io))),
     program("ln", |c, _, a, io| Box::pin(files::ln(c, a, io))),
-    program("ls", |c, _, a, io| Box::pin(files::ls(c, a, io))),
+    program("ls", |c, _, a, io| Box::pin(ls::ls(c, a, io))),
     program("mawk", |c, _, a, io| Box::pin(awk::awk(c, a, io))),
     program("md5sum", |c, n, a, io| {
         Box::pin(text::sha256sum(c, n, a, io))

@@ -21,16 +21,22 @@ impl Shell {
         if null { None } else { v }
     }
 
+    /// What joins the values of `$*` / `${a[*]}` (IFS's first character, or nothing
+    /// for an empty IFS) and of `$@` / `${a[@]}` unquoted (a space).
+    fn join_separator(&self, concatenate: bool) -> String {
+        match self.ifs().chars().next() {
+            Some(c) if concatenate => c.to_string(),
+            None if concatenate => String::new(),
+            _ => " ".to_string(),
+        }
+    }
+
     pub(super) fn param_value(&self, p: &Parameter) -> Option<String> {
         match p {
             Parameter::Positional(n) => self.positional.get(*n as usize).cloned(),
             Parameter::Special(s) => Some(match s {
                 SpecialParameter::AllPositionalParameters { concatenate } => {
-                    let sep = match self.ifs().chars().next() {
-                        Some(c) if *concatenate => c.to_string(),
-                        None if *concatenate => String::new(),
-                        _ => " ".to_string(),
-                    };
+                    let sep = self.join_separator(*concatenate);
                     self.positional
                         .iter()
                         .skip(1)
@@ -78,11 +84,7 @@ impl Shell {
                     // `a=()` is set, with no elements.
                     return self.arrays.contains_key(name).then(String::new);
                 }
-                let sep = match self.ifs().chars().next() {
-                    Some(c) if *concatenate => c.to_string(),
-                    None if *concatenate => String::new(),
-                    _ => " ".to_string(),
-                };
+                let sep = self.join_separator(*concatenate);
                 Some(values.join(&sep))
             }
         }
@@ -200,11 +202,7 @@ impl Shell {
                     .into_iter()
                     .map(|(k, _)| k.to_string())
                     .collect();
-                let sep = match self.ifs().chars().next() {
-                    Some(c) if *concatenate => c.to_string(),
-                    None if *concatenate => String::new(),
-                    _ => " ".to_string(),
-                };
+                let sep = self.join_separator(*concatenate);
                 keys.join(&sep)
             }
             ParameterExpr::ParameterLength {
