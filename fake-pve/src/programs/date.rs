@@ -1,5 +1,8 @@
-//! `date`: now or `-d @SECONDS`, in UTC (the fake node's zone), with `+FORMAT`, `-R`
+//! `date`: now or `-d STRING`, in UTC (the fake node's zone), with `+FORMAT`, `-R`
 //! and `-I`; a format directive or date string it does not know is refused loudly.
+//! The date strings: `@SECONDS`, `YYYY-MM-DD` with an optional `[T ]HH:MM[:SS]`,
+//! `now`, `today`, `yesterday`, `tomorrow`, and one offset `[+-]N UNIT` or
+//! `N UNIT ago` (seconds to weeks; months and years are refused).
 
 use crate::io::Io;
 use crate::proc::Ctx;
@@ -44,7 +47,7 @@ pub(super) async fn date(ctx: &Ctx, args: &[String], io: &Io) -> Status {
                 let Some(v) = args.get(i) else {
                     return usage(io, "date", "option requires an argument -- 'd'", 1).await;
                 };
-                match v.strip_prefix('@').and_then(|n| n.parse::<u64>().ok()) {
+                match date_string(v, when) {
                     Some(n) => when = n,
                     None => return refuse_option(ctx, io, "date", &format!("-d '{v}'")).await,
                 }
@@ -63,6 +66,98 @@ pub(super) async fn date(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Ok(text) => out(io, &format!("{text}\n")).await,
         Err(d) => refuse_option(ctx, io, "date", &format!("+%{d}")).await,
     }
+}
+
+/// What GNU date makes of `-d TEXT` at `now`, for the forms this fake reads; `None`
+/// for any other.
+fn date_string(text: &str, now: u64) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    if let Some(n) = t.strip_prefix('@') {
+        return n.parse().ok();
+    }
+    match t.as_str() {
+        "" | "now" | "today" => return Some(now),
+        "yesterday" => return now.checked_sub(86_400),
+        "tomorrow" => return now.checked_add(86_400),
+        _ => {}
+    }
+    if let Some(at) = iso_date(&t) {
+        return Some(at);
+    }
+    // One offset: `[+-]N UNIT`, `N UNIT ago`.
+    let (body, ago) = match t.strip_suffix(" ago") {
+        Some(b) => (b.trim(), true),
+        None => (t.as_str(), false),
+    };
+    let (number, unit) = body.split_once(' ')?;
+    let n: i64 = number.trim_start_matches('+').parse().ok()?;
+    let unit = unit.trim();
+    let unit = unit.strip_suffix('s').unwrap_or(unit);
+    let size: i64 = match unit {
+        "sec" | "second" => 1,
+        "min" | "minute" => 60,
+        "hour" => 3_600,
+        "day" => 86_400,
+        "week" => 604_800,
+        _ => return None,
+    };
+    let offset = n.checked_mul(size)?;
+    let offset = if ago { -offset } else { offset };
+    u64::try_from(i64::try_from(now).ok()?.checked_add(offset)?).ok()
+}
+
+/// `YYYY-MM-DD`, with `HH:MM` or `HH:MM:SS` after a space or a `T`, in UTC.
+fn iso_date(t: &str) -> Option<u64> {
+    let (day, time) = match t.split_once(['t', ' ']) {
+        Some((d, tm)) => (d, Some(tm.trim())),
+        None => (t, None),
+    };
+    let mut parts = day.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    let (hh, mm, ss) = match time {
+        None => (0, 0, 0),
+        Some(tm) => {
+            let f: Vec<&str> = tm.split(':').collect();
+            let get = |i: usize| f.get(i).and_then(|v| v.parse::<u32>().ok());
+            match f.len() {
+                2 => (get(0)?, get(1)?, 0),
+                3 => (get(0)?, get(1)?, get(2)?),
+                _ => return None,
+            }
+        }
+    };
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, m, d);
+    u64::try_from(days * 86_400 + i64::from(hh * 3_600 + mm * 60 + ss)).ok()
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's days_from_civil).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// Formats `secs` (UTC); `Err` names a directive it does not know.
