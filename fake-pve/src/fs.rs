@@ -53,15 +53,18 @@ struct Entry {
     uid: u32,
     gid: u32,
     mtime: u64,
-    /// Orders modifications within one second (the kernel's nanoseconds): 0 for a
-    /// time set explicitly, else a counter that only grows.
+    /// Orders modifications within one second, as the kernel's nanoseconds do: 0 for
+    /// a time set explicitly, else the time of the change in ticks (see [`stamp`]).
     stamp: u64,
 }
 
-/// The next modification stamp (see `Entry::stamp`).
+/// Now, in the ticks of the kernel's coarse clock that file times come from (4 ms:
+/// Proxmox VE's kernels have `CONFIG_HZ=250`), so that changes a few milliseconds apart
+/// share a time, as on a real node, and ones further apart do not.
 fn stamp() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| (d.as_nanos() / 4_000_000) as u64)
 }
 
 /// The names of a filesystem and the inodes they lead to: hard links are names of one
@@ -699,6 +702,16 @@ impl Fs {
         Ok(())
     }
 
+    /// Sets the mtime to now, as a modification does (`touch` without a time).
+    pub fn touch(&mut self, path: &str) -> Result<(), FsError> {
+        let key = Self::key(path);
+        let entry = self.entries.get_mut(&key).ok_or(FsError::NotFound)?;
+        entry.mtime = now_secs();
+        entry.stamp = stamp();
+        Ok(())
+    }
+
+    /// Sets an explicit mtime (`touch -d`, `cp -p`, an archive's member).
     pub fn set_mtime(&mut self, path: &str, mtime: u64) -> Result<(), FsError> {
         let key = Self::key(path);
         let entry = self.entries.get_mut(&key).ok_or(FsError::NotFound)?;

@@ -226,6 +226,15 @@ impl ProcessTable {
         }
     }
 
+    /// Whether process `pid` runs and was not signalled (a signalled one is as good as
+    /// gone: it ends at its next step).
+    pub fn is_alive(&self, pid: u32) -> bool {
+        self.lock()
+            .slots
+            .get(&pid)
+            .is_some_and(|s| s.kill.borrow().is_none())
+    }
+
     pub fn get(&self, pid: u32) -> Option<ProcessInfo> {
         self.lock().slots.get(&pid).map(|s| s.info.clone())
     }

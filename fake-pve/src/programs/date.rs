@@ -70,7 +70,7 @@ pub(super) async fn date(ctx: &Ctx, args: &[String], io: &Io) -> Status {
 
 /// What GNU date makes of `-d TEXT` at `now`, for the forms this fake reads; `None`
 /// for any other.
-fn date_string(text: &str, now: u64) -> Option<u64> {
+pub(super) fn date_string(text: &str, now: u64) -> Option<u64> {
     let t = text.trim().to_ascii_lowercase();
     if let Some(n) = t.strip_prefix('@') {
         return n.parse().ok();

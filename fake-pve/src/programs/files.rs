@@ -615,12 +615,87 @@ pub(super) async fn chown(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     .await
 }
 
+/// `touch [-c] [-m] [-d DATE | -r FILE] FILE…`: the fake keeps no access times, so
+/// `-a` is refused, and so is `-t`.
 pub(super) async fn touch(ctx: &Ctx, args: &[String], io: &Io) -> Status {
-    let (_, files) = known_flags!(ctx, io, "touch", args, "");
+    let mut when: Option<u64> = None;
+    let mut create = true;
+    let mut files = Vec::new();
+    // `-dVALUE` and `-rVALUE` as two words, as getopt reads them.
+    let split: Vec<String> = args
+        .iter()
+        .flat_map(|a| match (a.get(..2), a.len() > 2) {
+            (Some(o @ ("-d" | "-r")), true) => vec![o.to_string(), a[2..].to_string()],
+            _ => vec![a.clone()],
+        })
+        .collect();
+    let mut opts = ArgCursor::new(&split);
+    while let Some(a) = opts.next() {
+        match a {
+            "-c" | "--no-create" => create = false,
+            "-m" => {}
+            "-d" | "--date" | "-r" | "--reference" => {
+                let Some(v) = opts.value() else {
+                    let letter = if a.starts_with("-d") || a == "--date" {
+                        'd'
+                    } else {
+                        'r'
+                    };
+                    return usage(
+                        io,
+                        "touch",
+                        &format!("option requires an argument -- '{letter}'"),
+                        1,
+                    )
+                    .await;
+                };
+                if a == "-d" || a == "--date" {
+                    match super::date::date_string(v, crate::fs::now_secs()) {
+                        Some(t) => when = Some(t),
+                        None => {
+                            complain(io, &format!("touch: invalid date format '{v}'\n")).await;
+                            return Ok(1);
+                        }
+                    }
+                } else {
+                    match stat_path(ctx, v) {
+                        Ok(m) => when = Some(m.mtime),
+                        Err(e) => {
+                            return fail(
+                                io,
+                                "touch",
+                                &format!("failed to get attributes of '{v}': {e}"),
+                                1,
+                            )
+                            .await;
+                        }
+                    }
+                }
+            }
+            "--" => {
+                files.extend(opts.rest().iter().cloned());
+                break;
+            }
+            _ if a.starts_with('-') && a != "-" => return refuse_option(ctx, io, "touch", a).await,
+            _ => files.push(a.to_string()),
+        }
+    }
+    if files.is_empty() {
+        return usage(io, "touch", "missing file operand", 1).await;
+    }
     let owner = (ctx.uid, ctx.uid);
     each_operand(ctx, &files, io, "touch: cannot touch", |fs, abs| {
-        fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;
-        fs.set_mtime(abs, crate::fs::now_secs())
+        if !create && !fs.exists(abs) {
+            return Ok(());
+        }
+        // A directory is touched as it is.
+        if !fs.stat(abs).is_ok_and(|m| m.is_dir()) {
+            fs.open_for_write(abs, WriteMode::Keep, 0o666, owner)?;
+        }
+        match when {
+            Some(t) => fs.set_mtime(abs, t),
+            None => fs.touch(abs),
+        }
     })
     .await
 }

@@ -321,17 +321,19 @@ pub(super) async fn flock(ctx: &Ctx, args: &[String], io: &Io) -> Status {
     let started = Instant::now();
     let key = (ctx.container, path);
     let locks = ctx.host.file_locks();
+    let table = ctx.processes();
+    let alive = |pid: u32| table.is_alive(pid);
     let guard = match o.shared {
         None => None,
         Some(shared) => {
             let got = if o.nonblock {
-                locks.try_lock(&key, shared)
+                locks.try_lock(&key, shared, ctx.pid, &alive)
             } else if let Some(limit) = o.timeout {
-                tokio::time::timeout(limit, locks.lock(&key, shared))
+                tokio::time::timeout(limit, locks.lock(&key, shared, ctx.pid, &alive))
                     .await
                     .ok()
             } else {
-                Some(locks.lock(&key, shared).await)
+                Some(locks.lock(&key, shared, ctx.pid, &alive).await)
             };
             match got {
                 Some(g) => Some(Arc::new(g)),
@@ -379,6 +381,17 @@ pub(super) async fn flock(ctx: &Ctx, args: &[String], io: &Io) -> Status {
         Ok(argv) => {
             let child = spawn_child(ctx, argv, io.clone());
             let inherited = if o.close { None } else { guard.clone() };
+            // The child holds the descriptor, so the lock, as long as it runs.
+            if let Some(g) = &inherited
+                && let Some(pid) = table
+                    .list()
+                    .into_iter()
+                    .filter(|p| p.ppid == ctx.pid)
+                    .map(|p| p.pid)
+                    .max()
+            {
+                g.add_holder(pid);
+            }
             let (tx, rx) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {
                 let status = wait(child).await;
