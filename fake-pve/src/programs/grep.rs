@@ -218,7 +218,7 @@ fn walk(ctx: &Ctx, o: &Options, dir: &str, out: &mut Vec<(String, Vec<u8>)>) {
         } else if included(o, &name) {
             let data = ctx
                 .with_fs(|fs| {
-                    fs.read(&format!("{abs}/{name}").replace("//", "/"))
+                    fs.read(&crate::fs::normalize(&abs, &name))
                         .map(<[u8]>::to_vec)
                 })
                 .unwrap_or_default();
