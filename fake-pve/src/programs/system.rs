@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use crate::io::Io;
 use crate::proc::{Ctx, spawn_child};
 
-use super::{Status, base_name, exists, out, refuse_option, runnable, split_flags, user_name};
+use super::{
+    Status, base_name, exists, out, refuse_option, runnable, split_flags, usage, user_name,
+};
 
 /// The caller's hostname: the node's, a VM's own, or a container's (`CT<id>` without
 /// one in its config).
@@ -112,6 +114,18 @@ pub(super) async fn env(ctx: &Ctx, args: &[String], io: &Io) -> Status {
             _ if a == "--" => {
                 i += 1;
                 break;
+            }
+            _ if a == "-u" || a == "--unset" => {
+                let Some(name) = args.get(i + 1) else {
+                    return usage(io, "env", "option requires an argument -- 'u'", 125).await;
+                };
+                child.env.remove(name);
+                i += 2;
+            }
+            _ if a.starts_with("--unset=") || (a.starts_with("-u") && !a.starts_with("--")) => {
+                let name = a.strip_prefix("--unset=").unwrap_or_else(|| &a[2..]);
+                child.env.remove(name);
+                i += 1;
             }
             _ if a.starts_with('-') => return refuse_option(ctx, io, "env", a).await,
             _ => break,
