@@ -188,27 +188,16 @@ impl Shell {
                             })
                         );
                     // Nor is `"${a[@]}"` of an array without elements.
-                    let lone_array = match inner.as_slice() {
+                    let lone_empty_array = match inner.as_slice() {
                         [only] => match &only.piece {
-                            WordPiece::ParameterExpansion(ParameterExpr::Parameter {
-                                parameter:
-                                    Parameter::NamedWithAllIndices {
-                                        name,
-                                        concatenate: false,
-                                    },
-                                indirect: false,
-                            })
-                            | WordPiece::ParameterExpansion(ParameterExpr::MemberKeys {
-                                variable_name: name,
-                                concatenate: false,
-                            }) => Some(name.clone()),
-                            _ => None,
+                            WordPiece::ParameterExpansion(expr) => {
+                                self.array_fields(expr).is_some_and(|v| v.is_empty())
+                            }
+                            _ => false,
                         },
-                        _ => None,
+                        _ => false,
                     };
-                    let no_field = (lone_at && self.positional.len() <= 1)
-                        || (self.dialect == Dialect::Bash
-                            && lone_array.is_some_and(|n| self.elements(&n).is_empty()));
+                    let no_field = (lone_at && self.positional.len() <= 1) || lone_empty_array;
                     if !no_field {
                         mark_quoted(fields);
                     }
@@ -250,35 +239,16 @@ impl Shell {
                         push_text(fields, p, true);
                     }
                 }
-                WordPiece::ParameterExpansion(ParameterExpr::Parameter {
-                    parameter:
-                        Parameter::NamedWithAllIndices {
-                            name,
-                            concatenate: false,
-                        },
-                    indirect: false,
-                }) if self.dialect == Dialect::Bash && self.is_array(&name) => {
-                    // `${a[@]}`: one field per element, each split on its own unless
-                    // quoted.
-                    let values: Vec<String> =
-                        self.elements(&name).into_iter().map(|(_, v)| v).collect();
-                    self.push_elements(fields, &values, quoted);
-                }
-                WordPiece::ParameterExpansion(ParameterExpr::MemberKeys {
-                    variable_name,
-                    concatenate: false,
-                }) if self.dialect == Dialect::Bash => {
-                    let keys: Vec<String> = self
-                        .elements(&variable_name)
-                        .into_iter()
-                        .map(|(k, _)| k.to_string())
-                        .collect();
-                    self.push_elements(fields, &keys, quoted);
-                }
                 WordPiece::ParameterExpansion(expr) => {
-                    let value = self.expand_parameter(&expr, io).await?;
-                    let ifs = self.ifs();
-                    push_split(fields, &value, quoted, &ifs);
+                    // `${a[@]}`, `${!a[@]}`: one field per element, each split on its
+                    // own unless quoted.
+                    if let Some(values) = self.array_fields(&expr) {
+                        self.push_elements(fields, &values, quoted);
+                    } else {
+                        let value = self.expand_parameter(&expr, io).await?;
+                        let ifs = self.ifs();
+                        push_split(fields, &value, quoted, &ifs);
+                    }
                 }
                 WordPiece::CommandSubstitution(cmd)
                 | WordPiece::BackquotedCommandSubstitution(cmd) => {
@@ -329,6 +299,34 @@ impl Shell {
     }
 
     /// The field separators (`IFS`, default blank, tab, newline).
+    /// The fields of bash's `${a[@]}` (the values) or `${!a[@]}` (the indices); a
+    /// scalar is an array of one, an unset name of none.
+    fn array_fields(&self, expr: &ParameterExpr) -> Option<Vec<String>> {
+        if self.dialect != Dialect::Bash {
+            return None;
+        }
+        match expr {
+            ParameterExpr::Parameter {
+                parameter:
+                    Parameter::NamedWithAllIndices {
+                        name,
+                        concatenate: false,
+                    },
+                indirect: false,
+            } => Some(self.elements(name).into_iter().map(|(_, v)| v).collect()),
+            ParameterExpr::MemberKeys {
+                variable_name,
+                concatenate: false,
+            } => Some(
+                self.elements(variable_name)
+                    .into_iter()
+                    .map(|(k, _)| k.to_string())
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Appends the elements of `${a[@]}` as fields of their own: quoted as they are,
     /// unquoted each split on IFS.
     fn push_elements(&self, fields: &mut Vec<Field>, values: &[String], quoted: bool) {
